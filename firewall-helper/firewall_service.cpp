@@ -1,0 +1,653 @@
+// The helper's core: every privileged verb re-validates its request against the helper's own
+// config before a batch is rendered from typed values; state and kernel change together.
+#include "firewall-helper/firewall_service.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
+
+namespace smsbridge::firewall {
+
+namespace {
+using google::protobuf::util::TimeUtil;
+using std::chrono::milliseconds;
+
+constexpr std::size_t max_actor = 64;
+constexpr std::size_t max_reason = 256;
+constexpr std::size_t max_check_ports = 256;
+constexpr std::uint32_t max_scan_count = 100;
+constexpr std::uint32_t default_events = 100, max_events = 1000;
+// A grant this close to its deadline is left to the expiry timer rather than re-applied.
+constexpr std::int64_t expiry_slack_ms = 1000;
+
+refusal refuse(v1::ErrorCode code, std::string message) { return refusal{code, std::move(message)}; }
+
+bool printable(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+answer check_text(std::string_view what, std::string_view text, std::size_t max) {
+  if (text.size() > max || !printable(text)) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("The {} must be at most {} printable ASCII characters.", what, max));
+  }
+  return {};
+}
+
+const char* verb_name(v1::Request::VerbCase v) {
+  switch (v) {
+    case v1::Request::kOpen: return "open";
+    case v1::Request::kClose: return "close";
+    case v1::Request::kCloseAll: return "close-all";
+    case v1::Request::kList: return "list";
+    case v1::Request::kStatus: return "status";
+    case v1::Request::kCheckPorts: return "check-ports";
+    case v1::Request::kScanPorts: return "scan-ports";
+    case v1::Request::kEvents: return "events";
+    case v1::Request::kAck: return "ack";
+    case v1::Request::VERB_NOT_SET: break;
+  }
+  return "unknown";
+}
+
+state::JournalRecord event_record(const v1::Event& e) {
+  state::JournalRecord r;
+  *r.mutable_event() = e;
+  return r;
+}
+}  // namespace
+
+const firewall_service::dispatch_entry firewall_service::dispatch_table[] = {
+    {v1::Request::kOpen, &firewall_service::answer_open},
+    {v1::Request::kClose, &firewall_service::answer_close},
+    {v1::Request::kCloseAll, &firewall_service::answer_close_all},
+    {v1::Request::kList, &firewall_service::answer_list},
+    {v1::Request::kStatus, &firewall_service::answer_status},
+    {v1::Request::kCheckPorts, &firewall_service::answer_check_ports},
+    {v1::Request::kScanPorts, &firewall_service::answer_scan_ports},
+    {v1::Request::kEvents, &firewall_service::answer_events},
+    {v1::Request::kAck, &firewall_service::answer_ack},
+};
+
+firewall_service::firewall_service(const helper_config& config, service_deps deps)
+    : config_(config), deps_(std::move(deps)) {}
+
+v1::Response firewall_service::error_response(std::uint64_t request_id, v1::ErrorCode code, std::string message) {
+  v1::Response r;
+  r.set_request_id(request_id);
+  r.mutable_error()->set_code(code);
+  r.mutable_error()->set_message(std::move(message));
+  return r;
+}
+
+bool firewall_service::peer_allowed(const peer_identity& peer) const {
+  if (peer.uid == ::geteuid()) return true;
+  if (std::find(config_.allowed_uids.begin(), config_.allowed_uids.end(), peer.uid) != config_.allowed_uids.end()) return true;
+  return std::find(config_.allowed_gids.begin(), config_.allowed_gids.end(), peer.gid) != config_.allowed_gids.end();
+}
+
+v1::Response firewall_service::handle(const v1::Request& request, const peer_identity& peer) {
+  v1::Response response;
+  response.set_request_id(request.request_id());
+  answer result = refuse(v1::UNKNOWN_VERB, "The request names no verb this helper knows (the client may be newer than the helper).");
+  if (!peer_allowed(peer)) {
+    result = refuse(v1::PERMISSION_DENIED, fmt::format("uid {} (gid {}) is not allowed to use the firewall helper.", peer.uid, peer.gid));
+  } else {
+    for (const auto& entry : dispatch_table) {
+      if (entry.verb == request.verb_case()) {
+        result = (this->*entry.fn)(request, peer, response);
+        break;
+      }
+    }
+  }
+  if (!result) {
+    ++counters_.refusals;
+    deps_.log(log_level::info, fmt::format("refused {} from uid {}: {}", verb_name(request.verb_case()), peer.uid,
+                                           result.error().message));
+    return error_response(request.request_id(), result.error().code, result.error().message);
+  }
+  return response;
+}
+
+// ---- verbs -------------------------------------------------------------------------------
+
+answer firewall_service::answer_open(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
+  const v1::OpenRequest& open = request.open();
+  if (!is_valid_service_name(open.service())) {
+    return refuse(v1::INVALID_ARGUMENT, "The service name must be 1 to 32 of a-z, 0-9, '_' and '-'.");
+  }
+  const service_config* svc = config_.find_service(open.service());
+  if (!svc) return refuse(v1::UNKNOWN_SERVICE, fmt::format("The firewall helper has no service named '{}'.", open.service()));
+  if (open.external_port() == 0 || open.external_port() > 65535) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("External port {} is not a TCP port (1 to 65535).", open.external_port()));
+  }
+  const auto port = static_cast<std::uint16_t>(open.external_port());
+  if (config_.forbidden_ports.count(port)) {
+    return refuse(v1::PORT_FORBIDDEN, fmt::format("External port {} is forbidden by the helper config.", port));
+  }
+  if (port < config_.port_min || port > config_.port_max) {
+    return refuse(v1::PORT_FORBIDDEN, fmt::format("External port {} is outside the allowed range {} to {}.", port,
+                                                  config_.port_min, config_.port_max));
+  }
+  if (open.duration_seconds() < config_.duration_min || open.duration_seconds() > config_.duration_max) {
+    return refuse(v1::DURATION_OUT_OF_RANGE, fmt::format("A door may stay open from {} to {} seconds, not {}.",
+                                                         config_.duration_min, config_.duration_max, open.duration_seconds()));
+  }
+  auto source = parse_cidr(open.source());
+  if (!source) return refuse(v1::INVALID_ARGUMENT, fmt::format("The source is invalid: {}", source.error()));
+  if (source->prefix == 0 && !config_.allow_any_source) {
+    return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Opening a door to every address ({}) is not allowed by the helper config.",
+                                                      source->to_string()));
+  }
+  if (source->network.family != svc->target.address.family) {
+    return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Service '{}' forwards to an {} address, so the source must be {} too.",
+                                                      svc->name, svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6",
+                                                      svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6"));
+  }
+  if (auto r = check_text("actor", open.actor(), max_actor); !r) return r;
+  if (grants_.count(svc->name)) {
+    return refuse(v1::ALREADY_OPEN, fmt::format("Service '{}' already has an open door; close it first.", svc->name));
+  }
+  if (grants_.size() >= config_.max_grants) {
+    return refuse(v1::RESOURCE_EXHAUSTED, fmt::format("The helper already holds its maximum of {} doors.", config_.max_grants));
+  }
+  if (events_.size() >= config_.max_pending_events) {
+    return refuse(v1::RESOURCE_EXHAUSTED, fmt::format("The event journal holds {} unacknowledged events; no door opens until "
+                                                      "they are acknowledged, so that none goes unaudited.", events_.size()));
+  }
+  if (auto busy = port_unavailable(port, svc->name)) {
+    return refuse(v1::PORT_IN_USE, fmt::format("External port {} is not free: {}.", port, *busy));
+  }
+
+  const std::int64_t now = deps_.now_ms();
+  live_grant g;
+  g.rule = grant_rule{*source, port, svc->target};
+  g.expires_ms = now + std::int64_t{open.duration_seconds()} * 1000;
+  g.record.set_grant_id(deps_.new_grant_id());
+  g.record.set_service(svc->name);
+  g.record.set_external_port(port);
+  g.record.set_target(svc->target.to_string());
+  g.record.set_source(source->to_string());
+  *g.record.mutable_opened_at() = TimeUtil::MillisecondsToTimestamp(now);
+  *g.record.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(g.expires_ms);
+  g.record.set_opened_by(open.actor().empty() ? fmt::format("uid:{}", peer.uid) : open.actor());
+
+  // Kernel first, then the state: a crash in between leaves an element the state does not know,
+  // which start-up removes (fail-closed), never a recorded door the kernel lacks.
+  if (auto r = deps_.nft.run(render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000))); !r) {
+    ++counters_.nft_failures;
+    deps_.log(log_level::error, fmt::format("nft refused to open {}: {}", svc->name, r.error()));
+    return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
+  }
+  const v1::Event event = make_event(v1::OPENED, &g.record, g.record.opened_by(), "", "", next_seq_);
+  state::JournalRecord opened;
+  *opened.mutable_opened() = g.record;
+  if (auto r = persist({opened, event_record(event)}); !r) {
+    remove_from_kernel(g);
+    return r;
+  }
+  events_.push_back(event);
+  next_seq_ = event.seq() + 1;
+  ++counters_.opens;
+  deps_.log(log_level::warning, fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port,
+                                            g.record.target(), g.record.source(),
+                                            TimeUtil::ToString(g.record.expires_at()), g.record.opened_by()));
+  *response.mutable_open()->mutable_grant() = g.record;
+  insert_live(std::move(g));
+  maybe_compact();
+  return {};
+}
+
+answer firewall_service::answer_close(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
+  const v1::CloseRequest& close = request.close();
+  if (!is_valid_service_name(close.service())) {
+    return refuse(v1::INVALID_ARGUMENT, "The service name must be 1 to 32 of a-z, 0-9, '_' and '-'.");
+  }
+  if (!config_.find_service(close.service())) {
+    return refuse(v1::UNKNOWN_SERVICE, fmt::format("The firewall helper has no service named '{}'.", close.service()));
+  }
+  if (auto r = check_text("actor", close.actor(), max_actor); !r) return r;
+  if (auto r = check_text("reason", close.reason(), max_reason); !r) return r;
+  if (!grants_.count(close.service())) {
+    return refuse(v1::NOT_OPEN, fmt::format("Service '{}' has no open door.", close.service()));
+  }
+  const std::string actor = close.actor().empty() ? fmt::format("uid:{}", peer.uid) : close.actor();
+  auto* result = response.mutable_close();
+  unsigned cut = 0;
+  if (auto r = close_grant(close.service(), v1::CLOSED, actor, close.reason(), result->mutable_grant(), &cut); !r) return r;
+  result->set_flows_cut(cut);
+  return {};
+}
+
+answer firewall_service::answer_close_all(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
+  const v1::CloseAllRequest& close = request.close_all();
+  if (auto r = check_text("actor", close.actor(), max_actor); !r) return r;
+  if (auto r = check_text("reason", close.reason(), max_reason); !r) return r;
+  const std::string actor = close.actor().empty() ? fmt::format("uid:{}", peer.uid) : close.actor();
+  auto* result = response.mutable_close_all();
+  std::vector<std::string> services;
+  for (const auto& [name, g] : grants_) services.push_back(name);
+  for (const auto& name : services) {
+    if (auto r = close_grant(name, v1::CLOSED, actor, close.reason(), result->add_closed()); !r) return r;
+  }
+  return {};
+}
+
+answer firewall_service::answer_list(const v1::Request&, const peer_identity&, v1::Response& response) {
+  auto* list = response.mutable_list();
+  for (const auto& [name, g] : grants_) *list->add_grants() = g.record;
+  *list->mutable_now() = TimeUtil::MillisecondsToTimestamp(deps_.now_ms());
+  return {};
+}
+
+answer firewall_service::answer_status(const v1::Request&, const peer_identity&, v1::Response& response) {
+  auto* status = response.mutable_status();
+  status->set_version(SMS_BRIDGE_VERSION);
+  status->set_cap_net_admin(has_cap_net_admin());
+  status->set_live_grants(static_cast<std::uint32_t>(grants_.size()));
+  status->set_pending_events(static_cast<std::uint32_t>(events_.size()));
+  status->set_next_event_seq(next_seq_);
+  auto* c = status->mutable_counters();
+  c->set_opens(counters_.opens);
+  c->set_closes(counters_.closes);
+  c->set_expiries(counters_.expiries);
+  c->set_refusals(counters_.refusals);
+  c->set_drift_repairs(counters_.drift_repairs);
+  c->set_nft_failures(counters_.nft_failures);
+  c->set_connections(counters_.connections);
+  c->set_connections_refused(counters_.connections_refused);
+  c->set_bad_frames(counters_.bad_frames);
+  status->set_config_digest(config_.digest);
+  for (auto& w : deps_.probe.warnings(config_)) status->add_warnings(std::move(w));
+  status->set_started_fail_closed(started_fail_closed_);
+  status->set_table(config_.table);
+  *status->mutable_started_at() = TimeUtil::MillisecondsToTimestamp(started_at_ms_);
+  return {};
+}
+
+answer firewall_service::answer_check_ports(const v1::Request& request, const peer_identity&, v1::Response& response) {
+  const auto& ports = request.check_ports().ports();
+  if (ports.empty() || static_cast<std::size_t>(ports.size()) > max_check_ports) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("Give 1 to {} ports to check.", max_check_ports));
+  }
+  for (auto p : ports) {
+    if (p == 0 || p > 65535) return refuse(v1::INVALID_ARGUMENT, fmt::format("{} is not a TCP port (1 to 65535).", p));
+  }
+  auto* result = response.mutable_check_ports();
+  for (auto p : ports) {
+    auto* status = result->add_ports();
+    status->set_port(p);
+    auto why = port_unavailable(p, "");
+    status->set_free(!why);
+    if (why) status->set_reason(*why);
+  }
+  return {};
+}
+
+answer firewall_service::answer_scan_ports(const v1::Request& request, const peer_identity&, v1::Response& response) {
+  const auto& scan = request.scan_ports();
+  if (scan.start() == 0 || scan.end() > 65535 || scan.start() > scan.end()) {
+    return refuse(v1::INVALID_ARGUMENT, "The scan range must satisfy 1 <= start <= end <= 65535.");
+  }
+  if (scan.count() == 0 || scan.count() > max_scan_count) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("The count must be from 1 to {}.", max_scan_count));
+  }
+  auto* result = response.mutable_scan_ports();
+  for (std::uint32_t p = scan.start(); p <= scan.end() && static_cast<std::uint32_t>(result->ports_size()) < scan.count(); ++p) {
+    if (port_unavailable(p, "")) continue;
+    auto* status = result->add_ports();
+    status->set_port(p);
+    status->set_free(true);
+  }
+  return {};
+}
+
+answer firewall_service::answer_events(const v1::Request& request, const peer_identity&, v1::Response& response) {
+  const auto& ask = request.events();
+  const std::uint32_t max = ask.max() == 0 ? default_events : std::min(ask.max(), max_events);
+  auto* result = response.mutable_events();
+  for (const auto& e : events_) {
+    if (e.seq() <= ask.after_seq()) continue;
+    if (static_cast<std::uint32_t>(result->events_size()) >= max) break;
+    *result->add_events() = e;
+  }
+  result->set_next_seq(next_seq_);
+  return {};
+}
+
+answer firewall_service::answer_ack(const v1::Request& request, const peer_identity&, v1::Response& response) {
+  const std::uint64_t seq = request.ack().seq();
+  if (seq == 0 || seq >= next_seq_) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("Cannot acknowledge event {}: the newest event is {}.", seq, next_seq_ - 1));
+  }
+  state::JournalRecord r;
+  r.set_acked_through(seq);
+  if (auto p = persist({r}); !p) return p;
+  while (!events_.empty() && events_.front().seq() <= seq) events_.pop_front();
+  response.mutable_ack()->set_acked_through(seq);
+  response.mutable_ack()->set_pending_events(static_cast<std::uint32_t>(events_.size()));
+  maybe_compact();
+  return {};
+}
+
+// ---- internals ---------------------------------------------------------------------------
+
+std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port, std::string_view for_service) {
+  if (config_.forbidden_ports.count(static_cast<std::uint16_t>(port))) return "forbidden by the helper config";
+  if (port < config_.port_min || port > config_.port_max) return "outside the allowed range";
+  if (auto it = port_owner_.find(static_cast<std::uint16_t>(port)); it != port_owner_.end() && it->second != for_service) {
+    return fmt::format("granted to '{}'", it->second);
+  }
+  if (deps_.probe.port_in_use(static_cast<std::uint16_t>(port))) return "a process on this host is bound to it";
+  return std::nullopt;
+}
+
+answer firewall_service::persist(const std::vector<state::JournalRecord>& records) {
+  if (auto r = deps_.store.append(records); !r) {
+    deps_.log(log_level::error, r.error().message);
+    return refuse(v1::STATE_WRITE_FAILED, "The helper could not write its state file; nothing was changed.");
+  }
+  return {};
+}
+
+v1::Event firewall_service::make_event(v1::EventKind kind, const v1::Grant* grant, std::string_view actor,
+                                       std::string_view reason, std::string_view detail, std::uint64_t seq) const {
+  v1::Event e;
+  e.set_seq(seq);
+  e.set_kind(kind);
+  *e.mutable_at() = TimeUtil::MillisecondsToTimestamp(deps_.now_ms());
+  if (grant) *e.mutable_grant() = *grant;
+  e.set_actor(std::string(actor));
+  e.set_reason(std::string(reason));
+  e.set_detail(std::string(detail));
+  return e;
+}
+
+void firewall_service::record_events(std::vector<v1::Event> events) {
+  if (events.empty()) return;
+  std::vector<state::JournalRecord> records;
+  for (auto& e : events) {
+    e.set_seq(next_seq_++);
+    records.push_back(event_record(e));
+  }
+  // The events are kept in memory even if the write fails: the next snapshot persists them.
+  if (auto r = deps_.store.append(records); !r) deps_.log(log_level::error, r.error().message);
+  for (auto& e : events) events_.push_back(std::move(e));
+}
+
+void firewall_service::remove_from_kernel(const live_grant& g) {
+  if (deps_.nft.run(render_delete_grant(config_.table, g.rule, true))) return;
+  // The element may already be gone (the kernel expired it); the map entry must still go.
+  if (deps_.nft.run(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
+  ++counters_.nft_failures;
+  deps_.log(log_level::error, fmt::format("nft could not remove the door of '{}'; the reconciler will retry", g.record.service()));
+  reconcile_wanted_ = true;
+}
+
+answer firewall_service::close_grant(const std::string& service, v1::EventKind kind, std::string_view actor,
+                                     std::string_view reason, v1::Grant* closed, unsigned* flows_cut) {
+  const live_grant g = grants_.at(service);
+  // State first, then the kernel: a crash in between leaves a kernel element without a state row,
+  // which start-up removes; a closed door is never re-opened from the state file.
+  const v1::Event event = make_event(kind, &g.record, actor, reason, "", next_seq_);
+  state::JournalRecord record;
+  record.mutable_closed()->set_service(service);
+  record.mutable_closed()->set_grant_id(g.record.grant_id());
+  if (auto r = persist({record, event_record(event)}); !r) return r;
+  events_.push_back(event);
+  next_seq_ = event.seq() + 1;
+  erase_live(service);
+  remove_from_kernel(g);
+  auto cut = deps_.cutter.cut(g.rule.source, g.rule.external_port);
+  if (!cut) deps_.log(log_level::error, fmt::format("closing '{}': {}", service, cut.error()));
+  if (flows_cut) *flows_cut = cut ? *cut : 0;
+  if (closed) *closed = g.record;
+  if (kind == v1::EXPIRED) ++counters_.expiries;
+  else ++counters_.closes;
+  deps_.log(log_level::warning, fmt::format("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port,
+                                            g.record.source(), v1::EventKind_Name(kind), actor,
+                                            reason.empty() ? "" : ": ", reason));
+  maybe_compact();
+  return {};
+}
+
+void firewall_service::insert_live(live_grant g) {
+  const std::string service = g.record.service();
+  deadlines_.emplace(g.expires_ms, service);
+  port_owner_[g.rule.external_port] = service;
+  grants_[service] = std::move(g);
+}
+
+void firewall_service::erase_live(const std::string& service) {
+  auto it = grants_.find(service);
+  if (it == grants_.end()) return;
+  deadlines_.erase({it->second.expires_ms, service});
+  port_owner_.erase(it->second.rule.external_port);
+  grants_.erase(it);
+}
+
+std::optional<std::int64_t> firewall_service::next_deadline_ms() const {
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+void firewall_service::expire_due() {
+  const std::int64_t now = deps_.now_ms();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const std::string service = deadlines_.begin()->second;
+    if (auto r = close_grant(service, v1::EXPIRED, "system", "expired"); !r) {
+      // The kernel timeout has closed the door already; only the record is late. Retry next time.
+      deps_.log(log_level::error, fmt::format("expiry of '{}' not recorded: {}", service, r.error().message));
+      return;
+    }
+  }
+}
+
+std::vector<std::pair<grant_rule, std::chrono::milliseconds>> firewall_service::surviving_rules() const {
+  const std::int64_t now = deps_.now_ms();
+  std::vector<std::pair<grant_rule, milliseconds>> out;
+  for (const auto& [name, g] : grants_) {
+    if (g.expires_ms > now) out.emplace_back(g.rule, milliseconds(g.expires_ms - now));
+  }
+  return out;
+}
+
+state::Snapshot firewall_service::snapshot() const {
+  state::Snapshot s;
+  s.set_format(1);
+  s.set_next_event_seq(next_seq_);
+  for (const auto& [name, g] : grants_) *s.add_grants() = g.record;
+  for (const auto& e : events_) *s.add_events() = e;
+  return s;
+}
+
+void firewall_service::maybe_compact() {
+  if (!deps_.store.wants_compaction()) return;
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) deps_.log(log_level::error, r.error().message);
+}
+
+fallible<void> firewall_service::start() {
+  started_at_ms_ = deps_.now_ms();
+  auto loaded = deps_.store.load();
+  next_seq_ = std::max<std::uint64_t>(1, loaded.snapshot.next_event_seq());
+  for (const auto& e : loaded.snapshot.events()) events_.push_back(e);
+  std::vector<v1::Event> events;
+  if (loaded.corrupt) {
+    started_fail_closed_ = true;
+    deps_.log(log_level::error, *loaded.corrupt);
+    events.push_back(make_event(v1::STATE_CORRUPT, nullptr, "system", "", *loaded.corrupt, 0));
+  }
+  const std::int64_t now = deps_.now_ms();
+  for (const auto& record : loaded.snapshot.grants()) {
+    const std::int64_t expires = TimeUtil::TimestampToMilliseconds(record.expires_at());
+    if (expires <= now) {
+      events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
+      continue;
+    }
+    // The state file is not trusted for where a door leads: the target comes from the config,
+    // and a grant the config no longer allows is closed.
+    const service_config* svc = config_.find_service(record.service());
+    auto source = parse_cidr(record.source());
+    const auto port = record.external_port();
+    const bool allowed = svc && source && svc->target.to_string() == record.target() && port >= config_.port_min &&
+                         port <= config_.port_max && !config_.forbidden_ports.count(static_cast<std::uint16_t>(port)) &&
+                         !grants_.count(record.service()) && !port_owner_.count(static_cast<std::uint16_t>(port)) &&
+                         source->network.family == svc->target.address.family;
+    if (!allowed) {
+      events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", "", 0));
+      continue;
+    }
+    insert_live(live_grant{record, grant_rule{*source, static_cast<std::uint16_t>(port), svc->target}, expires});
+  }
+  if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+    return fail(fmt::format("cannot install the nftables table 'inet {}': {}", config_.table, r.error()));
+  }
+  if (config_.docker_user_chain) {
+    auto listing = deps_.nft.run("list chain ip filter DOCKER-USER\n", nft_output::text);
+    if (!listing) {
+      deps_.log(log_level::warning, "docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
+                                    "forwarded doors may be dropped by Docker's FORWARD policy.");
+    } else if (listing->find(docker_rule_comment) == std::string::npos) {
+      if (auto r = deps_.nft.run(render_docker_user_accept(config_.ct_mark_bit)); !r) {
+        deps_.log(log_level::warning, fmt::format("cannot add our accept rule to DOCKER-USER: {}", r.error()));
+      }
+    }
+  }
+  for (auto& e : events) {
+    e.set_seq(next_seq_++);
+    events_.push_back(std::move(e));
+  }
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) return fail(fmt::format("cannot write the state file: {}", r.error()));
+  deps_.log(log_level::info, fmt::format("table 'inet {}' installed with {} live door(s); {} event(s) await acknowledgement",
+                                         config_.table, grants_.size(), events_.size()));
+  return {};
+}
+
+void firewall_service::rebuild_table(std::string_view why) {
+  std::vector<v1::Event> events;
+  if (config_.on_drift == drift_policy::report) {
+    // Report: the doors the kernel lost stay closed; the state follows the kernel.
+    std::vector<std::string> services;
+    for (const auto& [name, g] : grants_) services.push_back(name);
+    for (const auto& name : services) {
+      const live_grant g = grants_.at(name);
+      erase_live(name);
+      state::JournalRecord closed;
+      closed.mutable_closed()->set_service(name);
+      closed.mutable_closed()->set_grant_id(g.record.grant_id());
+      if (auto r = deps_.store.append({closed}); !r) deps_.log(log_level::error, r.error().message);
+      events.push_back(make_event(v1::CLOSED, &g.record, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
+    }
+  }
+  if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+    ++counters_.nft_failures;
+    deps_.log(log_level::error, fmt::format("cannot rebuild the table 'inet {}': {}", config_.table, r.error()));
+    return;
+  }
+  ++counters_.drift_repairs;
+  for (const auto& [name, g] : grants_) events.push_back(make_event(v1::DRIFT_REPAIRED, &g.record, "system", "", std::string(why), 0));
+  if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
+  deps_.log(log_level::warning, fmt::format("drift: {}; table rebuilt", why));
+  record_events(std::move(events));
+}
+
+void firewall_service::reconcile() {
+  auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json);
+  kernel_view view;
+  if (listing) {
+    auto parsed = parse_kernel_view(*listing);
+    if (!parsed) {
+      deps_.log(log_level::error, fmt::format("reconcile: {}", parsed.error()));
+      return;
+    }
+    view = std::move(*parsed);
+  } else if (listing.error().message.find("No such file or directory") == std::string::npos) {
+    deps_.log(log_level::error, fmt::format("reconcile: cannot list the table: {}", listing.error()));
+    return;
+  }
+  if (!view.skeleton_intact) {
+    rebuild_table(view.table_present ? fmt::format("the table 'inet {}' was damaged", config_.table)
+                                     : fmt::format("the table 'inet {}' was missing", config_.table));
+    return;
+  }
+  const std::int64_t now = deps_.now_ms();
+  std::vector<v1::Event> events;
+  // Kernel elements with no state row: a leak or tampering. Delete them.
+  for (const auto& [source_text, port] : view.grants) {
+    auto owner = port_owner_.find(port);
+    if (owner != port_owner_.end() && grants_.at(owner->second).record.source() == source_text) continue;
+    auto source = parse_cidr(source_text);
+    if (!source) continue;
+    if (auto r = deps_.nft.run(render_delete_element(config_.table, *source, port)); !r) {
+      deps_.log(log_level::error, fmt::format("reconcile: cannot delete {} . {}: {}", source_text, port, r.error()));
+      continue;
+    }
+    deps_.cutter.cut(*source, port);
+    v1::Grant unknown;
+    unknown.set_source(source_text);
+    unknown.set_external_port(port);
+    events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
+                                fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
+                                            source_text, port), 0));
+  }
+  for (const auto& [port, target] : view.forwards) {
+    if (port_owner_.count(port)) continue;
+    const auto family = target.front() == '[' ? ip_family::v6 : ip_family::v4;
+    if (deps_.nft.run(render_delete_map_entry(config_.table, family, port))) {
+      v1::Grant unknown;
+      unknown.set_external_port(port);
+      unknown.set_target(target);
+      events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
+                                  fmt::format("the kernel forwarded port {} to {} without a grant; deleted", port, target), 0));
+    }
+  }
+  // State rows whose element or map entry vanished early.
+  std::vector<std::string> lost;
+  for (const auto& [name, g] : grants_) {
+    if (g.expires_ms - now <= expiry_slack_ms) continue;  // the expiry timer's job
+    const bool element = view.grants.count({g.record.source(), g.rule.external_port}) > 0;
+    auto fwd = view.forwards.find(g.rule.external_port);
+    const bool forward = fwd != view.forwards.end() && fwd->second == g.rule.target.to_string();
+    if (element && forward) continue;
+    if (config_.on_drift == drift_policy::report) {
+      lost.push_back(name);
+      continue;
+    }
+    std::string batch;
+    if (fwd != view.forwards.end() && !forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
+    if (element) batch += render_delete_grant(config_.table, g.rule, false);
+    batch += render_add_grant(config_.table, g.rule, milliseconds(g.expires_ms - now));
+    if (auto r = deps_.nft.run(batch); !r) {
+      ++counters_.nft_failures;
+      deps_.log(log_level::error, fmt::format("reconcile: cannot re-apply '{}': {}", name, r.error()));
+      continue;
+    }
+    ++counters_.drift_repairs;
+    events.push_back(make_event(v1::DRIFT_REPAIRED, &g.record, "system", "",
+                                fmt::format("the kernel lost the {} of '{}'; re-applied", element ? "forward" : "grant", name), 0));
+  }
+  record_events(std::move(events));
+  for (const auto& name : lost) {
+    if (auto r = close_grant(name, v1::CLOSED, "system", "lost from the kernel (drift, on_drift = report)"); !r) {
+      deps_.log(log_level::error, r.error().message);
+    }
+  }
+}
+
+void firewall_service::shutdown() {
+  if (config_.on_shutdown == shutdown_policy::close) {
+    std::vector<std::string> services;
+    for (const auto& [name, g] : grants_) services.push_back(name);
+    for (const auto& name : services) {
+      if (auto r = close_grant(name, v1::SHUTDOWN_CLOSED, "system-shutdown", "the helper was stopped"); !r) {
+        deps_.log(log_level::error, r.error().message);
+      }
+    }
+  }
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) deps_.log(log_level::error, r.error().message);
+  deps_.log(log_level::info, fmt::format("stopped with {} live door(s) left to their kernel timeouts", grants_.size()));
+}
+
+}  // namespace smsbridge::firewall

@@ -1,0 +1,157 @@
+// The helper's core: the privileged verbs (answer_<verb>), expiry, reconciliation and the event
+// journal, over injected kernel, host and state interfaces. No sockets, no timers, no signals.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.hpp"
+
+#include "firewall-helper/config.hpp"
+#include "firewall-helper/conntrack.hpp"
+#include "firewall-helper/host_probe.hpp"
+#include "firewall-helper/nft_context.hpp"
+#include "firewall-helper/ruleset.hpp"
+#include "firewall-helper/state_store.hpp"
+#include "firewall.pb.h"
+#include "state.pb.h"
+
+namespace smsbridge::firewall {
+
+using smsbridge::fail;
+using smsbridge::failure;
+using smsbridge::fallible;
+
+// Who is on the other end of the socket, from SO_PEERCRED.
+struct peer_identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+};
+
+enum class log_level { info, warning, error };
+
+struct service_deps {
+  nft_runner& nft;
+  flow_cutter& cutter;
+  host_probe& probe;
+  state_store& store;
+  std::function<std::int64_t()> now_ms;            // wall clock, ms since the epoch (UTC)
+  std::function<std::string()> new_grant_id;       // unique, unguessable
+  std::function<void(log_level, std::string_view)> log;
+};
+
+// A refused request: a code from the closed enum and a sentence safe to show a person.
+struct refusal {
+  v1::ErrorCode code;
+  std::string message;
+};
+using answer = boost::system::result<void, refusal>;
+
+class firewall_service {
+ public:
+  firewall_service(const helper_config& config, service_deps deps);
+
+  // Loads the state (fail-closed on corruption), turns grants whose deadline passed into
+  // EXPIRED_WHILE_DOWN events, and installs the table with every surviving grant in one batch.
+  // Fails with a sentence if the kernel refuses the table or the state cannot be written.
+  fallible<void> start();
+
+  // Answers one request; never throws for anything a client can send.
+  v1::Response handle(const v1::Request& request, const peer_identity& peer);
+
+  // Whether a peer may talk to the helper at all (allowed uids/gids, or the helper's own uid).
+  bool peer_allowed(const peer_identity& peer) const;
+
+  // The earliest grant deadline, for the single expiry timer; nullopt when no grant is live.
+  std::optional<std::int64_t> next_deadline_ms() const;
+
+  // Closes every grant whose deadline has passed (EXPIRED events).
+  void expire_due();
+
+  // Compares the kernel with the state and repairs or reports drift (DESIGN.md §4.4).
+  void reconcile();
+
+  // SIGTERM: closes every grant (on_shutdown = close) or leaves them to their kernel timeouts
+  // (keep), then writes a final snapshot.
+  void shutdown();
+
+  // True once after a kernel change failed, so the caller runs reconcile() soon.
+  bool take_reconcile_request() { return std::exchange(reconcile_wanted_, false); }
+
+  std::size_t live_grants() const { return grants_.size(); }
+  void count_connection() { ++counters_.connections; }
+  void count_refused_connection() { ++counters_.connections_refused; }
+  void count_bad_frame() { ++counters_.bad_frames; }
+
+  static v1::Response error_response(std::uint64_t request_id, v1::ErrorCode code, std::string message);
+
+ private:
+  struct live_grant {
+    v1::Grant record;
+    grant_rule rule;
+    std::int64_t expires_ms = 0;
+  };
+
+  // The privileged surface: one handler per verb, all named answer_<verb>.
+  answer answer_open(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_close(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_close_all(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_list(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_status(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_check_ports(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_scan_ports(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_events(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_ack(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+
+  using answer_fn = answer (firewall_service::*)(const v1::Request&, const peer_identity&, v1::Response&);
+  struct dispatch_entry {
+    v1::Request::VerbCase verb;
+    answer_fn fn;
+  };
+  static const dispatch_entry dispatch_table[];
+
+  // Why a port is not free, or nullopt if it is.
+  std::optional<std::string> port_unavailable(std::uint32_t port, std::string_view for_service);
+  answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
+                     v1::Grant* closed = nullptr, unsigned* flows_cut = nullptr);
+  void remove_from_kernel(const live_grant& g);
+  answer persist(const std::vector<state::JournalRecord>& records);
+  v1::Event make_event(v1::EventKind kind, const v1::Grant* grant, std::string_view actor, std::string_view reason,
+                       std::string_view detail, std::uint64_t seq) const;
+  // Appends events (with their journal records) durably; logs if the state cannot be written.
+  void record_events(std::vector<v1::Event> events);
+  void insert_live(live_grant g);
+  void erase_live(const std::string& service);
+  std::vector<std::pair<grant_rule, std::chrono::milliseconds>> surviving_rules() const;
+  state::Snapshot snapshot() const;
+  void maybe_compact();
+  void rebuild_table(std::string_view why);
+
+  const helper_config& config_;
+  service_deps deps_;
+  std::map<std::string, live_grant> grants_;                   // by service
+  std::set<std::pair<std::int64_t, std::string>> deadlines_;   // (expires_ms, service)
+  std::map<std::uint16_t, std::string> port_owner_;            // external port -> service
+  std::deque<v1::Event> events_;                               // unacknowledged, by seq
+  std::uint64_t next_seq_ = 1;
+  struct counters {
+    std::uint64_t opens = 0, closes = 0, expiries = 0, refusals = 0, drift_repairs = 0, nft_failures = 0,
+                  connections = 0, connections_refused = 0, bad_frames = 0;
+  } counters_;
+  bool started_fail_closed_ = false;
+  bool reconcile_wanted_ = false;
+  std::int64_t started_at_ms_ = 0;
+};
+
+}  // namespace smsbridge::firewall

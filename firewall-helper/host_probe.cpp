@@ -1,0 +1,103 @@
+// Host checks: a bind test for ports, /proc/sys reads for sysctls, capget for capabilities.
+#include "firewall-helper/host_probe.hpp"
+
+#include <arpa/inet.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace smsbridge::firewall {
+
+namespace {
+// EADDRINUSE from bind means something holds the port; any other failure is not evidence of use.
+bool bind_fails_in_use(int family, std::uint16_t port) {
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc;
+  if (family == AF_INET) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  const bool in_use = rc != 0 && errno == EADDRINUSE;
+  ::close(fd);
+  return in_use;
+}
+
+int read_sysctl(const std::string& path) {
+  std::ifstream in(path);
+  int v = -1;
+  if (in) in >> v;
+  return v;
+}
+
+__u32 effective_caps_low() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return 0;
+  return data[0].effective;
+}
+
+bool effective_caps_high_any() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  return data[1].effective != 0;
+}
+}  // namespace
+
+bool linux_host_probe::port_in_use(std::uint16_t port) {
+  return bind_fails_in_use(AF_INET, port) || bind_fails_in_use(AF_INET6, port);
+}
+
+std::vector<std::string> linux_host_probe::warnings(const helper_config& config) {
+  std::vector<std::string> out;
+  bool wants_localnet = false, wants_forward = false;
+  for (const auto& [name, svc] : config.services) {
+    if (svc.target.address.family == ip_family::v4 && svc.target.address.is_loopback()) wants_localnet = true;
+    else wants_forward = true;
+  }
+  if (wants_localnet) {
+    // The kernel ORs conf/all with the ingress interface's own setting.
+    bool any = read_sysctl("/proc/sys/net/ipv4/conf/all/route_localnet") == 1;
+    std::error_code ec;
+    for (const auto& dir : std::filesystem::directory_iterator("/proc/sys/net/ipv4/conf", ec)) {
+      if (read_sysctl(dir.path().string() + "/route_localnet") == 1) any = true;
+    }
+    if (!any) {
+      out.push_back("A service targets 127.0.0.1, but net.ipv4.conf.<ingress>.route_localnet is 0 on every interface: "
+                    "its door cannot work until the deployment sets it on the interface clients arrive on.");
+    }
+  }
+  if (wants_forward && read_sysctl("/proc/sys/net/ipv4/ip_forward") != 1) {
+    out.push_back("A service targets an address other than 127.0.0.1 and net.ipv4.ip_forward is 0: "
+                  "its door works only if that address belongs to this host.");
+  }
+  return out;
+}
+
+bool has_cap_net_admin() { return (effective_caps_low() & (1u << CAP_NET_ADMIN)) != 0; }
+
+bool has_capabilities_beyond_net_admin() {
+  return (effective_caps_low() & ~(1u << CAP_NET_ADMIN)) != 0 || effective_caps_high_any();
+}
+
+}  // namespace smsbridge::firewall

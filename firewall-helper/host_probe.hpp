@@ -1,0 +1,33 @@
+// What the helper asks of its host besides nftables: is a port in use, are the sysctls it needs set.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "firewall-helper/config.hpp"
+
+namespace smsbridge::firewall {
+
+class host_probe {
+ public:
+  virtual ~host_probe() = default;
+  // True if a TCP socket of this host (the helper's network namespace) is bound to the port.
+  virtual bool port_in_use(std::uint16_t port) = 0;
+  // Sentences about host settings that stop a configured door from working.
+  virtual std::vector<std::string> warnings(const helper_config& config) = 0;
+};
+
+class linux_host_probe final : public host_probe {
+ public:
+  bool port_in_use(std::uint16_t port) override;
+  std::vector<std::string> warnings(const helper_config& config) override;
+};
+
+// True if the calling thread holds CAP_NET_ADMIN in its effective set.
+bool has_cap_net_admin();
+
+// Capabilities held beyond CAP_NET_ADMIN (effective set), for a least-privilege warning.
+bool has_capabilities_beyond_net_admin();
+
+}  // namespace smsbridge::firewall

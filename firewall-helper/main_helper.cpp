@@ -1,0 +1,131 @@
+// sms-bridge-firewall-helper: wiring only. Parses the command line, checks the capability, builds
+// the kernel/host/state objects and hands them to the core and the server.
+#include <sys/random.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "firewall-helper/config.hpp"
+#include "firewall-helper/conntrack.hpp"
+#include "firewall-helper/firewall_service.hpp"
+#include "firewall-helper/host_probe.hpp"
+#include "firewall-helper/nft_context.hpp"
+#include "firewall-helper/server.hpp"
+#include "firewall-helper/state_store.hpp"
+
+namespace fw = smsbridge::firewall;
+
+namespace {
+constexpr const char* usage =
+    "usage: sms-bridge-firewall-helper --config FILE\n"
+    "       sms-bridge-firewall-helper --check-config FILE\n"
+    "\n"
+    "The privileged half of SMS Bridge: the only process that changes the firewall. It owns the\n"
+    "nftables table named in its config, opens time-boxed monitoring doors (DNAT + a source-limited\n"
+    "grant with a kernel timeout) on request over a Unix socket, and keeps port_mappings.json.\n"
+    "It needs CAP_NET_ADMIN and nothing more; run it as an unprivileged user that holds only that\n"
+    "capability (systemd AmbientCapabilities=CAP_NET_ADMIN).\n"
+    "\n"
+    "options:\n"
+    "  --config FILE        run with this JSON config (see README.md for every key and default)\n"
+    "  --check-config FILE  validate the config and exit\n"
+    "  -h, --help           this text\n"
+    "  --version            print the version\n"
+    "\n"
+    "signals: SIGTERM/SIGINT stop it; with on_shutdown \"close\" every door is closed first,\n"
+    "         with \"keep\" doors are left to their kernel timeouts.\n"
+    "exit codes: 0 stopped by a signal; 1 cannot run (no CAP_NET_ADMIN, socket or nftables error);\n"
+    "            2 usage or configuration error.\n";
+
+std::string random_id() {
+  unsigned char bytes[16];
+  if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) throw std::runtime_error("getrandom failed");
+  std::string out;
+  for (auto b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+void log_line(fw::log_level level, std::string_view message) {
+  const char* tag = level == fw::log_level::error ? "error" : level == fw::log_level::warning ? "warning" : "info";
+  std::fprintf(stderr, "sms-bridge-firewall-helper: %s: %.*s\n", tag, static_cast<int>(message.size()), message.data());
+  std::fflush(stderr);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      std::printf("sms-bridge-firewall-helper %s\n", SMS_BRIDGE_VERSION);
+      return 0;
+    }
+    if ((a == "--config" || a == "--check-config") && i + 1 < argc) {
+      check_only = a == "--check-config";
+      config_path = argv[++i];
+      continue;
+    }
+    std::fprintf(stderr, "sms-bridge-firewall-helper: unexpected argument '%s'; see --help.\n", argv[i]);
+    return 2;
+  }
+  if (config_path.empty()) {
+    std::fputs("sms-bridge-firewall-helper: --config FILE is required; see --help.\n", stderr);
+    return 2;
+  }
+  auto config = fw::load_config(config_path);
+  if (!config) {
+    std::fprintf(stderr, "sms-bridge-firewall-helper: %s\n", config.error().message.c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("%s: ok (%zu services, table inet %s)\n", config_path.c_str(), config->services.size(), config->table.c_str());
+    return 0;
+  }
+  if (!fw::has_cap_net_admin()) {
+    std::fputs("sms-bridge-firewall-helper: refusing to start: this process lacks the CAP_NET_ADMIN capability, "
+               "which it needs to manage nftables. Run it as root, or as its own user with "
+               "AmbientCapabilities=CAP_NET_ADMIN (systemd) or setpriv --ambient-caps +net_admin.\n",
+               stderr);
+    return 1;
+  }
+  if (fw::has_capabilities_beyond_net_admin()) {
+    log_line(fw::log_level::warning, "running with capabilities beyond CAP_NET_ADMIN; it needs only that one.");
+  }
+  try {
+    fw::nft_context nft;
+    fw::conntrack_cutter cutter(config->ct_mark_bit);
+    fw::linux_host_probe probe;
+    fw::state_store store(config->state_file);
+    fw::firewall_service service(*config, fw::service_deps{
+        nft, cutter, probe, store,
+        [] {
+          return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        },
+        random_id, log_line});
+    if (auto r = service.start(); !r) {
+      log_line(fw::log_level::error, r.error().message);
+      return 1;
+    }
+    for (const auto& w : probe.warnings(*config)) log_line(fw::log_level::warning, w);
+    if (auto r = fw::serve(*config, service); !r) {
+      log_line(fw::log_level::error, r.error().message);
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    // Broken infrastructure (no netlink, no memory): one line, and a non-zero exit for the supervisor.
+    log_line(fw::log_level::error, e.what());
+    return 1;
+  }
+  return 0;
+}

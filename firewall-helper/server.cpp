@@ -1,0 +1,241 @@
+// The helper's I/O shell: Asio on one thread. Accepts bounded, credential-checked clients, reads
+// length-capped frames with an idle timeout, keeps one timer for the earliest deadline and one
+// reconcile timer that runs only while doors are open (no wake-ups when idle).
+#include "firewall-helper/server.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "proto/framing.hpp"
+
+namespace smsbridge::firewall {
+
+namespace {
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::local::stream_protocol;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+class helper_server {
+ public:
+  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service)
+      : io_(io), config_(config), service_(service), acceptor_(io), expiry_timer_(io), reconcile_timer_(io),
+        signals_(io, SIGTERM, SIGINT) {}
+
+  fallible<void> listen();
+  void run();
+
+ private:
+  awaitable<void> accept_loop();
+  awaitable<void> session(stream_protocol::socket socket, peer_identity peer);
+  awaitable<bool> send(stream_protocol::socket& socket, const v1::Response& response);
+  void after_change();
+  void arm_expiry();
+  void arm_reconcile();
+
+  asio::io_context& io_;
+  const helper_config& config_;
+  firewall_service& service_;
+  stream_protocol::acceptor acceptor_;
+  asio::system_timer expiry_timer_;
+  std::optional<std::int64_t> expiry_armed_for_;
+  asio::steady_timer reconcile_timer_;
+  bool reconcile_armed_ = false;
+  asio::signal_set signals_;
+  unsigned clients_ = 0;
+};
+
+fallible<void> helper_server::listen() {
+  const std::string& path = config_.socket_path;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return fail(fmt::format("{} exists and is not a socket; remove it or choose another 'socket'.", path));
+    stream_protocol::socket probe(io_);
+    boost::system::error_code ec;
+    probe.connect(stream_protocol::endpoint(path), ec);
+    if (!ec) return fail(fmt::format("another firewall helper is already serving {}.", path));
+    ::unlink(path.c_str());  // a stale socket from a helper that died
+  }
+  boost::system::error_code ec;
+  acceptor_.open(stream_protocol(), ec);
+  // Created owner-only, then widened to socket_mode: no moment with a wider mode than configured.
+  const mode_t old_mask = ::umask(0177);
+  if (!ec) acceptor_.bind(stream_protocol::endpoint(path), ec);
+  ::umask(old_mask);
+  if (ec) return fail(fmt::format("cannot create the socket {}: {}.", path, ec.message()));
+  if (::chmod(path.c_str(), config_.socket_mode) != 0) return fail(fmt::format("cannot set the mode of {}.", path));
+  acceptor_.listen(static_cast<int>(config_.max_clients), ec);
+  if (ec) return fail(fmt::format("cannot listen on {}: {}.", path, ec.message()));
+  return {};
+}
+
+void helper_server::run() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    service_.shutdown();
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    ::unlink(config_.socket_path.c_str());
+    (void)signal;
+    io_.stop();
+  });
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  after_change();
+  io_.run();
+}
+
+awaitable<void> helper_server::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) continue;  // a transient accept failure (EMFILE, ECONNABORTED) must not end the helper
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    peer_identity peer{cred.uid, cred.gid, cred.pid};
+    if (clients_ >= config_.max_clients) {
+      service_.count_refused_connection();
+      // Tell the client why before closing; a non-blocking best effort.
+      auto frame = proto::encode_frame(firewall_service::error_response(
+          0, v1::RESOURCE_EXHAUSTED, fmt::format("The helper already serves {} clients; try again.", config_.max_clients)));
+      socket.non_blocking(true);
+      boost::system::error_code ignored;
+      if (frame) socket.write_some(asio::buffer(*frame), ignored);
+      continue;
+    }
+    asio::co_spawn(io_, session(std::move(socket), peer), asio::detached);
+  }
+}
+
+awaitable<bool> helper_server::send(stream_protocol::socket& socket, const v1::Response& response) {
+  auto frame = proto::encode_frame(response);
+  if (!frame) {
+    frame = proto::encode_frame(firewall_service::error_response(response.request_id(), v1::INTERNAL,
+                                                                 "The answer was larger than the 64 KiB frame limit."));
+  }
+  asio::steady_timer timer(io_, std::chrono::seconds(config_.client_timeout_seconds));
+  auto result = co_await (asio::async_write(socket, asio::buffer(*frame), use_tuple) || timer.async_wait(use_tuple));
+  co_return result.index() == 0 && !std::get<0>(std::get<0>(result));
+}
+
+awaitable<void> helper_server::session(stream_protocol::socket socket, peer_identity peer) {
+  ++clients_;
+  service_.count_connection();
+  const bool allowed = service_.peer_allowed(peer);
+  if (!allowed) service_.count_refused_connection();
+  proto::frame_decoder decoder;
+  std::array<char, 16384> buffer;
+  asio::steady_timer idle(io_);
+  bool open = true;
+  while (open) {
+    idle.expires_after(std::chrono::seconds(config_.client_timeout_seconds));
+    auto result = co_await (socket.async_read_some(asio::buffer(buffer), use_tuple) || idle.async_wait(use_tuple));
+    if (result.index() == 1) break;  // idle too long
+    auto [ec, n] = std::get<0>(result);
+    if (ec) {
+      if (!decoder.finish()) service_.count_bad_frame();
+      break;
+    }
+    decoder.feed(std::string_view(buffer.data(), n));
+    for (;;) {
+      auto next = decoder.next();
+      if (!next) {
+        // A malformed frame ends this connection, never the helper.
+        service_.count_bad_frame();
+        co_await send(socket, firewall_service::error_response(0, v1::INVALID_ARGUMENT, std::string(proto::describe(next.error()))));
+        open = false;
+        break;
+      }
+      if (!*next) break;
+      v1::Request request;
+      if (!proto::parse_payload(**next, request)) {
+        service_.count_bad_frame();
+        co_await send(socket, firewall_service::error_response(0, v1::INVALID_ARGUMENT, std::string(proto::describe(proto::frame_error::garbage))));
+        open = false;
+        break;
+      }
+      const v1::Response response = service_.handle(request, peer);
+      after_change();
+      if (!co_await send(socket, response) || !allowed) {
+        open = false;
+        break;
+      }
+    }
+  }
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  --clients_;
+}
+
+void helper_server::after_change() {
+  if (service_.take_reconcile_request()) service_.reconcile();
+  arm_expiry();
+  arm_reconcile();
+}
+
+void helper_server::arm_expiry() {
+  const auto next = service_.next_deadline_ms();
+  if (next == expiry_armed_for_) return;
+  expiry_armed_for_ = next;
+  if (!next) {
+    expiry_timer_.cancel();
+    return;
+  }
+  expiry_timer_.expires_at(std::chrono::system_clock::time_point(std::chrono::milliseconds(*next)));
+  expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed or cancelled
+    expiry_armed_for_.reset();
+    service_.expire_due();
+    after_change();
+  });
+}
+
+void helper_server::arm_reconcile() {
+  if (service_.live_grants() == 0) {
+    if (reconcile_armed_) reconcile_timer_.cancel();
+    reconcile_armed_ = false;
+    return;
+  }
+  if (reconcile_armed_) return;
+  reconcile_armed_ = true;
+  reconcile_timer_.expires_after(std::chrono::seconds(config_.reconcile_interval_seconds));
+  reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    reconcile_armed_ = false;
+    service_.reconcile();
+    after_change();
+  });
+}
+}  // namespace
+
+fallible<void> serve(const helper_config& config, firewall_service& service) {
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  helper_server server(io, config, service);
+  if (auto r = server.listen(); !r) return r;
+  server.run();
+  return {};
+}
+
+}  // namespace smsbridge::firewall

@@ -1,0 +1,22 @@
+// The helper's I/O shell: the Unix socket server, the expiry and reconcile timers, and signals.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+
+#include "firewall-helper/config.hpp"
+#include "firewall-helper/firewall_service.hpp"
+
+namespace smsbridge::firewall {
+
+using smsbridge::fail;
+using smsbridge::failure;
+using smsbridge::fallible;
+
+// Serves `service` on config.socket_path until SIGTERM or SIGINT, then runs service.shutdown().
+// Fails with a sentence if the socket cannot be created (or another helper is serving it).
+fallible<void> serve(const helper_config& config, firewall_service& service);
+
+}  // namespace smsbridge::firewall

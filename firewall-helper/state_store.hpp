@@ -1,0 +1,57 @@
+// The state file on disk: an atomically replaced snapshot plus an fdatasync'd append-only journal.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+#include "state.pb.h"
+
+namespace smsbridge::firewall {
+
+using smsbridge::fail;
+using smsbridge::failure;
+using smsbridge::fallible;
+
+class state_store {
+ public:
+  // snapshot_path is port_mappings.json; the journal lives beside it as "<path>.journal".
+  explicit state_store(std::string snapshot_path);
+  ~state_store();
+  state_store(const state_store&) = delete;
+  state_store& operator=(const state_store&) = delete;
+
+  struct loaded {
+    state::Snapshot snapshot;            // empty (format 1) when nothing was there or it was corrupt
+    std::optional<std::string> corrupt;  // a sentence: what was wrong and where the bad files were kept
+  };
+
+  // Reads the snapshot and replays the journal. A corrupt file is renamed aside to
+  // "<name>.corrupt-<UTC time>" and an empty state is returned, so the helper starts fail-closed.
+  loaded load();
+
+  // Appends records with one write and one fdatasync. Fails with a sentence on I/O error.
+  fallible<void> append(const std::vector<state::JournalRecord>& records);
+
+  // Replaces the snapshot atomically (tmp + fsync + rename + fsync dir), then empties the journal.
+  fallible<void> write_snapshot(const state::Snapshot& snapshot);
+
+  // True when the journal has grown enough that a snapshot is worth writing (amortised O(1) per change).
+  bool wants_compaction() const;
+
+  const std::string& path() const { return snapshot_path_; }
+
+ private:
+  fallible<void> open_journal();
+
+  std::string snapshot_path_;
+  std::string journal_path_;
+  int journal_fd_ = -1;
+  std::size_t journal_bytes_ = 0;
+  std::size_t snapshot_bytes_ = 0;
+};
+
+}  // namespace smsbridge::firewall
