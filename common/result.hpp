@@ -1,6 +1,7 @@
 // The project's result alias: a value, or a failure holding one sentence for a person.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,8 @@ template <class T>
 using fallible = boost::system::result<T, failure>;
 
 inline failure fail(std::string message) { return failure(std::move(message)); }
+
+inline std::ostream& operator<<(std::ostream& os, const failure& f) { return os << f.message; }
 
 }  // namespace smsbridge
 

@@ -42,6 +42,27 @@ bool bind_fails_in_use(int family, std::uint16_t port) {
   return in_use;
 }
 
+// True if the address belongs to this host (network namespace): binding to it works.
+bool is_local_address(const ip_address& a) {
+  const int family = a.family == ip_family::v4 ? AF_INET : AF_INET6;
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int rc;
+  if (family == AF_INET) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    std::memcpy(&sa.sin_addr, a.bytes.data(), 4);
+    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  } else {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    std::memcpy(&sa.sin6_addr, a.bytes.data(), 16);
+    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  }
+  ::close(fd);
+  return rc == 0;
+}
+
 int read_sysctl(const std::string& path) {
   std::ifstream in(path);
   int v = -1;
@@ -73,7 +94,7 @@ std::vector<std::string> linux_host_probe::warnings(const helper_config& config)
   bool wants_localnet = false, wants_forward = false;
   for (const auto& [name, svc] : config.services) {
     if (svc.target.address.family == ip_family::v4 && svc.target.address.is_loopback()) wants_localnet = true;
-    else wants_forward = true;
+    else if (!is_local_address(svc.target.address)) wants_forward = true;
   }
   if (wants_localnet) {
     // The kernel ORs conf/all with the ingress interface's own setting.
@@ -88,8 +109,8 @@ std::vector<std::string> linux_host_probe::warnings(const helper_config& config)
     }
   }
   if (wants_forward && read_sysctl("/proc/sys/net/ipv4/ip_forward") != 1) {
-    out.push_back("A service targets an address other than 127.0.0.1 and net.ipv4.ip_forward is 0: "
-                  "its door works only if that address belongs to this host.");
+    out.push_back("A service targets an address of another host and net.ipv4.ip_forward is 0: "
+                  "its door cannot work until the deployment enables forwarding.");
   }
   return out;
 }

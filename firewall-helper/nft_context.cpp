@@ -29,7 +29,7 @@ fallible<std::string> nft_context::run(std::string_view batch, nft_output output
   if (rc != 0) {
     if (err.empty()) err = "nft refused the batch without a message";
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return err;
+    return fail(err);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,7 @@ enum class frame_error {
 
 // A sentence describing the error, for logs and for the peer.
 std::string_view describe(frame_error e);
+inline std::ostream& operator<<(std::ostream& os, frame_error e) { return os << describe(e); }
 
 template <class T>
 using frame_result = boost::system::result<T, frame_error>;

@@ -1,0 +1,373 @@
+// The helper core against a fake kernel: validation of every verb, state and kernel changing
+// together, expiry, restart recovery, corruption, the event journal and reconciliation.
+#include <catch2/catch.hpp>
+
+#include "result_string_maker.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "firewall-helper/firewall_service.hpp"
+#include "temp_dir.hpp"
+
+using namespace smsbridge::firewall;
+
+namespace {
+struct fake_nft final : nft_runner {
+  std::vector<std::string> batches;
+  std::optional<std::string> listing;  // nullopt: the table does not exist
+  bool refuse_changes = false;
+  fallible<std::string> run(std::string_view batch, nft_output) override {
+    batches.emplace_back(batch);
+    if (batch.rfind("list table", 0) == 0) {
+      if (!listing) return fail("Error: No such file or directory");
+      return *listing;
+    }
+    if (batch.rfind("list chain", 0) == 0) return fail("Error: No such file or directory");
+    if (refuse_changes) return fail("Error: Could not process rule: Operation not permitted");
+    return std::string();
+  }
+  bool saw(const std::string& needle) const {
+    for (const auto& b : batches)
+      if (b.find(needle) != std::string::npos) return true;
+    return false;
+  }
+};
+
+struct fake_cutter final : flow_cutter {
+  std::vector<std::pair<std::string, std::uint16_t>> cuts;
+  fallible<unsigned> cut(const cidr& source, std::uint16_t port) override {
+    cuts.emplace_back(source.to_string(), port);
+    return 1u;
+  }
+};
+
+struct fake_probe final : host_probe {
+  std::set<std::uint16_t> busy;
+  bool port_in_use(std::uint16_t port) override { return busy.count(port) > 0; }
+  std::vector<std::string> warnings(const helper_config&) override { return {}; }
+};
+
+const char* config_json = R"({
+  "services": {"metrics": {"target": "127.0.0.1:8080"}, "postgres": {"target": "10.9.0.2:5432"},
+               "redis": {"target": "10.9.0.3:6379"}},
+  "duration_seconds": {"min": 1, "max": 3600},
+  "allowed_uids": [0],
+  "max_grants": 2,
+  "max_pending_events": 16
+})";
+
+struct harness {
+  temp_dir dir;
+  helper_config config = *parse_config(config_json);
+  fake_nft nft;
+  fake_cutter cutter;
+  fake_probe probe;
+  std::int64_t now = 1'800'000'000'000;
+  int next_id = 0;
+  std::unique_ptr<state_store> store;
+  std::unique_ptr<firewall_service> service;
+
+  harness() { restart(); }
+
+  // A new store and service on the same directory: what a helper restart does.
+  void restart() {
+    service.reset();
+    store = std::make_unique<state_store>(dir.file("port_mappings.json"));
+    service = std::make_unique<firewall_service>(
+        config, service_deps{nft, cutter, probe, *store, [this] { return now; },
+                             [this] { return "grant-" + std::to_string(++next_id); }, [](log_level, std::string_view) {}});
+    REQUIRE(service->start());
+  }
+
+  v1::Response call(const v1::Request& r, uid_t uid = 0) { return service->handle(r, peer_identity{uid, uid, 1}); }
+
+  v1::Response open(const std::string& service_name, std::uint32_t port, const std::string& source,
+                    std::uint32_t seconds, uid_t uid = 0) {
+    v1::Request r;
+    r.set_request_id(9);
+    auto* o = r.mutable_open();
+    o->set_service(service_name);
+    o->set_external_port(port);
+    o->set_source(source);
+    o->set_duration_seconds(seconds);
+    o->set_actor("alice");
+    return call(r, uid);
+  }
+
+  v1::Response close(const std::string& service_name) {
+    v1::Request r;
+    r.mutable_close()->set_service(service_name);
+    r.mutable_close()->set_actor("bob");
+    r.mutable_close()->set_reason("done");
+    return call(r);
+  }
+
+  std::vector<v1::Event> events() {
+    v1::Request r;
+    r.mutable_events()->set_max(1000);
+    auto resp = call(r);
+    return {resp.events().events().begin(), resp.events().events().end()};
+  }
+
+  std::vector<v1::EventKind> event_kinds() {
+    std::vector<v1::EventKind> out;
+    for (const auto& e : events()) out.push_back(e.kind());
+    return out;
+  }
+};
+
+v1::ErrorCode code_of(const v1::Response& r) { return r.has_error() ? r.error().code() : v1::ERROR_CODE_UNSPECIFIED; }
+}  // namespace
+
+TEST_CASE("an open renders one batch with a timeout and answers with the grant") {
+  harness h;
+  auto r = h.open("metrics", 9100, "10.0.0.2", 60);
+  REQUIRE_FALSE(r.has_error());
+  CHECK(r.request_id() == 9);
+  CHECK(r.open().grant().source() == "10.0.0.2/32");
+  CHECK(r.open().grant().target() == "127.0.0.1:8080");
+  CHECK(r.open().grant().opened_by() == "alice");
+  CHECK(h.nft.batches.back() ==
+        "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
+        "add element inet sms_bridge grants4 { 10.0.0.2/32 . 9100 timeout 60s }\n");
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
+  CHECK(h.service->next_deadline_ms() == h.now + 60000);
+}
+
+TEST_CASE("every bad open is refused with its typed code and changes nothing") {
+  harness h;
+  const auto before = h.nft.batches.size();
+  CHECK(code_of(h.open("nosuch", 9100, "10.0.0.2", 60)) == v1::UNKNOWN_SERVICE);
+  CHECK(code_of(h.open("metrics", 22, "10.0.0.2", 60)) == v1::PORT_FORBIDDEN);
+  CHECK(code_of(h.open("metrics", 8080, "10.0.0.2", 60)) == v1::PORT_FORBIDDEN);
+  CHECK(code_of(h.open("metrics", 80, "10.0.0.2", 60)) == v1::PORT_FORBIDDEN);
+  CHECK(code_of(h.open("metrics", 70000, "10.0.0.2", 60)) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 0)) == v1::DURATION_OUT_OF_RANGE);
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 3601)) == v1::DURATION_OUT_OF_RANGE);
+  CHECK(code_of(h.open("metrics", 9100, "laptop.example.com", 60)) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2; flush ruleset", 60)) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(h.open("metrics", 9100, "0.0.0.0/0", 60)) == v1::SOURCE_NOT_ALLOWED);
+  CHECK(code_of(h.open("metrics", 9100, "2001:db8::1", 60)) == v1::SOURCE_NOT_ALLOWED);
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60, 1234)) == v1::PERMISSION_DENIED);
+  CHECK(code_of(h.open("Metrics!", 9100, "10.0.0.2", 60)) == v1::INVALID_ARGUMENT);
+  h.probe.busy.insert(9100);
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::PORT_IN_USE);
+  CHECK(h.nft.batches.size() == before);
+  CHECK(h.events().empty());
+  CHECK(h.service->live_grants() == 0);
+}
+
+TEST_CASE("a service already open, a port held by another service and the grant cap are refused") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  CHECK(code_of(h.open("metrics", 9101, "10.0.0.2", 60)) == v1::ALREADY_OPEN);
+  CHECK(code_of(h.open("postgres", 9100, "10.0.0.2", 60)) == v1::PORT_IN_USE);
+  REQUIRE_FALSE(h.open("postgres", 5433, "10.0.0.0/24", 60).has_error());
+  CHECK(code_of(h.open("redis", 6380, "10.0.0.2", 60)) == v1::RESOURCE_EXHAUSTED);
+}
+
+TEST_CASE("0.0.0.0/0 is accepted only when allow_any_source is set") {
+  harness h;
+  h.config.allow_any_source = true;
+  CHECK_FALSE(h.open("metrics", 9100, "0.0.0.0/0", 60).has_error());
+}
+
+TEST_CASE("a kernel refusal is NFT_FAILED and leaves no state") {
+  harness h;
+  h.nft.refuse_changes = true;
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::NFT_FAILED);
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.events().empty());
+  h.nft.refuse_changes = false;
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+}
+
+TEST_CASE("a close deletes the element and the map entry, cuts the flows and records who and why") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
+  auto r = h.close("metrics");
+  REQUIRE_FALSE(r.has_error());
+  CHECK(r.close().flows_cut() == 1);
+  CHECK(h.nft.saw("delete element inet sms_bridge grants4 { 10.0.0.0/24 . 9100 }\ndelete element inet sms_bridge fwd4 { 9100 }\n"));
+  CHECK(h.cutter.cuts == std::vector<std::pair<std::string, std::uint16_t>>{{"10.0.0.0/24", 9100}});
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind() == v1::CLOSED);
+  CHECK(events[1].actor() == "bob");
+  CHECK(events[1].reason() == "done");
+  CHECK(code_of(h.close("metrics")) == v1::NOT_OPEN);
+  CHECK_FALSE(h.service->next_deadline_ms());
+}
+
+TEST_CASE("a grant expires at its deadline, not before") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 3).has_error());
+  h.now += 2999;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 1);
+  h.now += 1;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::EXPIRED});
+  CHECK(h.nft.saw("delete element inet sms_bridge fwd4 { 9100 }"));
+}
+
+TEST_CASE("after a restart a live grant is re-added with its remaining time") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.now += 15500;
+  h.restart();
+  CHECK(h.service->live_grants() == 1);
+  const auto& batch = h.nft.batches.back().rfind("list chain", 0) == 0 ? h.nft.batches[h.nft.batches.size() - 2]
+                                                                        : h.nft.batches.back();
+  CHECK(batch.rfind("add table inet sms_bridge\n", 0) == 0);
+  CHECK(batch.find("grants4 { 10.0.0.2/32 . 9100 timeout 44s500ms }") != std::string::npos);
+  CHECK(h.service->next_deadline_ms() == h.now + 44500);
+}
+
+TEST_CASE("a grant whose deadline passed while the helper was down becomes EXPIRED_WHILE_DOWN") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 5).has_error());
+  h.now += 6000;
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::EXPIRED_WHILE_DOWN});
+  CHECK(h.nft.batches.back().find("grants4 {") == h.nft.batches.back().find("grants4 {\n"));  // no element re-added
+}
+
+TEST_CASE("a grant the config no longer allows is closed at start") {
+  harness h;
+  REQUIRE_FALSE(h.open("redis", 6380, "10.0.0.2", 60).has_error());
+  h.config.services.erase("redis");
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind() == v1::CLOSED);
+  CHECK(events[1].reason() == "no longer allowed by the helper config");
+}
+
+TEST_CASE("a corrupt state file starts the helper fail-closed and is reported") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  { std::ofstream(h.dir.file("port_mappings.json")) << "\x01garbage"; }
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  const auto events = h.events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind() == v1::STATE_CORRUPT);
+  CHECK(events[0].detail().find(".corrupt-") != std::string::npos);
+  v1::Request status;
+  status.mutable_status();
+  CHECK(h.call(status).status().started_fail_closed());
+}
+
+TEST_CASE("events are kept until acknowledged, across restarts") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  REQUIRE_FALSE(h.close("metrics").has_error());
+  v1::Request ack;
+  ack.mutable_ack()->set_seq(1);
+  auto r = h.call(ack);
+  REQUIRE_FALSE(r.has_error());
+  CHECK(r.ack().pending_events() == 1);
+  h.restart();
+  const auto events = h.events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].seq() == 2);
+  ack.mutable_ack()->set_seq(99);
+  CHECK(code_of(h.call(ack)) == v1::INVALID_ARGUMENT);
+}
+
+TEST_CASE("a full event journal refuses opens but still records closes") {
+  harness h;
+  for (int i = 0; i < 8; ++i) {
+    REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+    REQUIRE_FALSE(h.close("metrics").has_error());
+  }
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::RESOURCE_EXHAUSTED);
+  v1::Request ack;
+  ack.mutable_ack()->set_seq(16);
+  REQUIRE_FALSE(h.call(ack).has_error());
+  CHECK_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+}
+
+TEST_CASE("a request with no known verb gets UNKNOWN_VERB") {
+  harness h;
+  v1::Request r;
+  r.set_request_id(3);
+  auto resp = h.call(r);
+  CHECK(code_of(resp) == v1::UNKNOWN_VERB);
+  CHECK(resp.request_id() == 3);
+}
+
+TEST_CASE("check-ports and scan-ports report forbidden, granted and busy ports") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.probe.busy.insert(9101);
+  v1::Request check;
+  for (auto p : {22u, 9100u, 9101u, 9102u}) check.mutable_check_ports()->add_ports(p);
+  auto r = h.call(check);
+  REQUIRE(r.check_ports().ports_size() == 4);
+  CHECK_FALSE(r.check_ports().ports(0).free());
+  CHECK(r.check_ports().ports(1).reason() == "granted to 'metrics'");
+  CHECK_FALSE(r.check_ports().ports(2).free());
+  CHECK(r.check_ports().ports(3).free());
+  v1::Request scan;
+  scan.mutable_scan_ports()->set_start(9100);
+  scan.mutable_scan_ports()->set_end(9200);
+  scan.mutable_scan_ports()->set_count(2);
+  r = h.call(scan);
+  REQUIRE(r.scan_ports().ports_size() == 2);
+  CHECK(r.scan_ports().ports(0).port() == 9102);
+  CHECK(r.scan_ports().ports(1).port() == 9103);
+  scan.mutable_scan_ports()->set_count(0);
+  CHECK(code_of(h.call(scan)) == v1::INVALID_ARGUMENT);
+}
+
+TEST_CASE("a missing table is rebuilt with the live grants and reported") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.nft.listing.reset();
+  h.service->reconcile();
+  CHECK(h.nft.batches.back().rfind("add table inet sms_bridge\n", 0) == 0);
+  CHECK(h.nft.batches.back().find("grants4 { 10.0.0.2/32 . 9100 timeout 60s }") != std::string::npos);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::DRIFT_REPAIRED});
+}
+
+TEST_CASE("kernel elements the helper did not issue are deleted and reported") {
+  harness h;
+  std::ifstream in(std::string(FIXTURE_DIR) + "/kernel_listing.json");
+  std::stringstream s;
+  s << in.rdbuf();
+  h.nft.listing = s.str();
+  h.service->reconcile();
+  CHECK(h.nft.saw("delete element inet sms_bridge grants4 { 10.250.2.2/32 . 9100 }"));
+  CHECK(h.nft.saw("delete element inet sms_bridge grants6 { fd00:1::/64 . 9102 }"));
+  CHECK(h.nft.saw("delete element inet sms_bridge fwd6 { 9102 }"));
+  CHECK(h.cutter.cuts.size() == 3);
+  for (auto kind : h.event_kinds()) CHECK(kind == v1::DRIFT_REMOVED);
+  CHECK(h.events().size() == 6);  // three grants, three forwards
+}
+
+TEST_CASE("shutdown with on_shutdown close closes every door and records it") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.service->shutdown();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.event_kinds().back() == v1::SHUTDOWN_CLOSED);
+}
+
+TEST_CASE("shutdown with on_shutdown keep leaves doors to their kernel timeouts") {
+  harness h;
+  h.config.on_shutdown = shutdown_policy::keep;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto batches = h.nft.batches.size();
+  h.service->shutdown();
+  CHECK(h.nft.batches.size() == batches);
+  h.restart();
+  CHECK(h.service->live_grants() == 1);
+}
