@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""Integration tests of sms-bridge-firewall-helper against the real kernel, in network namespaces.
+
+Each scenario builds its own world and always tears it down (try/finally, atexit, signals):
+
+    laptop ns  (10.231.1.2) ──veth── server ns (10.231.1.1, 10.231.2.1) ──veth── stranger ns (10.231.2.2)
+
+The server namespace runs the helper and two TCP echo targets: one on the interface address
+10.231.1.1:7001 ("iface") and one on 127.0.0.1:7002 ("local", reachable through DNAT because
+route_localnet is set on the server's veths, inside that namespace only). The machine's own
+namespace, ruleset and sysctls are never touched; traffic stays between these namespaces.
+
+Usage: helper_ns_test.py --bin-dir DIR --scenario NAME
+Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
+"""
+import argparse
+import atexit
+import glob
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SERVER_LAPTOP_IP = "10.231.1.1"
+LAPTOP_IP = "10.231.1.2"
+SERVER_STRANGER_IP = "10.231.2.1"
+STRANGER_IP = "10.231.2.2"
+IFACE_TARGET_PORT = 7001
+LOCAL_TARGET_PORT = 7002
+NOBODY = 65534
+SKIP = 77
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def run(cmd, check_rc=True, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
+    if check_rc and r.returncode != 0:
+        raise TestFailure(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers that run inside a namespace (this file re-executed with --echo-server/--probe/--agent)
+
+def echo_server(host, port):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, port))
+    srv.listen(64)
+
+    def serve(conn):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(data)
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def probe(host, port):
+    """Connect, send, expect the echo. Prints ok/refused/timeout/eof/reset."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect((host, port))
+        s.sendall(b"probe\n")
+        data = s.recv(100)
+        print("ok" if data == b"probe\n" else "eof")
+    except ConnectionRefusedError:
+        print("refused")
+    except ConnectionResetError:
+        print("reset")
+    except (socket.timeout, TimeoutError):
+        print("timeout")
+    except OSError as e:
+        print(f"error {e}")
+    finally:
+        s.close()
+
+
+def agent(host, port):
+    """A long-lived connection driven by stdin: each 'ping' line reports what the flow did."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2.0)
+    try:
+        s.connect((host, port))
+    except OSError as e:
+        print(f"failed {e}", flush=True)
+        return
+    print("connected", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "ping":
+            continue
+        start = time.monotonic()
+        s.settimeout(1.0)
+        try:
+            s.sendall(b"ping\n")
+            data = s.recv(100)
+            outcome = "echo" if data == b"ping\n" else "eof"
+        except ConnectionResetError:
+            outcome = "reset"
+        except BrokenPipeError:
+            outcome = "reset"
+        except (socket.timeout, TimeoutError):
+            outcome = "timeout"
+        except OSError as e:
+            outcome = f"error-{e.errno}"
+        print(f"{outcome} {int((time.monotonic() - start) * 1000)}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The world: namespaces, targets, the helper
+
+class World:
+    def __init__(self, bin_dir, tag):
+        self.bin_dir = bin_dir
+        self.tag = tag
+        self.server = f"sbS{tag}"
+        self.laptop = f"sbL{tag}"
+        self.stranger = f"sbX{tag}"
+        self.namespaces = []
+        self.processes = []
+        self.helper = None
+        self.tmp = tempfile.mkdtemp(prefix="sms-bridge-it-")
+        os.chmod(self.tmp, 0o755)
+        self.socket = os.path.join(self.tmp, "run", "firewall.sock")
+        self.state = os.path.join(self.tmp, "state", "port_mappings.json")
+        os.makedirs(os.path.dirname(self.socket))
+        os.makedirs(os.path.dirname(self.state))
+        self.config_path = os.path.join(self.tmp, "helper.json")
+        self.helper_log = os.path.join(self.tmp, "helper.log")
+
+    # -- set-up and tear-down
+    def ns(self, ns, *cmd, check_rc=True):
+        return run(["ip", "netns", "exec", ns, *cmd], check_rc=check_rc)
+
+    def build(self):
+        for ns in (self.server, self.laptop, self.stranger):
+            run(["ip", "netns", "add", ns])
+            self.namespaces.append(ns)
+            self.ns(ns, "ip", "link", "set", "lo", "up")
+        for peer, s_if, p_if, s_ip, p_ip in ((self.laptop, "s-lap", "l-eth", SERVER_LAPTOP_IP, LAPTOP_IP),
+                                            (self.stranger, "s-str", "x-eth", SERVER_STRANGER_IP, STRANGER_IP)):
+            # Created inside the server namespace, so the host's namespace never holds the pair.
+            self.ns(self.server, "ip", "link", "add", s_if, "type", "veth", "peer", "name", p_if, "netns", peer)
+            self.ns(self.server, "ip", "addr", "add", f"{s_ip}/24", "dev", s_if)
+            self.ns(self.server, "ip", "link", "set", s_if, "up")
+            self.ns(peer, "ip", "addr", "add", f"{p_ip}/24", "dev", p_if)
+            self.ns(peer, "ip", "link", "set", p_if, "up")
+            self.ns(peer, "ip", "route", "add", "default", "via", s_ip)
+            # route_localnet inside the server namespace only: the 127.0.0.1 target is reachable by DNAT.
+            self.ns(self.server, "sysctl", "-qw", f"net.ipv4.conf.{s_if}.route_localnet=1")
+        self.start_in(self.server, "--echo-server", SERVER_LAPTOP_IP, str(IFACE_TARGET_PORT))
+        self.start_in(self.server, "--echo-server", "127.0.0.1", str(LOCAL_TARGET_PORT))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.ns(self.server, sys.executable, __file__, "--probe", "127.0.0.1", str(LOCAL_TARGET_PORT)).stdout.strip() == "ok" and \
+               self.ns(self.server, sys.executable, __file__, "--probe", SERVER_LAPTOP_IP, str(IFACE_TARGET_PORT)).stdout.strip() == "ok":
+                return
+            time.sleep(0.1)
+        raise TestFailure("the echo targets did not start")
+
+    def start_in(self, ns, *args):
+        p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, __file__, *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(p)
+        return p
+
+    def teardown(self):
+        for p in self.processes + ([self.helper] if self.helper else []):
+            if p.poll() is None:
+                p.kill()  # by pid: only processes this test started
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        self.processes = []
+        self.helper = None
+        for ns in self.namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.namespaces = []
+        subprocess.run(["rm", "-rf", self.tmp], capture_output=True)
+
+    # -- the helper
+    def write_config(self, **overrides):
+        config = {
+            "socket": self.socket,
+            "socket_mode": "0660",
+            "state_file": self.state,
+            "table": "sms_bridge",
+            "services": {
+                "iface": {"target": f"{SERVER_LAPTOP_IP}:{IFACE_TARGET_PORT}"},
+                "local": {"target": f"127.0.0.1:{LOCAL_TARGET_PORT}"},
+            },
+            "duration_seconds": {"min": 1, "max": 600},
+            "reconcile_interval_seconds": 1,
+            "client_timeout_seconds": 3,
+        }
+        config.update(overrides)
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, indent=2)
+
+    def start_helper(self, prefix=(), expect_running=True):
+        if not os.path.exists(self.config_path):
+            self.write_config()
+        log = open(self.helper_log, "a")
+        cmd = ["ip", "netns", "exec", self.server, *prefix,
+               os.path.join(self.bin_dir, "sms-bridge-firewall-helper"), "--config", self.config_path]
+        self.helper = subprocess.Popen(cmd, stdout=log, stderr=log)
+        if not expect_running:
+            return self.helper
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            check(self.helper.poll() is None, f"the helper exited: {self.log_text()}")
+            if os.path.exists(self.socket) and self.fwctl("status", check_rc=False)[0] == 0:
+                return self.helper
+            time.sleep(0.05)
+        raise TestFailure(f"the helper did not start serving: {self.log_text()}")
+
+    def kill_helper(self, sig=signal.SIGKILL):
+        self.helper.send_signal(sig)
+        self.helper.wait(timeout=10)
+        self.helper = None
+
+    def log_text(self):
+        try:
+            with open(self.helper_log) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def fwctl(self, *args, check_rc=True, user=None):
+        cmd = [os.path.join(self.bin_dir, "sms-bridge-fwctl"), "--socket", self.socket, *args]
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        out = json.loads(r.stdout) if r.stdout.strip() else None
+        if check_rc and r.returncode != 0:
+            raise TestFailure(f"fwctl {' '.join(args)} exited {r.returncode}: {r.stdout} {r.stderr}")
+        return r.returncode, out, r.stderr
+
+    def open(self, service, port, source, duration):
+        return self.fwctl("open", service, "--port", str(port), "--source", source, "--duration", str(duration),
+                          "--actor", "it")[1]["open"]["grant"]
+
+    def events(self):
+        return self.fwctl("events", "--max", "1000")[1]["events"].get("events", [])
+
+    # -- traffic
+    def probe_from(self, ns, host, port):
+        return self.ns(ns, sys.executable, __file__, "--probe", host, str(port)).stdout.strip()
+
+    def kernel_grants(self):
+        r = self.ns(self.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grants4", check_rc=False)
+        if r.returncode != 0:
+            return None
+        elements = set()
+        for item in json.loads(r.stdout)["nftables"]:
+            for e in item.get("set", {}).get("elem", []):
+                concat = e["elem"]["val"]["concat"] if "elem" in e else e["concat"]
+                addr = concat[0] if isinstance(concat[0], str) else f"{concat[0]['prefix']['addr']}/{concat[0]['prefix']['len']}"
+                if "/" not in addr:
+                    addr += "/32"
+                elements.add((addr, concat[1]))
+        return elements
+
+
+class Agent:
+    """A long-lived TCP connection from a namespace, driven line by line."""
+
+    def __init__(self, world, ns, host, port):
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, __file__, "--agent", host, str(port)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        world.processes.append(self.p)
+        first = self.p.stdout.readline().strip()
+        check(first == "connected", f"the agent could not connect to {host}:{port}: {first}")
+
+    def ping(self):
+        self.p.stdin.write("ping\n")
+        self.p.stdin.flush()
+        outcome, _, ms = self.p.stdout.readline().strip().partition(" ")
+        return outcome, int(ms or 0)
+
+
+def wait_for(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TestFailure(f"timed out after {timeout}s waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+
+def scenario_open(w):
+    w.start_helper()
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the laptop reached port 9100 before any open")
+    grant = w.open("iface", 9100, LAPTOP_IP, 60)
+    check(grant["source"] == f"{LAPTOP_IP}/32", f"unexpected grant {grant}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the laptop cannot reach the opened door")
+    check(w.probe_from(w.stranger, SERVER_STRANGER_IP, 9100) != "ok", "the stranger reached a door opened for the laptop")
+    # The 127.0.0.1 target, through DNAT and route_localnet.
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) != "ok", "port 9101 was reachable before its open")
+    w.open("local", 9101, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) == "ok", "the laptop cannot reach the 127.0.0.1 target")
+    check(w.probe_from(w.stranger, SERVER_STRANGER_IP, 9101) != "ok", "the stranger reached the 127.0.0.1 target")
+    # A /24 grant admits its subnet: the stranger's network.
+    w.fwctl("close", "iface")
+    w.open("iface", 9100, "10.231.2.0/24", 60)
+    check(w.probe_from(w.stranger, SERVER_STRANGER_IP, 9100) == "ok", "a /24 grant did not admit its subnet")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "a /24 grant admitted an address outside it")
+
+
+def scenario_close(w):
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    check(agent.ping()[0] == "echo", "the established flow does not work before close")
+    _, out, _ = w.fwctl("close", "iface", "--actor", "it", "--reason", "test over")
+    check(out["close"]["grant"]["service"] == "iface", f"unexpected close answer {out}")
+    outcome, ms = agent.ping()
+    check(outcome in ("reset", "eof"), f"the established flow survived the close ({outcome})")
+    check(ms <= 1000, f"the established flow was cut after {ms} ms, not within 1 s")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "a new connection succeeded after close")
+    closed = [e for e in w.events() if e["kind"] == "CLOSED"]
+    check(closed and closed[0]["actor"] == "it" and closed[0]["reason"] == "test over", f"close not journalled: {closed}")
+    check(w.kernel_grants() == set(), "the kernel still holds the grant after close")
+
+
+def scenario_expiry(w):
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 3)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door did not open")
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    check(agent.ping()[0] == "echo", "the established flow does not work")
+    time.sleep(3.3)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the door is still open after its 3 s")
+    check(agent.ping()[0] in ("reset", "eof"), "the established flow survived the expiry")
+    wait_for("the EXPIRED event", lambda: any(e["kind"] == "EXPIRED" for e in w.events()), 3)
+    check(w.fwctl("list")[1]["list"].get("grants", []) == [], "the expired grant is still listed")
+
+
+def scenario_kernel_expiry(w):
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 3)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door did not open")
+    w.kill_helper(signal.SIGKILL)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door closed when the helper died")
+    time.sleep(3.3)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the kernel did not close the door at its deadline")
+    check(w.kernel_grants() == set(), "the kernel still holds the grant after its timeout")
+
+
+def scenario_restart(w):
+    w.start_helper()
+    grant = w.open("iface", 9100, LAPTOP_IP, 30)
+    w.open("local", 9101, LAPTOP_IP, 2)
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    check(agent.ping()[0] == "echo", "the established flow does not work")
+    w.kill_helper(signal.SIGKILL)
+    time.sleep(2.5)  # the 2 s grant's deadline passes while the helper is down
+    w.start_helper()
+    listed = w.fwctl("list")[1]["list"]["grants"]
+    check([g["service"] for g in listed] == ["iface"], f"unexpected grants after restart: {listed}")
+    check(listed[0]["grant_id"] == grant["grant_id"] and listed[0]["expires_at"] == grant["expires_at"],
+          "the restarted helper changed the grant's identity or deadline")
+    remaining = w.kernel_timeout("iface")
+    check(20 <= remaining <= 28, f"the kernel element was re-added with {remaining}s, not the remaining time")
+    check(agent.ping()[0] == "echo", "the established flow broke across the helper restart")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "new connections fail after restart")
+    down = [e for e in w.events() if e["kind"] == "EXPIRED_WHILE_DOWN"]
+    check(len(down) == 1 and down[0]["grant"]["service"] == "local", f"no EXPIRED_WHILE_DOWN event: {w.events()}")
+    with open(w.state) as f:
+        state = json.load(f)
+    in_file = {(g["source"], g["external_port"]) for g in state.get("grants", [])}
+    check(in_file == w.kernel_grants(), f"the state file {in_file} differs from the kernel set {w.kernel_grants()}")
+
+
+def scenario_drift(w):
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.ns(w.server, "nft", "flush", "ruleset")
+    check(w.kernel_grants() is None, "flush ruleset did not remove the table")
+    wait_for("the table to be rebuilt", lambda: w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, 4)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door does not work after repair")
+    check(any(e["kind"] == "DRIFT_REPAIRED" for e in w.events()), "the drift was not reported")
+    # An element nobody issued is removed and reported.
+    w.ns(w.server, "nft", "add", "element", "inet", "sms_bridge", "grants4", "{ 10.231.2.2 . 9100 timeout 1h }")
+    wait_for("the foreign element to be removed", lambda: w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, 4)
+    check(any(e["kind"] == "DRIFT_REMOVED" for e in w.events()), "the foreign element was not reported")
+
+
+def scenario_refusals(w):
+    w.write_config(socket_mode="0666")  # so that an unlisted uid reaches the SO_PEERCRED check
+    w.start_helper()
+    cases = [
+        (["open", "nosuch", "--port", "9100", "--source", LAPTOP_IP, "--duration", "60"], "UNKNOWN_SERVICE"),
+        (["open", "iface", "--port", "22", "--source", LAPTOP_IP, "--duration", "60"], "PORT_FORBIDDEN"),
+        (["open", "iface", "--port", "80", "--source", LAPTOP_IP, "--duration", "60"], "PORT_FORBIDDEN"),
+        (["open", "iface", "--port", "9100", "--source", LAPTOP_IP, "--duration", "0"], "DURATION_OUT_OF_RANGE"),
+        (["open", "iface", "--port", "9100", "--source", LAPTOP_IP, "--duration", "601"], "DURATION_OUT_OF_RANGE"),
+        (["open", "iface", "--port", "9100", "--source", "laptop.example.com", "--duration", "60"], "INVALID_ARGUMENT"),
+        (["open", "iface", "--port", "9100", "--source", "0.0.0.0/0", "--duration", "60"], "SOURCE_NOT_ALLOWED"),
+    ]
+    for args, code in cases:
+        rc, out, _ = w.fwctl(*args, check_rc=False)
+        check(rc == 1 and out["error"]["code"] == code, f"{args} gave rc {rc} {out}, expected {code}")
+        check(w.fwctl("status")[0] == 0, f"the helper stopped serving after {args}")
+    rc, out, _ = w.fwctl("list", check_rc=False, user=NOBODY)
+    check(rc == 1 and out["error"]["code"] == "PERMISSION_DENIED", f"uid {NOBODY} was not refused: {rc} {out}")
+    # Malformed frames end that connection with an error, never the helper.
+    for frame in (struct.pack(">I", 70000), struct.pack(">I", 5) + b"\xff\xff\xff\xff\xff"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(w.socket)
+        s.sendall(frame)
+        header = s.recv(4)
+        check(len(header) == 4, "no error frame came back for a malformed frame")
+        body = b""
+        while len(body) < struct.unpack(">I", header)[0]:
+            chunk = s.recv(4096)
+            check(chunk, "the error frame was cut short")
+            body += chunk
+        check(s.recv(10) == b"", "the connection stayed open after a malformed frame")
+        s.close()
+        check(w.fwctl("status")[0] == 0, "the helper stopped serving after a malformed frame")
+    counters = w.fwctl("status")[1]["status"]["counters"]
+    check(int(counters["bad_frames"]) == 2, f"bad frames not counted: {counters}")
+    check(w.kernel_grants() == set(), "a refused request changed the kernel")
+    check(w.events() == [], "a refused request was journalled")
+
+
+def scenario_corruption(w):
+    with open(w.state, "w") as f:
+        f.write('{"format": 1, "grants": [{"service": "iface", "source": "0.0.0.0/0", ')  # torn and invalid
+    w.start_helper()
+    status = w.fwctl("status")[1]["status"]
+    check(status["started_fail_closed"] is True, "the helper did not report starting fail-closed")
+    kept = glob.glob(w.state + ".corrupt-*")
+    check(len(kept) == 1, f"the corrupt file was not kept aside: {os.listdir(os.path.dirname(w.state))}")
+    events = w.events()
+    check(events and events[0]["kind"] == "STATE_CORRUPT" and ".corrupt-" in events[0]["detail"],
+          f"the corruption was not reported as an event: {events}")
+    check(w.kernel_grants() == set(), "a corrupt state file opened something")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the door is open after a corrupt start")
+    w.open("iface", 9100, LAPTOP_IP, 60)  # and it serves normally afterwards
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the helper does not work after a corrupt start")
+
+
+def scenario_least_privilege(w):
+    os.chown(os.path.dirname(w.socket), NOBODY, NOBODY)
+    os.chown(os.path.dirname(w.state), NOBODY, NOBODY)
+    base = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    # Without the capability it refuses with a sentence.
+    p = w.start_helper(prefix=base + ["--inh-caps=-all", "--bounding-set=-all"], expect_running=False)
+    rc = p.wait(timeout=10)
+    w.helper = None
+    check(rc == 1, f"without CAP_NET_ADMIN the helper exited {rc}, not 1")
+    check("lacks the CAP_NET_ADMIN capability" in w.log_text(), f"no sentence about the capability: {w.log_text()}")
+    # With only CAP_NET_ADMIN it works.
+    w.start_helper(prefix=base + ["--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin",
+                                  "--bounding-set=-all,+net_admin"])
+    with open(f"/proc/{w.helper.pid}/status") as f:
+        fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)
+    check(fields["Uid"].split()[1] == str(NOBODY), f"the helper runs as uid {fields['Uid']}")
+    check(int(fields["CapEff"], 16) == 1 << 12, f"the helper's effective capabilities are {fields['CapEff']}, not CAP_NET_ADMIN alone")
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the unprivileged helper could not open a door")
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    w.fwctl("close", "iface")
+    check(agent.ping()[0] in ("reset", "eof"), "the unprivileged helper did not cut the established flow")
+    check(os.stat(w.state).st_uid == NOBODY, "the state file is not owned by the helper's user")
+
+
+def scenario_shutdown(w):
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.kill_helper(signal.SIGTERM)  # on_shutdown defaults to "close"
+    check(w.kernel_grants() == set(), "SIGTERM with on_shutdown close left the grant in the kernel")
+    check(not os.path.exists(w.socket), "the socket was left behind")
+    w.write_config(on_shutdown="keep")
+    w.start_helper()
+    check(any(e["kind"] == "SHUTDOWN_CLOSED" for e in w.events()), "the shutdown close was not journalled")
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.kill_helper(signal.SIGTERM)
+    check(w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, "SIGTERM with on_shutdown keep removed the grant")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the kept door does not work")
+
+
+def kernel_timeout(w, service):
+    """Seconds left on the kernel element of a service (from nft's JSON 'expires')."""
+    r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grants4")
+    for item in json.loads(r.stdout)["nftables"]:
+        for e in item.get("set", {}).get("elem", []):
+            if "elem" in e:
+                return e["elem"].get("expires", -1)
+    return -1
+
+
+World.kernel_timeout = kernel_timeout
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin-dir")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--echo-server", nargs=2)
+    parser.add_argument("--probe", nargs=2)
+    parser.add_argument("--agent", nargs=2)
+    args = parser.parse_args()
+    if args.echo_server:
+        return echo_server(args.echo_server[0], int(args.echo_server[1]))
+    if args.probe:
+        return probe(args.probe[0], int(args.probe[1]))
+    if args.agent:
+        return agent(args.agent[0], int(args.agent[1]))
+    if not args.bin_dir or not args.scenario:
+        parser.error("--bin-dir and --scenario are required")
+
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root")
+    for tool in ("ip", "nft", "setpriv", "sysctl"):
+        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
+            missing.append(tool)
+    if missing:
+        print(f"SKIP: needs {', '.join(missing)}", file=sys.stderr)
+        return 1 if in_ci else SKIP  # in CI an integration test that cannot run is a failure
+
+    world = World(os.path.abspath(args.bin_dir), f"{os.getpid() % 100000}")
+    atexit.register(world.teardown)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
+    try:
+        world.build()
+        SCENARIOS[args.scenario](world)
+    except TestFailure as e:
+        print(f"FAIL {args.scenario}: {e}", file=sys.stderr)
+        print(f"--- helper log ---\n{world.log_text()}", file=sys.stderr)
+        return 1
+    finally:
+        world.teardown()
+    print(f"PASS {args.scenario}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
