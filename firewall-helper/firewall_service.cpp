@@ -20,6 +20,8 @@ constexpr std::size_t max_reason = 256;
 constexpr std::size_t max_check_ports = 256;
 constexpr std::uint32_t max_scan_count = 100;
 constexpr std::uint32_t default_events = 100, max_events = 1000;
+// Repeated fields of an answer stop growing at this many bytes, so it always fits one frame.
+constexpr std::size_t answer_budget = 56 * 1024;
 // A grant this close to its deadline is left to the expiry timer rather than re-applied.
 constexpr std::int64_t expiry_slack_ms = 1000;
 
@@ -229,16 +231,31 @@ answer firewall_service::answer_close_all(const v1::Request& request, const peer
   auto* result = response.mutable_close_all();
   std::vector<std::string> services;
   for (const auto& [name, g] : grants_) services.push_back(name);
+  std::size_t bytes = 0;
   for (const auto& name : services) {
-    if (auto r = close_grant(name, v1::CLOSED, actor, close.reason(), result->add_closed()); !r) return r;
+    v1::Grant closed;
+    if (auto r = close_grant(name, v1::CLOSED, actor, close.reason(), &closed); !r) return r;
+    result->set_closed_count(result->closed_count() + 1);
+    bytes += closed.ByteSizeLong() + 8;
+    if (bytes < answer_budget) *result->add_closed() = std::move(closed);
   }
   return {};
 }
 
-answer firewall_service::answer_list(const v1::Request&, const peer_identity&, v1::Response& response) {
+answer firewall_service::answer_list(const v1::Request& request, const peer_identity&, v1::Response& response) {
+  const auto& ask = request.list();
   auto* list = response.mutable_list();
-  for (const auto& [name, g] : grants_) *list->add_grants() = g.record;
+  list->set_total(static_cast<std::uint32_t>(grants_.size()));
   *list->mutable_now() = TimeUtil::MillisecondsToTimestamp(deps_.now_ms());
+  std::size_t bytes = 0;
+  for (auto it = grants_.upper_bound(ask.after_service()); it != grants_.end(); ++it) {
+    bytes += it->second.record.ByteSizeLong() + 8;
+    if (bytes >= answer_budget || (ask.max() != 0 && static_cast<std::uint32_t>(list->grants_size()) >= ask.max())) {
+      list->set_next_after_service(std::prev(it)->first);
+      break;
+    }
+    *list->add_grants() = it->second.record;
+  }
   return {};
 }
 
@@ -308,10 +325,14 @@ answer firewall_service::answer_events(const v1::Request& request, const peer_id
   const auto& ask = request.events();
   const std::uint32_t max = ask.max() == 0 ? default_events : std::min(ask.max(), max_events);
   auto* result = response.mutable_events();
-  for (const auto& e : events_) {
-    if (e.seq() <= ask.after_seq()) continue;
-    if (static_cast<std::uint32_t>(result->events_size()) >= max) break;
-    *result->add_events() = e;
+  std::size_t bytes = 0;
+  // Events are in seq order: skip the acknowledged prefix by binary search, not a scan.
+  auto first = std::upper_bound(events_.begin(), events_.end(), ask.after_seq(),
+                                [](std::uint64_t seq, const v1::Event& e) { return seq < e.seq(); });
+  for (auto it = first; it != events_.end(); ++it) {
+    bytes += it->ByteSizeLong() + 8;
+    if (static_cast<std::uint32_t>(result->events_size()) >= max || bytes >= answer_budget) break;
+    *result->add_events() = *it;
   }
   result->set_next_seq(next_seq_);
   return {};

@@ -52,7 +52,7 @@ std::string fwctl_usage() {
          "  open SERVICE --port N --source CIDR --duration SECONDS [--actor NAME]\n"
          "  close SERVICE [--actor NAME] [--reason TEXT]\n"
          "  close-all [--actor NAME] [--reason TEXT]\n"
-         "  list\n"
+         "  list [--after SERVICE] [--max N]   (a page; next_after_service says where the next starts)\n"
          "  status\n"
          "  check-ports N...\n"
          "  scan-ports --start A --end B --count C\n"
@@ -120,10 +120,21 @@ parse parse_fwctl_args(const std::vector<std::string>& args) {
     if (!words.empty()) return fail("close-all takes no SERVICE.");
     r.mutable_close_all()->set_actor(flags["--actor"]);
     r.mutable_close_all()->set_reason(flags["--reason"]);
-  } else if (verb == "list" || verb == "status") {
-    if (i != args.size()) return fail(fmt::format("{} takes no arguments.", verb));
-    if (verb == "list") r.mutable_list();
-    else r.mutable_status();
+  } else if (verb == "list") {
+    auto s = split(args, i, {"--after", "--max"});
+    if (!s) return s.error();
+    auto& [flags, words] = *s;
+    if (!words.empty()) return fail("list takes only --after SERVICE and --max N.");
+    auto* list = r.mutable_list();
+    list->set_after_service(flags["--after"]);
+    if (flags.count("--max")) {
+      auto v = number("--max", flags["--max"], 100000);
+      if (!v) return v.error();
+      list->set_max(static_cast<std::uint32_t>(*v));
+    }
+  } else if (verb == "status") {
+    if (i != args.size()) return fail("status takes no arguments.");
+    r.mutable_status();
   } else if (verb == "check-ports") {
     if (i == args.size()) return fail("check-ports needs at least one port.");
     for (; i < args.size(); ++i) {

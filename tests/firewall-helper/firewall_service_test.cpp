@@ -371,3 +371,64 @@ TEST_CASE("shutdown with on_shutdown keep leaves doors to their kernel timeouts"
   h.restart();
   CHECK(h.service->live_grants() == 1);
 }
+
+TEST_CASE("list pages through a thousand grants, each page fitting one frame") {
+  harness h;
+  h.config.max_grants = 2000;
+  h.config.max_pending_events = 5000;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string name = "s" + std::to_string(i);
+    h.config.services[name] = service_config{name, *parse_endpoint("127.0.0.1:9"), false};
+  }
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE_FALSE(h.open("s" + std::to_string(i), static_cast<std::uint32_t>(20000 + i), "10.0.0.2", 600).has_error());
+  }
+  std::set<std::string> seen;
+  std::string after;
+  int pages = 0;
+  do {
+    v1::Request r;
+    r.mutable_list()->set_after_service(after);
+    auto page = h.call(r);
+    REQUIRE_FALSE(page.has_error());
+    CHECK(page.ByteSizeLong() < 64 * 1024);
+    CHECK(page.list().total() == 1000);
+    for (const auto& g : page.list().grants()) CHECK(seen.insert(g.service()).second);
+    after = page.list().next_after_service();
+    ++pages;
+  } while (!after.empty() && pages < 100);
+  CHECK(seen.size() == 1000);
+  CHECK(pages > 1);
+
+  v1::Request events;
+  events.mutable_events()->set_max(1000);
+  auto batch = h.call(events);
+  CHECK(batch.ByteSizeLong() < 64 * 1024);
+  CHECK(batch.events().events_size() > 0);
+  CHECK(batch.events().events(0).seq() == 1);
+
+  v1::Request close_all;
+  close_all.mutable_close_all()->set_actor("ops");
+  auto closed = h.call(close_all);
+  REQUIRE_FALSE(closed.has_error());
+  CHECK(closed.close_all().closed_count() == 1000);
+  CHECK(closed.ByteSizeLong() < 64 * 1024);
+  CHECK(h.service->live_grants() == 0);
+}
+
+TEST_CASE("list with max returns a page and where the next starts") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  REQUIRE_FALSE(h.open("postgres", 5433, "10.0.0.2", 60).has_error());
+  v1::Request r;
+  r.mutable_list()->set_max(1);
+  auto first = h.call(r);
+  REQUIRE(first.list().grants_size() == 1);
+  CHECK(first.list().grants(0).service() == "metrics");
+  CHECK(first.list().next_after_service() == "metrics");
+  r.mutable_list()->set_after_service("metrics");
+  auto second = h.call(r);
+  REQUIRE(second.list().grants_size() == 1);
+  CHECK(second.list().grants(0).service() == "postgres");
+  CHECK(second.list().next_after_service().empty());
+}

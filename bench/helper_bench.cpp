@@ -1,0 +1,352 @@
+// Benchmark of the firewall helper against its floors and against the old ways, in one run.
+//
+// Runs inside a network namespace made by bench/run.sh, next to a helper serving --socket. It
+// prints a Markdown report: the two unavoidable costs of an Open (one libnftables transaction,
+// one durable state write), the helper's Open and Close round trips with 10, 1,000 and 10,000
+// live grants, the same change made the old ways (one `nft` process per operation, one
+// `iptables` process per operation), the helper's peak RSS and its wake-ups while idle.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "firewall-helper/helper_client.hpp"
+#include "firewall-helper/nft_context.hpp"
+#include "firewall-helper/ruleset.hpp"
+#include "firewall-helper/state_store.hpp"
+
+extern char** environ;
+
+namespace fw = smsbridge::firewall;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+struct options {
+  std::string socket;
+  int helper_pid = 0;
+  std::string work_dir;
+  int iterations = 200;
+  int cli_iterations = 40;
+  int idle_seconds = 60;
+  std::vector<int> levels{10, 1000, 10000};
+};
+
+struct stats {
+  double median_us = 0, p99_us = 0;
+};
+
+stats summarize(std::vector<double> us) {
+  if (us.empty()) return {};
+  std::sort(us.begin(), us.end());
+  const auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<std::size_t>(q * static_cast<double>(us.size())))]; };
+  return {at(0.5), at(0.99)};
+}
+
+double since_us(clock_type::time_point start) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - start).count();
+}
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "helper_bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// Runs a command (no shell), output discarded; dies if it fails.
+void spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) die("cannot run " + argv[0]);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("command failed: " + argv[0] + " " + argv[1] + " ...");
+}
+
+std::string source_of(int i) { return fmt::format("10.{}.{}.{}/32", 64 + i / 65536, (i / 256) % 256, i % 256); }
+std::string service_of(int i) { return fmt::format("s{}", i); }
+std::uint16_t port_of(int i) { return static_cast<std::uint16_t>(20000 + i); }
+
+fw::v1::Response call(fw::helper_client& c, const fw::v1::Request& r) {
+  auto resp = c.call(r);
+  if (!resp) die(resp.error().message);
+  if (resp->has_error()) die(fmt::format("the helper refused: {}", resp->error().message()));
+  return *resp;
+}
+
+fw::v1::Request open_request(int i, std::uint32_t seconds) {
+  fw::v1::Request r;
+  auto* o = r.mutable_open();
+  o->set_service(service_of(i));
+  o->set_external_port(port_of(i));
+  o->set_source(source_of(i));
+  o->set_duration_seconds(seconds);
+  o->set_actor("bench");
+  return r;
+}
+
+fw::v1::Request close_request(int i) {
+  fw::v1::Request r;
+  r.mutable_close()->set_service(service_of(i));
+  r.mutable_close()->set_actor("bench");
+  return r;
+}
+
+void ack_all(fw::helper_client& c) {
+  fw::v1::Request ev;
+  ev.mutable_events()->set_max(1);
+  auto next = call(c, ev).events().next_seq();
+  if (next <= 1) return;
+  fw::v1::Request ack;
+  ack.mutable_ack()->set_seq(next - 1);
+  call(c, ack);
+}
+
+std::string proc_field(int pid, const std::string& file, const std::string& key) {
+  std::ifstream in(fmt::format("/proc/{}/{}", pid, file));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0) return line.substr(key.size() + 1);
+  return "";
+}
+
+long context_switches(int pid) {
+  long total = 0;
+  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid))) {
+    std::ifstream in(task.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        total += std::stol(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return total;
+}
+
+// ---- floors ------------------------------------------------------------------------------
+
+stats nft_transaction_floor(const options& o) {
+  fw::nft_context nft;
+  auto config = *fw::parse_config(R"({"table": "bench_floor", "services": {"x": {"target": "127.0.0.1:1"}}})");
+  if (auto r = nft.run(fw::render_table(config, {}), fw::nft_output::text); !r) die(r.error().message);
+  std::vector<double> us;
+  const fw::grant_rule g{*fw::parse_cidr("10.200.0.1"), 30000, *fw::parse_endpoint("127.0.0.1:1")};
+  for (int i = 0; i < o.iterations; ++i) {
+    const std::string add = fmt::format("add element inet bench_floor grants4 {{ {} . {} timeout 3600s }}\n",
+                                        g.source.to_string(), g.external_port);
+    auto start = clock_type::now();
+    if (auto r = nft.run(add, fw::nft_output::text); !r) die(r.error().message);
+    us.push_back(since_us(start));
+    if (auto r = nft.run(fw::render_delete_element("bench_floor", g.source, g.external_port), fw::nft_output::text); !r) {
+      die(r.error().message);
+    }
+  }
+  (void)nft.run("delete table inet bench_floor\n", fw::nft_output::text);
+  return summarize(us);
+}
+
+stats append_floor(const options& o) {
+  fw::state_store store(o.work_dir + "/floor-append.json");
+  store.load();
+  fw::state::JournalRecord record;
+  auto* g = record.mutable_opened();
+  g->set_grant_id("0123456789abcdef0123456789abcdef");
+  g->set_service("metrics");
+  g->set_external_port(9100);
+  g->set_target("127.0.0.1:8080");
+  g->set_source("10.0.0.2/32");
+  std::vector<double> us;
+  for (int i = 0; i < o.iterations; ++i) {
+    auto start = clock_type::now();
+    if (auto r = store.append({record, record}); !r) die(r.error().message);
+    us.push_back(since_us(start));
+  }
+  return summarize(us);
+}
+
+stats rename_floor(const options& o) {
+  fw::state_store store(o.work_dir + "/floor-rename.json");
+  store.load();
+  fw::state::Snapshot s;
+  s.set_format(1);
+  s.set_next_event_seq(1);
+  auto* g = s.add_grants();
+  g->set_service("metrics");
+  g->set_source("10.0.0.2/32");
+  std::vector<double> us;
+  for (int i = 0; i < o.iterations; ++i) {
+    auto start = clock_type::now();
+    if (auto r = store.write_snapshot(s); !r) die(r.error().message);
+    us.push_back(since_us(start));
+  }
+  return summarize(us);
+}
+
+// ---- old ways ----------------------------------------------------------------------------
+
+// One `nft` process per change, against a table holding `live` elements.
+std::pair<stats, stats> nft_cli(const options& o, int live) {
+  const std::string path = o.work_dir + "/cli.nft";
+  {
+    std::ofstream f(path);
+    f << "table inet bench_cli {\n  set grants4 {\n    type ipv4_addr . inet_service\n    flags interval,timeout\n  }\n}\n";
+    for (int i = 0; i < live; ++i) f << fmt::format("add element inet bench_cli grants4 {{ {} . {} timeout 3600s }}\n", source_of(i), port_of(i));
+  }
+  spawn({"nft", "-f", path});
+  std::vector<double> add_us, del_us;
+  for (int i = 0; i < o.cli_iterations; ++i) {
+    const std::string element = fmt::format("{{ {} . {} }}", source_of(live + 1), port_of(live + 1));
+    auto start = clock_type::now();
+    spawn({"nft", "add", "element", "inet", "bench_cli", "grants4",
+           fmt::format("{{ {} . {} timeout 3600s }}", source_of(live + 1), port_of(live + 1))});
+    add_us.push_back(since_us(start));
+    start = clock_type::now();
+    spawn({"nft", "delete", "element", "inet", "bench_cli", "grants4", element});
+    del_us.push_back(since_us(start));
+  }
+  spawn({"nft", "delete", "table", "inet", "bench_cli"});
+  return {summarize(add_us), summarize(del_us)};
+}
+
+// One `iptables` process per change (as the original did), with `live` rules present.
+std::pair<stats, stats> iptables_cli(const options& o, int live) {
+  const std::string path = o.work_dir + "/rules.iptables";
+  {
+    std::ofstream f(path);
+    f << "*filter\n:INPUT ACCEPT [0:0]\n";
+    for (int i = 0; i < live; ++i) f << fmt::format("-A INPUT -s {} -p tcp --dport {} -j ACCEPT\n", source_of(i), port_of(i));
+    f << "COMMIT\n";
+  }
+  spawn({"iptables-restore", path});
+  std::vector<double> add_us, del_us;
+  const std::string src = source_of(live + 1), port = std::to_string(port_of(live + 1));
+  for (int i = 0; i < o.cli_iterations; ++i) {
+    auto start = clock_type::now();
+    spawn({"iptables", "-A", "INPUT", "-s", src, "-p", "tcp", "--dport", port, "-j", "ACCEPT"});
+    add_us.push_back(since_us(start));
+    start = clock_type::now();
+    spawn({"iptables", "-D", "INPUT", "-s", src, "-p", "tcp", "--dport", port, "-j", "ACCEPT"});
+    del_us.push_back(since_us(start));
+  }
+  spawn({"iptables", "-F", "INPUT"});
+  return {summarize(add_us), summarize(del_us)};
+}
+
+std::string ms(double us) { return us >= 1000 ? fmt::format("{:.1f} ms", us / 1000) : fmt::format("{:.0f} µs", us); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--socket") o.socket = v;
+    else if (a == "--helper-pid") o.helper_pid = std::stoi(v);
+    else if (a == "--work-dir") o.work_dir = v;
+    else if (a == "--iterations") o.iterations = std::stoi(v);
+    else if (a == "--idle-seconds") o.idle_seconds = std::stoi(v);
+    else die("unknown option " + a);
+  }
+  if (o.socket.empty() || o.helper_pid == 0 || o.work_dir.empty()) {
+    die("usage: helper_bench --socket PATH --helper-pid PID --work-dir DIR [--iterations N] [--idle-seconds S]");
+  }
+
+  const auto nft_floor = nft_transaction_floor(o);
+  const auto append = append_floor(o);
+  const auto rename = rename_floor(o);
+  const double floor_us = nft_floor.median_us + append.median_us;
+
+  struct level_result {
+    int live;
+    stats open, close;
+  };
+  std::vector<level_result> results;
+  std::string peak_rss;
+  std::vector<std::pair<int, std::pair<stats, stats>>> nft_old, ipt_old;
+  {
+  auto client = fw::helper_client::connect(o.socket, std::chrono::seconds(30));
+  if (!client) die(client.error().message);
+  int live = 0;
+  const int bench_service = o.levels.back();  // s<max>: the service opened and closed in the loop
+  for (int level : o.levels) {
+    for (; live < level; ++live) {
+      call(*client, open_request(live, 3600));
+      if (live % 1000 == 999) ack_all(*client);
+    }
+    ack_all(*client);
+    std::vector<double> open_us, close_us;
+    for (int i = 0; i < o.iterations; ++i) {
+      auto start = clock_type::now();
+      call(*client, open_request(bench_service, 3600));
+      open_us.push_back(since_us(start));
+      start = clock_type::now();
+      call(*client, close_request(bench_service));
+      close_us.push_back(since_us(start));
+      if (i % 100 == 99) ack_all(*client);
+    }
+    ack_all(*client);
+    results.push_back({level, summarize(open_us), summarize(close_us)});
+  }
+  peak_rss = proc_field(o.helper_pid, "status", "VmHWM");
+
+  fw::v1::Request close_all;
+  close_all.mutable_close_all()->set_actor("bench");
+  call(*client, close_all);
+  ack_all(*client);
+  }  // the client disconnects: no door, no connection, nothing should wake the helper
+  for (int level : o.levels) nft_old.push_back({level, nft_cli(o, level)});
+  for (int level : o.levels) ipt_old.push_back({level, iptables_cli(o, level)});
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const long before = context_switches(o.helper_pid);
+  std::this_thread::sleep_for(std::chrono::seconds(o.idle_seconds));
+  const long wakeups = context_switches(o.helper_pid) - before;
+
+  std::printf("### Floors (the two costs an Open cannot avoid)\n\n");
+  std::printf("| operation | median | p99 |\n|---|---|---|\n");
+  std::printf("| one libnftables transaction (add element, long-lived context) | %s | %s |\n", ms(nft_floor.median_us).c_str(), ms(nft_floor.p99_us).c_str());
+  std::printf("| one durable state write: fdatasync'd journal append (what the helper does) | %s | %s |\n", ms(append.median_us).c_str(), ms(append.p99_us).c_str());
+  std::printf("| for comparison: tmp + fsync + rename + directory fsync | %s | %s |\n", ms(rename.median_us).c_str(), ms(rename.p99_us).c_str());
+  std::printf("| **sum of the floors** (transaction + append) | %s | |\n\n", ms(floor_us).c_str());
+
+  std::printf("### Helper round trip (client → socket → validate → nft batch → journal → answer)\n\n");
+  std::printf("| live grants | Open median | Open p99 | Close median | Close p99 | Open / floor | Close / floor |\n|---|---|---|---|---|---|---|\n");
+  for (const auto& r : results) {
+    std::printf("| %d | %s | %s | %s | %s | %.2f× | %.2f× |\n", r.live, ms(r.open.median_us).c_str(), ms(r.open.p99_us).c_str(),
+                ms(r.close.median_us).c_str(), ms(r.close.p99_us).c_str(), r.open.median_us / floor_us, r.close.median_us / floor_us);
+  }
+  std::printf("\nFlatness, median at %d grants / median at %d: Open %.2f, Close %.2f\n\n", o.levels.back(), o.levels.front(),
+              results.back().open.median_us / results.front().open.median_us,
+              results.back().close.median_us / results.front().close.median_us);
+
+  std::printf("### The old ways, same change, same run\n\n");
+  std::printf("| way | live entries | add median | delete median | helper Open is faster by | helper Close is faster by |\n|---|---|---|---|---|---|\n");
+  for (std::size_t i = 0; i < o.levels.size(); ++i) {
+    for (const auto* old : {&nft_old, &ipt_old}) {
+      const auto& [level, pair] = (*old)[i];
+      std::printf("| %s | %d | %s | %s | %.0f× | %.0f× |\n", old == &nft_old ? "one `nft` process per change" : "one `iptables` process per change",
+                  level, ms(pair.first.median_us).c_str(), ms(pair.second.median_us).c_str(),
+                  pair.first.median_us / results[i].open.median_us, pair.second.median_us / results[i].close.median_us);
+    }
+  }
+  std::printf("\n### Resources\n\n");
+  std::printf("| measure | value |\n|---|---|\n");
+  std::printf("| helper peak RSS (VmHWM, after %d live grants) | %s |\n", o.levels.back(), peak_rss.empty() ? "?" : peak_rss.c_str() + peak_rss.find_first_not_of(" \t"));
+  std::printf("| helper wake-ups (context switches) in %d s with no live grant | %ld |\n", o.idle_seconds, wakeups);
+  return 0;
+}
