@@ -142,62 +142,54 @@ long context_switches(int pid) {
 
 // ---- floors ------------------------------------------------------------------------------
 
-stats nft_transaction_floor(const options& o) {
-  fw::nft_context nft;
-  auto config = *fw::parse_config(R"({"table": "bench_floor", "services": {"x": {"target": "127.0.0.1:1"}}})");
-  if (auto r = nft.run(fw::render_table(config, {}), fw::nft_output::text); !r) die(r.error().message);
-  std::vector<double> us;
-  const fw::grant_rule g{*fw::parse_cidr("10.200.0.1"), 30000, *fw::parse_endpoint("127.0.0.1:1")};
-  for (int i = 0; i < o.iterations; ++i) {
-    const std::string add = fmt::format("add element inet bench_floor grants4 {{ {} . {} timeout 3600s }}\n",
-                                        g.source.to_string(), g.external_port);
-    auto start = clock_type::now();
-    if (auto r = nft.run(add, fw::nft_output::text); !r) die(r.error().message);
-    us.push_back(since_us(start));
-    if (auto r = nft.run(fw::render_delete_element("bench_floor", g.source, g.external_port), fw::nft_output::text); !r) {
-      die(r.error().message);
-    }
+// The two costs an Open cannot avoid, sampled between helper round trips so that both see the
+// same machine noise: one libnftables transaction (exactly an Open's batch, on a table of its
+// own) and one durable state write (an fdatasync'd journal append of an Open's two records), plus
+// for comparison the classic tmp + fsync + rename + directory fsync.
+class floors {
+ public:
+  explicit floors(const options& o)
+      : append_store_(o.work_dir + "/floor-append.json"), rename_store_(o.work_dir + "/floor-rename.json") {
+    auto config = *fw::parse_config(R"({"table": "bench_floor", "services": {"x": {"target": "127.0.0.1:1"}}})");
+    if (auto r = nft_.run(fw::render_table(config, {}), fw::nft_output::text); !r) die(r.error().message);
+    append_store_.load();
+    rename_store_.load();
+    auto* g = record_.mutable_opened();
+    g->set_grant_id("0123456789abcdef0123456789abcdef");
+    g->set_service("metrics");
+    g->set_external_port(9100);
+    g->set_target("127.0.0.1:8080");
+    g->set_source("10.0.0.2/32");
+    g->set_opened_by("bench");
+    snapshot_.set_format(1);
+    snapshot_.set_next_event_seq(1);
+    *snapshot_.add_grants() = *g;
   }
-  (void)nft.run("delete table inet bench_floor\n", fw::nft_output::text);
-  return summarize(us);
-}
+  ~floors() { (void)nft_.run("delete table inet bench_floor\n", fw::nft_output::text); }
 
-stats append_floor(const options& o) {
-  fw::state_store store(o.work_dir + "/floor-append.json");
-  store.load();
-  fw::state::JournalRecord record;
-  auto* g = record.mutable_opened();
-  g->set_grant_id("0123456789abcdef0123456789abcdef");
-  g->set_service("metrics");
-  g->set_external_port(9100);
-  g->set_target("127.0.0.1:8080");
-  g->set_source("10.0.0.2/32");
-  std::vector<double> us;
-  for (int i = 0; i < o.iterations; ++i) {
+  void sample() {
+    const fw::grant_rule g{*fw::parse_cidr("10.200.0.1"), 30000, *fw::parse_endpoint("127.0.0.1:1")};
+    const std::string add = fw::render_add_grant("bench_floor", g, std::chrono::hours(1));
     auto start = clock_type::now();
-    if (auto r = store.append({record, record}); !r) die(r.error().message);
-    us.push_back(since_us(start));
+    if (auto r = nft_.run(add, fw::nft_output::text); !r) die(r.error().message);
+    nft_us.push_back(since_us(start));
+    if (auto r = nft_.run(fw::render_delete_grant("bench_floor", g, true), fw::nft_output::text); !r) die(r.error().message);
+    start = clock_type::now();
+    if (auto r = append_store_.append({record_, record_}); !r) die(r.error().message);
+    append_us.push_back(since_us(start));
+    start = clock_type::now();
+    if (auto r = rename_store_.write_snapshot(snapshot_); !r) die(r.error().message);
+    rename_us.push_back(since_us(start));
   }
-  return summarize(us);
-}
 
-stats rename_floor(const options& o) {
-  fw::state_store store(o.work_dir + "/floor-rename.json");
-  store.load();
-  fw::state::Snapshot s;
-  s.set_format(1);
-  s.set_next_event_seq(1);
-  auto* g = s.add_grants();
-  g->set_service("metrics");
-  g->set_source("10.0.0.2/32");
-  std::vector<double> us;
-  for (int i = 0; i < o.iterations; ++i) {
-    auto start = clock_type::now();
-    if (auto r = store.write_snapshot(s); !r) die(r.error().message);
-    us.push_back(since_us(start));
-  }
-  return summarize(us);
-}
+  std::vector<double> nft_us, append_us, rename_us;
+
+ private:
+  fw::nft_context nft_;
+  fw::state_store append_store_, rename_store_;
+  fw::state::JournalRecord record_;
+  fw::state::Snapshot snapshot_;
+};
 
 // ---- old ways ----------------------------------------------------------------------------
 
@@ -267,14 +259,10 @@ int main(int argc, char** argv) {
     die("usage: helper_bench --socket PATH --helper-pid PID --work-dir DIR [--iterations N] [--idle-seconds S]");
   }
 
-  const auto nft_floor = nft_transaction_floor(o);
-  const auto append = append_floor(o);
-  const auto rename = rename_floor(o);
-  const double floor_us = nft_floor.median_us + append.median_us;
-
   struct level_result {
     int live;
-    stats open, close;
+    stats open, close, nft, append, rename;
+    std::string rss, anon;
   };
   std::vector<level_result> results;
   std::string peak_rss;
@@ -290,18 +278,30 @@ int main(int argc, char** argv) {
       if (live % 1000 == 999) ack_all(*client);
     }
     ack_all(*client);
+    floors f(o);
     std::vector<double> open_us, close_us;
-    for (int i = 0; i < o.iterations; ++i) {
+    const int warmup = 20;
+    for (int i = -warmup; i < o.iterations; ++i) {
+      f.sample();
       auto start = clock_type::now();
       call(*client, open_request(bench_service, 3600));
-      open_us.push_back(since_us(start));
+      const double open_time = since_us(start);
       start = clock_type::now();
       call(*client, close_request(bench_service));
-      close_us.push_back(since_us(start));
+      const double close_time = since_us(start);
+      if (i >= 0) {
+        open_us.push_back(open_time);
+        close_us.push_back(close_time);
+      }
       if (i % 100 == 99) ack_all(*client);
     }
     ack_all(*client);
-    results.push_back({level, summarize(open_us), summarize(close_us)});
+    f.nft_us.erase(f.nft_us.begin(), f.nft_us.begin() + warmup);
+    f.append_us.erase(f.append_us.begin(), f.append_us.begin() + warmup);
+    f.rename_us.erase(f.rename_us.begin(), f.rename_us.begin() + warmup);
+    results.push_back({level, summarize(open_us), summarize(close_us), summarize(f.nft_us), summarize(f.append_us),
+                       summarize(f.rename_us), proc_field(o.helper_pid, "status", "VmRSS"),
+                       proc_field(o.helper_pid, "status", "RssAnon")});
   }
   peak_rss = proc_field(o.helper_pid, "status", "VmHWM");
 
@@ -317,18 +317,21 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(o.idle_seconds));
   const long wakeups = context_switches(o.helper_pid) - before;
 
-  std::printf("### Floors (the two costs an Open cannot avoid)\n\n");
-  std::printf("| operation | median | p99 |\n|---|---|---|\n");
-  std::printf("| one libnftables transaction (add element, long-lived context) | %s | %s |\n", ms(nft_floor.median_us).c_str(), ms(nft_floor.p99_us).c_str());
-  std::printf("| one durable state write: fdatasync'd journal append (what the helper does) | %s | %s |\n", ms(append.median_us).c_str(), ms(append.p99_us).c_str());
-  std::printf("| for comparison: tmp + fsync + rename + directory fsync | %s | %s |\n", ms(rename.median_us).c_str(), ms(rename.p99_us).c_str());
-  std::printf("| **sum of the floors** (transaction + append) | %s | |\n\n", ms(floor_us).c_str());
-
-  std::printf("### Helper round trip (client → socket → validate → nft batch → journal → answer)\n\n");
-  std::printf("| live grants | Open median | Open p99 | Close median | Close p99 | Open / floor | Close / floor |\n|---|---|---|---|---|---|---|\n");
+  const auto trim = [](std::string v) { return v.empty() ? std::string("?") : v.substr(v.find_first_not_of(" \t")); };
+  std::printf("### Floors (the two costs an Open cannot avoid), sampled between the round trips below\n\n");
+  std::printf("| live grants | libnftables transaction (an Open's batch) | fdatasync'd journal append | sum of the two | for comparison: tmp + fsync + rename + dir fsync |\n|---|---|---|---|---|\n");
   for (const auto& r : results) {
-    std::printf("| %d | %s | %s | %s | %s | %.2f× | %.2f× |\n", r.live, ms(r.open.median_us).c_str(), ms(r.open.p99_us).c_str(),
-                ms(r.close.median_us).c_str(), ms(r.close.p99_us).c_str(), r.open.median_us / floor_us, r.close.median_us / floor_us);
+    std::printf("| %d | %s (p99 %s) | %s (p99 %s) | **%s** | %s (p99 %s) |\n", r.live, ms(r.nft.median_us).c_str(), ms(r.nft.p99_us).c_str(),
+                ms(r.append.median_us).c_str(), ms(r.append.p99_us).c_str(), ms(r.nft.median_us + r.append.median_us).c_str(),
+                ms(r.rename.median_us).c_str(), ms(r.rename.p99_us).c_str());
+  }
+  std::printf("\n### Helper round trip (client → socket → validate → nft batch → journal → answer)\n\n");
+  std::printf("| live grants | Open median | Open p99 | Close median | Close p99 | Open / floors | Close / floors | helper RSS | of which anonymous |\n|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : results) {
+    const double floor_us = r.nft.median_us + r.append.median_us;
+    std::printf("| %d | %s | %s | %s | %s | %.2f× | %.2f× | %s | %s |\n", r.live, ms(r.open.median_us).c_str(),
+                ms(r.open.p99_us).c_str(), ms(r.close.median_us).c_str(), ms(r.close.p99_us).c_str(),
+                r.open.median_us / floor_us, r.close.median_us / floor_us, trim(r.rss).c_str(), trim(r.anon).c_str());
   }
   std::printf("\nFlatness, median at %d grants / median at %d: Open %.2f, Close %.2f\n\n", o.levels.back(), o.levels.front(),
               results.back().open.median_us / results.front().open.median_us,
@@ -346,7 +349,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\n### Resources\n\n");
   std::printf("| measure | value |\n|---|---|\n");
-  std::printf("| helper peak RSS (VmHWM, after %d live grants) | %s |\n", o.levels.back(), peak_rss.empty() ? "?" : peak_rss.c_str() + peak_rss.find_first_not_of(" \t"));
+  std::printf("| helper peak RSS over the whole run (VmHWM, up to %d live grants) | %s |\n", o.levels.back(), trim(peak_rss).c_str());
   std::printf("| helper wake-ups (context switches) in %d s with no live grant | %ld |\n", o.idle_seconds, wakeups);
   return 0;
 }

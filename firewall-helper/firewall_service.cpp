@@ -167,14 +167,11 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   live_grant g;
   g.rule = grant_rule{*source, port, svc->target};
   g.expires_ms = now + std::int64_t{open.duration_seconds()} * 1000;
-  g.record.set_grant_id(deps_.new_grant_id());
-  g.record.set_service(svc->name);
-  g.record.set_external_port(port);
-  g.record.set_target(svc->target.to_string());
-  g.record.set_source(source->to_string());
-  *g.record.mutable_opened_at() = TimeUtil::MillisecondsToTimestamp(now);
-  *g.record.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(g.expires_ms);
-  g.record.set_opened_by(open.actor().empty() ? fmt::format("uid:{}", peer.uid) : open.actor());
+  g.grant_id = deps_.new_grant_id();
+  g.service = svc->name;
+  g.opened_ms = now;
+  g.opened_by = open.actor().empty() ? fmt::format("uid:{}", peer.uid) : open.actor();
+  const v1::Grant record = g.to_proto();
 
   // Kernel first, then the state: a crash in between leaves an element the state does not know,
   // which start-up removes (fail-closed), never a recorded door the kernel lacks.
@@ -183,9 +180,9 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
     deps_.log(log_level::error, fmt::format("nft refused to open {}: {}", svc->name, r.error()));
     return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
   }
-  const v1::Event event = make_event(v1::OPENED, &g.record, g.record.opened_by(), "", "", next_seq_);
+  const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, "", "", next_seq_);
   state::JournalRecord opened;
-  *opened.mutable_opened() = g.record;
+  *opened.mutable_opened() = record;
   if (auto r = persist({opened, event_record(event)}); !r) {
     remove_from_kernel(g);
     return r;
@@ -194,9 +191,9 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   next_seq_ = event.seq() + 1;
   ++counters_.opens;
   deps_.log(log_level::warning, fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port,
-                                            g.record.target(), g.record.source(),
-                                            TimeUtil::ToString(g.record.expires_at()), g.record.opened_by()));
-  *response.mutable_open()->mutable_grant() = g.record;
+                                            record.target(), record.source(), TimeUtil::ToString(record.expires_at()),
+                                            g.opened_by));
+  *response.mutable_open()->mutable_grant() = record;
   insert_live(std::move(g));
   maybe_compact();
   return {};
@@ -216,11 +213,7 @@ answer firewall_service::answer_close(const v1::Request& request, const peer_ide
     return refuse(v1::NOT_OPEN, fmt::format("Service '{}' has no open door.", close.service()));
   }
   const std::string actor = close.actor().empty() ? fmt::format("uid:{}", peer.uid) : close.actor();
-  auto* result = response.mutable_close();
-  unsigned cut = 0;
-  if (auto r = close_grant(close.service(), v1::CLOSED, actor, close.reason(), result->mutable_grant(), &cut); !r) return r;
-  result->set_flows_cut(cut);
-  return {};
+  return close_grant(close.service(), v1::CLOSED, actor, close.reason(), response.mutable_close()->mutable_grant());
 }
 
 answer firewall_service::answer_close_all(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
@@ -249,12 +242,13 @@ answer firewall_service::answer_list(const v1::Request& request, const peer_iden
   *list->mutable_now() = TimeUtil::MillisecondsToTimestamp(deps_.now_ms());
   std::size_t bytes = 0;
   for (auto it = grants_.upper_bound(ask.after_service()); it != grants_.end(); ++it) {
-    bytes += it->second.record.ByteSizeLong() + 8;
+    v1::Grant record = it->second.to_proto();
+    bytes += record.ByteSizeLong() + 8;
     if (bytes >= answer_budget || (ask.max() != 0 && static_cast<std::uint32_t>(list->grants_size()) >= ask.max())) {
       list->set_next_after_service(std::prev(it)->first);
       break;
     }
-    *list->add_grants() = it->second.record;
+    *list->add_grants() = std::move(record);
   }
   return {};
 }
@@ -403,39 +397,61 @@ void firewall_service::remove_from_kernel(const live_grant& g) {
   // The element may already be gone (the kernel expired it); the map entry must still go.
   if (deps_.nft.run(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
   ++counters_.nft_failures;
-  deps_.log(log_level::error, fmt::format("nft could not remove the door of '{}'; the reconciler will retry", g.record.service()));
+  deps_.log(log_level::error, fmt::format("nft could not remove the door of '{}'; the reconciler will retry", g.service));
   reconcile_wanted_ = true;
 }
 
 answer firewall_service::close_grant(const std::string& service, v1::EventKind kind, std::string_view actor,
-                                     std::string_view reason, v1::Grant* closed, unsigned* flows_cut) {
+                                     std::string_view reason, v1::Grant* closed) {
   const live_grant g = grants_.at(service);
   // State first, then the kernel: a crash in between leaves a kernel element without a state row,
   // which start-up removes; a closed door is never re-opened from the state file.
-  const v1::Event event = make_event(kind, &g.record, actor, reason, "", next_seq_);
+  const v1::Grant proto = g.to_proto();
+  const v1::Event event = make_event(kind, &proto, actor, reason, "", next_seq_);
   state::JournalRecord record;
   record.mutable_closed()->set_service(service);
-  record.mutable_closed()->set_grant_id(g.record.grant_id());
+  record.mutable_closed()->set_grant_id(g.grant_id);
   if (auto r = persist({record, event_record(event)}); !r) return r;
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   erase_live(service);
   remove_from_kernel(g);
-  auto cut = deps_.cutter.cut(g.rule.source, g.rule.external_port);
-  if (!cut) deps_.log(log_level::error, fmt::format("closing '{}': {}", service, cut.error()));
-  if (flows_cut) *flows_cut = cut ? *cut : 0;
-  if (closed) *closed = g.record;
+  deps_.cutter.cut(g.rule.source, g.rule.external_port);
+  if (closed) *closed = proto;
   if (kind == v1::EXPIRED) ++counters_.expiries;
   else ++counters_.closes;
   deps_.log(log_level::warning, fmt::format("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port,
-                                            g.record.source(), v1::EventKind_Name(kind), actor,
+                                            proto.source(), v1::EventKind_Name(kind), actor,
                                             reason.empty() ? "" : ": ", reason));
   maybe_compact();
   return {};
 }
 
+v1::Grant firewall_service::live_grant::to_proto() const {
+  v1::Grant g;
+  g.set_grant_id(grant_id);
+  g.set_service(service);
+  g.set_external_port(rule.external_port);
+  g.set_target(rule.target.to_string());
+  g.set_source(rule.source.to_string());
+  *g.mutable_opened_at() = TimeUtil::MillisecondsToTimestamp(opened_ms);
+  *g.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(expires_ms);
+  g.set_opened_by(opened_by);
+  return g;
+}
+
+boost::system::result<firewall_service::live_grant, failure> firewall_service::live_grant::from_proto(
+    const v1::Grant& g, const service_config& svc) {
+  auto source = parse_cidr(g.source());
+  if (!source) return source.error();
+  if (g.external_port() == 0 || g.external_port() > 65535) return fail("invalid external port");
+  return live_grant{g.grant_id(), g.service(), grant_rule{*source, static_cast<std::uint16_t>(g.external_port()), svc.target},
+                    TimeUtil::TimestampToMilliseconds(g.opened_at()), TimeUtil::TimestampToMilliseconds(g.expires_at()),
+                    g.opened_by()};
+}
+
 void firewall_service::insert_live(live_grant g) {
-  const std::string service = g.record.service();
+  const std::string service = g.service;
   deadlines_.emplace(g.expires_ms, service);
   port_owner_[g.rule.external_port] = service;
   grants_[service] = std::move(g);
@@ -475,13 +491,15 @@ std::vector<std::pair<grant_rule, std::chrono::milliseconds>> firewall_service::
   return out;
 }
 
-state::Snapshot firewall_service::snapshot() const {
-  state::Snapshot s;
-  s.set_format(1);
-  s.set_next_event_seq(next_seq_);
-  for (const auto& [name, g] : grants_) *s.add_grants() = g.record;
-  for (const auto& e : events_) *s.add_events() = e;
-  return s;
+state_store::snapshot_source firewall_service::snapshot() const {
+  return state_store::snapshot_source{
+      next_seq_,
+      [this](const auto& emit) {
+        for (const auto& [name, g] : grants_) emit(g.to_proto());
+      },
+      [this](const auto& emit) {
+        for (const auto& e : events_) emit(e);
+      }};
 }
 
 void firewall_service::maybe_compact() {
@@ -510,17 +528,16 @@ fallible<void> firewall_service::start() {
     // The state file is not trusted for where a door leads: the target comes from the config,
     // and a grant the config no longer allows is closed.
     const service_config* svc = config_.find_service(record.service());
-    auto source = parse_cidr(record.source());
-    const auto port = record.external_port();
-    const bool allowed = svc && source && svc->target.to_string() == record.target() && port >= config_.port_min &&
-                         port <= config_.port_max && !config_.forbidden_ports.count(static_cast<std::uint16_t>(port)) &&
-                         !grants_.count(record.service()) && !port_owner_.count(static_cast<std::uint16_t>(port)) &&
-                         source->network.family == svc->target.address.family;
+    auto g = svc ? live_grant::from_proto(record, *svc) : fail("unknown service");
+    const bool allowed = g && svc->target.to_string() == record.target() && g->rule.external_port >= config_.port_min &&
+                         g->rule.external_port <= config_.port_max && !config_.forbidden_ports.count(g->rule.external_port) &&
+                         !grants_.count(record.service()) && !port_owner_.count(g->rule.external_port) &&
+                         g->rule.source.network.family == svc->target.address.family;
     if (!allowed) {
       events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", "", 0));
       continue;
     }
-    insert_live(live_grant{record, grant_rule{*source, static_cast<std::uint16_t>(port), svc->target}, expires});
+    insert_live(std::move(*g));
   }
   if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
     return fail(fmt::format("cannot install the nftables table 'inet {}': {}", config_.table, r.error()));
@@ -557,9 +574,10 @@ void firewall_service::rebuild_table(std::string_view why) {
       erase_live(name);
       state::JournalRecord closed;
       closed.mutable_closed()->set_service(name);
-      closed.mutable_closed()->set_grant_id(g.record.grant_id());
+      closed.mutable_closed()->set_grant_id(g.grant_id);
       if (auto r = deps_.store.append({closed}); !r) deps_.log(log_level::error, r.error().message);
-      events.push_back(make_event(v1::CLOSED, &g.record, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
+      const v1::Grant proto = g.to_proto();
+      events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
     }
   }
   if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
@@ -568,7 +586,10 @@ void firewall_service::rebuild_table(std::string_view why) {
     return;
   }
   ++counters_.drift_repairs;
-  for (const auto& [name, g] : grants_) events.push_back(make_event(v1::DRIFT_REPAIRED, &g.record, "system", "", std::string(why), 0));
+  for (const auto& [name, g] : grants_) {
+    const v1::Grant proto = g.to_proto();
+    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", std::string(why), 0));
+  }
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
   deps_.log(log_level::warning, fmt::format("drift: {}; table rebuilt", why));
   record_events(std::move(events));
@@ -598,7 +619,7 @@ void firewall_service::reconcile() {
   // Kernel elements with no state row: a leak or tampering. Delete them.
   for (const auto& [source_text, port] : view.grants) {
     auto owner = port_owner_.find(port);
-    if (owner != port_owner_.end() && grants_.at(owner->second).record.source() == source_text) continue;
+    if (owner != port_owner_.end() && grants_.at(owner->second).rule.source.to_string() == source_text) continue;
     auto source = parse_cidr(source_text);
     if (!source) continue;
     if (auto r = deps_.nft.run(render_delete_element(config_.table, *source, port)); !r) {
@@ -628,7 +649,7 @@ void firewall_service::reconcile() {
   std::vector<std::string> lost;
   for (const auto& [name, g] : grants_) {
     if (g.expires_ms - now <= expiry_slack_ms) continue;  // the expiry timer's job
-    const bool element = view.grants.count({g.record.source(), g.rule.external_port}) > 0;
+    const bool element = view.grants.count({g.rule.source.to_string(), g.rule.external_port}) > 0;
     auto fwd = view.forwards.find(g.rule.external_port);
     const bool forward = fwd != view.forwards.end() && fwd->second == g.rule.target.to_string();
     if (element && forward) continue;
@@ -646,7 +667,8 @@ void firewall_service::reconcile() {
       continue;
     }
     ++counters_.drift_repairs;
-    events.push_back(make_event(v1::DRIFT_REPAIRED, &g.record, "system", "",
+    const v1::Grant proto = g.to_proto();
+    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "",
                                 fmt::format("the kernel lost the {} of '{}'; re-applied", element ? "forward" : "grant", name), 0));
   }
   record_events(std::move(events));

@@ -97,10 +97,18 @@ class firewall_service {
   static v1::Response error_response(std::uint64_t request_id, v1::ErrorCode code, std::string message);
 
  private:
+  // A live door, kept compact (no protobuf strings or submessages): 10,000 of them must stay
+  // within a few megabytes. Its protocol form is built on demand.
   struct live_grant {
-    v1::Grant record;
+    std::string grant_id;
+    std::string service;
     grant_rule rule;
+    std::int64_t opened_ms = 0;
     std::int64_t expires_ms = 0;
+    std::string opened_by;
+
+    v1::Grant to_proto() const;
+    static boost::system::result<live_grant, failure> from_proto(const v1::Grant& g, const service_config& svc);
   };
 
   // The privileged surface: one handler per verb, all named answer_<verb>.
@@ -124,7 +132,7 @@ class firewall_service {
   // Why a port is not free, or nullopt if it is.
   std::optional<std::string> port_unavailable(std::uint32_t port, std::string_view for_service);
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
-                     v1::Grant* closed = nullptr, unsigned* flows_cut = nullptr);
+                     v1::Grant* closed = nullptr);
   void remove_from_kernel(const live_grant& g);
   answer persist(const std::vector<state::JournalRecord>& records);
   v1::Event make_event(v1::EventKind kind, const v1::Grant* grant, std::string_view actor, std::string_view reason,
@@ -134,7 +142,7 @@ class firewall_service {
   void insert_live(live_grant g);
   void erase_live(const std::string& service);
   std::vector<std::pair<grant_rule, std::chrono::milliseconds>> surviving_rules() const;
-  state::Snapshot snapshot() const;
+  state_store::snapshot_source snapshot() const;
   void maybe_compact();
   void rebuild_table(std::string_view why);
 

@@ -1,5 +1,6 @@
 // sms-bridge-firewall-helper: wiring only. Parses the command line, checks the capability, builds
 // the kernel/host/state objects and hands them to the core and the server.
+#include <malloc.h>
 #include <sys/random.h>
 
 #include <chrono>
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
   }
   try {
     fw::nft_context nft;
-    fw::conntrack_cutter cutter(config->ct_mark_bit);
+    fw::background_flow_cutter cutter(config->ct_mark_bit,
+                                      [](std::string_view m) { log_line(fw::log_level::error, m); });
     fw::linux_host_probe probe;
     fw::state_store store(config->state_file);
     fw::firewall_service service(*config, fw::service_deps{
@@ -118,6 +120,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (const auto& w : probe.warnings(*config)) log_line(fw::log_level::warning, w);
+    // Parsing the config and replaying the state left freed heap behind; give it back.
+    ::malloc_trim(0);
     if (auto r = fw::serve(*config, service); !r) {
       log_line(fw::log_level::error, r.error().message);
       return 1;

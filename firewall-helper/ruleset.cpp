@@ -10,10 +10,23 @@ namespace smsbridge::firewall {
 namespace {
 using google::protobuf::Value;
 
-const char* set_of(ip_family f) { return f == ip_family::v4 ? "grants4" : "grants6"; }
+bool is_host(const cidr& source);
+
+// Host grants (/32, /128) live in hash sets: O(1) to add and delete however many are live.
+// Network grants need an interval set (pipapo), whose updates cost O(n) in the kernel and in
+// libnftables; they are rare (a whole office subnet), so they get a set of their own.
+const char* set_of(const cidr& source) {
+  const bool host = is_host(source);
+  if (source.network.family == ip_family::v4) return host ? "grant_hosts4" : "grant_nets4";
+  return host ? "grant_hosts6" : "grant_nets6";
+}
 const char* map_of(ip_family f) { return f == ip_family::v4 ? "fwd4" : "fwd6"; }
 
+bool is_host(const cidr& source) { return source.prefix == (source.network.family == ip_family::v4 ? 32u : 128u); }
+
+// A host is written as a bare address: a hash set refuses prefix notation.
 std::string element_key(const cidr& source, std::uint16_t port) {
+  if (is_host(source)) return fmt::format("{} . {}", source.network.to_string(), port);
   return fmt::format("{} . {}", source.to_string(), port);
 }
 
@@ -52,18 +65,24 @@ std::string render_table(const helper_config& c,
       "table inet {0} {{\n"
       "  map fwd4 {{\n    type inet_service : ipv4_addr . inet_service\n  }}\n"
       "  map fwd6 {{\n    type inet_service : ipv6_addr . inet_service\n  }}\n"
-      "  set grants4 {{\n    type ipv4_addr . inet_service\n    flags interval,timeout\n  }}\n"
-      "  set grants6 {{\n    type ipv6_addr . inet_service\n    flags interval,timeout\n  }}\n"
+      "  set grant_hosts4 {{\n    type ipv4_addr . inet_service\n    flags timeout\n  }}\n"
+      "  set grant_hosts6 {{\n    type ipv6_addr . inet_service\n    flags timeout\n  }}\n"
+      "  set grant_nets4 {{\n    type ipv4_addr . inet_service\n    flags interval,timeout\n  }}\n"
+      "  set grant_nets6 {{\n    type ipv6_addr . inet_service\n    flags interval,timeout\n  }}\n"
       "  set masq4 {{\n    type ipv4_addr . inet_service\n{3}  }}\n"
       "  chain prerouting {{\n"
       "    type nat hook prerouting priority dstnat - 10; policy accept;\n"
-      "    ip saddr . tcp dport @grants4 ct mark set ct mark | {1} dnat ip to tcp dport map @fwd4\n"
-      "    ip6 saddr . tcp dport @grants6 ct mark set ct mark | {1} dnat ip6 to tcp dport map @fwd6\n"
+      "    ip saddr . tcp dport @grant_hosts4 ct mark set ct mark | {1} dnat ip to tcp dport map @fwd4\n"
+      "    ip saddr . tcp dport @grant_nets4 ct mark set ct mark | {1} dnat ip to tcp dport map @fwd4\n"
+      "    ip6 saddr . tcp dport @grant_hosts6 ct mark set ct mark | {1} dnat ip6 to tcp dport map @fwd6\n"
+      "    ip6 saddr . tcp dport @grant_nets6 ct mark set ct mark | {1} dnat ip6 to tcp dport map @fwd6\n"
       "  }}\n"
       // A DNAT'd flow of ours survives only while its grant does: this cuts established flows.
       "  chain check {{\n"
-      "    meta nfproto ipv4 meta l4proto tcp ct original ip saddr . ct original proto-dst @grants4 return\n"
-      "    meta nfproto ipv6 meta l4proto tcp ct original ip6 saddr . ct original proto-dst @grants6 return\n"
+      "    meta nfproto ipv4 meta l4proto tcp ct original ip saddr . ct original proto-dst @grant_hosts4 return\n"
+      "    meta nfproto ipv4 meta l4proto tcp ct original ip saddr . ct original proto-dst @grant_nets4 return\n"
+      "    meta nfproto ipv6 meta l4proto tcp ct original ip6 saddr . ct original proto-dst @grant_hosts6 return\n"
+      "    meta nfproto ipv6 meta l4proto tcp ct original ip6 saddr . ct original proto-dst @grant_nets6 return\n"
       "    meta l4proto tcp reject with tcp reset\n"
       "    drop\n"
       "  }}\n"
@@ -89,12 +108,12 @@ std::string render_table(const helper_config& c,
 
 std::string render_add_grant(std::string_view table, const grant_rule& g, std::chrono::milliseconds timeout) {
   return fmt::format("add element inet {0} {1} {{ {2} }}\nadd element inet {0} {3} {{ {4} timeout {5} }}\n", table,
-                     map_of(g.target.address.family), map_element(g), set_of(g.source.network.family),
+                     map_of(g.target.address.family), map_element(g), set_of(g.source),
                      element_key(g.source, g.external_port), render_timeout(timeout));
 }
 
 std::string render_delete_grant(std::string_view table, const grant_rule& g, bool with_map_entry) {
-  std::string out = fmt::format("delete element inet {} {} {{ {} }}\n", table, set_of(g.source.network.family),
+  std::string out = fmt::format("delete element inet {} {} {{ {} }}\n", table, set_of(g.source),
                                 element_key(g.source, g.external_port));
   if (with_map_entry) out += render_delete_map_entry(table, g.target.address.family, g.external_port);
   return out;
@@ -105,7 +124,7 @@ std::string render_delete_map_entry(std::string_view table, ip_family target_fam
 }
 
 std::string render_delete_element(std::string_view table, const cidr& source, std::uint16_t port) {
-  return fmt::format("delete element inet {} {} {{ {} }}\n", table, set_of(source.network.family), element_key(source, port));
+  return fmt::format("delete element inet {} {} {{ {} }}\n", table, set_of(source), element_key(source, port));
 }
 
 std::string render_list_table(std::string_view table) { return fmt::format("list table inet {}\n", table); }
@@ -181,7 +200,7 @@ fallible<kernel_view> parse_kernel_view(std::string_view json_text) {
       sets.insert(name->string_value());
       const Value* elems = field(*s, "elem");
       if (!elems || elems->kind_case() != Value::kListValue) continue;
-      const bool is_grants = name->string_value() == "grants4" || name->string_value() == "grants6";
+      const bool is_grants = name->string_value().rfind("grant_", 0) == 0;
       const bool is_fwd = name->string_value() == "fwd4" || name->string_value() == "fwd6";
       for (const auto& e : elems->list_value().values()) {
         if (is_grants) {
@@ -215,13 +234,13 @@ fallible<kernel_view> parse_kernel_view(std::string_view json_text) {
       }
     }
   }
-  const chain_shape expected[] = {{"prerouting", 2}, {"check", 4}, {"guard_in", 2}, {"guard_fwd", 1}, {"postrouting", 1}};
+  const chain_shape expected[] = {{"prerouting", 4}, {"check", 6}, {"guard_in", 2}, {"guard_fwd", 1}, {"postrouting", 1}};
   view.skeleton_intact = view.table_present;
   for (const auto& c : expected) {
     auto it = rules_per_chain.find(c.name);
     if (it == rules_per_chain.end() || it->second != c.rules) view.skeleton_intact = false;
   }
-  for (const char* s : {"fwd4", "fwd6", "grants4", "grants6", "masq4"})
+  for (const char* s : {"fwd4", "fwd6", "grant_hosts4", "grant_hosts6", "grant_nets4", "grant_nets6", "masq4"})
     if (!sets.count(s)) view.skeleton_intact = false;
   return view;
 }

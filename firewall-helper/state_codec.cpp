@@ -2,6 +2,7 @@
 #include "firewall-helper/state_codec.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -20,7 +21,23 @@ std::string to_json(const google::protobuf::Message& m, bool pretty) {
 }
 }  // namespace
 
-std::string encode_snapshot(const state::Snapshot& snapshot) { return to_json(snapshot, true); }
+std::string snapshot_layout::head(std::uint64_t next_event_seq) {
+  return fmt::format("{{\"format\": 1, \"next_event_seq\": \"{}\",\n\"grants\": [\n", next_event_seq);
+}
+std::string snapshot_layout::grant(const v1::Grant& g, bool first) { return (first ? "" : ",\n") + to_json(g, false); }
+std::string snapshot_layout::middle() { return "\n],\n\"events\": [\n"; }
+std::string snapshot_layout::event(const v1::Event& e, bool first) { return (first ? "" : ",\n") + to_json(e, false); }
+std::string snapshot_layout::tail() { return "\n]}\n"; }
+
+std::string encode_snapshot(const state::Snapshot& snapshot) {
+  std::string out = snapshot_layout::head(snapshot.next_event_seq());
+  bool first = true;
+  for (const auto& g : snapshot.grants()) out += snapshot_layout::grant(g, std::exchange(first, false));
+  out += snapshot_layout::middle();
+  first = true;
+  for (const auto& e : snapshot.events()) out += snapshot_layout::event(e, std::exchange(first, false));
+  return out + snapshot_layout::tail();
+}
 
 codec_result<state::Snapshot> decode_snapshot(std::string_view text) {
   state::Snapshot s;

@@ -18,7 +18,18 @@ using smsbridge::fallible;
 template <class T>
 using codec_result = fallible<T>;
 
-// Pretty JSON for the snapshot file, so an operator can read it.
+// The snapshot file is one JSON document laid out one grant and one event per line, so it can be
+// written piece by piece (no second copy of 10,000 grants in memory) and still read by any JSON
+// tool. Its pieces, in order: head, each grant (comma-separated), middle, each event, tail.
+struct snapshot_layout {
+  static std::string head(std::uint64_t next_event_seq);
+  static std::string grant(const v1::Grant& g, bool first);
+  static std::string middle();
+  static std::string event(const v1::Event& e, bool first);
+  static std::string tail();
+};
+
+// The whole snapshot as text (the pieces above, joined).
 std::string encode_snapshot(const state::Snapshot& snapshot);
 codec_result<state::Snapshot> decode_snapshot(std::string_view text);
 

@@ -2,6 +2,7 @@
 #include "firewall-helper/state_store.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -144,11 +146,42 @@ fallible<void> state_store::append(const std::vector<state::JournalRecord>& reco
 }
 
 fallible<void> state_store::write_snapshot(const state::Snapshot& snapshot) {
-  const std::string text = encode_snapshot(snapshot);
+  return write_snapshot(snapshot_source{
+      snapshot.next_event_seq(),
+      [&](const auto& emit) {
+        for (const auto& g : snapshot.grants()) emit(g);
+      },
+      [&](const auto& emit) {
+        for (const auto& e : snapshot.events()) emit(e);
+      }});
+}
+
+fallible<void> state_store::write_snapshot(const snapshot_source& source) {
   const std::string tmp = snapshot_path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return fail(fmt::format("cannot create {}: {}", tmp, errno_text()));
-  if (!write_all(fd, text) || ::fsync(fd) != 0) {
+  // Written through a 64 KiB buffer, one grant at a time.
+  std::string buffer;
+  std::size_t total = 0;
+  bool ok = true;
+  const auto put = [&](std::string piece) {
+    buffer += piece;
+    if (buffer.size() >= 65536) {
+      ok = ok && write_all(fd, buffer);
+      total += buffer.size();
+      buffer.clear();
+    }
+  };
+  put(snapshot_layout::head(source.next_event_seq));
+  bool first = true;
+  source.for_each_grant([&](const v1::Grant& g) { put(snapshot_layout::grant(g, std::exchange(first, false))); });
+  put(snapshot_layout::middle());
+  first = true;
+  source.for_each_event([&](const v1::Event& e) { put(snapshot_layout::event(e, std::exchange(first, false))); });
+  put(snapshot_layout::tail());
+  ok = ok && write_all(fd, buffer);
+  total += buffer.size();
+  if (!ok || ::fsync(fd) != 0) {
     const auto err = fmt::format("cannot write {}: {}", tmp, errno_text());
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -166,13 +199,14 @@ fallible<void> state_store::write_snapshot(const state::Snapshot& snapshot) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  snapshot_bytes_ = text.size();
+  snapshot_bytes_ = total;
   // The snapshot now holds everything: the journal can start over. Replaying stale records would
   // be harmless (apply_record is idempotent), so a crash before this truncate loses nothing.
   if (auto r = open_journal(); !r) return r;
   if (::ftruncate(journal_fd_, 0) != 0) return fail(fmt::format("cannot truncate {}: {}", journal_path_, errno_text()));
   ::fdatasync(journal_fd_);
   journal_bytes_ = 0;
+  ::malloc_trim(0);  // the write's buffers and the replaced journal's memory go back to the system
   return {};
 }
 

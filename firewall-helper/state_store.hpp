@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +38,15 @@ class state_store {
   // Appends records with one write and one fdatasync. Fails with a sentence on I/O error.
   fallible<void> append(const std::vector<state::JournalRecord>& records);
 
+  // What a snapshot holds, produced piece by piece so that no second copy of the state is built.
+  struct snapshot_source {
+    std::uint64_t next_event_seq = 1;
+    std::function<void(const std::function<void(const v1::Grant&)>&)> for_each_grant;
+    std::function<void(const std::function<void(const v1::Event&)>&)> for_each_event;
+  };
+
   // Replaces the snapshot atomically (tmp + fsync + rename + fsync dir), then empties the journal.
+  fallible<void> write_snapshot(const snapshot_source& source);
   fallible<void> write_snapshot(const state::Snapshot& snapshot);
 
   // True when the journal has grown enough that a snapshot is worth writing (amortised O(1) per change).

@@ -37,10 +37,7 @@ struct fake_nft final : nft_runner {
 
 struct fake_cutter final : flow_cutter {
   std::vector<std::pair<std::string, std::uint16_t>> cuts;
-  fallible<unsigned> cut(const cidr& source, std::uint16_t port) override {
-    cuts.emplace_back(source.to_string(), port);
-    return 1u;
-  }
+  void cut(const cidr& source, std::uint16_t port) override { cuts.emplace_back(source.to_string(), port); }
 };
 
 struct fake_probe final : host_probe {
@@ -131,7 +128,7 @@ TEST_CASE("an open renders one batch with a timeout and answers with the grant")
   CHECK(r.open().grant().opened_by() == "alice");
   CHECK(h.nft.batches.back() ==
         "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
-        "add element inet sms_bridge grants4 { 10.0.0.2/32 . 9100 timeout 60s }\n");
+        "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }\n");
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
   CHECK(h.service->next_deadline_ms() == h.now + 60000);
 }
@@ -190,8 +187,8 @@ TEST_CASE("a close deletes the element and the map entry, cuts the flows and rec
   REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
   auto r = h.close("metrics");
   REQUIRE_FALSE(r.has_error());
-  CHECK(r.close().flows_cut() == 1);
-  CHECK(h.nft.saw("delete element inet sms_bridge grants4 { 10.0.0.0/24 . 9100 }\ndelete element inet sms_bridge fwd4 { 9100 }\n"));
+  CHECK(r.close().grant().service() == "metrics");
+  CHECK(h.nft.saw("delete element inet sms_bridge grant_nets4 { 10.0.0.0/24 . 9100 }\ndelete element inet sms_bridge fwd4 { 9100 }\n"));
   CHECK(h.cutter.cuts == std::vector<std::pair<std::string, std::uint16_t>>{{"10.0.0.0/24", 9100}});
   const auto events = h.events();
   REQUIRE(events.size() == 2);
@@ -224,7 +221,7 @@ TEST_CASE("after a restart a live grant is re-added with its remaining time") {
   const auto& batch = h.nft.batches.back().rfind("list chain", 0) == 0 ? h.nft.batches[h.nft.batches.size() - 2]
                                                                         : h.nft.batches.back();
   CHECK(batch.rfind("add table inet sms_bridge\n", 0) == 0);
-  CHECK(batch.find("grants4 { 10.0.0.2/32 . 9100 timeout 44s500ms }") != std::string::npos);
+  CHECK(batch.find("grant_hosts4 { 10.0.0.2 . 9100 timeout 44s500ms }") != std::string::npos);
   CHECK(h.service->next_deadline_ms() == h.now + 44500);
 }
 
@@ -235,7 +232,7 @@ TEST_CASE("a grant whose deadline passed while the helper was down becomes EXPIR
   h.restart();
   CHECK(h.service->live_grants() == 0);
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::EXPIRED_WHILE_DOWN});
-  CHECK(h.nft.batches.back().find("grants4 {") == h.nft.batches.back().find("grants4 {\n"));  // no element re-added
+  CHECK(h.nft.batches.back().find("add element inet sms_bridge grant_") == std::string::npos);  // nothing re-added
 }
 
 TEST_CASE("a grant the config no longer allows is closed at start") {
@@ -334,7 +331,7 @@ TEST_CASE("a missing table is rebuilt with the live grants and reported") {
   h.nft.listing.reset();
   h.service->reconcile();
   CHECK(h.nft.batches.back().rfind("add table inet sms_bridge\n", 0) == 0);
-  CHECK(h.nft.batches.back().find("grants4 { 10.0.0.2/32 . 9100 timeout 60s }") != std::string::npos);
+  CHECK(h.nft.batches.back().find("grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }") != std::string::npos);
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::DRIFT_REPAIRED});
 }
 
@@ -345,8 +342,9 @@ TEST_CASE("kernel elements the helper did not issue are deleted and reported") {
   s << in.rdbuf();
   h.nft.listing = s.str();
   h.service->reconcile();
-  CHECK(h.nft.saw("delete element inet sms_bridge grants4 { 10.250.2.2/32 . 9100 }"));
-  CHECK(h.nft.saw("delete element inet sms_bridge grants6 { fd00:1::/64 . 9102 }"));
+  CHECK(h.nft.saw("delete element inet sms_bridge grant_hosts4 { 10.250.2.2 . 9100 }"));
+  CHECK(h.nft.saw("delete element inet sms_bridge grant_nets4 { 10.1.0.0/24 . 5433 }"));
+  CHECK(h.nft.saw("delete element inet sms_bridge grant_nets6 { fd00:1::/64 . 9102 }"));
   CHECK(h.nft.saw("delete element inet sms_bridge fwd6 { 9102 }"));
   CHECK(h.cutter.cuts.size() == 3);
   for (auto kind : h.event_kinds()) CHECK(kind == v1::DRIFT_REMOVED);

@@ -46,7 +46,8 @@ TEST_CASE("a snapshot survives encoding and decoding, with readable UTC times") 
   s.set_next_event_seq(7);
   *s.add_grants() = grant("metrics", "a1");
   const auto text = encode_snapshot(s);
-  CHECK(text.find("\"expires_at\": \"2027-01-15T08:00:00Z\"") != std::string::npos);
+  CHECK(text.find("\"expires_at\":\"2027-01-15T08:00:00Z\"") != std::string::npos);
+  CHECK(text.find("\n\"grants\": [\n{\"grant_id\":\"a1\"") != std::string::npos);  // one grant per line
   auto back = decode_snapshot(text);
   REQUIRE(back);
   CHECK(back->SerializeAsString() == s.SerializeAsString());

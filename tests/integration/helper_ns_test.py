@@ -272,11 +272,14 @@ class World:
         return self.ns(ns, sys.executable, __file__, "--probe", host, str(port)).stdout.strip()
 
     def kernel_grants(self):
-        r = self.ns(self.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grants4", check_rc=False)
+        """(source CIDR, port) of every IPv4 grant in the kernel; None if the table is missing."""
+        r = self.ns(self.server, "nft", "-j", "list", "table", "inet", "sms_bridge", check_rc=False)
         if r.returncode != 0:
             return None
         elements = set()
         for item in json.loads(r.stdout)["nftables"]:
+            if item.get("set", {}).get("name") not in ("grant_hosts4", "grant_nets4"):
+                continue
             for e in item.get("set", {}).get("elem", []):
                 concat = e["elem"]["val"]["concat"] if "elem" in e else e["concat"]
                 addr = concat[0] if isinstance(concat[0], str) else f"{concat[0]['prefix']['addr']}/{concat[0]['prefix']['len']}"
@@ -409,7 +412,7 @@ def scenario_drift(w):
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door does not work after repair")
     check(any(e["kind"] == "DRIFT_REPAIRED" for e in w.events()), "the drift was not reported")
     # An element nobody issued is removed and reported.
-    w.ns(w.server, "nft", "add", "element", "inet", "sms_bridge", "grants4", "{ 10.231.2.2 . 9100 timeout 1h }")
+    w.ns(w.server, "nft", "add", "element", "inet", "sms_bridge", "grant_hosts4", "{ 10.231.2.2 . 9100 timeout 1h }")
     wait_for("the foreign element to be removed", lambda: w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, 4)
     check(any(e["kind"] == "DRIFT_REMOVED" for e in w.events()), "the foreign element was not reported")
 
@@ -513,7 +516,7 @@ def scenario_shutdown(w):
 
 def kernel_timeout(w, service):
     """Seconds left on the kernel element of a service (from nft's JSON 'expires')."""
-    r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grants4")
+    r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4")
     for item in json.loads(r.stdout)["nftables"]:
         for e in item.get("set", {}).get("elem", []):
             if "elem" in e:
