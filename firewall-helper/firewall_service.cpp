@@ -175,9 +175,18 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
 
   // Kernel first, then the state: a crash in between leaves an element the state does not know,
   // which start-up removes (fail-closed), never a recorded door the kernel lacks.
-  if (auto r = deps_.nft.run(render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000))); !r) {
+  const std::string batch = render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000));
+  auto added = deps_.nft.run(batch);
+  if (!added) {
+    // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
+    // repair it and try once more.
+    deps_.log(log_level::warning, fmt::format("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error()));
+    reconcile();
+    added = deps_.nft.run(batch);
+  }
+  if (!added) {
     ++counters_.nft_failures;
-    deps_.log(log_level::error, fmt::format("nft refused to open {}: {}", svc->name, r.error()));
+    deps_.log(log_level::error, fmt::format("nft refused to open {}: {}", svc->name, added.error()));
     return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
   }
   const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, "", "", next_seq_);

@@ -430,3 +430,30 @@ TEST_CASE("list with max returns a page and where the next starts") {
   CHECK(second.list().grants(0).service() == "postgres");
   CHECK(second.list().next_after_service().empty());
 }
+
+TEST_CASE("an open that finds the table gone rebuilds it and succeeds") {
+  harness h;
+  struct flaky_nft final : nft_runner {
+    fake_nft& inner;
+    int failures_left = 1;
+    explicit flaky_nft(fake_nft& n) : inner(n) {}
+    fallible<std::string> run(std::string_view batch, nft_output output) override {
+      if (batch.rfind("add element", 0) == 0 && failures_left-- > 0) return fail("Error: No such file or directory");
+      return inner.run(batch, output);
+    }
+  } flaky(h.nft);
+  firewall_service service(h.config, service_deps{flaky, h.cutter, h.probe, *h.store, [&] { return h.now; },
+                                                  [] { return std::string("g"); }, [](log_level, std::string_view) {}});
+  REQUIRE(service.start());
+  h.nft.listing.reset();  // the kernel says: no such table
+  v1::Request r;
+  auto* o = r.mutable_open();
+  o->set_service("metrics");
+  o->set_external_port(9100);
+  o->set_source("10.0.0.2");
+  o->set_duration_seconds(60);
+  auto resp = service.handle(r, peer_identity{0, 0, 1});
+  REQUIRE_FALSE(resp.has_error());
+  CHECK(h.nft.saw("add table inet sms_bridge\n"));
+  CHECK(service.live_grants() == 1);
+}

@@ -415,10 +415,15 @@ def scenario_drift(w):
     w.ns(w.server, "nft", "add", "element", "inet", "sms_bridge", "grant_hosts4", "{ 10.231.2.2 . 9100 timeout 1h }")
     wait_for("the foreign element to be removed", lambda: w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, 4)
     check(any(e["kind"] == "DRIFT_REMOVED" for e in w.events()), "the foreign element was not reported")
+    # With no door open the reconciler sleeps; an Open that finds the table gone repairs it.
+    w.fwctl("close-all")
+    w.ns(w.server, "nft", "flush", "ruleset")
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "an Open after an idle flush does not work")
 
 
 def scenario_refusals(w):
-    w.write_config(socket_mode="0666")  # so that an unlisted uid reaches the SO_PEERCRED check
+    w.write_config(socket_mode="0666", max_clients=4)  # 0666: an unlisted uid reaches the SO_PEERCRED check
     w.start_helper()
     cases = [
         (["open", "nosuch", "--port", "9100", "--source", LAPTOP_IP, "--duration", "60"], "UNKNOWN_SERVICE"),
@@ -453,6 +458,34 @@ def scenario_refusals(w):
         check(w.fwctl("status")[0] == 0, "the helper stopped serving after a malformed frame")
     counters = w.fwctl("status")[1]["status"]["counters"]
     check(int(counters["bad_frames"]) == 2, f"bad frames not counted: {counters}")
+    # A bounded number of clients: with max_clients (4) idle connections open, the next is turned away.
+    refused_before = int(counters["connections_refused"])
+    idle = []
+    for _ in range(4):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(w.socket)
+        idle.append(s)
+    time.sleep(0.2)
+    extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    extra.settimeout(5)
+    extra.connect(w.socket)
+    check(len(extra.recv(4096)) > 4, "the client over max_clients got no error frame")
+    check(extra.recv(10) == b"", "the client over max_clients was not disconnected")
+    extra.close()
+    for s in idle:
+        s.close()
+    time.sleep(0.2)
+    counters = w.fwctl("status")[1]["status"]["counters"]
+    check(int(counters["connections_refused"]) == refused_before + 1, f"the refused client was not counted: {counters}")
+    # An idle client is disconnected after client_timeout_seconds (3 s here).
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(w.socket)
+    start = time.monotonic()
+    check(s.recv(10) == b"", "an idle client was sent data")
+    waited = time.monotonic() - start
+    check(2.5 <= waited <= 6, f"an idle client was disconnected after {waited:.1f} s, not about 3 s")
+    s.close()
     check(w.kernel_grants() == set(), "a refused request changed the kernel")
     check(w.events() == [], "a refused request was journalled")
 
