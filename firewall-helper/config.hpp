@@ -16,10 +16,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 struct service_config {
   std::string name;
   endpoint target;

@@ -17,10 +17,6 @@ struct nfct_handle;
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 // The flows of one closed grant: TCP, carrying our mark, from `source` to `external_port`.
 struct flow_key {
   cidr source;

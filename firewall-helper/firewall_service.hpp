@@ -28,10 +28,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 // Who is on the other end of the socket, from SO_PEERCRED.
 struct peer_identity {
   uid_t uid = 0;

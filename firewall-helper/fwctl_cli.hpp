@@ -10,10 +10,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 inline constexpr const char* default_socket_path = "/run/sms-bridge/firewall.sock";
 
 struct fwctl_command {

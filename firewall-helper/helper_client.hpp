@@ -12,10 +12,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 class helper_client {
  public:
   // Connects to the helper's socket. Fails with a sentence naming the path.

@@ -10,10 +10,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 enum class ip_family { v4, v6 };
 
 // A numeric IPv4 or IPv6 address, parsed with inet_pton and printed with inet_ntop.

@@ -10,10 +10,6 @@ struct nft_ctx;
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 enum class nft_output { text, json };
 
 // An interface so the helper core can be tested with a fake kernel.

@@ -17,10 +17,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 // What the kernel must hold for one live grant.
 struct grant_rule {
   cidr source;

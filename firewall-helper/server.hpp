@@ -11,10 +11,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 // Serves `service` on config.socket_path until SIGTERM or SIGINT, then runs service.shutdown().
 // Fails with a sentence if the socket cannot be created (or another helper is serving it).
 fallible<void> serve(const helper_config& config, firewall_service& service);

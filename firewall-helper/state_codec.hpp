@@ -11,10 +11,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 template <class T>
 using codec_result = fallible<T>;
 

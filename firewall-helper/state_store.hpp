@@ -14,10 +14,6 @@
 
 namespace smsbridge::firewall {
 
-using smsbridge::fail;
-using smsbridge::failure;
-using smsbridge::fallible;
-
 class state_store {
  public:
   // snapshot_path is port_mappings.json; the journal lives beside it as "<path>.journal".

@@ -11,6 +11,7 @@
 #include "firewall-helper/firewall_service.hpp"
 #include "temp_dir.hpp"
 
+using namespace smsbridge;
 using namespace smsbridge::firewall;
 
 namespace {
