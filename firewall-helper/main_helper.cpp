@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     for (const auto& w : probe.warnings(*config)) log_line(fw::log_level::warning, w);
     // Parsing the config and replaying the state left freed heap behind; give it back.
     ::malloc_trim(0);
-    if (auto r = fw::serve(*config, service); !r) {
+    if (auto r = fw::serve(*config, service, [](std::string_view m) { log_line(fw::log_level::error, m); }); !r) {
       log_line(fw::log_level::error, r.error().message);
       return 1;
     }

@@ -10,12 +10,13 @@
 #include <array>
 #include <chrono>
 #include <csignal>
+#include <exception>
+#include <functional>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -39,9 +40,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class helper_server {
  public:
-  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service)
-      : io_(io), config_(config), service_(service), acceptor_(io), expiry_timer_(io), reconcile_timer_(io),
-        signals_(io, SIGTERM, SIGINT) {}
+  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service,
+                std::function<void(std::string_view)> report)
+      : io_(io), config_(config), service_(service), report_(std::move(report)), acceptor_(io), expiry_timer_(io),
+        reconcile_timer_(io), signals_(io, SIGTERM, SIGINT) {}
 
   fallible<void> listen();
   void run();
@@ -51,12 +53,14 @@ class helper_server {
   awaitable<void> session(stream_protocol::socket socket, peer_identity peer);
   awaitable<bool> send(stream_protocol::socket& socket, const v1::Response& response);
   void after_change();
+  void on_exception(std::exception_ptr e, std::string_view where);
   void arm_expiry();
   void arm_reconcile();
 
   asio::io_context& io_;
   const helper_config& config_;
   firewall_service& service_;
+  std::function<void(std::string_view)> report_;
   stream_protocol::acceptor acceptor_;
   asio::system_timer expiry_timer_;
   std::optional<std::int64_t> expiry_armed_for_;
@@ -100,7 +104,7 @@ void helper_server::run() {
     (void)signal;
     io_.stop();
   });
-  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, accept_loop(), [this](std::exception_ptr e) { on_exception(e, "the accept loop"); });
   after_change();
   io_.run();
 }
@@ -124,7 +128,8 @@ awaitable<void> helper_server::accept_loop() {
       if (frame) socket.write_some(asio::buffer(*frame), ignored);
       continue;
     }
-    asio::co_spawn(io_, session(std::move(socket), peer), asio::detached);
+    // One catch per entry point: a bug in one session ends that session and is logged.
+    asio::co_spawn(io_, session(std::move(socket), peer), [this](std::exception_ptr e) { on_exception(e, "a client session"); });
   }
 }
 
@@ -141,6 +146,10 @@ awaitable<bool> helper_server::send(stream_protocol::socket& socket, const v1::R
 
 awaitable<void> helper_server::session(stream_protocol::socket socket, peer_identity peer) {
   ++clients_;
+  struct release {
+    unsigned& count;
+    ~release() { --count; }
+  } released{clients_};
   service_.count_connection();
   const bool allowed = service_.peer_allowed(peer);
   if (!allowed) service_.count_refused_connection();
@@ -185,7 +194,17 @@ awaitable<void> helper_server::session(stream_protocol::socket socket, peer_iden
   }
   boost::system::error_code ignored;
   socket.close(ignored);
-  --clients_;
+}
+
+void helper_server::on_exception(std::exception_ptr e, std::string_view where) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    report_(fmt::format("{} failed: {}", where, x.what()));
+  } catch (...) {
+    report_(fmt::format("{} failed with an unknown exception", where));
+  }
 }
 
 void helper_server::after_change() {
@@ -229,10 +248,11 @@ void helper_server::arm_reconcile() {
 }
 }  // namespace
 
-fallible<void> serve(const helper_config& config, firewall_service& service) {
+fallible<void> serve(const helper_config& config, firewall_service& service,
+                     std::function<void(std::string_view)> report) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  helper_server server(io, config, service);
+  helper_server server(io, config, service, std::move(report));
   if (auto r = server.listen(); !r) return r;
   server.run();
   return {};

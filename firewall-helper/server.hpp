@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 
@@ -13,6 +15,8 @@ namespace smsbridge::firewall {
 
 // Serves `service` on config.socket_path until SIGTERM or SIGINT, then runs service.shutdown().
 // Fails with a sentence if the socket cannot be created (or another helper is serving it).
-fallible<void> serve(const helper_config& config, firewall_service& service);
+// `report` receives a sentence when a session ends on an unexpected exception.
+fallible<void> serve(const helper_config& config, firewall_service& service,
+                     std::function<void(std::string_view)> report);
 
 }  // namespace smsbridge::firewall
