@@ -547,6 +547,18 @@ def scenario_shutdown(w):
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the kept door does not work")
 
 
+def scenario_docker_user_chain(w):
+    # Docker (iptables-nft) keeps its FORWARD policy DROP and a DOCKER-USER chain in table ip filter.
+    w.ns(w.server, "iptables", "-N", "DOCKER-USER")
+    w.write_config(docker_user_chain=True)
+    for _ in range(2):  # added once, not once per start
+        w.start_helper()
+        w.kill_helper(signal.SIGTERM)
+    listing = w.ns(w.server, "nft", "list", "chain", "ip", "filter", "DOCKER-USER").stdout
+    check(listing.count("sms-bridge-firewall-helper") == 1, f"DOCKER-USER does not hold our accept exactly once:\n{listing}")
+    check("ct mark & 0x00100000 == 0x00100000 accept" in listing, f"the DOCKER-USER rule is not the mark accept:\n{listing}")
+
+
 def kernel_timeout(w, service):
     """Seconds left on the kernel element of a service (from nft's JSON 'expires')."""
     r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4")
@@ -583,7 +595,7 @@ def main():
     missing = []
     if os.geteuid() != 0:
         missing.append("root")
-    for tool in ("ip", "nft", "setpriv", "sysctl"):
+    for tool in ("ip", "nft", "setpriv", "sysctl", "iptables"):
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
             missing.append(tool)
     if missing:
