@@ -559,6 +559,34 @@ def scenario_docker_user_chain(w):
     check("ct mark & 0x00100000 == 0x00100000 accept" in listing, f"the DOCKER-USER rule is not the mark accept:\n{listing}")
 
 
+def scenario_command_line(w):
+    helper = os.path.join(w.bin_dir, "sms-bridge-firewall-helper")
+    fwctl = os.path.join(w.bin_dir, "sms-bridge-fwctl")
+    # A bad config: one line on stderr, exit 2, and nothing started.
+    with open(w.config_path, "w") as f:
+        f.write('{"services": {"db": {"target": "db.internal:5432"}}}')
+    r = subprocess.run(["ip", "netns", "exec", w.server, helper, "--config", w.config_path], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2, f"a bad config exited {r.returncode}, not 2")
+    check(len(r.stderr.strip().splitlines()) == 1 and "services.db" in r.stderr, f"not one clear line: {r.stderr!r}")
+    check(w.kernel_grants() is None, "a bad config still installed the table")
+    r = subprocess.run([helper], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "--config FILE is required" in r.stderr, f"no config: {r.returncode} {r.stderr!r}")
+    w.write_config()
+    r = subprocess.run([helper, "--check-config", w.config_path], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "ok (2 services" in r.stdout, f"--check-config: {r.returncode} {r.stdout!r}")
+    r = subprocess.run([helper, "--help"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "CAP_NET_ADMIN" in r.stdout, "--help does not explain the capability")
+    # fwctl: 2 for usage and connection errors, 0 for an answer, 1 for a refusal.
+    r = subprocess.run([fwctl, "open", "iface"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and r.stdout == "", f"a usage error exited {r.returncode}")
+    r = subprocess.run([fwctl, "--socket", w.socket, "status"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "cannot connect" in r.stderr, f"no helper: exit {r.returncode} {r.stderr!r}")
+    w.start_helper()
+    check(w.fwctl("status", check_rc=False)[0] == 0, "status did not exit 0")
+    rc, out, err = w.fwctl("close", "iface", check_rc=False)
+    check(rc == 1 and out["error"]["code"] == "NOT_OPEN" and "NOT_OPEN" in err, f"a refusal: exit {rc} {out} {err!r}")
+
+
 def kernel_timeout(w, service):
     """Seconds left on the kernel element of a service (from nft's JSON 'expires')."""
     r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4")
