@@ -38,22 +38,6 @@ answer check_text(std::string_view what, std::string_view text, std::size_t max)
   return {};
 }
 
-const char* verb_name(v1::Request::VerbCase v) {
-  switch (v) {
-    case v1::Request::kOpen: return "open";
-    case v1::Request::kClose: return "close";
-    case v1::Request::kCloseAll: return "close-all";
-    case v1::Request::kList: return "list";
-    case v1::Request::kStatus: return "status";
-    case v1::Request::kCheckPorts: return "check-ports";
-    case v1::Request::kScanPorts: return "scan-ports";
-    case v1::Request::kEvents: return "events";
-    case v1::Request::kAck: return "ack";
-    case v1::Request::VERB_NOT_SET: break;
-  }
-  return "unknown";
-}
-
 state::JournalRecord event_record(const v1::Event& e) {
   state::JournalRecord r;
   *r.mutable_event() = e;
@@ -61,16 +45,17 @@ state::JournalRecord event_record(const v1::Event& e) {
 }
 }  // namespace
 
+// The whole privileged surface, in one place.
 const firewall_service::dispatch_entry firewall_service::dispatch_table[] = {
-    {v1::Request::kOpen, &firewall_service::answer_open},
-    {v1::Request::kClose, &firewall_service::answer_close},
-    {v1::Request::kCloseAll, &firewall_service::answer_close_all},
-    {v1::Request::kList, &firewall_service::answer_list},
-    {v1::Request::kStatus, &firewall_service::answer_status},
-    {v1::Request::kCheckPorts, &firewall_service::answer_check_ports},
-    {v1::Request::kScanPorts, &firewall_service::answer_scan_ports},
-    {v1::Request::kEvents, &firewall_service::answer_events},
-    {v1::Request::kAck, &firewall_service::answer_ack},
+    {v1::Request::kOpen, "open", &firewall_service::answer_open},
+    {v1::Request::kClose, "close", &firewall_service::answer_close},
+    {v1::Request::kCloseAll, "close-all", &firewall_service::answer_close_all},
+    {v1::Request::kList, "list", &firewall_service::answer_list},
+    {v1::Request::kStatus, "status", &firewall_service::answer_status},
+    {v1::Request::kCheckPorts, "check-ports", &firewall_service::answer_check_ports},
+    {v1::Request::kScanPorts, "scan-ports", &firewall_service::answer_scan_ports},
+    {v1::Request::kEvents, "events", &firewall_service::answer_events},
+    {v1::Request::kAck, "ack", &firewall_service::answer_ack},
 };
 
 firewall_service::firewall_service(const helper_config& config, service_deps deps)
@@ -94,20 +79,18 @@ v1::Response firewall_service::handle(const v1::Request& request, const peer_ide
   v1::Response response;
   response.set_request_id(request.request_id());
   answer result = refuse(v1::UNKNOWN_VERB, "The request names no verb this helper knows (the client may be newer than the helper).");
+  const dispatch_entry* entry = nullptr;
+  for (const auto& e : dispatch_table)
+    if (e.verb == request.verb_case()) entry = &e;
   if (!peer_allowed(peer)) {
     result = refuse(v1::PERMISSION_DENIED, fmt::format("uid {} (gid {}) is not allowed to use the firewall helper.", peer.uid, peer.gid));
-  } else {
-    for (const auto& entry : dispatch_table) {
-      if (entry.verb == request.verb_case()) {
-        result = (this->*entry.fn)(request, peer, response);
-        break;
-      }
-    }
+  } else if (entry) {
+    result = (this->*entry->fn)(request, peer, response);
   }
+  const char* verb = entry ? entry->name : "an unknown verb";
   if (!result) {
     ++counters_.refusals;
-    deps_.log(log_level::info, fmt::format("refused {} from uid {}: {}", verb_name(request.verb_case()), peer.uid,
-                                           result.error().message));
+    deps_.log(log_level::info, fmt::format("refused {} from uid {}: {}", verb, peer.uid, result.error().message));
     return error_response(request.request_id(), result.error().code, result.error().message);
   }
   return response;

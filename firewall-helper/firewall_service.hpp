@@ -121,6 +121,7 @@ class firewall_service {
   using answer_fn = answer (firewall_service::*)(const v1::Request&, const peer_identity&, v1::Response&);
   struct dispatch_entry {
     v1::Request::VerbCase verb;
+    const char* name;
     answer_fn fn;
   };
   static const dispatch_entry dispatch_table[];

@@ -95,13 +95,12 @@ fallible<void> helper_server::listen() {
 }
 
 void helper_server::run() {
-  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+  signals_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
     service_.shutdown();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     ::unlink(config_.socket_path.c_str());
-    (void)signal;
     io_.stop();
   });
   asio::co_spawn(io_, accept_loop(), [this](std::exception_ptr e) { on_exception(e, "the accept loop"); });
