@@ -22,7 +22,7 @@
 
 #include <fmt/format.h>
 
-#include "firewall-helper/helper_client.hpp"
+#include "proto/helper_client.hpp"
 #include "firewall-helper/nft_context.hpp"
 #include "firewall-helper/ruleset.hpp"
 #include "firewall-helper/state_store.hpp"

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "firewall-helper/fwctl_cli.hpp"
-#include "firewall-helper/helper_client.hpp"
+#include "proto/helper_client.hpp"
 
 namespace fw = smsbridge::firewall;
 

@@ -1,6 +1,6 @@
 // A blocking client of the helper protocol over Asio's synchronous Unix sockets, with send and
 // receive timeouts so a stuck helper cannot hang the caller.
-#include "firewall-helper/helper_client.hpp"
+#include "proto/helper_client.hpp"
 
 #include <sys/socket.h>
 #include <sys/time.h>

@@ -1,0 +1,48 @@
+// Routing of HTTP requests and the JSON answer shapes shared by every endpoint.
+#include "api-daemon/http_router.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace smsbridge::api {
+
+http_response json_response(const http_request& request, http::status status, const boost::json::value& body) {
+  http_response r{status, request.version()};
+  r.set(http::field::content_type, "application/json");
+  r.set(http::field::cache_control, "no-store");
+  r.keep_alive(request.keep_alive());
+  r.body() = boost::json::serialize(body);
+  r.prepare_payload();
+  return r;
+}
+
+http_response error_response(const http_request& request, http::status status, std::string_view detail) {
+  return json_response(request, status, boost::json::object{{"detail", detail}});
+}
+
+void router::add(http::verb verb, std::string path, handler h) { routes_.push_back({verb, std::move(path), std::move(h)}); }
+
+std::string_view target_path(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+router::match router::find(http::verb verb, std::string_view target) const {
+  const std::string_view path = target_path(target);
+  match m;
+  for (const auto& r : routes_) {
+    if (r.path != path) continue;
+    m.path_known = true;
+    if (!m.allowed.empty()) m.allowed += ", ";
+    m.allowed += std::string(http::to_string(r.verb));
+    if (r.verb == verb) m.found = &r.h;
+  }
+  return m;
+}
+
+std::vector<std::pair<http::verb, std::string>> router::routes() const {
+  std::vector<std::pair<http::verb, std::string>> out;
+  for (const auto& r : routes_) out.emplace_back(r.verb, r.path);
+  return out;
+}
+
+}  // namespace smsbridge::api

@@ -1,0 +1,56 @@
+// Routing of HTTP requests: one table keyed by path and verb, so 404 and 405 differ. No I/O.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+
+namespace smsbridge::api {
+
+namespace http = boost::beast::http;
+using http_request = http::request<http::string_body>;
+using http_response = http::response<http::string_body>;
+
+// A JSON answer; keep-alive and version follow the request.
+http_response json_response(const http_request& request, http::status status, const boost::json::value& body);
+
+// The error shape of every endpoint: {"detail": "..."}. `detail` is written for the caller and
+// never carries internal error text.
+http_response error_response(const http_request& request, http::status status, std::string_view detail);
+
+using handler = std::function<boost::asio::awaitable<http_response>(const http_request&)>;
+
+class router {
+ public:
+  void add(http::verb verb, std::string path, handler h);
+
+  struct match {
+    const handler* found = nullptr;
+    bool path_known = false;  // the path exists with other verbs: 405, not 404
+    std::string allowed;      // for the Allow header, e.g. "GET, POST"
+  };
+  // Matches the request target's path (the query string is ignored).
+  match find(http::verb verb, std::string_view target) const;
+
+  // Every (verb, path) in the table, for tests that must cover all routes.
+  std::vector<std::pair<http::verb, std::string>> routes() const;
+
+ private:
+  struct route {
+    http::verb verb;
+    std::string path;
+    handler h;
+  };
+  std::vector<route> routes_;
+};
+
+// The path part of a request target.
+std::string_view target_path(std::string_view target);
+
+}  // namespace smsbridge::api

@@ -1,0 +1,112 @@
+// The HTTP shell: Beast with C++20 coroutines. The parser has a body and a header limit, the
+// stream a timeout; every input-caused failure becomes a 4xx JSON answer, every bug one 500.
+#include "api-daemon/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+namespace smsbridge::api {
+
+namespace {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+http_response bare_500(const http_request& request) {
+  http_response r{http::status::internal_server_error, request.version()};
+  r.set(http::field::content_type, "application/json");
+  r.keep_alive(false);
+  r.body() = R"({"detail":"Internal server error."})";
+  r.prepare_payload();
+  return r;
+}
+
+asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, http_limits limits,
+                              std::function<void(std::string_view)> report) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(limits.body_bytes);
+    parser.header_limit(limits.header_bytes);
+    stream.expires_after(limits.timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    (void)n;
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset) {
+      break;
+    }
+    http_response response;
+    bool close_after = false;
+    if (ec) {
+      // The request was not understood: answer in our error shape, then close.
+      http_request stub;
+      stub.version(11);
+      const auto status = ec == http::error::body_limit     ? http::status::payload_too_large
+                          : ec == http::error::header_limit ? http::status::request_header_fields_too_large
+                                                            : http::status::bad_request;
+      response = error_response(stub, status,
+                                status == http::status::payload_too_large
+                                    ? fmt::format("The request body is larger than {} bytes.", limits.body_bytes)
+                                : status == http::status::request_header_fields_too_large
+                                    ? "The request headers are too large."
+                                    : "The request is not valid HTTP.");
+      response.keep_alive(false);
+      close_after = true;
+    } else {
+      const http_request& request = parser.get();
+      const auto m = routes.find(request.method(), request.target());
+      if (m.found) {
+        try {
+          response = co_await (*m.found)(request);
+        } catch (const std::exception& e) {
+          report(fmt::format("{} {} failed: {}", std::string(request.method_string()), std::string(target_path(request.target())),
+                             e.what()));
+          response = bare_500(request);
+        }
+      } else if (m.path_known) {
+        response = error_response(request, http::status::method_not_allowed, "This method is not allowed here.");
+        response.set(http::field::allow, m.allowed);
+      } else {
+        response = error_response(request, http::status::not_found, "Not found.");
+      }
+      close_after = !response.keep_alive();
+    }
+    stream.expires_after(limits.timeout);
+    auto [wec, written] = co_await http::async_write(stream, response, use_tuple);
+    (void)written;
+    if (wec || close_after) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+}  // namespace
+
+asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router& routes, http_limits limits,
+                                 std::function<void(std::string_view)> report) {
+  auto executor = co_await asio::this_coro::executor;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) continue;  // EMFILE and friends: keep serving the connections we have
+    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, report),
+                   [report](std::exception_ptr e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& x) {
+                       report(fmt::format("an HTTP session failed: {}", x.what()));
+                     }
+                   });
+  }
+}
+
+}  // namespace smsbridge::api

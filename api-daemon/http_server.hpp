@@ -1,0 +1,27 @@
+// The HTTP shell: a Beast listener and sessions with bounded requests and timeouts.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "api-daemon/http_router.hpp"
+
+namespace smsbridge::api {
+
+struct http_limits {
+  std::size_t body_bytes = 64 * 1024;
+  std::uint32_t header_bytes = 16 * 1024;  // a request with 10,000 headers is refused (431)
+  std::chrono::seconds timeout{30};        // per read and per write
+};
+
+// Accepts on `acceptor` forever, one coroutine per connection. A failure inside a handler is
+// logged through `report` and answered with a bare 500.
+boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::acceptor& acceptor, const router& routes,
+                                        http_limits limits, std::function<void(std::string_view)> report);
+
+}  // namespace smsbridge::api

@@ -1,0 +1,77 @@
+// The one wrapper around libpq. Statements always go through PQexecParams with text parameters;
+// SQLSTATEs map to a small closed set of error kinds.
+#include "api-daemon/pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <fmt/format.h>
+
+namespace smsbridge::api::pg {
+
+namespace {
+db_error error_from(PGconn* conn, PGresult* result) {
+  db_error e;
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  e.sqlstate = state ? state : "";
+  e.message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) e.message.pop_back();
+  if (PQstatus(conn) != CONNECTION_OK || e.sqlstate.rfind("08", 0) == 0) e.kind = error_kind::connection;
+  else if (e.sqlstate == "23505") e.kind = error_kind::unique_violation;
+  else if (e.sqlstate == "42501") e.kind = error_kind::insufficient_privilege;
+  return e;
+}
+}  // namespace
+
+void rows::clear::operator()(pg_result* r) const { PQclear(r); }
+void connection::finish::operator()(pg_conn* c) const { PQfinish(c); }
+
+int rows::count() const { return PQntuples(result_.get()); }
+int rows::columns() const { return PQnfields(result_.get()); }
+
+std::optional<std::string_view> rows::get(int row, int column) const {
+  if (row < 0 || row >= count() || column < 0 || column >= columns()) return std::nullopt;
+  if (PQgetisnull(result_.get(), row, column)) return std::nullopt;
+  return std::string_view(PQgetvalue(result_.get(), row, column),
+                          static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+db_result<connection> connection::open(const std::string& conninfo, int connect_timeout_seconds) {
+  // With expand_dbname the URL (or key=value string) is expanded in dbname's place; being last,
+  // its own settings win over our default timeout and application name.
+  const std::string timeout = std::to_string(connect_timeout_seconds);
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "sms-bridge-api", conninfo.c_str(), nullptr};
+  connection c;
+  c.conn_.reset(PQconnectdbParams(keys, values, 1));
+  if (!c.conn_) return db_error{error_kind::connection, "", "libpq could not allocate a connection"};
+  if (PQstatus(c.conn_.get()) != CONNECTION_OK) {
+    return db_error{error_kind::connection, "", error_from(c.conn_.get(), nullptr).message};
+  }
+  return c;
+}
+
+db_result<rows> connection::exec(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::string text(sql);
+  PGresult* r = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0);
+  rows out;
+  out.result_.reset(r, rows::clear{});
+  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error_from(conn_.get(), r);
+  return out;
+}
+
+db_result<void> connection::exec_script(std::string_view sql) {
+  const std::string text(sql);
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn_.get(), text.c_str()), &PQclear);
+  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error_from(conn_.get(), r.get());
+  return {};
+}
+
+bool connection::usable() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+}  // namespace smsbridge::api::pg
