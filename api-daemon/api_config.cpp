@@ -7,6 +7,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 
+#include "proto/net_types.hpp"
+
 namespace smsbridge::api {
 
 namespace {
@@ -41,6 +43,21 @@ struct setting {
   std::function<fallible<void>(api_config&, const std::string& name, const std::string& value)> apply;
 };
 
+fallible<bool> parse_bool(const std::string& name, const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  return fail(fmt::format("{} must be true or false, not '{}'.", name, text));
+}
+
+fallible<std::uint32_t> parse_seconds(const std::string& name, const std::string& text) {
+  std::uint32_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v == 0 || v > 604800) {
+    return fail(fmt::format("{} must be a number of seconds from 1 to 604800, not '{}'.", name, text));
+  }
+  return v;
+}
+
 fallible<void> set_text(std::string& field, const std::string& name, const std::string& value) {
   if (value.size() > 4096) return fail(fmt::format("{} is longer than 4096 characters.", name));
   field = value;
@@ -51,7 +68,7 @@ const std::vector<setting>& settings() {
   static const std::vector<setting> all = {
       {{"--database-url", "SMS_BRIDGE_DATABASE_URL", "postgresql:///sms_bridge", "PostgreSQL connection URL (libpq syntax)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.database_url, n, v); }},
-      {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener (this version serves /health)"},
+      {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener: /health and the admin API"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
          auto a = parse_listen(n, v);
          if (!a) return a.error();
@@ -65,7 +82,69 @@ const std::vector<setting>& settings() {
          c.metrics_listen = *a;
          return {};
        }},
-      {{"--firewall-socket", "SMS_BRIDGE_FIREWALL_SOCKET", "/run/sms-bridge/firewall.sock", "the firewall helper's socket (its state shows in /health)"},
+      {{"--settings-file", "SMS_BRIDGE_SETTINGS_FILE", "/etc/sms-bridge/sms_settings.json",
+        "the settings file (seed format; settings.monitoring_ports names the doors)"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.settings_file, n, v); }},
+      {{"--server-ip", "SMS_BRIDGE_SERVER_IP", "auto", "the address laptops use to reach this server, or auto"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         if (v != "auto") {
+           boost::system::error_code ec;
+           boost::asio::ip::make_address(v, ec);
+           if (ec) return fail(fmt::format("{} must be auto or a numeric IP address, not '{}'.", n, v));
+         }
+         c.server_ip = v;
+         return {};
+       }},
+      {{"--monitoring-enabled", "SMS_BRIDGE_MONITORING_ENABLED", "true", "serve the /admin/monitoring API"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto b = parse_bool(n, v);
+         if (!b) return b.error();
+         c.monitoring_enabled = *b;
+         return {};
+       }},
+      {{"--monitoring-worker-enabled", "SMS_BRIDGE_MONITORING_WORKER_ENABLED", "true",
+        "drain the helper's events into the audit trail every 5 s (and after each open or close)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto b = parse_bool(n, v);
+         if (!b) return b.error();
+         c.monitoring_worker_enabled = *b;
+         return {};
+       }},
+      {{"--admin-username", "SMS_BRIDGE_ADMIN_USERNAME", "(none)", "first admin, created at start only if no admin exists"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.admin_username, n, v); }},
+      {{"--admin-password", "SMS_BRIDGE_ADMIN_PASSWORD", "(none)", "that admin's password (prefer the variable: flags show in ps)"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.admin_password, n, v); }},
+      {{"--trusted-proxies", "SMS_BRIDGE_TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         c.trusted_proxies.clear();
+         std::size_t start = 0;
+         while (!v.empty()) {
+           const auto comma = v.find(',', start);
+           std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+           item.erase(0, item.find_first_not_of(' '));
+           item.erase(item.find_last_not_of(' ') + 1);
+           if (!firewall::parse_cidr(item)) return fail(fmt::format("{}: '{}' is not a numeric CIDR.", n, item));
+           c.trusted_proxies.push_back(item);
+           if (comma == std::string::npos) break;
+           start = comma + 1;
+         }
+         return {};
+       }},
+      {{"--port-min-duration-seconds", "SMS_BRIDGE_PORT_MIN_DURATION_SECONDS", "900", "the shortest door"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto s = parse_seconds(n, v);
+         if (!s) return s.error();
+         c.port_min_duration_seconds = *s;
+         return {};
+       }},
+      {{"--port-max-duration-seconds", "SMS_BRIDGE_PORT_MAX_DURATION_SECONDS", "14400", "the longest door"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto s = parse_seconds(n, v);
+         if (!s) return s.error();
+         c.port_max_duration_seconds = *s;
+         return {};
+       }},
+      {{"--firewall-socket", "SMS_BRIDGE_FIREWALL_SOCKET", "/run/sms-bridge/firewall.sock", "the firewall helper's socket"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.firewall_socket, n, v); }},
   };
   return all;
@@ -83,8 +162,11 @@ const std::vector<setting_doc>& setting_docs() {
 
 std::string usage() {
   std::string out =
-      "usage: sms-bridge-api [OPTIONS]            serve (migrates the database first)\n"
-      "       sms-bridge-api [OPTIONS] migrate    apply the database migrations and exit\n"
+      "usage: sms-bridge-api [OPTIONS]                    serve (migrates the database first)\n"
+      "       sms-bridge-api [OPTIONS] migrate            apply the database migrations and exit\n"
+      "       sms-bridge-api [OPTIONS] admin add NAME     create an admin; the password is read from stdin\n"
+      "       sms-bridge-api [OPTIONS] admin passwd NAME  change an admin's password (read from stdin)\n"
+      "       sms-bridge-api [OPTIONS] admin remove NAME  delete an admin\n"
       "\n"
       "Every option can also be given as an environment variable; the option wins.\n"
       "\n";
@@ -131,12 +213,27 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
       continue;
     }
     if (!command_seen) {
-      if (a != "serve" && a != "migrate") return fail(fmt::format("unknown command '{}'; see --help.", a));
+      if (a != "serve" && a != "migrate" && a != "admin") return fail(fmt::format("unknown command '{}'; see --help.", a));
       cl.command = a;
       command_seen = true;
       continue;
     }
+    if (cl.command == "admin" && cl.operands.size() < 2) {
+      cl.operands.push_back(a);
+      continue;
+    }
     return fail(fmt::format("unexpected argument '{}'; see --help.", a));
+  }
+  if (cl.command == "admin") {
+    if (cl.operands.size() != 2 || (cl.operands[0] != "add" && cl.operands[0] != "passwd" && cl.operands[0] != "remove")) {
+      return fail("admin needs add, passwd or remove, and a NAME; see --help.");
+    }
+  }
+  if (cl.config.port_min_duration_seconds > cl.config.port_max_duration_seconds) {
+    return fail("SMS_BRIDGE_PORT_MIN_DURATION_SECONDS is greater than SMS_BRIDGE_PORT_MAX_DURATION_SECONDS.");
+  }
+  if (cl.config.admin_username.empty() != cl.config.admin_password.empty()) {
+    return fail("SMS_BRIDGE_ADMIN_USERNAME and SMS_BRIDGE_ADMIN_PASSWORD go together: set both or neither.");
   }
   return cl;
 }

@@ -15,14 +15,22 @@ struct listen_address {
   std::uint16_t port = 0;
 };
 
-// The settings this version uses. DESIGN.md §5 lists the rest (settings file, log dir, server
-// address, admin bootstrap, trusted proxies, duration bounds); each joins this table with the
-// feature that reads it, so --help never lists a setting that does nothing.
+// The settings this version uses. DESIGN.md §5 also names SMS_BRIDGE_LOG_DIR; it joins this
+// table with the log endpoints that read it, so --help never lists a setting that does nothing.
 struct api_config {
   std::string database_url = "postgresql:///sms_bridge";
   listen_address listen{"0.0.0.0", 8080};
   listen_address metrics_listen{"127.0.0.1", 9464};
+  std::string settings_file = "/etc/sms-bridge/sms_settings.json";
   std::string firewall_socket = "/run/sms-bridge/firewall.sock";
+  std::string server_ip = "auto";
+  bool monitoring_enabled = true;
+  bool monitoring_worker_enabled = true;
+  std::string admin_username;  // bootstrap of the first admin only
+  std::string admin_password;
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
+  std::uint32_t port_min_duration_seconds = 900;
+  std::uint32_t port_max_duration_seconds = 14400;
 };
 
 // One setting: its flag (--database-url) and variable (SMS_BRIDGE_DATABASE_URL) and what it means.
@@ -35,7 +43,8 @@ struct setting_doc {
 const std::vector<setting_doc>& setting_docs();
 
 struct command_line {
-  std::string command = "serve";  // serve | migrate
+  std::string command = "serve";      // serve | migrate | admin
+  std::vector<std::string> operands;  // admin: {add|passwd|remove, NAME}
   bool help = false;
   api_config config;
 };

@@ -24,7 +24,12 @@ http_response json_response(const http_request& request, http::status status, co
 // never carries internal error text.
 http_response error_response(const http_request& request, http::status status, std::string_view detail);
 
-using handler = std::function<boost::asio::awaitable<http_response>(const http_request&)>;
+// What the server knows about a request besides its bytes.
+struct request_context {
+  std::string peer_ip;  // the TCP peer (a proxy, if there is one)
+};
+
+using handler = std::function<boost::asio::awaitable<http_response>(const http_request&, const request_context&)>;
 
 class router {
  public:

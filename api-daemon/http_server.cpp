@@ -33,6 +33,10 @@ http_response bare_500(const http_request& request) {
 asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, http_limits limits,
                               std::function<void(std::string_view)> report) {
   beast::flat_buffer buffer;
+  request_context context;
+  boost::system::error_code peer_ec;
+  const auto peer = stream.socket().remote_endpoint(peer_ec);
+  if (!peer_ec) context.peer_ip = peer.address().to_string();
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(limits.body_bytes);
@@ -66,7 +70,7 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
       const auto m = routes.find(request.method(), request.target());
       if (m.found) {
         try {
-          response = co_await (*m.found)(request);
+          response = co_await (*m.found)(request, context);
         } catch (const std::exception& e) {
           report(fmt::format("{} {} failed: {}", std::string(request.method_string()), std::string(target_path(request.target())),
                              e.what()));

@@ -1,8 +1,9 @@
-// sms-bridge-api: wiring only. Configuration, migrations, the two listeners, signals.
+// sms-bridge-api: wiring only. Configuration, migrations, admin commands, listeners, signals.
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -13,12 +14,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "api-daemon/admins.hpp"
 #include "api-daemon/api_config.hpp"
+#include "api-daemon/app.hpp"
 #include "api-daemon/database.hpp"
 #include "api-daemon/http_server.hpp"
 #include "api-daemon/migrations.hpp"
+#include "api-daemon/password_hash.hpp"
 #include "api-daemon/routes.hpp"
 
 extern char** environ;
@@ -43,7 +49,6 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
-// Binds a listener; fails with a sentence naming the setting.
 smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const api::listen_address& where, const char* name) {
   boost::system::error_code ec;
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(where.host), where.port);
@@ -54,6 +59,76 @@ smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const ap
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return smsbridge::fail(fmt::format("cannot listen on {}:{} ({}): {}.", where.host, where.port, name, ec.message()));
   return acceptor;
+}
+
+// `admin add|passwd|remove NAME`; the password is the first line of stdin.
+int admin_command(api::database& db, const std::string& action, const std::string& name) {
+  if (!api::is_valid_admin_name(name)) {
+    log_line("error", "an admin name is 1 to 64 of A-Z, a-z, 0-9, '_', '.', '@' and '-'.");
+    return 2;
+  }
+  if (action == "remove") {
+    auto remove = [&](api::pg::connection& c) { return api::remove_admin(c, name); };
+    auto removed = db.call_now(remove);
+    if (!removed) return log_line("error", removed.error().message), 1;
+    if (!*removed) return log_line("error", fmt::format("there is no admin named '{}'.", name)), 1;
+    std::printf("admin '%s' removed\n", name.c_str());
+    return 0;
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (password.size() < 8 || password.size() > 256) {
+    log_line("error", "the password (the first line of stdin) must be 8 to 256 characters.");
+    return 2;
+  }
+  auto hash = api::hash_password(password);
+  if (!hash) return log_line("error", hash.error().message), 1;
+  if (action == "add") {
+    auto add = [&](api::pg::connection& c) { return api::add_admin(c, name, *hash); };
+    auto added = db.call_now(add);
+    if (!added && added.error().kind == api::pg::error_kind::unique_violation) {
+      return log_line("error", fmt::format("an admin named '{}' already exists; use admin passwd.", name)), 1;
+    }
+    if (!added) return log_line("error", added.error().message), 1;
+    std::printf("admin '%s' added\n", name.c_str());
+    return 0;
+  }
+  auto change = [&](api::pg::connection& c) { return api::set_admin_password(c, name, *hash); };
+  auto changed = db.call_now(change);
+  if (!changed) return log_line("error", changed.error().message), 1;
+  if (!*changed) return log_line("error", fmt::format("there is no admin named '{}'.", name)), 1;
+  auto audit = [&](api::pg::connection& c) { return api::record_auth_event(c, name, "cli", "cli", "changed"); };
+  (void)db.call_now(audit);
+  std::printf("password of admin '%s' changed\n", name.c_str());
+  return 0;
+}
+
+// The first admin from SMS_BRIDGE_ADMIN_USERNAME/PASSWORD, only while no admin exists.
+smsbridge::fallible<void> bootstrap_admin(api::database& db, const api::api_config& config) {
+  if (config.admin_username.empty()) return {};
+  if (!api::is_valid_admin_name(config.admin_username)) return smsbridge::fail("SMS_BRIDGE_ADMIN_USERNAME is not a valid admin name.");
+  auto exists_query = [](api::pg::connection& c) { return api::any_admin_exists(c); };
+  auto exists = db.call_now(exists_query);
+  if (!exists) return smsbridge::fail(exists.error().message);
+  if (*exists) return {};
+  auto hash = api::hash_password(config.admin_password);
+  if (!hash) return hash.error();
+  auto add = [&](api::pg::connection& c) { return api::add_admin(c, config.admin_username, *hash); };
+  if (auto r = db.call_now(add); !r && r.error().kind != api::pg::error_kind::unique_violation) {
+    return smsbridge::fail(r.error().message);
+  }
+  log_line("info", fmt::format("created the first admin '{}'", config.admin_username));
+  return {};
+}
+
+asio::awaitable<void> audit_timer(api::app& a) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(5));
+    co_await timer.async_wait(asio::use_awaitable);
+    auto drain = api::drain_audit(a);
+    co_await std::move(drain);
+  }
 }
 }  // namespace
 
@@ -67,11 +142,13 @@ int main(int argc, char** argv) {
     std::fputs(api::usage().c_str(), stdout);
     return 0;
   }
+  if (auto r = api::init_crypto(); !r) return log_line("error", r.error().message), 1;
   const api::api_config& config = cl->config;
   api::database db(config.database_url);
 
-  // Migrations first, in both commands: the daemon never runs against an old schema.
-  auto applied = db.call_now([](smsbridge::api::pg::connection& c) { return api::migrate(c, api::builtin_migrations()); });
+  // Migrations first, in every command: nothing runs against an old schema.
+  auto do_migrate = [](api::pg::connection& c) { return api::migrate(c, api::builtin_migrations()); };
+  auto applied = db.call_now(do_migrate);
   if (!applied) {
     log_line("error", fmt::format("cannot migrate the database: {}", applied.error().message));
     return 1;
@@ -81,6 +158,11 @@ int main(int argc, char** argv) {
     std::printf("%zu migration(s) applied; the schema is up to date.\n", applied->size());
     return 0;
   }
+  if (cl->command == "admin") return admin_command(db, cl->operands[0], cl->operands[1]);
+  if (auto r = bootstrap_admin(db, config); !r) {
+    log_line("error", fmt::format("cannot create the first admin: {}", r.error().message));
+    return 1;
+  }
 
   asio::io_context io(1);
   auto public_acceptor = bind(io, config.listen, "SMS_BRIDGE_LISTEN");
@@ -89,12 +171,15 @@ int main(int argc, char** argv) {
     log_line("error", (!public_acceptor ? public_acceptor.error() : metrics_acceptor.error()).message);
     return 1;
   }
-  api::app_context app{config, db};
+  api::worker helper_thread(1);
+  api::basic_auth auth(db, {});
+  const auto report = [](std::string_view m) { log_line("error", m); };
+  api::app app{config, db, helper_thread, auth, report};
   const api::router public_router = api::public_routes(app);
   const api::router metrics_router = api::metrics_routes(app);
-  const auto report = [](std::string_view m) { log_line("error", m); };
   asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, {}, report), asio::detached);
   asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, {}, report), asio::detached);
+  if (config.monitoring_enabled && config.monitoring_worker_enabled) asio::co_spawn(io, audit_timer(app), asio::detached);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   std::signal(SIGPIPE, SIG_IGN);

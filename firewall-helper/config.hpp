@@ -12,7 +12,7 @@
 
 #include "common/result.hpp"
 
-#include "firewall-helper/net_types.hpp"
+#include "proto/net_types.hpp"
 
 namespace smsbridge::firewall {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "firewall-helper/net_types.hpp"
+#include "proto/net_types.hpp"
 
 struct nfct_handle;
 

@@ -13,7 +13,7 @@
 #include "common/result.hpp"
 
 #include "firewall-helper/config.hpp"
-#include "firewall-helper/net_types.hpp"
+#include "proto/net_types.hpp"
 
 namespace smsbridge::firewall {
 

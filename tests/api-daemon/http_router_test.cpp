@@ -6,7 +6,9 @@
 using namespace smsbridge::api;
 
 namespace {
-boost::asio::awaitable<http_response> nothing(const http_request& r) { co_return error_response(r, http::status::ok, ""); }
+boost::asio::awaitable<http_response> nothing(const http_request& r, const request_context&) {
+  co_return error_response(r, http::status::ok, "");
+}
 }  // namespace
 
 TEST_CASE("routes match on path and verb; the query string is ignored") {

@@ -3,7 +3,7 @@
 
 #include "result_string_maker.hpp"
 
-#include "firewall-helper/net_types.hpp"
+#include "proto/net_types.hpp"
 
 using namespace smsbridge::firewall;
 

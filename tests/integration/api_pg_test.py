@@ -91,7 +91,9 @@ class World:
         self.pg = Postgres()
         self.processes = []
         self.namespace = None
+        self.extra_namespaces = []
         self.tmp = tempfile.mkdtemp(prefix="sms-bridge-api-it-")
+        os.chmod(self.tmp, 0o755)
         self.api_log = os.path.join(self.tmp, "api.log")
         self.port = None
 
@@ -104,9 +106,10 @@ class World:
                 except subprocess.TimeoutExpired:
                     pass
         self.processes = []
-        if self.namespace:
-            subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
-            self.namespace = None
+        for ns in ([self.namespace] if self.namespace else []) + self.extra_namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.namespace = None
+        self.extra_namespaces = []
         self.pg.remove()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -190,10 +193,11 @@ class World:
 
 def scenario_migrations(w):
     r = w.api("migrate")
-    check(r.returncode == 0 and "1 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
+    check(r.returncode == 0 and "3 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
     r = w.api("migrate")
     check(r.returncode == 0 and "0 migration(s) applied" in r.stdout, f"second migrate: {r.returncode} {r.stdout} {r.stderr}")
-    check(w.pg.psql("SELECT version FROM schema_migrations").stdout.split() == ["001_monitoring"], "schema_migrations is wrong")
+    check(w.pg.psql("SELECT version FROM schema_migrations ORDER BY version").stdout.split() ==
+          ["001_monitoring", "002_admins", "003_firewall_incidents"], "schema_migrations is wrong")
     objects = w.pg.psql("SELECT string_agg(c.relname || ':' || c.relkind::text, ' ' ORDER BY c.relname) FROM pg_class c "
                         "WHERE c.relname LIKE 'monitoring_%' AND c.relkind IN ('r', 'v')").stdout.split()
     check(objects == ["monitoring_audit_summary:v", "monitoring_port_access:r", "monitoring_port_access_history:v",
@@ -264,6 +268,202 @@ def scenario_bad_requests(w):
     check(r.returncode == 1 and "cannot migrate the database" in r.stderr, f"no database: {r.returncode} {r.stderr}")
 
 
+SERVER_IP, LAPTOP_IP = "10.232.1.1", "10.232.1.2"
+
+# Runs in the laptop namespace: one HTTP/1.1 connection kept alive; each "go" on stdin sends a
+# request on it and prints the status code, or reset/eof/timeout.
+KEEPALIVE_AGENT = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+def answer():
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return "eof"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            return "eof"
+        body += chunk
+    return head.split(b" ")[1].decode()
+for line in sys.stdin:
+    try:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: laptop\r\n\r\n")
+        print(answer(), flush=True)
+    except (ConnectionResetError, BrokenPipeError):
+        print("reset", flush=True)
+    except OSError:
+        print("timeout", flush=True)
+"""
+PASSWORD = "correct horse battery"
+
+
+class Site:
+    """The server namespace (helper + api-daemon) and a laptop namespace joined by a veth pair."""
+
+    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900):
+        self.w = w
+        tag = os.getpid() % 100000
+        self.server, self.laptop = f"sbAS{tag}", f"sbAL{tag}"
+        w.extra_namespaces = [self.server, self.laptop]
+        for ns in (self.server, self.laptop):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            self.ns(ns, "ip", "link", "set", "lo", "up")
+        self.ns(self.server, "ip", "link", "add", "s-lap", "type", "veth", "peer", "name", "l-eth", "netns", self.laptop)
+        self.ns(self.server, "ip", "addr", "add", f"{SERVER_IP}/24", "dev", "s-lap")
+        self.ns(self.server, "ip", "link", "set", "s-lap", "up")
+        self.ns(self.laptop, "ip", "addr", "add", f"{LAPTOP_IP}/24", "dev", "l-eth")
+        self.ns(self.laptop, "ip", "link", "set", "l-eth", "up")
+        self.ns(self.server, "sysctl", "-qw", "net.ipv4.conf.s-lap.route_localnet=1")
+        self.socket = os.path.join(w.tmp, "fw.sock")
+        config = os.path.join(w.tmp, "helper.json")
+        with open(config, "w") as f:
+            json.dump({"socket": self.socket, "state_file": os.path.join(w.tmp, "port_mappings.json"),
+                       "services": {"metrics": {"target": "127.0.0.1:9464"}, "postgres": {"target": "127.0.0.1:5432"}},
+                       "duration_seconds": {"min": helper_min_seconds, "max": 14400}}, f)
+        self.helper = subprocess.Popen(["ip", "netns", "exec", self.server,
+                                        os.path.join(w.build_dir, "firewall-helper", "sms-bridge-firewall-helper"),
+                                        "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        w.processes.append(self.helper)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(os.path.exists(self.socket), "the firewall helper did not start")
+        r = subprocess.run([w.api_bin, "admin", "add", "alice"], input=PASSWORD + "\n", capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
+        check(r.returncode == 0, f"admin add: {r.returncode} {r.stderr}")
+        env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_LISTEN=f"{SERVER_IP}:8080",
+                   SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
+                   SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
+                   SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds))
+        log = open(w.api_log, "w")
+        self.api = subprocess.Popen(["ip", "netns", "exec", self.server, w.api_bin], stdout=log, stderr=log, env=env)
+        w.processes.append(self.api)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "listening on" not in w.log():
+            check(self.api.poll() is None, f"sms-bridge-api exited: {w.log()}")
+            time.sleep(0.05)
+        check("listening on" in w.log(), f"sms-bridge-api did not start: {w.log()}")
+
+    def ns(self, ns, *cmd):
+        return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=60, check=True)
+
+    def curl(self, method, path, body=None, user=f"alice:{PASSWORD}", host=SERVER_IP, port=8080):
+        """curl from the laptop, the way the seed's examples do. Returns (status, parsed JSON or text)."""
+        cmd = ["ip", "netns", "exec", self.laptop, "curl", "-s", "-m", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]
+        if user:
+            cmd += ["-u", user]
+        if body is not None:
+            cmd += ["-H", "Content-Type: application/json", "--data-binary", body if isinstance(body, str) else json.dumps(body)]
+        r = subprocess.run(cmd + [f"http://{host}:{port}{path}"], capture_output=True, text=True, timeout=30)
+        text, _, code = r.stdout.rpartition("\n")
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = text
+        return int(code or 0), parsed
+
+    def door_works(self):
+        status, body = self.curl("GET", "/health", user=None, port=9100)
+        return status in (200, 503) and isinstance(body, dict) and "database" in body
+
+
+def scenario_monitoring_flow(w):
+    site = Site(w)
+    # Every admin route answers 401 without valid credentials.
+    admin_routes = [("GET", "/admin/monitoring/services"), ("POST", "/admin/monitoring/open-port"),
+                    ("POST", "/admin/monitoring/close-port"), ("GET", "/admin/monitoring/port-status"),
+                    ("GET", "/admin/monitoring/history")]
+    for method, path in admin_routes:
+        for user in (None, "alice:wrong password", "mallory:" + PASSWORD):
+            status, body = site.curl(method, path, body={"service": "metrics"} if method == "POST" else None, user=user)
+            check(status == 401 and body == {"detail": "Valid admin credentials are required."}, f"{method} {path} as {user}: {status} {body}")
+    status, body = site.curl("GET", "/admin/monitoring/services")
+    check(status == 200 and {s["service"]: s["status"] for s in body["services"]}.get("metrics") == "closed", f"services: {status} {body}")
+    check(not site.door_works(), "the metrics door answered before it was opened")
+    # The seed's curl example: open for an hour.
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
+    check(status == 200 and body["status"] == "opened" and body["port"] == 9100 and body["source"] == f"{LAPTOP_IP}/32",
+          f"open-port: {status} {body}")
+    check(body["connection_info"]["prometheus_target"] == f"{SERVER_IP}:9100", f"connection_info: {body}")
+    check(site.door_works(), "the laptop cannot scrape through the opened door")
+    status, body = site.curl("GET", "/admin/monitoring/port-status")
+    remaining = body["open_ports"]["metrics"]["time_remaining_seconds"]
+    check(status == 200 and 3500 <= remaining <= 3600, f"port-status: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
+    check(status == 200 and body["status"] == "already_open", f"second open: {status} {body}")
+    # Bad input: a 4xx JSON body, never a 5xx.
+    for payload, expected in ((b"{not json", 400), ({"service": "metrics", "duration_minutes": 14}, 422),
+                              ({"service": "metrics", "duration_minutes": 241}, 422), ({"service": "metrics", "duration_minutes": "60"}, 422),
+                              ({"service": "metrics", "source": "laptop.example.com"}, 422), ({"service": "nosuch"}, 404),
+                              ({"service": "pgbouncer"}, 400), ({"service": 5}, 422), ([1, 2], 400)):
+        status, body = site.curl("POST", "/admin/monitoring/open-port", payload.decode() if isinstance(payload, bytes) else payload)
+        check(status == expected and isinstance(body, dict) and "detail" in body, f"{payload}: {status} {body}, expected {expected}")
+    # An established connection through the door (HTTP keep-alive from the laptop) ...
+    agent = subprocess.Popen(["ip", "netns", "exec", site.laptop, sys.executable, "-c", KEEPALIVE_AGENT, SERVER_IP, "9100"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    w.processes.append(agent)
+    def agent_ask():
+        agent.stdin.write("go\n")
+        agent.stdin.flush()
+        return agent.stdout.readline().strip()
+    check(agent_ask() == "200", "the kept-alive connection through the door does not work")
+    # ... is cut when the door is closed through the API. Close, as in the seed.
+    status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
+    check(status == 200 and body == {"status": "closed", "service": "metrics", "port": 9100}, f"close-port: {status} {body}")
+    outcome = agent_ask()
+    check(outcome in ("reset", "eof"), f"the established connection survived the close: {outcome}")
+    check(not site.door_works(), "the door still answers after close")
+    status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
+    check(status == 404 and "detail" in body, f"closing a closed door: {status} {body}")
+    # The audit trail: one open and one close, with who and why, newest first.
+    status, body = site.curl("GET", "/admin/monitoring/history?limit=10&service=metrics")
+    check(status == 200 and len(body["history"]) == 1, f"history: {status} {body}")
+    entry = body["history"][0]
+    check(entry["status"] == "closed" and entry["opened_by"] == "alice" and entry["closed_by"] == "alice" and
+          entry["close_reason"] == "closed through the admin API" and entry["source"] == f"{LAPTOP_IP}/32", f"history entry: {entry}")
+    rows = w.pg.psql("SELECT action || ':' || helper_seq FROM monitoring_port_access ORDER BY id").stdout.split()
+    check(rows == ["opened:1", "closed:2"], f"audit rows: {rows}")
+    outcomes = w.pg.psql("SELECT outcome FROM admin_auth_events WHERE username = 'alice' ORDER BY id").stdout.split()
+    check("failure" in outcomes and "success" in outcomes, f"logins were not audited: {outcomes}")
+
+
+def scenario_audit_while_db_down(w):
+    site = Site(w, helper_min_seconds=1, api_min_seconds=1)
+    status, _ = site.curl("GET", "/admin/monitoring/services")  # a verified login, cached
+    check(status == 200, "the first login failed")
+    w.pg.stop()
+    status, body = site.curl("GET", "/health")
+    check(status == 503 and body["database"] == "down", f"/health with the database down: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_seconds": 600})
+    check(status == 200 and body["status"] == "opened", f"open with the database down: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics", "reason": "db test"})
+    check(status == 200, f"close with the database down: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "postgres", "duration_seconds": 2})
+    check(status == 200, f"short open with the database down: {status} {body}")
+    time.sleep(3)  # the 2 s door expires while the database is down
+    w.pg.start()
+    def recorded():
+        r = w.pg.psql("SELECT string_agg(service || ':' || action || ':' || COALESCE(closed_by, opened_by), ' ' ORDER BY helper_seq) "
+                      "FROM monitoring_port_access", check_rc=False)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    expected = "metrics:opened:alice metrics:closed:alice postgres:opened:alice postgres:expired:system"
+    deadline = time.monotonic() + 15
+    while recorded() != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    check(recorded() == expected, f"the audit trail after the database came back: {recorded()!r}")
+    time.sleep(6)  # another drain round must not record anything twice
+    check(w.pg.psql("SELECT count(*) FROM monitoring_port_access").stdout.strip() == "4", "an event was recorded twice")
+    reason = w.pg.psql("SELECT close_reason FROM monitoring_port_access WHERE action = 'closed'").stdout.strip()
+    check(reason == "db test", f"the close reason was lost: {reason!r}")
+    status, body = site.curl("GET", "/health")
+    check(status == 200 and body["database"] == "up", f"/health after the database came back: {status} {body}")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
@@ -278,8 +478,9 @@ def main():
         missing.append("root")
     if not pg_bin("initdb"):
         missing.append("PostgreSQL server (initdb)")
-    if shutil.which("psql") is None:
-        missing.append("psql")
+    for tool in ("psql", "curl", "ip", "runuser"):
+        if shutil.which(tool) is None:
+            missing.append(tool)
     if missing:
         print(f"SKIP: needs {', '.join(missing)}", file=sys.stderr)
         return 1 if in_ci else SKIP

@@ -1,5 +1,5 @@
 // Typed network values: parsing with inet_pton, printing with inet_ntop, prefix arithmetic.
-#include "firewall-helper/net_types.hpp"
+#include "proto/net_types.hpp"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,5 @@
-// Typed network values (addresses, CIDRs, targets): the only form in which addresses reach nft.
+// Typed network values (addresses, CIDRs, targets): how both daemons read addresses, and the only
+// form in which addresses reach nft.
 #pragma once
 
 #include <array>

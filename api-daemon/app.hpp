@@ -1,0 +1,50 @@
+// What every endpoint of sms-bridge-api shares: configuration, the database, the helper, auth.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api-daemon/api_config.hpp"
+#include "api-daemon/basic_auth.hpp"
+#include "api-daemon/database.hpp"
+#include "api-daemon/http_router.hpp"
+#include "api-daemon/worker.hpp"
+#include "common/result.hpp"
+#include "firewall.pb.h"
+
+namespace smsbridge::api {
+
+struct app {
+  const api_config& config;
+  database& db;
+  worker& helper_thread;  // the helper client blocks: its calls run here
+  basic_auth& auth;
+  std::function<void(std::string_view)> report;  // log lines for operators
+  // Audit drain state, touched on the I/O thread only.
+  bool draining = false;
+  bool drain_again = false;
+};
+
+// One request to the firewall helper, on the helper thread. Fails with a sentence when the
+// helper cannot be reached; a refusal comes back as a Response carrying an Error.
+boost::asio::awaitable<fallible<firewall::v1::Response>> call_helper(app& a, firewall::v1::Request request);
+
+// Moves the helper's event journal into PostgreSQL (record_port_opened / record_port_closed and
+// firewall_incidents), acknowledging each batch only after its transaction committed. Safe to
+// call at any time; concurrent calls coalesce.
+boost::asio::awaitable<void> drain_audit(app& a);
+
+// The client's address: the TCP peer, or X-Forwarded-For's nearest untrusted hop when the peer
+// is a trusted proxy.
+std::string client_address(const app& a, const http_request& request, const request_context& context);
+
+// Wraps an admin endpoint: 401 (with WWW-Authenticate) unless valid Basic credentials come with
+// the request; 503 when the database cannot be asked or too many hashes are waiting.
+using admin_handler = std::function<boost::asio::awaitable<http_response>(const http_request&, const request_context&,
+                                                                          const std::string& admin)>;
+handler require_admin(app& a, admin_handler inner);
+
+void add_monitoring_routes(router& r, app& a);
+
+}  // namespace smsbridge::api

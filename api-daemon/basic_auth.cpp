@@ -1,0 +1,106 @@
+// HTTP Basic authentication of admins.
+#include "api-daemon/basic_auth.hpp"
+
+#include <array>
+
+#include "api-daemon/admins.hpp"
+#include "api-daemon/password_hash.hpp"
+
+namespace smsbridge::api {
+
+namespace {
+std::optional<std::string> base64_decode(std::string_view in) {
+  static const std::array<int, 256> table = [] {
+    std::array<int, 256> t{};
+    t.fill(-1);
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = i;
+    return t;
+  }();
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      const char c = in[i + j];
+      if (c == '=' && i + 4 == in.size() && j >= 2) {
+        v[j] = 0;
+        ++pad;
+      } else if (pad > 0 || (v[j] = table[static_cast<unsigned char>(c)]) < 0) {
+        return std::nullopt;
+      }
+    }
+    const unsigned n = (unsigned(v[0]) << 18) | (unsigned(v[1]) << 12) | (unsigned(v[2]) << 6) | unsigned(v[3]);
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<basic_credentials> parse_basic_authorization(std::string_view header) {
+  constexpr std::string_view scheme = "Basic ";
+  if (header.size() > 1024 || header.size() <= scheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(scheme[i]))) {
+      return std::nullopt;
+    }
+  }
+  auto decoded = base64_decode(header.substr(scheme.size()));
+  if (!decoded) return std::nullopt;
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 64 || decoded->size() - colon - 1 > 256) return std::nullopt;
+  return basic_credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+}
+
+basic_auth::basic_auth(database& db, limits l)
+    : db_(db), limits_(l), hashers_(l.parallel_hashes), cache_key_secret_(random_bytes(32)) {}
+
+boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authorization, std::string source) {
+  auto credentials = parse_basic_authorization(authorization);
+  if (!credentials || !is_valid_admin_name(credentials->user)) co_return auth_result{auth_outcome::denied, {}};
+  const std::string user = credentials->user;
+  auto lookup = [user](pg::connection& c) { return find_admin(c, user); };
+  auto found_step = db_.call(std::move(lookup));
+  const auto found = co_await std::move(found_step);
+  const auto now = std::chrono::steady_clock::now();
+  const std::string key = keyed_hash(cache_key_secret_, credentials->user + '\0' + credentials->password);
+  if (!found) {
+    // The database is down: a verification cached before it went down still stands, so admins
+    // can close doors (and the helper keeps the audit events until the database is back).
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.admin == user && it->second.expires > now) co_return auth_result{auth_outcome::ok, user};
+    co_return auth_result{auth_outcome::unavailable, {}};
+  }
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    if (*found && it->second.admin == user && it->second.version == (*found)->password_version && it->second.expires > now) {
+      co_return auth_result{auth_outcome::ok, user};
+    }
+    cache_.erase(it);
+  }
+  bool verified = false;
+  if (*found) {
+    if (in_flight_ >= limits_.parallel_hashes + limits_.waiting_hashes) co_return auth_result{auth_outcome::busy, {}};
+    ++in_flight_;
+    auto verify = [hash = (*found)->password_hash, password = credentials->password] { return verify_password(hash, password); };
+    auto verify_step = hashers_.run(std::move(verify));
+    verified = co_await std::move(verify_step);
+    --in_flight_;
+  }
+  const char* outcome = verified ? "success" : "failure";
+  auto record = [user, source, outcome](pg::connection& c) { return record_auth_event(c, user, source, "basic", outcome); };
+  auto record_step = db_.call(std::move(record));
+  (void)co_await std::move(record_step);
+  if (!verified) co_return auth_result{auth_outcome::denied, {}};
+  if (cache_.size() >= limits_.cache_entries) {
+    for (auto it = cache_.begin(); it != cache_.end();) it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
+    if (cache_.size() >= limits_.cache_entries) cache_.erase(cache_.begin());
+  }
+  cache_[key] = cached{user, (*found)->password_version, now + limits_.cache_ttl};
+  co_return auth_result{auth_outcome::ok, user};
+}
+
+}  // namespace smsbridge::api

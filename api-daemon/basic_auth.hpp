@@ -1,0 +1,68 @@
+// HTTP Basic authentication of admins: argon2id off the I/O thread with bounded concurrency, and
+// a short-lived cache of successful verifications so API clients do not pay for it every time.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api-daemon/database.hpp"
+#include "api-daemon/worker.hpp"
+
+namespace smsbridge::api {
+
+struct basic_credentials {
+  std::string user;
+  std::string password;
+};
+
+// Parses "Basic base64(user:password)". nullopt for anything else (wrong scheme, bad base64,
+// no colon, over-long values).
+std::optional<basic_credentials> parse_basic_authorization(std::string_view header);
+
+enum class auth_outcome { ok, denied, busy, unavailable };
+
+struct auth_result {
+  auth_outcome outcome = auth_outcome::denied;
+  std::string admin;  // when ok
+};
+
+class basic_auth {
+ public:
+  struct limits {
+    std::size_t parallel_hashes = 2;            // argon2id runs at once (each up to 64 MiB)
+    std::size_t waiting_hashes = 8;             // more than this waiting: answer busy at once
+    std::chrono::seconds cache_ttl{300};
+    std::size_t cache_entries = 1024;
+  };
+
+  basic_auth(database& db, limits l);
+
+  // Verifies the request's Authorization header. `source` is the client address (for the trail).
+  // The admin's password_version is read on every request, so a password change (also from the
+  // CLI) drops the cached verification at once; argon2id runs only on a cache miss. While the
+  // database is unreachable, only a cached verification is accepted.
+  boost::asio::awaitable<auth_result> check(std::string_view authorization, std::string source);
+
+ private:
+  struct cached {
+    std::string admin;
+    std::int32_t version;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  database& db_;
+  limits limits_;
+  worker hashers_;
+  std::size_t in_flight_ = 0;            // touched on the I/O thread only
+  std::map<std::string, cached> cache_;  // keyed by a keyed hash of user + password
+  std::string cache_key_secret_;
+};
+
+}  // namespace smsbridge::api

@@ -1,0 +1,27 @@
+// The one wrapper around libsodium: argon2id password hashes, keyed hashes, random bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace smsbridge::api {
+
+// Initialises libsodium; call once at start. Fails with a sentence.
+fallible<void> init_crypto();
+
+// argon2id (libsodium's interactive limits: ~tens of ms, 64 MiB). Slow by design: never on an
+// I/O thread. Fails only when memory cannot be had.
+fallible<std::string> hash_password(std::string_view password);
+
+// Constant-time check of a password against a stored argon2id string.
+bool verify_password(std::string_view stored_hash, std::string_view password);
+
+// BLAKE2b-256 of data under a 32-byte key, hex: cache keys that reveal nothing about the input.
+std::string keyed_hash(std::string_view key, std::string_view data);
+
+// n random bytes from the system CSPRNG.
+std::string random_bytes(std::size_t n);
+
+}  // namespace smsbridge::api
