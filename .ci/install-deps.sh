@@ -11,6 +11,8 @@ packages=(
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)
   postgresql postgresql-client curl
+  # promtool, to check the exported Prometheus configuration
+  prometheus
 )
 
 missing=()

@@ -26,6 +26,20 @@ std::string_view target_path(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
+std::optional<std::string> query_parameter(std::string_view target, std::string_view key) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return std::string(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
 router::match router::find(http::verb verb, std::string_view target) const {
   const std::string_view path = target_path(target);
   match m;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,5 +58,8 @@ class router {
 
 // The path part of a request target.
 std::string_view target_path(std::string_view target);
+
+// The value of ?key= in a request target (no percent-decoding: our parameters are plain).
+std::optional<std::string> query_parameter(std::string_view target, std::string_view key);
 
 }  // namespace smsbridge::api

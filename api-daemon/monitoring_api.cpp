@@ -1,16 +1,21 @@
 // The /admin/monitoring endpoints: input checked here first (the helper checks again), helper
 // refusals mapped to 4xx with the helper's sentence, infrastructure failures to bare 5xx.
+#include <algorithm>
+#include <charconv>
+#include <map>
 #include <chrono>
 #include <optional>
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "api-daemon/app.hpp"
 #include "api-daemon/monitoring_settings.hpp"
+#include "api-daemon/settings_file.hpp"
 #include "proto/net_types.hpp"
 
 namespace smsbridge::api {
@@ -21,6 +26,13 @@ using google::protobuf::util::TimeUtil;
 namespace json = boost::json;
 
 std::string iso(const google::protobuf::Timestamp& t) { return TimeUtil::ToString(t); }
+
+std::optional<std::int64_t> whole_number(std::string_view text) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
 
 // The address a laptop should use: SMS_BRIDGE_SERVER_IP, or the source address the kernel would
 // pick for an outside destination (a UDP "connect" sends nothing).
@@ -136,6 +148,77 @@ json::object describe_grant(const v1::Grant& g, const std::string& ip) {
 
 // ---- endpoints ---------------------------------------------------------------------------
 
+// A duration from duration_minutes or duration_seconds (JSON numbers, or query strings for
+// open-all), checked against SMS_BRIDGE_PORT_{MIN,MAX}_DURATION_SECONDS. Default: one hour.
+struct duration_result {
+  std::int64_t seconds = 60 * 60;
+  std::optional<std::string> error;  // a 422 sentence
+};
+duration_result read_duration(const app& a, const json::object* body, std::string_view target) {
+  const std::int64_t min_s = a.config.port_min_duration_seconds, max_s = a.config.port_max_duration_seconds;
+  duration_result out;
+  const auto field = [&](const char* key) -> std::optional<std::optional<std::int64_t>> {
+    if (body) {
+      if (const auto* v = body->if_contains(key)) return v->is_int64() ? std::optional<std::int64_t>(v->as_int64()) : std::nullopt;
+    }
+    if (auto q = query_parameter(target, key)) return whole_number(*q);
+    return std::nullopt;  // absent
+  };
+  if (auto minutes = field("duration_minutes")) {
+    if (!*minutes || **minutes * 60 < min_s || **minutes * 60 > max_s) {
+      out.error = fmt::format("'duration_minutes' must be a whole number from {} to {}.", (min_s + 59) / 60, max_s / 60);
+    } else {
+      out.seconds = **minutes * 60;
+    }
+  } else if (auto seconds = field("duration_seconds")) {
+    if (!*seconds || **seconds < min_s || **seconds > max_s) {
+      out.error = fmt::format("'duration_seconds' must be a whole number from {} to {}.", min_s, max_s);
+    } else {
+      out.seconds = **seconds;
+    }
+  }
+  return out;
+}
+
+struct open_outcome {
+  http::status status = http::status::ok;
+  json::object body;
+};
+
+// Opens one door and describes the result, as open-port and open-all report it.
+boost::asio::awaitable<open_outcome> open_door(app& a, const std::string& name, const monitoring_port& door,
+                                               std::int64_t seconds, const std::string& source, const std::string& admin) {
+  v1::Request open;
+  auto* o = open.mutable_open();
+  o->set_service(name);
+  o->set_external_port(door.port);
+  o->set_source(source);
+  o->set_duration_seconds(static_cast<std::uint32_t>(seconds));
+  o->set_actor(admin);
+  auto step = call_helper(a, open);
+  auto answer = co_await std::move(step);
+  if (!answer) co_return open_outcome{http::status::service_unavailable, {{"detail", "The firewall helper is not reachable."}}};
+  const std::string ip = server_address(a);
+  if (answer->has_error()) {
+    if (answer->error().code() == v1::ALREADY_OPEN) {
+      auto current_step = live_grant(a, name);
+      auto current = co_await std::move(current_step);
+      json::object out{{"service", name}, {"port", door.port}};
+      if (current) out = describe_grant(*current, ip);
+      out["status"] = "already_open";
+      co_return open_outcome{http::status::ok, std::move(out)};
+    }
+    http_request stub;
+    const auto mapped = refusal(stub, answer->error());
+    boost::system::error_code ec;
+    auto detail = json::parse(mapped.body(), ec);
+    co_return open_outcome{mapped.result(), ec ? json::object{{"detail", "The firewall helper refused."}} : std::move(detail.as_object())};
+  }
+  json::object out = describe_grant(answer->open().grant(), ip);
+  out["status"] = "opened";
+  co_return open_outcome{http::status::ok, std::move(out)};
+}
+
 boost::asio::awaitable<http_response> open_port(app& a, const http_request& request, const request_context& context,
                                                 const std::string& admin) {
   auto body = parse_body(request);
@@ -145,21 +228,8 @@ boost::asio::awaitable<http_response> open_port(app& a, const http_request& requ
     co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
   }
   const std::string name(service->as_string());
-  std::int64_t seconds = 60 * 60;
-  const std::int64_t min_s = a.config.port_min_duration_seconds, max_s = a.config.port_max_duration_seconds;
-  if (const auto* minutes = body->if_contains("duration_minutes")) {
-    if (!minutes->is_int64() || minutes->as_int64() * 60 < min_s || minutes->as_int64() * 60 > max_s) {
-      co_return error_response(request, http::status::unprocessable_entity,
-                               fmt::format("'duration_minutes' must be a whole number from {} to {}.", (min_s + 59) / 60, max_s / 60));
-    }
-    seconds = minutes->as_int64() * 60;
-  } else if (const auto* secs = body->if_contains("duration_seconds")) {
-    if (!secs->is_int64() || secs->as_int64() < min_s || secs->as_int64() > max_s) {
-      co_return error_response(request, http::status::unprocessable_entity,
-                               fmt::format("'duration_seconds' must be a whole number from {} to {}.", min_s, max_s));
-    }
-    seconds = secs->as_int64();
-  }
+  const auto duration = read_duration(a, &*body, "");
+  if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
   std::string source = client_address(a, request, context);
   if (const auto* s = body->if_contains("source")) {
     if (!s->is_string()) co_return error_response(request, http::status::unprocessable_entity, "'source' must be a CIDR.");
@@ -169,37 +239,60 @@ boost::asio::awaitable<http_response> open_port(app& a, const http_request& requ
   if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
   auto door = find_door(a, request, name);
   if (door.error) co_return std::move(*door.error);
+  auto step = open_door(a, name, *door.door, duration.seconds, cidr->to_string(), admin);
+  auto outcome = co_await std::move(step);
+  auto drain = drain_audit(a);
+  co_await std::move(drain);
+  co_return json_response(request, outcome.status, outcome.body);
+}
 
-  v1::Request open;
-  auto* o = open.mutable_open();
-  o->set_service(name);
-  o->set_external_port(door.door->port);
-  o->set_source(cidr->to_string());
-  o->set_duration_seconds(static_cast<std::uint32_t>(seconds));
-  o->set_actor(admin);
-  auto step = call_helper(a, open);
-  auto answer = co_await std::move(step);
-  if (!answer) co_return unreachable(request);
-  const std::string ip = server_address(a);
-  if (answer->has_error()) {
-    if (answer->error().code() == v1::ALREADY_OPEN) {
-      auto current_step = live_grant(a, name);
-      auto current = co_await std::move(current_step);
-      json::object out{{"status", "already_open"}, {"service", name}, {"port", door.door->port}};
-      if (current) {
-        auto d = describe_grant(*current, ip);
-        for (auto& [k, v] : d) out[k] = v;
-        out["status"] = "already_open";
-      }
-      co_return json_response(request, http::status::ok, out);
-    }
-    co_return refusal(request, answer->error());
+boost::asio::awaitable<http_response> open_all(app& a, const http_request& request, const request_context& context,
+                                               const std::string& admin) {
+  std::optional<json::object> body;
+  if (!request.body().empty()) {
+    body = parse_body(request);
+    if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+  }
+  const std::string_view target(request.target().data(), request.target().size());
+  const auto duration = read_duration(a, body ? &*body : nullptr, target);
+  if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
+  auto cidr = firewall::parse_cidr(client_address(a, request, context));
+  if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
+  auto ports = load_monitoring_ports(a.config.settings_file);
+  if (!ports) {
+    a.report(ports.error().message);
+    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+  }
+  json::object results;
+  for (const auto& [name, door] : *ports) {
+    if (!door.enabled) continue;
+    auto step = open_door(a, name, door, duration.seconds, cidr->to_string(), admin);
+    auto outcome = co_await std::move(step);
+    if (outcome.status != http::status::ok) outcome.body["status"] = "error";
+    results[name] = std::move(outcome.body);
   }
   auto drain = drain_audit(a);
   co_await std::move(drain);
-  json::object out = describe_grant(answer->open().grant(), ip);
-  out["status"] = "opened";
-  co_return json_response(request, http::status::ok, out);
+  co_return json_response(request, http::status::ok, json::object{{"results", std::move(results)}});
+}
+
+boost::asio::awaitable<http_response> close_all(app& a, const http_request& request, const request_context&,
+                                                const std::string& admin) {
+  v1::Request close;
+  close.mutable_close_all()->set_actor(admin);
+  close.mutable_close_all()->set_reason("closed through the admin API (close-all)");
+  auto step = call_helper(a, close);
+  auto answer = co_await std::move(step);
+  if (!answer) co_return unreachable(request);
+  if (answer->has_error()) co_return refusal(request, answer->error());
+  json::object results;
+  for (const auto& g : answer->close_all().closed()) {
+    results[g.service()] = json::object{{"status", "closed"}, {"port", g.external_port()}};
+  }
+  auto drain = drain_audit(a);
+  co_await std::move(drain);
+  co_return json_response(request, http::status::ok,
+                          json::object{{"results", std::move(results)}, {"closed", answer->close_all().closed_count()}});
 }
 
 boost::asio::awaitable<http_response> close_port(app& a, const http_request& request, const request_context&,
@@ -287,29 +380,15 @@ boost::asio::awaitable<http_response> history(app& a, const http_request& reques
                                               const std::string&) {
   // ?limit=N (1..1000, default 50) & service=NAME
   const std::string_view target(request.target().data(), request.target().size());
-  const auto q = target.find('?');
   std::int64_t limit = 50;
-  std::optional<std::string> service;
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const std::string_view pair = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-      const auto eq = pair.find('=');
-      const std::string_view key = pair.substr(0, eq), value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-      if (key == "limit") {
-        try {
-          limit = std::stoll(std::string(value));
-        } catch (const std::exception&) {
-          limit = 0;
-        }
-        if (limit < 1 || limit > 1000) co_return error_response(request, http::status::unprocessable_entity, "'limit' must be from 1 to 1000.");
-      } else if (key == "service") {
-        if (value.empty() || value.size() > 32) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
-        service = std::string(value);
-      }
-    }
+  if (auto l = query_parameter(target, "limit")) {
+    auto n = whole_number(*l);
+    if (!n || *n < 1 || *n > 1000) co_return error_response(request, http::status::unprocessable_entity, "'limit' must be from 1 to 1000.");
+    limit = *n;
+  }
+  std::optional<std::string> service = query_parameter(target, "service");
+  if (service && (service->empty() || service->size() > 32)) {
+    co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
   }
   auto query = [limit, service](pg::connection& c) {
     return c.exec("SELECT json_agg(h) FROM (SELECT service, external_port AS port, status, opened_by, opened_at, expires_at, "
@@ -331,6 +410,194 @@ boost::asio::awaitable<http_response> history(app& a, const http_request& reques
   co_return json_response(request, http::status::ok, json::object{{"history", std::move(entries)}});
 }
 
+json::object ports_json(const monitoring_ports& ports) {
+  json::object out;
+  for (const auto& [name, door] : ports) {
+    out[name] = json::object{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}};
+  }
+  return out;
+}
+
+boost::asio::awaitable<http_response> get_port_config(app& a, const http_request& request, const request_context&,
+                                                      const std::string&) {
+  auto ports = load_monitoring_ports(a.config.settings_file);
+  if (!ports) {
+    a.report(ports.error().message);
+    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+  }
+  co_return json_response(request, http::status::ok, json::object{{"config", ports_json(*ports)}});
+}
+
+// Validates a new monitoring_ports section against the rules and the helper, then writes it.
+// While any door is open the configuration cannot change (409, listing the open doors).
+boost::asio::awaitable<http_response> store_port_config(app& a, const http_request& request, const monitoring_ports& wanted) {
+  v1::Request list;
+  list.mutable_list();
+  auto list_step = call_helper(a, list);
+  auto open = co_await std::move(list_step);
+  if (!open) co_return unreachable(request);
+  if (open->has_error()) co_return refusal(request, open->error());
+  if (open->list().grants_size() > 0) {
+    json::array doors;
+    for (const auto& g : open->list().grants()) doors.push_back(json::object{{"service", g.service()}, {"port", g.external_port()}});
+    co_return json_response(request, http::status::conflict,
+                            json::object{{"detail", "Close every monitoring door before changing the port configuration."},
+                                         {"open_ports", std::move(doors)}});
+  }
+  v1::Request status;
+  status.mutable_status();
+  auto status_step = call_helper(a, status);
+  auto helper = co_await std::move(status_step);
+  if (!helper || helper->has_error()) co_return unreachable(request);
+  const auto& known = helper->status().services();
+  std::map<std::uint16_t, std::string> seen;
+  v1::Request check;
+  for (const auto& [name, door] : wanted) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      co_return error_response(request, http::status::unprocessable_entity,
+                               fmt::format("The firewall helper has no service named '{}'.", name));
+    }
+    if (door.port < 1024) {
+      co_return error_response(request, http::status::unprocessable_entity,
+                               fmt::format("Port {} of '{}' is below 1024.", door.port, name));
+    }
+    if (auto [it, fresh] = seen.emplace(door.port, name); !fresh) {
+      co_return error_response(request, http::status::unprocessable_entity,
+                               fmt::format("Port {} is given to both '{}' and '{}'.", door.port, it->second, name));
+    }
+    check.mutable_check_ports()->add_ports(door.port);
+  }
+  if (check.check_ports().ports_size() > 0) {
+    auto check_step = call_helper(a, check);
+    auto checked = co_await std::move(check_step);
+    if (!checked) co_return unreachable(request);
+    if (checked->has_error()) co_return refusal(request, checked->error());
+    for (const auto& p : checked->check_ports().ports()) {
+      if (!p.free()) {
+        co_return error_response(request, http::status::unprocessable_entity,
+                                 fmt::format("Port {} cannot be used: {}.", p.port(), p.reason()));
+      }
+    }
+  }
+  if (auto r = write_settings_file(a.config.settings_file, wanted); !r) {
+    a.report(r.error().message);
+    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be written.");
+  }
+  co_return json_response(request, http::status::ok, json::object{{"status", "saved"}, {"config", ports_json(wanted)}});
+}
+
+boost::asio::awaitable<http_response> post_port_config(app& a, const http_request& request, const request_context&,
+                                                       const std::string&) {
+  auto body = parse_body(request);
+  if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+  const auto* config = body->if_contains("config");
+  if (!config || !config->is_object() || config->as_object().empty() || config->as_object().size() > 32) {
+    co_return error_response(request, http::status::unprocessable_entity, "'config' must map 1 to 32 services to {port, enabled, description}.");
+  }
+  auto parsed = parse_monitoring_ports(json::serialize(json::object{{"settings", json::object{{"monitoring_ports", *config}}}}));
+  if (!parsed) co_return error_response(request, http::status::unprocessable_entity, parsed.error().message);
+  auto step = store_port_config(a, request, *parsed);
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<http_response> reset_port_config(app& a, const http_request& request, const request_context&,
+                                                        const std::string&) {
+  // The seed's defaults, limited to the services the helper knows.
+  v1::Request status;
+  status.mutable_status();
+  auto status_step = call_helper(a, status);
+  auto helper = co_await std::move(status_step);
+  if (!helper || helper->has_error()) co_return unreachable(request);
+  monitoring_ports defaults;
+  for (auto& [name, door] : default_monitoring_ports()) {
+    const auto& known = helper->status().services();
+    if (std::find(known.begin(), known.end(), name) != known.end()) defaults.emplace(name, door);
+  }
+  auto step = store_port_config(a, request, defaults);
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<http_response> available_ports(app& a, const http_request& request, const request_context&,
+                                                      const std::string&) {
+  const std::string_view target(request.target().data(), request.target().size());
+  auto number = [&](const char* key, std::int64_t fallback) {
+    auto v = query_parameter(target, key);
+    return v ? whole_number(*v) : std::optional<std::int64_t>(fallback);
+  };
+  const auto start = number("start", 9000), end = number("end", 9999), count = number("count", 10);
+  if (!start || !end || !count || *start < 1024 || *end > 65535 || *start > *end || *count < 1 || *count > 100) {
+    co_return error_response(request, http::status::unprocessable_entity,
+                             "Give 1024 <= start <= end <= 65535 and a count from 1 to 100.");
+  }
+  v1::Request scan;
+  scan.mutable_scan_ports()->set_start(static_cast<std::uint32_t>(*start));
+  scan.mutable_scan_ports()->set_end(static_cast<std::uint32_t>(*end));
+  scan.mutable_scan_ports()->set_count(static_cast<std::uint32_t>(*count));
+  auto step = call_helper(a, scan);
+  auto answer = co_await std::move(step);
+  if (!answer) co_return unreachable(request);
+  if (answer->has_error()) co_return refusal(request, answer->error());
+  json::array free_ports;
+  for (const auto& p : answer->scan_ports().ports()) free_ports.push_back(p.port());
+  co_return json_response(request, http::status::ok,
+                          json::object{{"available_ports", std::move(free_ports)}, {"start", *start}, {"end", *end}});
+}
+
+boost::asio::awaitable<http_response> export_prometheus_config(app& a, const http_request& request, const request_context&,
+                                                               const std::string&) {
+  auto ports = load_monitoring_ports(a.config.settings_file);
+  if (!ports) {
+    a.report(ports.error().message);
+    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+  }
+  const std::string ip = server_address(a);
+  std::string yaml = fmt::format(
+      "# Prometheus configuration for the SMS Bridge laptop stack.\n"
+      "# Scrapes {0} through the monitoring doors: open them first (open-port or open-all).\n"
+      "global:\n"
+      "  scrape_interval: 15s\n"
+      "  evaluation_interval: 15s\n"
+      "  external_labels:\n"
+      "    monitor: sms-bridge\n"
+      "scrape_configs:\n"
+      "  - job_name: prometheus\n"
+      "    static_configs:\n"
+      "      - targets: ['localhost:9090']\n",
+      ip);
+  if (auto m = ports->find("metrics"); m != ports->end() && m->second.enabled) {
+    yaml += fmt::format(
+        "  - job_name: sms_bridge\n"
+        "    metrics_path: /metrics\n"
+        "    scrape_interval: 15s\n"
+        "    scrape_timeout: 10s\n"
+        "    static_configs:\n"
+        "      - targets: ['{}:{}']\n"
+        "        labels:\n"
+        "          door: metrics\n",
+        ip, m->second.port);
+  }
+  if (auto p = ports->find("postgres"); p != ports->end() && p->second.enabled) {
+    // postgres_exporter runs on the laptop and connects to PostgreSQL through the postgres door.
+    yaml += fmt::format(
+        "  - job_name: postgres_exporter\n"
+        "    scrape_interval: 30s\n"
+        "    scrape_timeout: 10s\n"
+        "    static_configs:\n"
+        "      - targets: ['localhost:9187']\n"
+        "        labels:\n"
+        "          door: postgres\n"
+        "          server: '{}:{}'\n",
+        ip, p->second.port);
+  }
+  http_response r{http::status::ok, request.version()};
+  r.set(http::field::content_type, "application/yaml");
+  r.set(http::field::content_disposition, "attachment; filename=\"prometheus-remote.yml\"");
+  r.keep_alive(request.keep_alive());
+  r.body() = std::move(yaml);
+  r.prepare_payload();
+  co_return r;
+}
+
 handler admin(app& a, boost::asio::awaitable<http_response> (*fn)(app&, const http_request&, const request_context&,
                                                                    const std::string&)) {
   return require_admin(a, [&a, fn](const http_request& r, const request_context& c, const std::string& who) {
@@ -345,6 +612,13 @@ void add_monitoring_routes(router& r, app& a) {
   r.add(http::verb::post, "/admin/monitoring/close-port", admin(a, close_port));
   r.add(http::verb::get, "/admin/monitoring/port-status", admin(a, port_status));
   r.add(http::verb::get, "/admin/monitoring/history", admin(a, history));
+  r.add(http::verb::post, "/admin/monitoring/open-all", admin(a, open_all));
+  r.add(http::verb::post, "/admin/monitoring/close-all", admin(a, close_all));
+  r.add(http::verb::get, "/admin/monitoring/port-config", admin(a, get_port_config));
+  r.add(http::verb::post, "/admin/monitoring/port-config", admin(a, post_port_config));
+  r.add(http::verb::post, "/admin/monitoring/port-config/reset", admin(a, reset_port_config));
+  r.add(http::verb::get, "/admin/monitoring/port-config/available-ports", admin(a, available_ports));
+  r.add(http::verb::get, "/admin/monitoring/export-prometheus-config", admin(a, export_prometheus_config));
 }
 
 }  // namespace smsbridge::api

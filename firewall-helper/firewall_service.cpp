@@ -267,6 +267,7 @@ answer firewall_service::answer_status(const v1::Request&, const peer_identity&,
   status->set_started_fail_closed(started_fail_closed_);
   status->set_table(config_.table);
   *status->mutable_started_at() = TimeUtil::MillisecondsToTimestamp(started_at_ms_);
+  for (const auto& [name, svc] : config_.services) status->add_services(name);
   return {};
 }
 

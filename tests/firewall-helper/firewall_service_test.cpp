@@ -458,3 +458,12 @@ TEST_CASE("an open that finds the table gone rebuilds it and succeeds") {
   CHECK(h.nft.saw("add table inet sms_bridge\n"));
   CHECK(service.live_grants() == 1);
 }
+
+TEST_CASE("status names the configured services, so the api-daemon can validate its settings") {
+  harness h;
+  v1::Request r;
+  r.mutable_status();
+  auto status = h.call(r).status();
+  CHECK(std::vector<std::string>(status.services().begin(), status.services().end()) ==
+        std::vector<std::string>{"metrics", "postgres", "redis"});
+}

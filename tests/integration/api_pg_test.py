@@ -305,7 +305,7 @@ PASSWORD = "correct horse battery"
 class Site:
     """The server namespace (helper + api-daemon) and a laptop namespace joined by a veth pair."""
 
-    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900):
+    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None):
         self.w = w
         tag = os.getpid() % 100000
         self.server, self.laptop = f"sbAS{tag}", f"sbAL{tag}"
@@ -341,7 +341,18 @@ class Site:
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds))
         log = open(w.api_log, "w")
-        self.api = subprocess.Popen(["ip", "netns", "exec", self.server, w.api_bin], stdout=log, stderr=log, env=env)
+        command = ["ip", "netns", "exec", self.server, w.api_bin]
+        self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
+        if bind_mounted_settings is not None:
+            # As in a container: sms_settings.json is a single-file bind mount (rename over it fails
+            # with EBUSY), in a private mount namespace so the machine's mounts are untouched.
+            with open(self.settings, "w") as f:
+                f.write("{}")
+            with open(bind_mounted_settings, "w") as f:
+                f.write(BIND_MOUNT_SEED)
+            command = ["ip", "netns", "exec", self.server, "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       f"mount --bind {bind_mounted_settings} {self.settings} && exec {w.api_bin}"]
+        self.api = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         w.processes.append(self.api)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and "listening on" not in w.log():
@@ -377,10 +388,17 @@ def scenario_monitoring_flow(w):
     # Every admin route answers 401 without valid credentials.
     admin_routes = [("GET", "/admin/monitoring/services"), ("POST", "/admin/monitoring/open-port"),
                     ("POST", "/admin/monitoring/close-port"), ("GET", "/admin/monitoring/port-status"),
-                    ("GET", "/admin/monitoring/history")]
+                    ("GET", "/admin/monitoring/history"), ("POST", "/admin/monitoring/open-all"),
+                    ("POST", "/admin/monitoring/close-all"), ("GET", "/admin/monitoring/port-config"),
+                    ("POST", "/admin/monitoring/port-config"), ("POST", "/admin/monitoring/port-config/reset"),
+                    ("GET", "/admin/monitoring/port-config/available-ports"),
+                    ("GET", "/admin/monitoring/export-prometheus-config"), ("GET", "/admin/monitoring/no-such-route")]
     for method, path in admin_routes:
         for user in (None, "alice:wrong password", "mallory:" + PASSWORD):
             status, body = site.curl(method, path, body={"service": "metrics"} if method == "POST" else None, user=user)
+            if path.endswith("no-such-route"):
+                check(status == 404, f"{path}: {status}")  # unknown paths are 404 for everyone
+                continue
             check(status == 401 and body == {"detail": "Valid admin credentials are required."}, f"{method} {path} as {user}: {status} {body}")
     status, body = site.curl("GET", "/admin/monitoring/services")
     check(status == 200 and {s["service"]: s["status"] for s in body["services"]}.get("metrics") == "closed", f"services: {status} {body}")
@@ -464,6 +482,67 @@ def scenario_audit_while_db_down(w):
     check(status == 200 and body["database"] == "up", f"/health after the database came back: {status} {body}")
 
 
+BIND_MOUNT_SEED = json.dumps({
+    "version": "2.3.0",
+    "settings": {
+        "rate_limits": {"onboarding_per_minute": 10},
+        "monitoring_ports": {
+            "metrics": {"port": 9100, "service": "sms_receiver", "description": "Prometheus metrics endpoint", "enabled": True},
+            "postgres": {"port": 5433, "service": "postgres", "description": "PostgreSQL database access", "enabled": True},
+        },
+    },
+}, indent=2)
+
+
+def scenario_port_config(w):
+    source = os.path.join(w.tmp, "settings-on-host.json")
+    site = Site(w, bind_mounted_settings=source)
+    status, body = site.curl("GET", "/admin/monitoring/port-config")
+    check(status == 200 and body["config"]["metrics"]["port"] == 9100, f"port-config: {status} {body}")
+    bad = [({"config": {"metrics": {"port": 9200}, "postgres": {"port": 9200}}}, "given to both"),
+           ({"config": {"metrics": {"port": 1000}}}, "below 1024"),
+           ({"config": {"metrics": {"port": 8080}}}, "forbidden"),
+           ({"config": {"redis": {"port": 9300}}}, "no service named 'redis'"),
+           ({"config": {"metrics": {"port": "9200"}}}, "port"),
+           ({"config": []}, "config")]
+    for payload, words in bad:
+        status, body = site.curl("POST", "/admin/monitoring/port-config", payload)
+        check(status == 422 and words in body["detail"], f"{payload}: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/port-config",
+                             {"config": {"metrics": {"port": 9200, "enabled": True, "description": "metrics"},
+                                         "postgres": {"port": 5434, "enabled": False, "description": "db"}}})
+    check(status == 200 and body["status"] == "saved", f"saving port-config: {status} {body}")
+    with open(source) as f:
+        saved = json.load(f)  # written through the bind mount, in place
+    check(saved["settings"]["monitoring_ports"]["metrics"]["port"] == 9200, f"the file was not updated: {saved}")
+    check(saved["settings"]["rate_limits"] == {"onboarding_per_minute": 10}, "other settings were lost")
+    # A door now opens on the new port; while it is open the configuration is frozen.
+    status, body = site.curl("POST", "/admin/monitoring/open-all", {"duration_minutes": 30})
+    check(status == 200 and body["results"]["metrics"]["status"] == "opened" and "postgres" not in body["results"],
+          f"open-all: {status} {body}")
+    check(site.curl("GET", "/health", user=None, port=9200)[0] == 200, "the door on the new port does not work")
+    status, body = site.curl("POST", "/admin/monitoring/port-config", {"config": {"metrics": {"port": 9300}}})
+    check(status == 409 and body["open_ports"] == [{"service": "metrics", "port": 9200}], f"config while open: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/close-all")
+    check(status == 200 and body["closed"] == 1 and body["results"]["metrics"]["status"] == "closed", f"close-all: {status} {body}")
+    status, body = site.curl("GET", "/admin/monitoring/port-config/available-ports?start=9100&end=9200&count=5")
+    check(status == 200 and len(body["available_ports"]) == 5 and body["available_ports"][0] == 9100, f"available-ports: {status} {body}")
+    status, body = site.curl("GET", "/admin/monitoring/port-config/available-ports?start=1&end=99999&count=500")
+    check(status == 422, f"unbounded available-ports: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/port-config/reset")
+    check(status == 200 and body["config"]["metrics"]["port"] == 9100 and set(body["config"]) == {"metrics", "postgres"},
+          f"reset: {status} {body}")
+    # The exported Prometheus configuration passes promtool.
+    r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "-f", "-u", f"alice:{PASSWORD}",
+                        f"http://{SERVER_IP}:8080/admin/monitoring/export-prometheus-config"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and f"{SERVER_IP}:9100" in r.stdout and "postgres_exporter" in r.stdout, f"export: {r.stdout}")
+    exported = os.path.join(w.tmp, "prometheus-remote.yml")
+    with open(exported, "w") as f:
+        f.write(r.stdout)
+    r = subprocess.run(["promtool", "check", "config", exported], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"promtool rejected the exported config: {r.stdout} {r.stderr}")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
@@ -478,7 +557,7 @@ def main():
         missing.append("root")
     if not pg_bin("initdb"):
         missing.append("PostgreSQL server (initdb)")
-    for tool in ("psql", "curl", "ip", "runuser"):
+    for tool in ("psql", "curl", "ip", "runuser", "promtool", "unshare"):
         if shutil.which(tool) is None:
             missing.append(tool)
     if missing:

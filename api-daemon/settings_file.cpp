@@ -1,0 +1,108 @@
+// Writing sms_settings.json atomically, with the bind-mount fallback.
+#include "api-daemon/settings_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/format.h>
+
+namespace smsbridge::api {
+
+namespace {
+namespace json = boost::json;
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Indented JSON, so the file stays pleasant to edit by hand.
+void pretty(std::string& out, const json::value& v, int depth) {
+  const std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
+  if (v.is_object()) {
+    if (v.as_object().empty()) {
+      out += "{}";
+      return;
+    }
+    out += "{\n";
+    bool first = true;
+    for (const auto& [k, child] : v.as_object()) {
+      if (!first) out += ",\n";
+      first = false;
+      out += pad + "  " + json::serialize(json::value(k)) + ": ";
+      pretty(out, child, depth + 1);
+    }
+    out += "\n" + pad + "}";
+  } else {
+    out += json::serialize(v);
+  }
+}
+}  // namespace
+
+fallible<std::string> with_monitoring_ports(const std::string& existing_text, const monitoring_ports& ports) {
+  json::value root = json::object{{"version", "2.3.0"}, {"settings", json::object{}}};
+  if (existing_text.find_first_not_of(" \t\r\n") != std::string::npos) {
+    boost::system::error_code ec;
+    root = json::parse(existing_text, ec);
+    if (ec || !root.is_object()) return fail("the settings file is not a JSON object; fix it by hand first.");
+  }
+  auto& settings = root.as_object()["settings"];
+  if (!settings.is_object()) settings = json::object{};
+  json::object section;
+  for (const auto& [name, door] : ports) {
+    section[name] = json::object{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}};
+  }
+  settings.as_object()["monitoring_ports"] = std::move(section);
+  std::string out;
+  pretty(out, root, 0);
+  return out + "\n";
+}
+
+fallible<void> write_settings_file(const std::string& path, const monitoring_ports& ports) {
+  std::string existing;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::stringstream s;
+      s << in.rdbuf();
+      existing = s.str();
+    }
+  }
+  auto text = with_monitoring_ports(existing, ports);
+  if (!text) return fail(fmt::format("settings file {}: {}", path, text.error().message));
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    const bool ok = write_all(fd, *text) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return {};
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    if (!ok || (err != EBUSY && err != EXDEV)) {
+      return fail(fmt::format("cannot write settings file {}: {}", path, std::strerror(err)));
+    }
+  }
+  // A single-file bind mount (or an unwritable directory): rewrite the file itself.
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return fail(fmt::format("cannot write settings file {}: {}", path, std::strerror(errno)));
+  const bool ok = write_all(fd, *text) && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return fail(fmt::format("cannot write settings file {}: {}", path, std::strerror(err)));
+  return {};
+}
+
+}  // namespace smsbridge::api
