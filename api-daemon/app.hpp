@@ -9,6 +9,7 @@
 #include "api-daemon/basic_auth.hpp"
 #include "api-daemon/database.hpp"
 #include "api-daemon/http_router.hpp"
+#include "api-daemon/metrics.hpp"
 #include "api-daemon/worker.hpp"
 #include "common/result.hpp"
 #include "firewall.pb.h"
@@ -20,6 +21,7 @@ struct app {
   database& db;
   worker& helper_thread;  // the helper client blocks: its calls run here
   basic_auth& auth;
+  metrics& stats;
   std::function<void(std::string_view)> report;  // log lines for operators
   // Audit drain state, touched on the I/O thread only.
   bool draining = false;

@@ -1,5 +1,6 @@
 // The audit outbox: the helper's event journal drained into PostgreSQL, acknowledged only after
 // the transaction that recorded it committed, so nothing is lost and nothing is recorded twice.
+#include <cctype>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -92,6 +93,13 @@ boost::asio::awaitable<void> drain_audit(app& a) {
         // Not acknowledged: the helper keeps the events and the next drain retries them.
         a.report(fmt::format("audit: cannot record {} helper event(s) yet: {}", events.size(), written.error().message));
         break;
+      }
+      for (const auto& e : events) {
+        if (!e.grant().service().empty() && e.kind() >= v1::OPENED && e.kind() <= v1::SHUTDOWN_CLOSED) {
+          std::string kind = v1::EventKind_Name(e.kind());
+          for (auto& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          a.stats.door_event(e.grant().service(), kind);
+        }
       }
       v1::Request ack;
       ack.mutable_ack()->set_seq(events.back().seq());

@@ -31,7 +31,7 @@ http_response bare_500(const http_request& request) {
 }
 
 asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, http_limits limits,
-                              std::function<void(std::string_view)> report) {
+                              std::function<void(std::string_view)> report, request_observer observe) {
   beast::flat_buffer buffer;
   request_context context;
   boost::system::error_code peer_ec;
@@ -48,6 +48,8 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
         ec == asio::error::connection_reset) {
       break;
     }
+    const auto started = std::chrono::steady_clock::now();
+    std::string route = "unmatched", method = "other";
     http_response response;
     bool close_after = false;
     if (ec) {
@@ -68,6 +70,8 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
     } else {
       const http_request& request = parser.get();
       const auto m = routes.find(request.method(), request.target());
+      if (m.path_known) route = std::string(target_path(request.target()));
+      if (request.method() != http::verb::unknown) method = std::string(http::to_string(request.method()));
       if (m.found) {
         try {
           response = co_await (*m.found)(request, context);
@@ -87,6 +91,7 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
     stream.expires_after(limits.timeout);
     auto [wec, written] = co_await http::async_write(stream, response, use_tuple);
     (void)written;
+    observe(route, method, response.result_int(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (wec || close_after) break;
   }
   beast::error_code ignored;
@@ -95,13 +100,13 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
 }  // namespace
 
 asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router& routes, http_limits limits,
-                                 std::function<void(std::string_view)> report) {
+                                 std::function<void(std::string_view)> report, request_observer observe) {
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;  // EMFILE and friends: keep serving the connections we have
-    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, report),
+    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, report, observe),
                    [report](std::exception_ptr e) {
                      if (!e) return;
                      try {

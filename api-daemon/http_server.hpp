@@ -19,9 +19,14 @@ struct http_limits {
   std::chrono::seconds timeout{30};        // per read and per write
 };
 
+// Told of every answered request: the route (a path of the table, or "unmatched"), the method,
+// the status and the seconds from request read to answer written.
+using request_observer = std::function<void(std::string_view route, std::string_view method, unsigned status, double seconds)>;
+
 // Accepts on `acceptor` forever, one coroutine per connection. A failure inside a handler is
 // logged through `report` and answered with a bare 500.
 boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::acceptor& acceptor, const router& routes,
-                                        http_limits limits, std::function<void(std::string_view)> report);
+                                        http_limits limits, std::function<void(std::string_view)> report,
+                                        request_observer observe);
 
 }  // namespace smsbridge::api

@@ -23,6 +23,7 @@
 #include "api-daemon/app.hpp"
 #include "api-daemon/database.hpp"
 #include "api-daemon/http_server.hpp"
+#include "api-daemon/metrics.hpp"
 #include "api-daemon/migrations.hpp"
 #include "api-daemon/password_hash.hpp"
 #include "api-daemon/routes.hpp"
@@ -173,12 +174,16 @@ int main(int argc, char** argv) {
   }
   api::worker helper_thread(1);
   api::basic_auth auth(db, {});
+  api::metrics stats;
   const auto report = [](std::string_view m) { log_line("error", m); };
-  api::app app{config, db, helper_thread, auth, report};
+  api::app app{config, db, helper_thread, auth, stats, report};
+  const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
+    stats.observe_request(route, method, status, seconds);
+  };
   const api::router public_router = api::public_routes(app);
   const api::router metrics_router = api::metrics_routes(app);
-  asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, {}, report), asio::detached);
-  asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, {}, report), asio::detached);
+  asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, {}, report, observe), asio::detached);
+  asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, {}, report, observe), asio::detached);
   if (config.monitoring_enabled && config.monitoring_worker_enabled) asio::co_spawn(io, audit_timer(app), asio::detached);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });

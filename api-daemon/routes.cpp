@@ -2,6 +2,7 @@
 #include "api-daemon/routes.hpp"
 
 #include <chrono>
+#include <map>
 
 #include <boost/json/object.hpp>
 
@@ -100,9 +101,47 @@ router public_routes(app& a) {
   return r;
 }
 
+// GET /metrics: asks the helper and the database first, so the gauges are current.
+handler metrics_endpoint(app& a) {
+  return [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+    firewall::v1::Request status;
+    status.mutable_status();
+    auto status_step = call_helper(a, status);
+    const auto helper = co_await std::move(status_step);
+    const bool helper_up = helper && !helper->has_error();
+    a.stats.set_helper_up(helper_up);
+    if (helper_up) {
+      a.stats.set_audit_backlog(helper->status().pending_events());
+      firewall::v1::Request list;
+      list.mutable_list();
+      auto list_step = call_helper(a, list);
+      const auto doors = co_await std::move(list_step);
+      std::map<std::string, int> per_service;
+      for (const auto& s : helper->status().services()) per_service[s] = 0;
+      if (doors && !doors->has_error())
+        for (const auto& g : doors->list().grants()) ++per_service[g.service()];
+      a.stats.set_open_doors(per_service);
+    }
+    auto select_one = [](pg::connection& c) -> pg::db_result<bool> {
+      auto r = c.exec("SELECT 1");
+      if (!r) return r.error();
+      return true;
+    };
+    auto db_check = a.db.call(std::move(select_one));
+    a.stats.set_database_up((co_await std::move(db_check)).has_value());
+    http_response r{http::status::ok, request.version()};
+    r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    r.keep_alive(request.keep_alive());
+    r.body() = a.stats.render();
+    r.prepare_payload();
+    co_return r;
+  };
+}
+
 router metrics_routes(app& a) {
   router r;
   r.add(http::verb::get, "/health", health_endpoint(a));
+  r.add(http::verb::get, "/metrics", metrics_endpoint(a));
   return r;
 }
 

@@ -9,6 +9,9 @@ namespace smsbridge::api {
 // "version"}; 200 when the database is up, 503 otherwise (a load balancer's signal).
 handler health_endpoint(app& a);
 
+// GET /metrics (metrics listener only): the Prometheus text format.
+handler metrics_endpoint(app& a);
+
 router public_routes(app& a);
 router metrics_routes(app& a);
 

@@ -409,6 +409,15 @@ def scenario_monitoring_flow(w):
           f"open-port: {status} {body}")
     check(body["connection_info"]["prometheus_target"] == f"{SERVER_IP}:9100", f"connection_info: {body}")
     check(site.door_works(), "the laptop cannot scrape through the opened door")
+    # Prometheus on the laptop scrapes /metrics through the door; the public listener has none.
+    r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "-f", f"http://{SERVER_IP}:9100/metrics"],
+                       capture_output=True, text=True, timeout=30)
+    for line in ('sms_bridge_monitoring_doors_open{service="metrics"} 1', "sms_bridge_firewall_helper_up 1",
+                 "sms_bridge_database_up 1", 'sms_bridge_monitoring_door_events_total{reason="opened",service="metrics"} 1',
+                 'sms_bridge_http_requests_total{code="200",method="POST",route="/admin/monitoring/open-port"} 1',
+                 "sms_bridge_process_resident_memory_bytes", "sms_bridge_audit_backlog_events 0"):
+        check(line in r.stdout, f"/metrics lacks '{line}':\n{r.stdout[:3000]}")
+    check(site.curl("GET", "/metrics", user=None)[0] == 404, "the public listener serves /metrics")
     status, body = site.curl("GET", "/admin/monitoring/port-status")
     remaining = body["open_ports"]["metrics"]["time_remaining_seconds"]
     check(status == 200 and 3500 <= remaining <= 3600, f"port-status: {status} {body}")

@@ -1,0 +1,106 @@
+// Prometheus metrics of sms-bridge-api. Names are prefixed sms_bridge_ and labels are bounded
+// (routes from the route table, services from the configuration).
+#include "api-daemon/metrics.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace smsbridge::api {
+
+metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("sms_bridge_http_requests_total")
+                   .Help("HTTP requests answered, by route, method and status code.")
+                   .Register(*registry_);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("sms_bridge_http_request_duration_seconds")
+                  .Help("Time from a request read to its answer written, by route.")
+                  .Register(*registry_);
+  door_events_ = &prometheus::BuildCounter()
+                      .Name("sms_bridge_monitoring_door_events_total")
+                      .Help("Monitoring doors opened and closed (by reason), as recorded in the audit trail.")
+                      .Register(*registry_);
+  open_doors_ = &prometheus::BuildGauge()
+                     .Name("sms_bridge_monitoring_doors_open")
+                     .Help("Monitoring doors open now, by service.")
+                     .Register(*registry_);
+  helper_up_ = &prometheus::BuildGauge()
+                    .Name("sms_bridge_firewall_helper_up")
+                    .Help("1 if the firewall helper answered at the last scrape.")
+                    .Register(*registry_)
+                    .Add({});
+  database_up_ = &prometheus::BuildGauge()
+                      .Name("sms_bridge_database_up")
+                      .Help("1 if PostgreSQL answered at the last scrape.")
+                      .Register(*registry_)
+                      .Add({});
+  audit_backlog_ = &prometheus::BuildGauge()
+                        .Name("sms_bridge_audit_backlog_events")
+                        .Help("Helper events not yet recorded in the audit trail.")
+                        .Register(*registry_)
+                        .Add({});
+  resident_memory_ = &prometheus::BuildGauge()
+                          .Name("sms_bridge_process_resident_memory_bytes")
+                          .Help("Resident memory of sms-bridge-api.")
+                          .Register(*registry_)
+                          .Add({});
+  cpu_seconds_ = &prometheus::BuildCounter()
+                      .Name("sms_bridge_process_cpu_seconds_total")
+                      .Help("User and system CPU time of sms-bridge-api.")
+                      .Register(*registry_)
+                      .Add({});
+}
+
+metrics::~metrics() = default;
+
+void metrics::observe_request(std::string_view route, std::string_view method, unsigned status, double seconds) {
+  const std::string r(route);
+  requests_->Add({{"route", r}, {"method", std::string(method)}, {"code", std::to_string(status)}}).Increment();
+  latency_
+      ->Add({{"route", r}}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                     0.25, 0.5, 1, 2.5})
+      .Observe(seconds);
+}
+
+void metrics::door_event(std::string_view service, std::string_view kind) {
+  door_events_->Add({{"service", std::string(service)}, {"reason", std::string(kind)}}).Increment();
+}
+
+void metrics::set_open_doors(const std::map<std::string, int>& per_service) {
+  for (auto& [name, count] : known_services_) count = 0;
+  for (const auto& [name, count] : per_service) known_services_[name] = count;
+  for (const auto& [name, count] : known_services_) open_doors_->Add({{"service", name}}).Set(count);
+}
+
+void metrics::set_helper_up(bool up) { helper_up_->Set(up ? 1 : 0); }
+void metrics::set_database_up(bool up) { database_up_->Set(up ? 1 : 0); }
+void metrics::set_audit_backlog(double events) { audit_backlog_->Set(events); }
+
+std::string metrics::render() {
+  // Resident memory from /proc/self/statm (pages), CPU from getrusage.
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (statm >> pages_total >> pages_resident) resident_memory_->Set(static_cast<double>(pages_resident * ::sysconf(_SC_PAGESIZE)));
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) == 0) {
+    const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    if (cpu > cpu_seen_) cpu_seconds_->Increment(cpu - cpu_seen_);
+    cpu_seen_ = std::max(cpu_seen_, cpu);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace smsbridge::api

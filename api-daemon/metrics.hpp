@@ -1,0 +1,55 @@
+// Prometheus metrics of sms-bridge-api (prometheus-cpp core; the text is served by Beast).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+class Gauge;
+class Counter;
+template <typename T>
+class Family;
+class Histogram;
+}  // namespace prometheus
+
+namespace smsbridge::api {
+
+class metrics {
+ public:
+  metrics();
+  ~metrics();
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  // One answered HTTP request. `route` is a path of the route table or "unmatched" (bounded labels).
+  void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
+  // A door event recorded in the audit trail: kind is opened, closed, expired, expired_while_down, ...
+  void door_event(std::string_view service, std::string_view kind);
+  // Live doors per service (services not listed are set to 0).
+  void set_open_doors(const std::map<std::string, int>& per_service);
+  void set_helper_up(bool up);
+  void set_database_up(bool up);
+  void set_audit_backlog(double events);
+
+  // The text exposition format (version 0.0.4), with process memory and CPU read now.
+  std::string render();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Family<prometheus::Counter>* door_events_;
+  prometheus::Family<prometheus::Gauge>* open_doors_;
+  prometheus::Gauge* helper_up_;
+  prometheus::Gauge* database_up_;
+  prometheus::Gauge* audit_backlog_;
+  prometheus::Gauge* resident_memory_;
+  prometheus::Counter* cpu_seconds_;
+  double cpu_seen_ = 0;
+  std::map<std::string, int> known_services_;
+};
+
+}  // namespace smsbridge::api
