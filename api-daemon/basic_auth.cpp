@@ -3,7 +3,6 @@
 
 #include <array>
 
-#include "api-daemon/admins.hpp"
 #include "api-daemon/password_hash.hpp"
 
 namespace smsbridge::api {
@@ -81,25 +80,52 @@ boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authoriza
     }
     cache_.erase(it);
   }
-  bool verified = false;
-  if (*found) {
-    if (in_flight_ >= limits_.parallel_hashes + limits_.waiting_hashes) co_return auth_result{auth_outcome::busy, {}};
-    ++in_flight_;
-    auto verify = [hash = (*found)->password_hash, password = credentials->password] { return verify_password(hash, password); };
-    auto verify_step = hashers_.run(std::move(verify));
-    verified = co_await std::move(verify_step);
-    --in_flight_;
-  }
-  const char* outcome = verified ? "success" : "failure";
-  auto record = [user, source, outcome](pg::connection& c) { return record_auth_event(c, user, source, "basic", outcome); };
-  auto record_step = db_.call(std::move(record));
-  (void)co_await std::move(record_step);
-  if (!verified) co_return auth_result{auth_outcome::denied, {}};
+  auto verify_step = verify(user, credentials->password, *found, std::move(source), "basic");
+  auto verdict = co_await std::move(verify_step);
+  if (verdict.outcome != auth_outcome::ok) co_return verdict;
   if (cache_.size() >= limits_.cache_entries) {
     for (auto it = cache_.begin(); it != cache_.end();) it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
     if (cache_.size() >= limits_.cache_entries) cache_.erase(cache_.begin());
   }
   cache_[key] = cached{user, (*found)->password_version, now + limits_.cache_ttl};
+  co_return verdict;
+}
+
+boost::asio::awaitable<auth_result> basic_auth::login(std::string user, std::string password, std::string source) {
+  if (!is_valid_admin_name(user) || password.size() > 256) co_return auth_result{auth_outcome::denied, {}};
+  auto lookup = [user](pg::connection& c) { return find_admin(c, user); };
+  auto found_step = db_.call(std::move(lookup));
+  const auto found = co_await std::move(found_step);
+  if (!found) co_return auth_result{auth_outcome::unavailable, {}};
+  auto verify_step = verify(std::move(user), std::move(password), *found, std::move(source), "session");
+  co_return co_await std::move(verify_step);
+}
+
+boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::string password, std::optional<admin_record> admin,
+                                                       std::string source, const char* method) {
+  const auto now = std::chrono::steady_clock::now();
+  if (const long wait = throttle_.retry_after(source, user, now); wait > 0) {
+    auto record = [user, source, method](pg::connection& c) { return record_auth_event(c, user, source, method, "throttled"); };
+    auto record_step = db_.call(std::move(record));
+    (void)co_await std::move(record_step);
+    co_return auth_result{auth_outcome::throttled, {}, wait};
+  }
+  bool verified = false;
+  if (admin) {
+    if (in_flight_ >= limits_.parallel_hashes + limits_.waiting_hashes) co_return auth_result{auth_outcome::busy, {}};
+    ++in_flight_;
+    auto check = [hash = admin->password_hash, password] { return verify_password(hash, password); };
+    auto check_step = hashers_.run(std::move(check));
+    verified = co_await std::move(check_step);
+    --in_flight_;
+  }
+  if (verified) throttle_.succeeded(user);
+  else throttle_.failed(source, user, now);
+  const char* outcome = verified ? "success" : "failure";
+  auto record = [user, source, method, outcome](pg::connection& c) { return record_auth_event(c, user, source, method, outcome); };
+  auto record_step = db_.call(std::move(record));
+  (void)co_await std::move(record_step);
+  if (!verified) co_return auth_result{auth_outcome::denied, {}};
   co_return auth_result{auth_outcome::ok, user};
 }
 

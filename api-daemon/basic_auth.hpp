@@ -12,7 +12,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "api-daemon/admins.hpp"
 #include "api-daemon/database.hpp"
+#include "api-daemon/login_throttle.hpp"
 #include "api-daemon/worker.hpp"
 
 namespace smsbridge::api {
@@ -26,11 +28,12 @@ struct basic_credentials {
 // no colon, over-long values).
 std::optional<basic_credentials> parse_basic_authorization(std::string_view header);
 
-enum class auth_outcome { ok, denied, busy, unavailable };
+enum class auth_outcome { ok, denied, throttled, busy, unavailable };
 
 struct auth_result {
   auth_outcome outcome = auth_outcome::denied;
-  std::string admin;  // when ok
+  std::string admin;     // when ok
+  long retry_after = 0;  // seconds, when throttled
 };
 
 class basic_auth {
@@ -50,7 +53,14 @@ class basic_auth {
   // database is unreachable, only a cached verification is accepted.
   boost::asio::awaitable<auth_result> check(std::string_view authorization, std::string source);
 
+  // A login form's user name and password (no cache); method is "session" for the trail.
+  boost::asio::awaitable<auth_result> login(std::string user, std::string password, std::string source);
+
  private:
+  // Throttle, argon2id, audit: the part every password check shares.
+  boost::asio::awaitable<auth_result> verify(std::string user, std::string password, std::optional<admin_record> admin,
+                                             std::string source, const char* method);
+
   struct cached {
     std::string admin;
     std::int32_t version;
@@ -61,6 +71,7 @@ class basic_auth {
   limits limits_;
   worker hashers_;
   std::size_t in_flight_ = 0;            // touched on the I/O thread only
+  login_throttle throttle_{{}};
   std::map<std::string, cached> cache_;  // keyed by a keyed hash of user + password
   std::string cache_key_secret_;
 };

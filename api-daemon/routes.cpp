@@ -5,7 +5,10 @@
 #include <map>
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
 
+#include "api-daemon/sessions.hpp"
 #include "proto/helper_client.hpp"
 #include "proto/net_types.hpp"
 
@@ -70,33 +73,159 @@ std::string client_address(const app& a, const http_request& request, const requ
   return context.peer_ip;
 }
 
+namespace {
+bool state_changing(http::verb v) { return v != http::verb::get && v != http::verb::head && v != http::verb::options; }
+
+// A cross-site HTML form can only send these content types; a state-changing request carrying
+// one of them with ambient credentials (a browser's cached Basic login) may be forged.
+bool form_content_type(std::string_view type) {
+  const auto semi = type.find(';');
+  std::string t(type.substr(0, semi));
+  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  return t == "application/x-www-form-urlencoded" || t == "multipart/form-data" || t == "text/plain";
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+http_response refused_login(const http_request& request, const auth_result& verdict) {
+  switch (verdict.outcome) {
+    case auth_outcome::throttled: {
+      auto r = error_response(request, http::status::too_many_requests, "Too many failed logins; try again later.");
+      r.set(http::field::retry_after, std::to_string(verdict.retry_after));
+      return r;
+    }
+    case auth_outcome::busy:
+      return error_response(request, http::status::service_unavailable, "Too many logins are being checked; try again.");
+    case auth_outcome::unavailable:
+      return error_response(request, http::status::service_unavailable, "Logins cannot be checked right now.");
+    default: {
+      auto r = error_response(request, http::status::unauthorized, "Valid admin credentials are required.");
+      r.set(http::field::www_authenticate, R"(Basic realm="SMS Bridge admin", charset="UTF-8")");
+      return r;
+    }
+  }
+}
+
+// Came this request over HTTPS? Only a trusted proxy can say so.
+bool over_https(const app& a, const http_request& request, const request_context& context) {
+  auto ip = firewall::parse_ip_address(context.peer_ip);
+  if (!ip) return false;
+  for (const auto& proxy : a.config.trusted_proxies) {
+    if (auto net = firewall::parse_cidr(proxy); net && net->contains(*ip)) return request["X-Forwarded-Proto"] == "https";
+  }
+  return false;
+}
+
+std::string session_cookie_header(const app& a, const http_request& request, const request_context& context,
+                                  std::string_view token, int max_age) {
+  return fmt::format("{}={}; Path=/admin; Max-Age={}; HttpOnly; SameSite=Strict{}", session_cookie_name, token, max_age,
+                     over_https(a, request, context) ? "; Secure" : "");
+}
+}  // namespace
+
 handler require_admin(app& a, admin_handler inner) {
   return [&a, inner = std::move(inner)](const http_request& request,
                                         const request_context& context) -> boost::asio::awaitable<http_response> {
-    const auto header = request[http::field::authorization];
-    auto check = a.auth.check(std::string_view(header.data(), header.size()), client_address(a, request, context));
-    const auto verdict = co_await std::move(check);
-    switch (verdict.outcome) {
-      case auth_outcome::ok: {
-        auto answer = inner(request, context, verdict.admin);
-        co_return co_await std::move(answer);
+    const auto authorization = request[http::field::authorization];
+    const auto cookie = session_cookie(std::string_view(request[http::field::cookie].data(), request[http::field::cookie].size()));
+    std::string admin;
+    if (!authorization.empty() || !cookie) {
+      // API clients: HTTP Basic.
+      auto check = a.auth.check(std::string_view(authorization.data(), authorization.size()), client_address(a, request, context));
+      const auto verdict = co_await std::move(check);
+      if (verdict.outcome != auth_outcome::ok) co_return refused_login(request, verdict);
+      const auto type = request[http::field::content_type];
+      if (state_changing(request.method()) && form_content_type(std::string_view(type.data(), type.size()))) {
+        co_return error_response(request, http::status::forbidden, "Send state-changing requests as application/json.");
       }
-      case auth_outcome::busy:
-        co_return error_response(request, http::status::service_unavailable, "Too many logins are being checked; try again.");
-      case auth_outcome::unavailable:
-        co_return error_response(request, http::status::service_unavailable, "Logins cannot be checked right now.");
-      case auth_outcome::denied:
-        break;
+      admin = verdict.admin;
+    } else {
+      // Browsers: the session cookie, and the CSRF token for every state-changing request.
+      auto lookup = [token = *cookie](pg::connection& c) { return find_session(c, token); };
+      auto lookup_step = a.db.call(std::move(lookup));
+      const auto session = co_await std::move(lookup_step);
+      if (!session) co_return error_response(request, http::status::service_unavailable, "Logins cannot be checked right now.");
+      if (!*session) co_return refused_login(request, auth_result{});
+      const auto csrf = request["X-CSRF-Token"];
+      if (state_changing(request.method()) && !same_secret(std::string_view(csrf.data(), csrf.size()), (*session)->csrf_token)) {
+        co_return error_response(request, http::status::forbidden, "A valid CSRF token is required.");
+      }
+      admin = (*session)->username;
     }
-    auto denied = error_response(request, http::status::unauthorized, "Valid admin credentials are required.");
-    denied.set(http::field::www_authenticate, R"(Basic realm="SMS Bridge admin", charset="UTF-8")");
-    co_return denied;
+    auto answer = inner(request, context, admin);
+    co_return co_await std::move(answer);
+  };
+}
+
+// POST /admin/login {username, password} (JSON or a form): a session cookie and a CSRF token.
+handler login_endpoint(app& a) {
+  return [&a](const http_request& request, const request_context& context) -> boost::asio::awaitable<http_response> {
+    std::string user, password;
+    const auto type = request[http::field::content_type];
+    if (type.starts_with("application/x-www-form-urlencoded")) {
+      const std::string query = "?" + request.body();
+      user = query_parameter(query, "username").value_or("");
+      password = query_parameter(query, "password").value_or("");
+    } else {
+      boost::system::error_code ec;
+      const auto body = boost::json::parse(request.body(), ec);
+      const auto* object = !ec && body.is_object() ? &body.as_object() : nullptr;
+      const auto* u = object ? object->if_contains("username") : nullptr;
+      const auto* p = object ? object->if_contains("password") : nullptr;
+      if (!u || !p || !u->is_string() || !p->is_string()) {
+        co_return error_response(request, http::status::unprocessable_entity, "Send {\"username\": ..., \"password\": ...}.");
+      }
+      user = std::string(u->as_string());
+      password = std::string(p->as_string());
+    }
+    auto check = a.auth.login(user, password, client_address(a, request, context));
+    const auto verdict = co_await std::move(check);
+    if (verdict.outcome != auth_outcome::ok) {
+      auto refused = refused_login(request, verdict);
+      refused.erase(http::field::www_authenticate);  // a form login must not pop up the browser's Basic dialog
+      if (verdict.outcome == auth_outcome::denied) refused.body() = R"({"detail":"Wrong user name or password."})", refused.prepare_payload();
+      co_return refused;
+    }
+    auto create = [name = verdict.admin](pg::connection& c) { return create_session(c, name); };
+    auto create_step = a.db.call(std::move(create));
+    const auto session = co_await std::move(create_step);
+    if (!session) co_return error_response(request, http::status::service_unavailable, "Logins cannot be recorded right now.");
+    auto r = json_response(request, http::status::ok,
+                           boost::json::object{{"status", "ok"}, {"username", verdict.admin},
+                                               {"csrf_token", session->csrf_token}, {"expires_at", session->expires_at}});
+    r.set(http::field::set_cookie, session_cookie_header(a, request, context, session->token, session_lifetime_seconds));
+    co_return r;
   };
 }
 
 router public_routes(app& a) {
   router r;
   r.add(http::verb::get, "/health", health_endpoint(a));
+  r.add(http::verb::post, "/admin/login", login_endpoint(a));
+  r.add(http::verb::get, "/admin/session",
+        require_admin(a, [](const http_request& request, const request_context&, const std::string& admin)
+                             -> boost::asio::awaitable<http_response> {
+          co_return json_response(request, http::status::ok, boost::json::object{{"username", admin}});
+        }));
+  r.add(http::verb::post, "/admin/logout",
+        require_admin(a, [&a](const http_request& request, const request_context& context, const std::string&)
+                             -> boost::asio::awaitable<http_response> {
+          const auto cookie = session_cookie(std::string_view(request[http::field::cookie].data(), request[http::field::cookie].size()));
+          if (cookie) {
+            auto remove = [token = *cookie](pg::connection& c) { return delete_session(c, token); };
+            auto remove_step = a.db.call(std::move(remove));
+            (void)co_await std::move(remove_step);
+          }
+          auto answer = json_response(request, http::status::ok, boost::json::object{{"status", "logged_out"}});
+          answer.set(http::field::set_cookie, session_cookie_header(a, request, context, "", 0));
+          co_return answer;
+        }));
   if (a.config.monitoring_enabled) add_monitoring_routes(r, a);
   return r;
 }

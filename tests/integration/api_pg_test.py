@@ -305,7 +305,7 @@ PASSWORD = "correct horse battery"
 class Site:
     """The server namespace (helper + api-daemon) and a laptop namespace joined by a veth pair."""
 
-    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None):
+    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None, extra_env=None):
         self.w = w
         tag = os.getpid() % 100000
         self.server, self.laptop = f"sbAS{tag}", f"sbAL{tag}"
@@ -339,7 +339,7 @@ class Site:
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_LISTEN=f"{SERVER_IP}:8080",
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
-                   SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds))
+                   SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds), **(extra_env or {}))
         log = open(w.api_log, "w")
         command = ["ip", "netns", "exec", self.server, w.api_bin]
         self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
@@ -377,6 +377,29 @@ class Site:
         except json.JSONDecodeError:
             parsed = text
         return int(code or 0), parsed
+
+    def request(self, method, path, body=None, headers=(), user=None):
+        """curl from the laptop with extra headers; returns (status, lower-cased headers, parsed body)."""
+        cmd = ["ip", "netns", "exec", self.laptop, "curl", "-s", "-m", "10", "-D", "-", "-o", "-", "-X", method]
+        for h in headers:
+            cmd += ["-H", h]
+        if user:
+            cmd += ["-u", user]
+        if body is not None:
+            cmd += ["--data-binary", body if isinstance(body, str) else json.dumps(body)]
+        r = subprocess.run(cmd + [f"http://{SERVER_IP}:8080{path}"], capture_output=True, text=True, timeout=30)
+        head, _, text = r.stdout.partition("\n\n")  # text mode turned CRLF into LF
+        lines = head.split("\n")
+        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+        found = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            found[k.strip().lower()] = v.strip()
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = text
+        return status, found, parsed
 
     def door_works(self):
         status, body = self.curl("GET", "/health", user=None, port=9100)
@@ -550,6 +573,63 @@ def scenario_port_config(w):
         f.write(r.stdout)
     r = subprocess.run(["promtool", "check", "config", exported], capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, f"promtool rejected the exported config: {r.stdout} {r.stderr}")
+
+
+def scenario_browser_login(w):
+    site = Site(w, extra_env={"SMS_BRIDGE_TRUSTED_PROXIES": f"{LAPTOP_IP}/32"})
+    json_type = "Content-Type: application/json"
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": "nope"}, [json_type])
+    check(status == 401 and body == {"detail": "Wrong user name or password."} and "www-authenticate" not in headers,
+          f"wrong password: {status} {headers} {body}")
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD}, [json_type])
+    cookie = headers.get("set-cookie", "")
+    check(status == 200 and body["username"] == "alice" and len(body["csrf_token"]) == 64, f"login: {status} {body}")
+    for attribute in ("HttpOnly", "SameSite=Strict", "Path=/admin"):
+        check(attribute in cookie, f"the session cookie lacks {attribute}: {cookie}")
+    check("Secure" not in cookie, f"a plain-HTTP login got a Secure cookie: {cookie}")
+    session = "Cookie: " + cookie.split(";")[0]
+    csrf = body["csrf_token"]
+    status, _, body = site.request("GET", "/admin/session", headers=[session])
+    check(status == 200 and body == {"username": "alice"}, f"session: {status} {body}")
+    open_body = {"service": "metrics", "duration_minutes": 30}
+    for extra in ([], ["X-CSRF-Token: " + "0" * 64]):
+        status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, [session, json_type, *extra])
+        check(status == 403 and body == {"detail": "A valid CSRF token is required."}, f"CSRF refusal: {status} {body}")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, [session, json_type, "X-CSRF-Token: " + csrf])
+    check(status == 200 and body["status"] == "opened" and body["opened_by"] == "alice", f"open with CSRF: {status} {body}")
+    # Ambient Basic credentials cannot drive a state change from a cross-site form.
+    status, _, body = site.request("POST", "/admin/monitoring/close-port", "service=metrics",
+                                   ["Content-Type: application/x-www-form-urlencoded"], user=f"alice:{PASSWORD}")
+    check(status == 403, f"form-encoded Basic state change: {status} {body}")
+    status, _, _ = site.request("POST", "/admin/monitoring/close-all", headers=[session, "X-CSRF-Token: " + csrf])
+    check(status == 200, "close-all with a session failed")
+    status, headers, _ = site.request("POST", "/admin/logout", headers=[session, "X-CSRF-Token: " + csrf])
+    check(status == 200 and "Max-Age=0" in headers.get("set-cookie", ""), f"logout: {status} {headers}")
+    status, _, _ = site.request("GET", "/admin/session", headers=[session])
+    check(status == 401, "the session still works after logout")
+    # Behind a trusted proxy that terminated HTTPS, the cookie is Secure and X-Forwarded-For is believed.
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD},
+                                         [json_type, "X-Forwarded-Proto: https", "X-Forwarded-For: 203.0.113.9"])
+    check(status == 200 and "; Secure" in headers.get("set-cookie", ""), f"login via HTTPS proxy: {headers}")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body,
+                                   [json_type, "X-Forwarded-For: 203.0.113.9"], user=f"alice:{PASSWORD}")
+    check(status == 200 and body["source"] == "203.0.113.9/32", f"X-Forwarded-For from a trusted proxy: {status} {body}")
+    # Throttling: five failures for a user, then even the right password waits.
+    for _ in range(5):
+        site.request("POST", "/admin/login", {"username": "alice", "password": "guess"}, [json_type, "X-Forwarded-For: 198.51.100.7"])
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD},
+                                         [json_type, "X-Forwarded-For: 198.51.100.8"])
+    check(status == 429 and int(headers.get("retry-after", "0")) > 0, f"per-user throttling: {status} {headers} {body}")
+    status, _, _ = site.request("GET", "/admin/monitoring/port-status", user="alice:another guess",
+                                headers=["X-Forwarded-For: 198.51.100.9"])
+    check(status == 429, f"Basic logins of a throttled user: {status}")
+    # ... and five failures from one address slow every name tried from it.
+    for i in range(5):
+        site.request("POST", "/admin/login", {"username": f"user{i}", "password": "guess"}, [json_type, "X-Forwarded-For: 192.0.2.50"])
+    status, _, _ = site.request("POST", "/admin/login", {"username": "bob", "password": "guess"}, [json_type, "X-Forwarded-For: 192.0.2.50"])
+    check(status == 429, f"per-source throttling: {status}")
+    outcomes = w.pg.psql("SELECT outcome || ':' || method || ':' || source FROM admin_auth_events ORDER BY id").stdout.split()
+    check("throttled:session:198.51.100.8" in outcomes and "success:session:" + LAPTOP_IP in outcomes, f"audit: {outcomes}")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

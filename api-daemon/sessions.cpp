@@ -1,0 +1,64 @@
+// Browser sessions of admins.
+#include "api-daemon/sessions.hpp"
+
+#include "api-daemon/password_hash.hpp"
+
+namespace smsbridge::api {
+
+namespace {
+std::string hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// Tokens carry 256 random bits, so an unkeyed hash is enough to make the stored form useless.
+std::string token_hash(std::string_view token) { return keyed_hash("", token); }
+}  // namespace
+
+pg::db_result<new_session> create_session(pg::connection& db, std::string_view username) {
+  if (auto r = db.exec("DELETE FROM admin_sessions WHERE username = $1 AND expires_at <= now()", {std::string(username)}); !r) {
+    return r.error();
+  }
+  new_session s{hex(random_bytes(32)), hex(random_bytes(32)), ""};
+  auto r = db.exec("INSERT INTO admin_sessions (token_hash, username, csrf_token, expires_at) "
+                   "VALUES ($1, $2, $3, now() + make_interval(secs => $4::int)) "
+                   "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                   {token_hash(s.token), std::string(username), s.csrf_token, std::to_string(session_lifetime_seconds)});
+  if (!r) return r.error();
+  s.expires_at = std::string(*r->get(0, 0));
+  return s;
+}
+
+pg::db_result<std::optional<session_record>> find_session(pg::connection& db, std::string_view token) {
+  if (token.size() != 64) return std::optional<session_record>{};
+  auto r = db.exec("SELECT username, csrf_token FROM admin_sessions WHERE token_hash = $1 AND expires_at > now()",
+                   {token_hash(token)});
+  if (!r) return r.error();
+  if (r->count() == 0) return std::optional<session_record>{};
+  return std::optional<session_record>{session_record{std::string(*r->get(0, 0)), std::string(*r->get(0, 1))}};
+}
+
+pg::db_result<void> delete_session(pg::connection& db, std::string_view token) {
+  auto r = db.exec("DELETE FROM admin_sessions WHERE token_hash = $1", {token_hash(token)});
+  if (!r) return r.error();
+  return {};
+}
+
+std::optional<std::string> session_cookie(std::string_view header) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    std::string_view pair = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == session_cookie_name) return std::string(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace smsbridge::api

@@ -1,0 +1,35 @@
+// Browser sessions of admins in PostgreSQL: the cookie token is kept only as a hash.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api-daemon/pg.hpp"
+
+namespace smsbridge::api {
+
+struct new_session {
+  std::string token;       // for the cookie; never stored
+  std::string csrf_token;  // for the X-CSRF-Token header of state-changing requests
+  std::string expires_at;  // ISO 8601, from the database
+};
+
+struct session_record {
+  std::string username;
+  std::string csrf_token;
+};
+
+inline constexpr int session_lifetime_seconds = 8 * 60 * 60;
+
+// Creates a session for `username` (and deletes that admin's expired ones).
+pg::db_result<new_session> create_session(pg::connection& db, std::string_view username);
+// The live session of a cookie token, or nullopt if unknown or expired.
+pg::db_result<std::optional<session_record>> find_session(pg::connection& db, std::string_view token);
+pg::db_result<void> delete_session(pg::connection& db, std::string_view token);
+
+// The session token inside a Cookie header (sms_bridge_session=...), if any.
+std::optional<std::string> session_cookie(std::string_view cookie_header);
+inline constexpr std::string_view session_cookie_name = "sms_bridge_session";
+
+}  // namespace smsbridge::api
