@@ -144,6 +144,14 @@ const std::vector<setting>& settings() {
          c.port_max_duration_seconds = *s;
          return {};
        }},
+      {{"--reconcile-interval-seconds", "SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS", "300",
+        "how often the audit trail is reconciled with the helper's live doors"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto s = parse_seconds(n, v);
+         if (!s) return s.error();
+         c.reconcile_interval_seconds = *s;
+         return {};
+       }},
       {{"--firewall-socket", "SMS_BRIDGE_FIREWALL_SOCKET", "/run/sms-bridge/firewall.sock", "the firewall helper's socket"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.firewall_socket, n, v); }},
   };

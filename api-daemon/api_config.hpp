@@ -31,6 +31,7 @@ struct api_config {
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
   std::uint32_t port_min_duration_seconds = 900;
   std::uint32_t port_max_duration_seconds = 14400;
+  std::uint32_t reconcile_interval_seconds = 300;
 };
 
 // One setting: its flag (--database-url) and variable (SMS_BRIDGE_DATABASE_URL) and what it means.

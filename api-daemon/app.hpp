@@ -37,6 +37,10 @@ boost::asio::awaitable<fallible<firewall::v1::Response>> call_helper(app& a, fir
 // call at any time; concurrent calls coalesce.
 boost::asio::awaitable<void> drain_audit(app& a);
 
+// The full reconcile (every SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS): drains, then closes in the
+// audit trail every door it shows open that the helper does not hold (system-reconcile).
+boost::asio::awaitable<void> reconcile_audit(app& a);
+
 // The client's address: the TCP peer, or X-Forwarded-For's nearest untrusted hop when the peer
 // is a trusted proxy.
 std::string client_address(const app& a, const http_request& request, const request_context& context);

@@ -112,4 +112,46 @@ boost::asio::awaitable<void> drain_audit(app& a) {
   a.draining = false;
 }
 
+boost::asio::awaitable<void> reconcile_audit(app& a) {
+  // First record whatever the helper still holds, so a live door is never mistaken for an orphan.
+  auto drain = drain_audit(a);
+  co_await std::move(drain);
+  v1::Request status;
+  status.mutable_status();
+  auto status_step = call_helper(a, status);
+  const auto helper = co_await std::move(status_step);
+  if (!helper || helper->has_error() || helper->status().pending_events() > 0) co_return;  // not now
+  std::vector<std::string> live;
+  std::string after;
+  for (int page = 0; page < 1000; ++page) {
+    v1::Request list;
+    list.mutable_list()->set_after_service(after);
+    auto list_step = call_helper(a, list);
+    const auto doors = co_await std::move(list_step);
+    if (!doors || doors->has_error()) co_return;
+    for (const auto& g : doors->list().grants()) live.push_back(g.grant_id());
+    after = doors->list().next_after_service();
+    if (after.empty()) break;
+  }
+  // Audit rows that say "open" for a grant the helper does not hold: closed in the trail, as the
+  // seed's "sync port mappings to database" did, but recorded as a close row with its reason.
+  auto close_orphans = [live](pg::connection& c) -> pg::db_result<int> {
+    std::string array = "{";
+    for (std::size_t i = 0; i < live.size(); ++i) array += (i ? "," : "") + std::string("\"") + live[i] + "\"";
+    array += "}";
+    auto r = c.exec("SELECT count(record_port_closed(o.service::varchar, o.external_port, 'system-reconcile', true, "
+                    "'not open in the firewall helper', o.grant_id, NULL, now())) "
+                    "FROM monitoring_port_access o "
+                    "WHERE o.action = 'opened' AND NOT (o.grant_id = ANY($1::text[])) "
+                    "AND NOT EXISTS (SELECT 1 FROM monitoring_port_access c WHERE c.action <> 'opened' AND c.grant_id = o.grant_id)",
+                    {array});
+    if (!r) return r.error();
+    return std::stoi(std::string(r->get(0, 0).value_or("0")));
+  };
+  auto step = a.db.call(std::move(close_orphans));
+  const auto closed = co_await std::move(step);
+  if (!closed) a.report(fmt::format("audit reconcile: {}", closed.error().message));
+  else if (*closed > 0) a.report(fmt::format("audit reconcile: closed {} audit row(s) of doors the helper does not hold", *closed));
+}
+
 }  // namespace smsbridge::api

@@ -122,13 +122,22 @@ smsbridge::fallible<void> bootstrap_admin(api::database& db, const api::api_conf
   return {};
 }
 
+// Drains every 5 s (expiries reach the audit trail within 5 s) and reconciles every
+// reconcile_interval_seconds, starting with one at start-up.
 asio::awaitable<void> audit_timer(api::app& a) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto next_reconcile = std::chrono::steady_clock::now();
   for (;;) {
+    if (std::chrono::steady_clock::now() >= next_reconcile) {
+      auto reconcile = api::reconcile_audit(a);
+      co_await std::move(reconcile);
+      next_reconcile = std::chrono::steady_clock::now() + std::chrono::seconds(a.config.reconcile_interval_seconds);
+    } else {
+      auto drain = api::drain_audit(a);
+      co_await std::move(drain);
+    }
     timer.expires_after(std::chrono::seconds(5));
     co_await timer.async_wait(asio::use_awaitable);
-    auto drain = api::drain_audit(a);
-    co_await std::move(drain);
   }
 }
 }  // namespace

@@ -635,6 +635,23 @@ def scenario_browser_login(w):
     check("throttled:session:198.51.100.8" in outcomes and "success:session:" + LAPTOP_IP in outcomes, f"audit: {outcomes}")
 
 
+def scenario_reconcile(w):
+    site = Site(w, extra_env={"SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS": "5"})
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 30})
+    check(status == 200, f"open: {status} {body}")
+    # An audit row that says "open" for a door the helper never had (a crash, a restore, a hand edit).
+    w.pg.psql("SELECT record_port_opened('postgres', 5433, 5432, 'ghost', 60, NULL, NULL, 'ghost-grant', 999999)")
+    def orphan_closed():
+        return w.pg.psql("SELECT closed_by || ':' || action FROM monitoring_port_access "
+                         "WHERE grant_id = 'ghost-grant' AND action <> 'opened'").stdout.strip()
+    deadline = time.monotonic() + 20
+    while orphan_closed() == "" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    check(orphan_closed() == "system-reconcile:expired", f"the orphan was not closed by the reconcile: {orphan_closed()!r}")
+    still_open = w.pg.psql("SELECT service FROM monitoring_ports_currently_open").stdout.split()
+    check(still_open == ["metrics"], f"the reconcile touched a live door: {still_open}")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
