@@ -85,6 +85,9 @@ const std::vector<setting>& settings() {
       {{"--settings-file", "SMS_BRIDGE_SETTINGS_FILE", "/etc/sms-bridge/sms_settings.json",
         "the settings file (seed format; settings.monitoring_ports names the doors)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.settings_file, n, v); }},
+      {{"--log-dir", "SMS_BRIDGE_LOG_DIR", "/var/log/sms-bridge",
+        "where sms-bridge-api.log is written (10 MiB x 5 files, rotated) and what the log endpoints serve"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.log_dir, n, v); }},
       {{"--server-ip", "SMS_BRIDGE_SERVER_IP", "auto", "the address laptops use to reach this server, or auto"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
          if (v != "auto") {

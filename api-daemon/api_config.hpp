@@ -15,14 +15,13 @@ struct listen_address {
   std::uint16_t port = 0;
 };
 
-// The settings this version uses. DESIGN.md §5 also names SMS_BRIDGE_LOG_DIR; it joins this
-// table with the log endpoints that read it, so --help never lists a setting that does nothing.
 struct api_config {
   std::string database_url = "postgresql:///sms_bridge";
   listen_address listen{"0.0.0.0", 8080};
   listen_address metrics_listen{"127.0.0.1", 9464};
   std::string settings_file = "/etc/sms-bridge/sms_settings.json";
   std::string firewall_socket = "/run/sms-bridge/firewall.sock";
+  std::string log_dir = "/var/log/sms-bridge";
   std::string server_ip = "auto";
   bool monitoring_enabled = true;
   bool monitoring_worker_enabled = true;

@@ -44,8 +44,18 @@ router::match router::find(http::verb verb, std::string_view target) const {
   const std::string_view path = target_path(target);
   match m;
   for (const auto& r : routes_) {
-    if (r.path != path) continue;
+    const bool wildcard = r.path.size() > 2 && r.path.ends_with("/*");
+    if (wildcard) {
+      const std::string_view prefix = std::string_view(r.path).substr(0, r.path.size() - 1);
+      if (!path.starts_with(prefix) || path.size() == prefix.size() ||
+          path.substr(prefix.size()).find('/') != std::string_view::npos) {
+        continue;
+      }
+    } else if (r.path != path) {
+      continue;
+    }
     m.path_known = true;
+    m.pattern = r.path;
     if (!m.allowed.empty()) m.allowed += ", ";
     m.allowed += std::string(http::to_string(r.verb));
     if (r.verb == verb) m.found = &r.h;

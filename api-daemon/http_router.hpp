@@ -40,8 +40,10 @@ class router {
     const handler* found = nullptr;
     bool path_known = false;  // the path exists with other verbs: 405, not 404
     std::string allowed;      // for the Allow header, e.g. "GET, POST"
+    std::string pattern;      // the table's path that matched (bounded, for metrics labels)
   };
-  // Matches the request target's path (the query string is ignored).
+  // Matches the request target's path (the query string is ignored). A table path ending in
+  // "/*" matches any one further path segment.
   match find(http::verb verb, std::string_view target) const;
 
   // Every (verb, path) in the table, for tests that must cover all routes.

@@ -70,7 +70,7 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
     } else {
       const http_request& request = parser.get();
       const auto m = routes.find(request.method(), request.target());
-      if (m.path_known) route = std::string(target_path(request.target()));
+      if (m.path_known) route = m.pattern;
       if (request.method() != http::verb::unknown) method = std::string(http::to_string(request.method()));
       if (m.found) {
         try {

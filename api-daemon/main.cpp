@@ -1,5 +1,10 @@
 // sms-bridge-api: wiring only. Configuration, migrations, admin commands, listeners, signals.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
 
 #include <csignal>
 #include <cstdio>
@@ -17,6 +22,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 
 #include "api-daemon/admins.hpp"
 #include "api-daemon/api_config.hpp"
@@ -34,10 +41,33 @@ namespace api = smsbridge::api;
 namespace asio = boost::asio;
 
 namespace {
+// Until the log directory is known, lines go to stderr only; then also to LOG_DIR/sms-bridge-api.log.
+std::shared_ptr<spdlog::logger> file_logger;
+
 void log_line(std::string_view level, std::string_view message) {
   std::fprintf(stderr, "sms-bridge-api: %.*s: %.*s\n", static_cast<int>(level.size()), level.data(),
                static_cast<int>(message.size()), message.data());
   std::fflush(stderr);
+  if (file_logger) {
+    file_logger->log(level == "error" ? spdlog::level::err : level == "warning" ? spdlog::level::warn : spdlog::level::info,
+                     "{}", message);
+    file_logger->flush();
+  }
+}
+
+// The rotating log file under LOG_DIR (created if missing). Fails with a sentence.
+smsbridge::fallible<void> open_log_file(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return smsbridge::fail(fmt::format("cannot create the log directory {}: {}; set SMS_BRIDGE_LOG_DIR.", dir, std::strerror(errno)));
+  }
+  try {
+    auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(dir + "/sms-bridge-api.log", 10u << 20, 5);
+    file_logger = std::make_shared<spdlog::logger>("sms-bridge-api", sink);
+    file_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  } catch (const spdlog::spdlog_ex& e) {
+    return smsbridge::fail(fmt::format("cannot write logs under {}: {}; set SMS_BRIDGE_LOG_DIR.", dir, e.what()));
+  }
+  return {};
 }
 
 std::map<std::string, std::string> environment() {
@@ -169,6 +199,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cl->command == "admin") return admin_command(db, cl->operands[0], cl->operands[1]);
+  if (auto r = open_log_file(config.log_dir); !r) return log_line("error", r.error().message), 1;
   if (auto r = bootstrap_admin(db, config); !r) {
     log_line("error", fmt::format("cannot create the first admin: {}", r.error().message));
     return 1;

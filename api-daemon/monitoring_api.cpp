@@ -14,6 +14,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api-daemon/app.hpp"
+#include "api-daemon/log_files.hpp"
 #include "api-daemon/monitoring_settings.hpp"
 #include "api-daemon/settings_file.hpp"
 #include "proto/net_types.hpp"
@@ -598,6 +599,56 @@ boost::asio::awaitable<http_response> export_prometheus_config(app& a, const htt
   co_return r;
 }
 
+boost::asio::awaitable<http_response> list_logs(app& a, const http_request& request, const request_context&,
+                                                const std::string&) {
+  auto files = list_log_files(a.config.log_dir);
+  if (!files) {
+    a.report(files.error().message);
+    co_return error_response(request, http::status::service_unavailable, "The log directory cannot be read.");
+  }
+  json::array out;
+  for (const auto& f : *files) {
+    google::protobuf::Timestamp t;
+    t.set_seconds(f.modified_unix);
+    out.push_back(json::object{{"name", f.name}, {"bytes", f.bytes}, {"modified_at", iso(t)}});
+  }
+  co_return json_response(request, http::status::ok, json::object{{"files", std::move(out)}});
+}
+
+boost::asio::awaitable<http_response> download_log(app& a, const http_request& request, const request_context&,
+                                                   const std::string&) {
+  const std::string_view target(request.target().data(), request.target().size());
+  const std::string_view path = target_path(target);
+  const std::string_view name = path.substr(path.rfind('/') + 1);
+  std::optional<std::size_t> tail;
+  if (auto t = query_parameter(target, "tail")) {
+    auto n = whole_number(*t);
+    if (!n || *n < 1 || *n > static_cast<std::int64_t>(max_tail_lines)) {
+      co_return error_response(request, http::status::unprocessable_entity, fmt::format("'tail' must be from 1 to {}.", max_tail_lines));
+    }
+    tail = static_cast<std::size_t>(*n);
+  }
+  auto text = read_log_file(a.config.log_dir, name, tail);
+  if (!text) {
+    switch (text.error()) {
+      case log_read_error::not_found:
+        co_return error_response(request, http::status::not_found, "There is no such log file.");
+      case log_read_error::too_large:
+        co_return error_response(request, http::status::payload_too_large,
+                                 fmt::format("The log file is larger than {} MiB; ask for its end with ?tail=N.", max_log_download >> 20));
+      case log_read_error::unreadable:
+        co_return error_response(request, http::status::service_unavailable, "The log file cannot be read.");
+    }
+  }
+  http_response r{http::status::ok, request.version()};
+  r.set(http::field::content_type, "text/plain; charset=utf-8");
+  r.set(http::field::content_disposition, fmt::format("attachment; filename=\"{}\"", name));
+  r.keep_alive(request.keep_alive());
+  r.body() = std::move(*text);
+  r.prepare_payload();
+  co_return r;
+}
+
 handler admin(app& a, boost::asio::awaitable<http_response> (*fn)(app&, const http_request&, const request_context&,
                                                                    const std::string&)) {
   return require_admin(a, [&a, fn](const http_request& r, const request_context& c, const std::string& who) {
@@ -619,6 +670,8 @@ void add_monitoring_routes(router& r, app& a) {
   r.add(http::verb::post, "/admin/monitoring/port-config/reset", admin(a, reset_port_config));
   r.add(http::verb::get, "/admin/monitoring/port-config/available-ports", admin(a, available_ports));
   r.add(http::verb::get, "/admin/monitoring/export-prometheus-config", admin(a, export_prometheus_config));
+  r.add(http::verb::get, "/admin/monitoring/logs/list", admin(a, list_logs));
+  r.add(http::verb::get, "/admin/monitoring/logs/download/*", admin(a, download_log));
 }
 
 }  // namespace smsbridge::api

@@ -90,7 +90,7 @@ printf '%s\n' "$admin_password" | build/api-daemon/sms-bridge-api admin add admi
 
 SMS_BRIDGE_LISTEN="0.0.0.0:8080" SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464" \
 SMS_BRIDGE_FIREWALL_SOCKET="$work/firewall.sock" SMS_BRIDGE_SERVER_IP="$server_ip" \
-SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" \
+SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_LOG_DIR="$work/logs" \
   ip netns exec "$ns" build/api-daemon/sms-bridge-api 2> >(sed 's/^/  /' >&2) &
 pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://$server_ip:8080/health" && break; sleep 0.1; done
@@ -114,6 +114,7 @@ SMS Bridge is running (server namespace $ns, reached at $server_ip from this mac
   close:         curl -u admin:$admin_password -H 'Content-Type: application/json' \\
                    -d '{"service": "metrics"}' http://$server_ip:8080/admin/monitoring/close-port
   audit trail:   curl -u admin:$admin_password http://$server_ip:8080/admin/monitoring/history
+  logs:          curl -u admin:$admin_password http://$server_ip:8080/admin/monitoring/logs/download/sms-bridge-api.log?tail=20
 
 run-local: ready. Press Ctrl-C to stop.
 EOF

@@ -37,3 +37,14 @@ TEST_CASE("errors are JSON {\"detail\": ...} with the request's keep-alive") {
   CHECK(res[http::field::content_type] == "application/json");
   CHECK(res.keep_alive());
 }
+
+TEST_CASE("a wildcard route matches exactly one further path segment") {
+  router r;
+  r.add(http::verb::get, "/admin/monitoring/logs/download/*", nothing);
+  auto hit = r.find(http::verb::get, "/admin/monitoring/logs/download/api.log?tail=5");
+  CHECK(hit.found != nullptr);
+  CHECK(hit.pattern == "/admin/monitoring/logs/download/*");
+  CHECK(r.find(http::verb::get, "/admin/monitoring/logs/download/").found == nullptr);
+  CHECK(r.find(http::verb::get, "/admin/monitoring/logs/download/../../etc/passwd").found == nullptr);
+  CHECK(r.find(http::verb::get, "/admin/monitoring/logs/downloadx").found == nullptr);
+}

@@ -119,7 +119,8 @@ class World:
 
     def start_api(self, firewall_socket):
         e = dict(os.environ, SMS_BRIDGE_DATABASE_URL=self.pg.url, SMS_BRIDGE_LISTEN="127.0.0.1:0",
-                 SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:0", SMS_BRIDGE_FIREWALL_SOCKET=firewall_socket)
+                 SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:0", SMS_BRIDGE_FIREWALL_SOCKET=firewall_socket,
+                 SMS_BRIDGE_LOG_DIR=os.path.join(self.tmp, "logs"))
         log = open(self.api_log, "w")
         p = subprocess.Popen([self.api_bin], stdout=log, stderr=log, env=e)
         self.processes.append(p)
@@ -339,7 +340,8 @@ class Site:
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_LISTEN=f"{SERVER_IP}:8080",
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
-                   SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds), **(extra_env or {}))
+                   SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds),
+                   SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"), **(extra_env or {}))
         log = open(w.api_log, "w")
         command = ["ip", "netns", "exec", self.server, w.api_bin]
         self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
@@ -415,7 +417,8 @@ def scenario_monitoring_flow(w):
                     ("POST", "/admin/monitoring/close-all"), ("GET", "/admin/monitoring/port-config"),
                     ("POST", "/admin/monitoring/port-config"), ("POST", "/admin/monitoring/port-config/reset"),
                     ("GET", "/admin/monitoring/port-config/available-ports"),
-                    ("GET", "/admin/monitoring/export-prometheus-config"), ("GET", "/admin/monitoring/no-such-route")]
+                    ("GET", "/admin/monitoring/export-prometheus-config"), ("GET", "/admin/monitoring/logs/list"),
+                    ("GET", "/admin/monitoring/logs/download/sms-bridge-api.log"), ("GET", "/admin/monitoring/no-such-route")]
     for method, path in admin_routes:
         status, body = site.curl(method, path, body={"service": "metrics"} if method == "POST" else None, user=None)
         if path.endswith("no-such-route"):
@@ -650,6 +653,33 @@ def scenario_reconcile(w):
     check(orphan_closed() == "system-reconcile:expired", f"the orphan was not closed by the reconcile: {orphan_closed()!r}")
     still_open = w.pg.psql("SELECT service FROM monitoring_ports_currently_open").stdout.split()
     check(still_open == ["metrics"], f"the reconcile touched a live door: {still_open}")
+
+
+def scenario_logs(w):
+    site = Site(w)
+    logs = os.path.join(w.tmp, "logs")
+    status, body = site.curl("GET", "/admin/monitoring/logs/list")
+    names = [f["name"] for f in body["files"]] if status == 200 else []
+    check("sms-bridge-api.log" in names, f"logs/list: {status} {body}")
+    with open(os.path.join(logs, "big.log"), "w") as f:
+        for i in range(200000):
+            f.write(f"line {i} " + "x" * 60 + "\n")  # about 13 MiB
+    os.symlink("/etc/passwd", os.path.join(logs, "passwd.log"))
+    status, body = site.curl("GET", "/admin/monitoring/logs/download/big.log")
+    check(status == 413 and "tail" in body["detail"], f"a file over the cap: {status} {body}")
+    status, text = site.curl("GET", "/admin/monitoring/logs/download/big.log?tail=2")
+    check(status == 200 and text.splitlines() == [f"line {i} " + "x" * 60 for i in (199998, 199999)], f"tail: {status} {text!r:.200}")
+    status, text = site.curl("GET", "/admin/monitoring/logs/download/sms-bridge-api.log")
+    check(status == 200 and "listening on" in text, f"download: {status} {text!r:.200}")
+    status, _ = site.curl("GET", "/admin/monitoring/logs/download/big.log?tail=0")
+    check(status == 422, "tail=0 was accepted")
+    # Nothing outside the log directory, however asked.
+    for path in ("/admin/monitoring/logs/download/passwd.log", "/admin/monitoring/logs/download/..%2F..%2Fetc%2Fpasswd",
+                 "/admin/monitoring/logs/download/../../../../etc/passwd", "/admin/monitoring/logs/download/.hidden",
+                 "/admin/monitoring/logs/download/"):
+        r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
+                            "-u", f"alice:{PASSWORD}", f"http://{SERVER_IP}:8080{path}"], capture_output=True, text=True, timeout=30)
+        check(r.stdout == "404", f"{path} gave {r.stdout}, not 404")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

@@ -1,0 +1,86 @@
+// Reading log files safely: openat() on the directory with O_NOFOLLOW, a regular-file check, caps.
+#include "api-daemon/log_files.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace smsbridge::api {
+
+bool is_safe_log_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && name.front() != '.' &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+         });
+}
+
+fallible<std::vector<log_file>> list_log_files(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return fail(fmt::format("cannot read the log directory {}: {}", dir, std::strerror(errno)));
+  std::vector<log_file> out;
+  while (const dirent* e = ::readdir(d)) {
+    if (out.size() >= 1000) break;
+    const std::string_view name = e->d_name;
+    if (!is_safe_log_name(name)) continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    out.push_back({std::string(name), static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtime)});
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::string last_lines(std::string_view text, std::size_t n) {
+  if (n == 0) return {};
+  std::size_t end = text.size();
+  if (end > 0 && text[end - 1] == '\n') --end;  // a final newline does not start a line
+  std::size_t pos = end;
+  for (std::size_t found = 0; pos > 0; --pos) {
+    if (text[pos - 1] == '\n' && ++found == n) break;
+  }
+  return std::string(text.substr(pos));
+}
+
+boost::system::result<std::string, log_read_error> read_log_file(const std::string& dir, std::string_view name,
+                                                                 std::optional<std::size_t> tail_lines) {
+  if (!is_safe_log_name(name)) return log_read_error::not_found;
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return log_read_error::unreadable;
+  const int fd = ::openat(dfd, std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  ::close(dfd);
+  if (fd < 0) return errno == ENOENT || errno == ELOOP ? log_read_error::not_found : log_read_error::unreadable;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return log_read_error::not_found;
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (!tail_lines && size > max_log_download) {
+    ::close(fd);
+    return log_read_error::too_large;
+  }
+  // For a tail, read at most the last max_log_download bytes.
+  const std::size_t want = std::min(size, max_log_download);
+  std::string text(want, '\0');
+  std::size_t got = 0;
+  while (got < want) {
+    const ssize_t n = ::pread(fd, text.data() + got, want - got, static_cast<off_t>(size - want + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  if (tail_lines) return last_lines(text, *tail_lines);
+  return text;
+}
+
+}  // namespace smsbridge::api

@@ -1,0 +1,39 @@
+// Reading the daemon's log files for the admin API: only regular files directly under the log
+// directory, never through a link or out of it, and never more than a bounded amount.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace smsbridge::api {
+
+inline constexpr std::size_t max_log_download = 10u << 20;
+inline constexpr std::size_t max_tail_lines = 10000;
+
+struct log_file {
+  std::string name;  // e.g. "sms-bridge-api.log"
+  std::uint64_t bytes = 0;
+  std::int64_t modified_unix = 0;
+};
+
+// The regular files directly in `dir`, by name (at most 1000).
+fallible<std::vector<log_file>> list_log_files(const std::string& dir);
+
+// True for names made of A-Z a-z 0-9 . _ - (1 to 64), not starting with '.'.
+bool is_safe_log_name(std::string_view name);
+
+enum class log_read_error { not_found, too_large, unreadable };
+
+// The whole file (if at most max_log_download bytes) or its last `tail_lines` lines.
+boost::system::result<std::string, log_read_error> read_log_file(const std::string& dir, std::string_view name,
+                                                                 std::optional<std::size_t> tail_lines);
+
+// The last n lines of text (pure, for tests).
+std::string last_lines(std::string_view text, std::size_t n);
+
+}  // namespace smsbridge::api
