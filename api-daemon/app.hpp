@@ -1,6 +1,7 @@
 // What every endpoint of sms-bridge-api shares: configuration, the database, the helper, auth.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -23,6 +24,11 @@ struct app {
   basic_auth& auth;
   metrics& stats;
   std::function<void(std::string_view)> report;  // log lines for operators
+  // The last /health check (at most one a second), touched on the I/O thread only.
+  struct {
+    bool checked = false, checking = false, database_up = false, helper_up = false;
+    std::chrono::steady_clock::time_point checked_at;
+  } health;
   // Audit drain state, touched on the I/O thread only.
   bool draining = false;
   bool drain_again = false;

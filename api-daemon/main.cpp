@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
   api::basic_auth auth(db, {});
   api::metrics stats;
   const auto report = [](std::string_view m) { log_line("error", m); };
-  api::app app{config, db, helper_thread, auth, stats, report};
+  api::app app{config, db, helper_thread, auth, stats, report, {}, false, false};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
   };

@@ -2,6 +2,10 @@
 #include "api-daemon/routes.hpp"
 
 #include <chrono>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <map>
 
 #include <boost/json/object.hpp>
@@ -24,22 +28,48 @@ boost::asio::awaitable<fallible<firewall::v1::Response>> call_helper(app& a, fir
   co_return co_await std::move(step);
 }
 
+namespace {
+// Asks the database and the helper, at most once per second however many /health requests come:
+// a load balancer polling every instance must not turn into database load. Concurrent requests
+// during a check wait for the one check in flight.
+boost::asio::awaitable<void> refresh_health(app& a) {
+  auto& h = a.health;
+  const auto now = std::chrono::steady_clock::now();
+  if (h.checked && now - h.checked_at < std::chrono::seconds(1)) co_return;
+  if (h.checking) {
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    while (h.checking) {
+      wait.expires_after(std::chrono::milliseconds(2));
+      co_await wait.async_wait(boost::asio::use_awaitable);
+    }
+    co_return;
+  }
+  h.checking = true;
+  auto select_one = [](pg::connection& c) -> pg::db_result<bool> {
+    auto r = c.exec("SELECT 1");
+    if (!r) return r.error();
+    return true;
+  };
+  // Every argument of a co_await is a named local: see worker::run.
+  auto db_check = a.db.call(std::move(select_one));
+  const auto db = co_await std::move(db_check);
+  firewall::v1::Request status;
+  status.mutable_status();
+  auto helper_check = call_helper(a, status);
+  const auto helper = co_await std::move(helper_check);
+  h.database_up = db.has_value();
+  h.helper_up = helper.has_value() && !helper->has_error();
+  h.checked = true;
+  h.checked_at = std::chrono::steady_clock::now();
+  h.checking = false;
+}
+}  // namespace
+
 handler health_endpoint(app& a) {
   return [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
-    // Every argument of a co_await is a named local: see worker::run.
-    auto select_one = [](pg::connection& c) -> pg::db_result<bool> {
-      auto r = c.exec("SELECT 1");
-      if (!r) return r.error();
-      return true;
-    };
-    auto db_check = a.db.call(std::move(select_one));
-    const auto db = co_await std::move(db_check);
-    firewall::v1::Request status;
-    status.mutable_status();
-    auto helper_check = call_helper(a, status);
-    const auto helper = co_await std::move(helper_check);
-    const bool db_up = db.has_value();
-    const bool helper_up = helper.has_value() && !helper->has_error();
+    auto refresh = refresh_health(a);
+    co_await std::move(refresh);
+    const bool db_up = a.health.database_up, helper_up = a.health.helper_up;
     boost::json::object body{{"status", db_up && helper_up ? "ok" : "degraded"},
                              {"database", db_up ? "up" : "down"},
                              {"firewall_helper", helper_up ? "up" : "down"},

@@ -6,7 +6,8 @@
 namespace smsbridge::api {
 
 // GET /health: {"status": "ok"|"degraded", "database": "up"|"down", "firewall_helper": "up"|"down",
-// "version"}; 200 when the database is up, 503 otherwise (a load balancer's signal).
+// "version"}; 200 when the database is up, 503 otherwise (a load balancer's signal). The checks
+// behind it run at most once a second.
 handler health_endpoint(app& a);
 
 // GET /metrics (metrics listener only): the Prometheus text format.

@@ -238,9 +238,11 @@ def scenario_health(w):
     status, _, body = w.http("GET", "/health", port=w.metrics_port)
     check(status == 200 and body["database"] == "up", f"/health on the metrics listener: {status} {body}")
     w.pg.stop()
+    time.sleep(1.1)  # /health checks at most once a second
     status, _, body = w.http("GET", "/health")
     check(status == 503 and body["database"] == "down" and body["status"] == "degraded", f"/health with no database: {status} {body}")
     w.pg.start()
+    time.sleep(1.1)
     status, _, body = w.http("GET", "/health")
     check(status == 200 and body["database"] == "up", f"/health did not recover with the database: {status} {body}")
 
@@ -493,6 +495,7 @@ def scenario_audit_while_db_down(w):
     status, _ = site.curl("GET", "/admin/monitoring/services")  # a verified login, cached
     check(status == 200, "the first login failed")
     w.pg.stop()
+    time.sleep(1.1)  # /health checks at most once a second
     status, body = site.curl("GET", "/health")
     check(status == 503 and body["database"] == "down", f"/health with the database down: {status} {body}")
     status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_seconds": 600})
