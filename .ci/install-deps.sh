@@ -13,6 +13,8 @@ packages=(
   postgresql postgresql-client curl
   # promtool, to check the exported Prometheus configuration
   prometheus
+  # the api benchmark: load generator and the original stack's FastAPI baseline
+  wrk python3-fastapi python3-uvicorn
 )
 
 missing=()

@@ -3,6 +3,10 @@
 
 #include <array>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "api-daemon/password_hash.hpp"
 
 namespace smsbridge::api {
@@ -74,14 +78,25 @@ boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authoriza
     if (it != cache_.end() && it->second.admin == user && it->second.expires > now) co_return auth_result{auth_outcome::ok, user};
     co_return auth_result{auth_outcome::unavailable, {}};
   }
+  // Many connections presenting the same new credentials at once (a client's pool) share one
+  // argon2id check instead of each starting its own.
+  if (verifying_.count(key)) {
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    while (verifying_.count(key)) {
+      wait.expires_after(std::chrono::milliseconds(2));
+      co_await wait.async_wait(boost::asio::use_awaitable);
+    }
+  }
   if (auto it = cache_.find(key); it != cache_.end()) {
     if (*found && it->second.admin == user && it->second.version == (*found)->password_version && it->second.expires > now) {
       co_return auth_result{auth_outcome::ok, user};
     }
     cache_.erase(it);
   }
+  verifying_.insert(key);
   auto verify_step = verify(user, credentials->password, *found, std::move(source), "basic");
   auto verdict = co_await std::move(verify_step);
+  verifying_.erase(key);
   if (verdict.outcome != auth_outcome::ok) co_return verdict;
   if (cache_.size() >= limits_.cache_entries) {
     for (auto it = cache_.begin(); it != cache_.end();) it = it->second.expires <= now ? cache_.erase(it) : std::next(it);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,7 @@ class basic_auth {
   std::size_t in_flight_ = 0;            // touched on the I/O thread only
   login_throttle throttle_{{}};
   std::map<std::string, cached> cache_;  // keyed by a keyed hash of user + password
+  std::set<std::string> verifying_;      // keys whose argon2id check is in flight
   std::string cache_key_secret_;
 };
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The api-daemon benchmark, all in one run and one private network namespace (loopback only):
+#   /health and GET port-status throughput and latency (wrk, 64 connections) for sms-bridge-api,
+#   against FastAPI + uvicorn serving the same /health JSON (the original's stack) and a bare
+#   Boost.Beast server (the ceiling); open-port and close-port round trips through HTTP (auth, the
+#   helper, the audit commit); the api-daemon's RSS after the load.
+# As root; about two minutes. Prints a Markdown report.
+#   bash bench/api-run.sh [--seconds S]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=10
+[ "${1:-}" = "--seconds" ] && seconds=$2
+
+bash .ci/install-deps.sh >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build >/dev/null
+
+ns="sbapib$$"
+work=$(mktemp -d -p /var/tmp sms-bridge-api-bench-XXXXXX)
+chmod 755 "$work"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -f "$work/pg/data/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -m fast stop >/dev/null 2>&1
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+in_ns() { ip netns exec "$ns" "$@"; }
+
+ip netns add "$ns"
+in_ns ip link set lo up
+mkdir -p "$work/pg" && chown postgres:postgres "$work/pg"
+runuser -u postgres -- "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres --no-sync >/dev/null
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -l "$work/pg/log" -o "-k $work/pg -c listen_addresses=''" start >/dev/null
+runuser -u postgres -- "$pg_bin/createdb" -h "$work/pg" -U postgres sms_bridge
+export SMS_BRIDGE_DATABASE_URL="postgresql:///sms_bridge?host=$work/pg&user=postgres"
+
+cat > "$work/helper.json" <<JSON
+{"socket": "$work/fw.sock", "state_file": "$work/port_mappings.json",
+ "services": {"metrics": {"target": "127.0.0.1:19464"}}}
+JSON
+# Background processes are started with ip netns exec directly (it execs), so $! is their own pid.
+ip netns exec "$ns" build/firewall-helper/sms-bridge-firewall-helper --config "$work/helper.json" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$work/fw.sock" ] && break; sleep 0.1; done
+
+build/api-daemon/sms-bridge-api migrate >/dev/null
+echo "bench-password" | build/api-daemon/sms-bridge-api admin add bench >/dev/null
+SMS_BRIDGE_LISTEN=127.0.0.1:18080 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19464 SMS_BRIDGE_FIREWALL_SOCKET="$work/fw.sock" \
+SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_SERVER_IP=127.0.0.1 \
+  ip netns exec "$ns" build/api-daemon/sms-bridge-api 2>/dev/null &
+api_pid=$!
+pids+=($api_pid)
+ip netns exec "$ns" build/bench/beast_hello 18082 >/dev/null &
+pids+=($!)
+# The original's stack, with two workers for the two cores.
+ip netns exec "$ns" env --chdir=bench/api /usr/bin/python3 -m uvicorn fastapi_health:app --host 127.0.0.1 --port 18081 \
+  --workers 2 --log-level warning &
+pids+=($!)
+for port in 18080 18081 18082; do
+  for _ in $(seq 100); do in_ns curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+done
+
+auth="Authorization: Basic $(printf 'bench:bench-password' | base64)"
+# wrk's summary: requests/s, and the 50% and 99% latencies from --latency.
+measure() {  # NAME URL [HEADER]
+  local out
+  if [ -n "${3:-}" ]; then out=$(in_ns wrk -t2 -c64 -d"${seconds}s" --latency -H "$3" "$2"); else out=$(in_ns wrk -t2 -c64 -d"${seconds}s" --latency "$2"); fi
+  local rps p50 p99 errors
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  echo "$1|$rps|$p50|$p99|${errors:-0}"
+}
+in_ns wrk -t2 -c64 -d2s "http://127.0.0.1:18080/health" >/dev/null  # warm-up
+fastapi=$(measure "FastAPI + uvicorn (2 workers), /health" "http://127.0.0.1:18081/health")
+beast=$(measure "bare Boost.Beast, /health" "http://127.0.0.1:18082/health")
+health=$(measure "sms-bridge-api, /health" "http://127.0.0.1:18080/health")
+status=$(measure "sms-bridge-api, GET /admin/monitoring/port-status (Basic)" "http://127.0.0.1:18080/admin/monitoring/port-status" "$auth")
+open=$(in_ns python3 bench/api/open_port_client.py 127.0.0.1 18080 bench bench-password 200)
+rss=$(awk '/^VmRSS/ {print $2" "$3}' "/proc/$api_pid/status")
+hwm=$(awk '/^VmHWM/ {print $2" "$3}' "/proc/$api_pid/status")
+
+rate() { cut -d'|' -f2 <<<"$1"; }
+echo "## sms-bridge-api benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t2 -c64 -d${seconds}s, loopback in a private namespace"
+echo
+echo "| server and route | requests/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|"
+for row in "$fastapi" "$beast" "$health" "$status"; do
+  IFS='|' read -r name r p50 p99 errors <<<"$row"
+  echo "| $name | $r | $p50 | $p99 | $errors |"
+done
+echo
+python3 - "$(rate "$health")" "$(rate "$fastapi")" "$(rate "$beast")" "$open" "$rss" "$hwm" <<'PY'
+import json, sys
+health, fastapi, beast = (float(x) for x in sys.argv[1:4])
+o = json.loads(sys.argv[4])
+print(f"- /health: **{health / fastapi:.1f}×** FastAPI's requests/s, **{100 * health / beast:.0f}%** of the bare Beast ceiling.")
+print(f"- open-port through HTTP (auth, helper, audit commit), {o['pairs']} pairs: median **{o['open_median_ms']:.2f} ms** "
+      f"(p99 {o['open_p99_ms']:.2f} ms); close-port median {o['close_median_ms']:.2f} ms (p99 {o['close_p99_ms']:.2f} ms).")
+print(f"- sms-bridge-api resident memory after the load: **{sys.argv[5]}** (peak {sys.argv[6]}).")
+PY
