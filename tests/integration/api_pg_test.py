@@ -461,6 +461,13 @@ def scenario_monitoring_flow(w):
                               ({"service": "pgbouncer"}, 400), ({"service": 5}, 422), ([1, 2], 400)):
         status, body = site.curl("POST", "/admin/monitoring/open-port", payload.decode() if isinstance(payload, bytes) else payload)
         check(status == expected and isinstance(body, dict) and "detail" in body, f"{payload}: {status} {body}, expected {expected}")
+    # The postgres door's connection_info is a DSN with the password masked.
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "postgres", "duration_minutes": 15})
+    check(status == 200 and body["connection_info"]["connection_string"] == f"postgresql://postgres:****@{SERVER_IP}:5433/sms_bridge",
+          f"postgres connection_info: {status} {body}")
+    check(site.curl("POST", "/admin/monitoring/close-port", {"service": "postgres"})[0] == 200, "closing postgres failed")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", '{"service": "metrics", "pad": "' + "x" * 70000 + '"}')
+    check(status == 413 and "detail" in body, f"a body over the limit: {status}")
     # An established connection through the door (HTTP keep-alive from the laptop) ...
     agent = subprocess.Popen(["ip", "netns", "exec", site.laptop, sys.executable, "-c", KEEPALIVE_AGENT, SERVER_IP, "9100"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -485,7 +492,7 @@ def scenario_monitoring_flow(w):
     check(entry["status"] == "closed" and entry["opened_by"] == "alice" and entry["closed_by"] == "alice" and
           entry["close_reason"] == "closed through the admin API" and entry["source"] == f"{LAPTOP_IP}/32", f"history entry: {entry}")
     rows = w.pg.psql("SELECT action || ':' || helper_seq FROM monitoring_port_access ORDER BY id").stdout.split()
-    check(rows == ["opened:1", "closed:2"], f"audit rows: {rows}")
+    check(rows == ["opened:1", "opened:2", "closed:3", "closed:4"], f"audit rows: {rows}")  # metrics, postgres, postgres, metrics
     outcomes = w.pg.psql("SELECT outcome FROM admin_auth_events WHERE username = 'alice' ORDER BY id").stdout.split()
     check("failure" in outcomes and "success" in outcomes, f"logins were not audited: {outcomes}")
 
@@ -683,6 +690,32 @@ def scenario_logs(w):
         r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
                             "-u", f"alice:{PASSWORD}", f"http://{SERVER_IP}:8080{path}"], capture_output=True, text=True, timeout=30)
         check(r.stdout == "404", f"{path} gave {r.stdout}, not 404")
+
+
+def scenario_admin_commands(w):
+    site = Site(w)
+    def admin(*args, password=None):
+        return subprocess.run([w.api_bin, "admin", *args], input=(password + "\n") if password else "", capture_output=True,
+                              text=True, timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "the first login failed")  # now cached
+    r = admin("passwd", "alice", password="a brand new password")
+    check(r.returncode == 0, f"admin passwd: {r.returncode} {r.stderr}")
+    status, _ = site.curl("GET", "/admin/monitoring/services")
+    check(status == 401, f"the old password still works after passwd (cached): {status}")
+    check(site.curl("GET", "/admin/monitoring/services", user="alice:a brand new password")[0] == 200, "the new password fails")
+    r = admin("add", "alice", password="another password")
+    check(r.returncode == 1 and "already exists" in r.stderr, f"adding an existing admin: {r.returncode} {r.stderr}")
+    r = admin("add", "bob", password="short")
+    check(r.returncode == 2 and "8 to 256" in r.stderr, f"a short password: {r.returncode} {r.stderr}")
+    r = admin("add", "bad name!", password="long enough password")
+    check(r.returncode == 2, f"a bad admin name: {r.returncode} {r.stderr}")
+    r = admin("remove", "alice")
+    check(r.returncode == 0, f"admin remove: {r.returncode} {r.stderr}")
+    check(site.curl("GET", "/admin/monitoring/services", user="alice:a brand new password")[0] == 401, "a removed admin still works")
+    r = admin("remove", "alice")
+    check(r.returncode == 1 and "no admin named" in r.stderr, f"removing twice: {r.returncode} {r.stderr}")
+    changed = w.pg.psql("SELECT count(*) FROM admin_auth_events WHERE outcome = 'changed' AND method = 'cli'").stdout.strip()
+    check(changed == "1", f"the password change was not audited: {changed}")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
