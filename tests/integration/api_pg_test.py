@@ -10,6 +10,7 @@ Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing 
 """
 import argparse
 import atexit
+import base64
 import glob
 import json
 import os
@@ -117,8 +118,8 @@ class World:
         e = dict(os.environ, SMS_BRIDGE_DATABASE_URL=self.pg.url, **(env or {}))
         return subprocess.run([self.api_bin, *args], capture_output=True, text=True, timeout=60, env=e)
 
-    def start_api(self, firewall_socket):
-        e = dict(os.environ, SMS_BRIDGE_DATABASE_URL=self.pg.url, SMS_BRIDGE_LISTEN="127.0.0.1:0",
+    def start_api(self, firewall_socket, extra_env=None):
+        e = dict(os.environ, **(extra_env or {}), SMS_BRIDGE_DATABASE_URL=self.pg.url, SMS_BRIDGE_LISTEN="127.0.0.1:0",
                  SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:0", SMS_BRIDGE_FIREWALL_SOCKET=firewall_socket,
                  SMS_BRIDGE_LOG_DIR=os.path.join(self.tmp, "logs"))
         log = open(self.api_log, "w")
@@ -231,7 +232,19 @@ def scenario_migrations(w):
 
 def scenario_health(w):
     sock = w.start_helper()
-    w.start_api(sock)
+    # The first admin comes from the environment, and only while no admin exists.
+    w.start_api(sock, {"SMS_BRIDGE_ADMIN_USERNAME": "root-admin", "SMS_BRIDGE_ADMIN_PASSWORD": "first password here"})
+    status, _, _ = w.http("GET", "/admin/monitoring/port-status",
+                          headers={"Authorization": "Basic " + base64.b64encode(b"root-admin:first password here").decode()})
+    check(status == 200, f"the bootstrapped admin cannot log in: {status}")
+    w.processes[-1].terminate()
+    w.processes[-1].wait(timeout=10)
+    w.start_api(sock, {"SMS_BRIDGE_ADMIN_USERNAME": "root-admin", "SMS_BRIDGE_ADMIN_PASSWORD": "another password"})
+    hashes = w.pg.psql("SELECT count(*) FROM admin_users").stdout.strip()
+    check(hashes == "1", f"the bootstrap ran again: {hashes} admins")
+    status, _, _ = w.http("GET", "/admin/monitoring/port-status",
+                          headers={"Authorization": "Basic " + base64.b64encode(b"root-admin:another password").decode()})
+    check(status == 401, "a restart with another SMS_BRIDGE_ADMIN_PASSWORD changed the existing admin")
     status, _, body = w.http("GET", "/health")
     check(status == 200 and body["database"] == "up" and body["firewall_helper"] == "up" and body["status"] == "ok",
           f"/health: {status} {body}")
@@ -716,6 +729,14 @@ def scenario_admin_commands(w):
     check(r.returncode == 1 and "no admin named" in r.stderr, f"removing twice: {r.returncode} {r.stderr}")
     changed = w.pg.psql("SELECT count(*) FROM admin_auth_events WHERE outcome = 'changed' AND method = 'cli'").stdout.strip()
     check(changed == "1", f"the password change was not audited: {changed}")
+    # A flood of bad logins (40 at once) neither stalls nor crashes the daemon: it throttles them.
+    flood = [subprocess.Popen(["ip", "netns", "exec", site.laptop, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "30",
+                               "-u", f"mallory:guess{i}", f"http://{SERVER_IP}:8080/admin/monitoring/port-status"],
+                              stdout=subprocess.PIPE, text=True) for i in range(40)]
+    status, body = site.curl("GET", "/health", user=None)
+    check(status == 200, f"/health during a login flood: {status} {body}")
+    codes = sorted(p.communicate(timeout=60)[0] for p in flood)
+    check(set(codes) <= {"401", "429", "503"} and "429" in codes, f"the flood's answers: {codes}")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
