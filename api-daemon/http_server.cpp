@@ -2,6 +2,8 @@
 // stream a timeout; every input-caused failure becomes a 4xx JSON answer, every bug one 500.
 #include "api-daemon/http_server.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -96,6 +98,16 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
   }
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  // Lingering close: read and drop what the client is still sending (the rest of a body we
+  // refused with 413), at most 1 MiB or 2 s, so that closing does not reset the connection before
+  // the client has read our answer.
+  stream.expires_after(std::chrono::seconds(2));
+  std::array<char, 16384> sink;
+  for (std::size_t dropped = 0; dropped < (1u << 20);) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (rec) break;
+    dropped += n;
+  }
 }
 }  // namespace
 
