@@ -102,6 +102,20 @@ http_response unreachable(const http_request& request) {
   return error_response(request, http::status::service_unavailable, "The firewall helper is not reachable.");
 }
 
+// The doors of the settings file; nullopt (and a log line) when it cannot be read.
+std::optional<monitoring_ports> read_ports(const app& a) {
+  auto ports = load_monitoring_ports(a.config.settings_file);
+  if (!ports) {
+    a.report(ports.error().message);
+    return std::nullopt;
+  }
+  return std::move(*ports);
+}
+
+http_response settings_unreadable(const http_request& request) {
+  return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+}
+
 std::optional<json::object> parse_body(const http_request& request) {
   boost::system::error_code ec;
   json::value v = json::parse(request.body(), ec);
@@ -115,11 +129,8 @@ struct door_lookup {
   std::optional<http_response> error;
 };
 door_lookup find_door(const app& a, const http_request& request, std::string_view service) {
-  auto ports = load_monitoring_ports(a.config.settings_file);
-  if (!ports) {
-    a.report(ports.error().message);
-    return {std::nullopt, error_response(request, http::status::internal_server_error, "The settings file cannot be read.")};
-  }
+  auto ports = read_ports(a);
+  if (!ports) return {std::nullopt, settings_unreadable(request)};
   auto it = ports->find(std::string(service));
   if (it == ports->end()) {
     return {std::nullopt, error_response(request, http::status::not_found, fmt::format("There is no monitoring service '{}'.", service))};
@@ -259,11 +270,8 @@ boost::asio::awaitable<http_response> open_all(app& a, const http_request& reque
   if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
   auto cidr = firewall::parse_cidr(client_address(a, request, context));
   if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
-  auto ports = load_monitoring_ports(a.config.settings_file);
-  if (!ports) {
-    a.report(ports.error().message);
-    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
-  }
+  auto ports = read_ports(a);
+  if (!ports) co_return settings_unreadable(request);
   json::object results;
   for (const auto& [name, door] : *ports) {
     if (!door.enabled) continue;
@@ -349,11 +357,8 @@ boost::asio::awaitable<http_response> port_status(app& a, const http_request& re
 
 boost::asio::awaitable<http_response> services(app& a, const http_request& request, const request_context&,
                                                const std::string&) {
-  auto ports = load_monitoring_ports(a.config.settings_file);
-  if (!ports) {
-    a.report(ports.error().message);
-    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
-  }
+  auto ports = read_ports(a);
+  if (!ports) co_return settings_unreadable(request);
   v1::Request list;
   list.mutable_list();
   auto step = call_helper(a, list);
@@ -421,11 +426,8 @@ json::object ports_json(const monitoring_ports& ports) {
 
 boost::asio::awaitable<http_response> get_port_config(app& a, const http_request& request, const request_context&,
                                                       const std::string&) {
-  auto ports = load_monitoring_ports(a.config.settings_file);
-  if (!ports) {
-    a.report(ports.error().message);
-    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
-  }
+  auto ports = read_ports(a);
+  if (!ports) co_return settings_unreadable(request);
   co_return json_response(request, http::status::ok, json::object{{"config", ports_json(*ports)}});
 }
 
@@ -546,11 +548,8 @@ boost::asio::awaitable<http_response> available_ports(app& a, const http_request
 
 boost::asio::awaitable<http_response> export_prometheus_config(app& a, const http_request& request, const request_context&,
                                                                const std::string&) {
-  auto ports = load_monitoring_ports(a.config.settings_file);
-  if (!ports) {
-    a.report(ports.error().message);
-    co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
-  }
+  auto ports = read_ports(a);
+  if (!ports) co_return settings_unreadable(request);
   const std::string ip = server_address(a);
   std::string yaml = fmt::format(
       "# Prometheus configuration for the SMS Bridge laptop stack.\n"

@@ -14,20 +14,12 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include "common/fd_io.hpp"
+
 namespace smsbridge::api {
 
 namespace {
 namespace json = boost::json;
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
 
 // Indented JSON, so the file stays pleasant to edit by hand.
 void pretty(std::string& out, const json::value& v, int depth) {

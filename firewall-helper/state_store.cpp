@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "common/fd_io.hpp"
+
 #include "firewall-helper/state_codec.hpp"
 
 namespace smsbridge::firewall {
@@ -50,16 +52,6 @@ fallible<std::optional<std::string>> read_file(const std::string& path) {
   }
   ::close(fd);
   return std::optional<std::string>{std::move(text)};
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 std::string utc_stamp() {

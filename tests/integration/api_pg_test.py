@@ -25,16 +25,8 @@ import time
 import urllib.error
 import urllib.request
 
-SKIP = 77
+from testkit import TestFailure, check, missing_prerequisites
 
-
-class TestFailure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise TestFailure(message)
 
 
 def pg_bin(name):
@@ -747,7 +739,6 @@ def main():
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     args = parser.parse_args()
-    in_ci = os.environ.get("CI", "").lower() == "true"
     missing = []
     if os.geteuid() != 0:
         missing.append("root")
@@ -757,8 +748,7 @@ def main():
         if shutil.which(tool) is None:
             missing.append(tool)
     if missing:
-        print(f"SKIP: needs {', '.join(missing)}", file=sys.stderr)
-        return 1 if in_ci else SKIP
+        return missing_prerequisites(missing)
     world = World(os.path.abspath(args.build_dir))
     atexit.register(world.teardown)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 
+from testkit import TestFailure, check, missing_prerequisites
+
 SERVER_LAPTOP_IP = "10.231.1.1"
 LAPTOP_IP = "10.231.1.2"
 SERVER_STRANGER_IP = "10.231.2.1"
@@ -34,16 +36,6 @@ STRANGER_IP = "10.231.2.2"
 IFACE_TARGET_PORT = 7001
 LOCAL_TARGET_PORT = 7002
 NOBODY = 65534
-SKIP = 77
-
-
-class TestFailure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise TestFailure(message)
 
 
 def run(cmd, check_rc=True, **kw):
@@ -619,7 +611,6 @@ def main():
     if not args.bin_dir or not args.scenario:
         parser.error("--bin-dir and --scenario are required")
 
-    in_ci = os.environ.get("CI", "").lower() == "true"
     missing = []
     if os.geteuid() != 0:
         missing.append("root")
@@ -627,8 +618,7 @@ def main():
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
             missing.append(tool)
     if missing:
-        print(f"SKIP: needs {', '.join(missing)}", file=sys.stderr)
-        return 1 if in_ci else SKIP  # in CI an integration test that cannot run is a failure
+        return missing_prerequisites(missing)  # in CI an integration test that cannot run is a failure
 
     world = World(os.path.abspath(args.bin_dir), f"{os.getpid() % 100000}")
     atexit.register(world.teardown)

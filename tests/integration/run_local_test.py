@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
+from testkit import missing_prerequisites
+
 
 
 def fail(message, output=""):
@@ -36,8 +37,7 @@ def main():
     parser.add_argument("--repo", required=True)
     args = parser.parse_args()
     if os.geteuid() != 0:
-        print("SKIP: needs root", file=sys.stderr)
-        return 1 if os.environ.get("CI", "").lower() == "true" else SKIP
+        return missing_prerequisites(["root"])
 
     password = "local-run-secret"
     env = dict(os.environ, SMS_BRIDGE_ADMIN_PASSWORD=password)
