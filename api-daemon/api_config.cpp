@@ -2,6 +2,7 @@
 #include "api-daemon/api_config.hpp"
 
 #include <charconv>
+#include <fstream>
 #include <functional>
 
 #include <boost/asio/ip/address.hpp>
@@ -155,6 +156,9 @@ const std::vector<setting>& settings() {
          c.reconcile_interval_seconds = *s;
          return {};
        }},
+      {{"--secrets-file", "SMS_BRIDGE_SECRETS_FILE", "(none)",
+        "KEY=VALUE lines for SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (which are never flags)"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.secrets_file, n, v); }},
       {{"--firewall-socket", "SMS_BRIDGE_FIREWALL_SOCKET", "/run/sms-bridge/firewall.sock", "the firewall helper's socket"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.firewall_socket, n, v); }},
   };
@@ -184,6 +188,9 @@ std::string usage() {
   for (const auto& d : setting_docs()) {
     out += fmt::format("  {} VALUE\n      ${}  (default {})\n      {}\n", d.flag, d.variable, d.default_text, d.meaning);
   }
+  out += "  (environment only) $SMS_BRIDGE_HMAC_SECRET, $SMS_BRIDGE_SMS_API_KEY\n"
+         "      the secrets of the SMS API (at least 16 characters each; or in --secrets-file).\n"
+         "      Without both, the SMS API (/onboarding/register, /sms/receive, /pin-setup) is off.\n";
   out += "  -h, --help\n      this text\n"
          "\nexit codes: 0 stopped by a signal or command done; 1 cannot run (database, socket);\n"
          "            2 usage or configuration error.\n";
@@ -198,6 +205,9 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
       if (auto r = s.apply(cl.config, s.doc.variable, it->second); !r) return r.error();
     }
   }
+  // The two secrets are read from the environment only (a flag would show in ps).
+  if (auto it = environment.find("SMS_BRIDGE_HMAC_SECRET"); it != environment.end()) cl.config.hmac_secret = it->second;
+  if (auto it = environment.find("SMS_BRIDGE_SMS_API_KEY"); it != environment.end()) cl.config.sms_api_key = it->second;
   bool command_seen = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -247,6 +257,29 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
     return fail("SMS_BRIDGE_ADMIN_USERNAME and SMS_BRIDGE_ADMIN_PASSWORD go together: set both or neither.");
   }
   return cl;
+}
+
+fallible<void> load_secrets(api_config& config) {
+  if (!config.secrets_file.empty()) {
+    std::ifstream in(config.secrets_file);
+    if (!in) return fail(fmt::format("cannot read the secrets file {}.", config.secrets_file));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      const auto eq = line.find('=');
+      if (eq == std::string::npos) return fail(fmt::format("the secrets file {} has a line that is not KEY=VALUE.", config.secrets_file));
+      const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+      if (key == "SMS_BRIDGE_HMAC_SECRET" && config.hmac_secret.empty()) config.hmac_secret = value;
+      else if (key == "SMS_BRIDGE_SMS_API_KEY" && config.sms_api_key.empty()) config.sms_api_key = value;
+      else if (key != "SMS_BRIDGE_HMAC_SECRET" && key != "SMS_BRIDGE_SMS_API_KEY") {
+        return fail(fmt::format("the secrets file {} names an unknown key '{}'.", config.secrets_file, key));
+      }
+    }
+  }
+  for (auto [name, value] : {std::pair{"SMS_BRIDGE_HMAC_SECRET", &config.hmac_secret}, std::pair{"SMS_BRIDGE_SMS_API_KEY", &config.sms_api_key}}) {
+    if (!value->empty() && value->size() < 16) return fail(fmt::format("{} must be at least 16 characters.", name));
+  }
+  return {};
 }
 
 }  // namespace smsbridge::api

@@ -31,7 +31,15 @@ struct api_config {
   std::uint32_t port_min_duration_seconds = 900;
   std::uint32_t port_max_duration_seconds = 14400;
   std::uint32_t reconcile_interval_seconds = 300;
+  // Secrets: from the environment or SMS_BRIDGE_SECRETS_FILE only, never a flag or the settings file.
+  std::string secrets_file;
+  std::string hmac_secret;  // SMS_BRIDGE_HMAC_SECRET: signs codes (and, later, deliveries)
+  std::string sms_api_key;  // SMS_BRIDGE_SMS_API_KEY: what the SMS gateway presents
 };
+
+// Reads KEY=VALUE lines (SMS_BRIDGE_HMAC_SECRET, SMS_BRIDGE_SMS_API_KEY) from the secrets file
+// into the config, where the environment did not set them. Fails with a sentence (never the value).
+fallible<void> load_secrets(api_config& config);
 
 // One setting: its flag (--database-url) and variable (SMS_BRIDGE_DATABASE_URL) and what it means.
 struct setting_doc {

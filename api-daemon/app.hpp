@@ -59,4 +59,7 @@ handler require_admin(app& a, admin_handler inner);
 
 void add_monitoring_routes(router& r, app& a);
 
+// POST /onboarding/register, /sms/receive and /pin-setup (only when both secrets are set).
+void add_sms_routes(router& r, app& a);
+
 }  // namespace smsbridge::api

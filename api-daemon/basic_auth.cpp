@@ -7,7 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "api-daemon/password_hash.hpp"
+#include "api-daemon/crypto.hpp"
 
 namespace smsbridge::api {
 

@@ -32,7 +32,7 @@
 #include "api-daemon/http_server.hpp"
 #include "api-daemon/metrics.hpp"
 #include "api-daemon/migrations.hpp"
-#include "api-daemon/password_hash.hpp"
+#include "api-daemon/crypto.hpp"
 #include "api-daemon/routes.hpp"
 
 extern char** environ;
@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto r = api::init_crypto(); !r) return log_line("error", r.error().message), 1;
+  if (auto r = api::load_secrets(cl->config); !r) return log_line("error", r.error().message), 2;
   const api::api_config& config = cl->config;
   api::database db(config.database_url);
 
@@ -211,6 +212,9 @@ int main(int argc, char** argv) {
   if (!public_acceptor || !metrics_acceptor) {
     log_line("error", (!public_acceptor ? public_acceptor.error() : metrics_acceptor.error()).message);
     return 1;
+  }
+  if (config.hmac_secret.empty() || config.sms_api_key.empty()) {
+    log_line("warning", "the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
   api::worker helper_thread(1);
   api::basic_auth auth(db, {});

@@ -257,6 +257,7 @@ router public_routes(app& a) {
           co_return answer;
         }));
   if (a.config.monitoring_enabled) add_monitoring_routes(r, a);
+  if (!a.config.hmac_secret.empty() && !a.config.sms_api_key.empty()) add_sms_routes(r, a);
   return r;
 }
 

@@ -1,7 +1,7 @@
 // Browser sessions of admins.
 #include "api-daemon/sessions.hpp"
 
-#include "api-daemon/password_hash.hpp"
+#include "api-daemon/crypto.hpp"
 
 namespace smsbridge::api {
 

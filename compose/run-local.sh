@@ -88,6 +88,9 @@ build/api-daemon/sms-bridge-api migrate >/dev/null
 printf '%s\n' "$admin_password" | build/api-daemon/sms-bridge-api admin add admin >/dev/null 2>&1 ||
   printf '%s\n' "$admin_password" | build/api-daemon/sms-bridge-api admin passwd admin >/dev/null
 
+# The SMS API's secrets: random for this run (the gateway key is printed below).
+sms_api_key=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+SMS_BRIDGE_HMAC_SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=') SMS_BRIDGE_SMS_API_KEY="$sms_api_key" \
 SMS_BRIDGE_LISTEN="0.0.0.0:8080" SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464" \
 SMS_BRIDGE_FIREWALL_SOCKET="$work/firewall.sock" SMS_BRIDGE_SERVER_IP="$server_ip" \
 SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_LOG_DIR="$work/logs" \
@@ -115,6 +118,15 @@ SMS Bridge is running (server namespace $ns, reached at $server_ip from this mac
                    -d '{"service": "metrics"}' http://$server_ip:8080/admin/monitoring/close-port
   audit trail:   curl -u admin:$admin_password http://$server_ip:8080/admin/monitoring/history
   logs:          curl -u admin:$admin_password http://$server_ip:8080/admin/monitoring/logs/download/sms-bridge-api.log?tail=20
+
+  SMS onboarding (the default settings allow +91 numbers):
+  register:      curl -H 'Content-Type: application/json' -d '{"mobile_number": "+919876543210"}' \
+                   http://$server_ip:8080/onboarding/register
+  the SMS:       curl -H 'Content-Type: application/json' -H 'X-API-Key: $sms_api_key' \
+                   -d '{"mobile_number": "+919876543210", "message": "ONBOARD:<hash>", "received_at": "2026-01-01T00:00:00Z"}' \
+                   http://$server_ip:8080/sms/receive
+  PIN:           curl -H 'Content-Type: application/json' -d '{"mobile_number": "+919876543210", "pin": "1234", "hash": "<hash>"}' \
+                   http://$server_ip:8080/pin-setup
 
 run-local: ready. Press Ctrl-C to stop.
 EOF

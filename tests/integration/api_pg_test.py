@@ -187,11 +187,11 @@ class World:
 
 def scenario_migrations(w):
     r = w.api("migrate")
-    check(r.returncode == 0 and "4 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
+    check(r.returncode == 0 and "5 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
     r = w.api("migrate")
     check(r.returncode == 0 and "0 migration(s) applied" in r.stdout, f"second migrate: {r.returncode} {r.stdout} {r.stderr}")
     check(w.pg.psql("SELECT version FROM schema_migrations ORDER BY version").stdout.split() ==
-          ["001_monitoring", "002_admins", "003_firewall_incidents", "004_admin_sessions"], "schema_migrations is wrong")
+          ["001_monitoring", "002_admins", "003_firewall_incidents", "004_admin_sessions", "005_sms"], "schema_migrations is wrong")
     objects = w.pg.psql("SELECT string_agg(c.relname || ':' || c.relkind::text, ' ' ORDER BY c.relname) FROM pg_class c "
                         "WHERE c.relname LIKE 'monitoring_%' AND c.relkind IN ('r', 'v')").stdout.split()
     check(objects == ["monitoring_audit_summary:v", "monitoring_port_access:r", "monitoring_port_access_history:v",
@@ -729,6 +729,91 @@ def scenario_admin_commands(w):
     check(status == 200, f"/health during a login flood: {status} {body}")
     codes = sorted(p.communicate(timeout=60)[0] for p in flood)
     check(set(codes) <= {"401", "429", "503"} and "429" in codes, f"the flood's answers: {codes}")
+
+
+def scenario_sms_flow(w):
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    def write_settings(**overrides):
+        body = {"sms_receiver_number": "+919000000000", "allowed_prefix": "ONBOARD:", "hash_length": 8,
+                "ttl_hash_seconds": 900, "allowed_countries": ["+91"], "count_threshold": 5, "count_window_seconds": 3600}
+        body.update(overrides)
+        with open(settings, "w") as f:
+            json.dump({"version": "2.3.0", "settings": body}, f)
+    write_settings()
+    api_key = "gateway-key-0123456789"
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"),
+                {"SMS_BRIDGE_SETTINGS_FILE": settings, "SMS_BRIDGE_HMAC_SECRET": "hmac-secret-0123456789",
+                 "SMS_BRIDGE_SMS_API_KEY": api_key})
+    def post(path, body, key=api_key):
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["X-API-Key"] = key
+        return w.http("POST", path, body=json.dumps(body).encode(), headers=headers)
+    def sms(mobile, message, key=api_key):
+        return post("/sms/receive", {"mobile_number": mobile, "message": message, "received_at": "2026-11-27T10:00:00Z"}, key)
+    alice, bob = "+919876543210", "+919876500000"
+    # The happy path.
+    status, _, reg = post("/onboarding/register", {"mobile_number": alice, "email": "a@example.com", "device_id": "d1"})
+    check(status == 200 and reg["status"] == "success" and len(reg["hash"]) == 8 and reg["sms_receiving_number"] == "+919000000000"
+          and reg["user_timelimit_seconds"] == 900, f"register: {status} {reg}")
+    code = reg["hash"]
+    status, _, body = sms(bob, "ONBOARD:" + code)
+    check(status == 200 and body["status"] == "failed" and body["reason"] == "sent from another number", f"wrong sender: {body}")
+    status, _, body = sms(alice, "ONBOARD:" + code)
+    check(status == 200 and body["status"] == "received" and len(body["message_id"]) == 24, f"receive: {status} {body}")
+    status, _, body = sms(alice, "ONBOARD:" + code)
+    check(body["status"] == "failed" and body["reason"] == "code already used", f"a replayed SMS: {body}")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "12a4", "hash": code})
+    check(status == 422, f"a bad PIN: {status} {body}")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "1234", "hash": code})
+    check(status == 200 and body["status"] == "success", f"pin-setup: {status} {body}")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "9999", "hash": code})
+    check(status == 409, f"a double PIN submit: {status} {body}")
+    outbox = w.pg.psql("SELECT mobile_number || '|' || pin || '|' || (payload->>'email') || '|' || status FROM sync_outbox").stdout.split()
+    check(outbox == [f"{alice}|1234|a@example.com|pending"], f"the outbox: {outbox}")
+    # The SMS failures.
+    status, _, reg = post("/onboarding/register", {"mobile_number": bob})
+    bob_code = reg["hash"]
+    for message, reason in (("JOIN:" + bob_code, "wrong prefix"), ("ONBOARD:" + bob_code[:7], "wrong length"),
+                            ("ONBOARD:AAAAAAAA", "unknown code")):
+        status, _, body = sms(bob, message)
+        check(body["status"] == "failed" and body["reason"] == reason, f"{message}: {body}")
+    write_settings(ttl_hash_seconds=1)  # settings take effect without a restart
+    status, _, reg = post("/onboarding/register", {"mobile_number": "+919876511111"})
+    time.sleep(2)
+    status, _, body = sms("+919876511111", "ONBOARD:" + reg["hash"])
+    check(body["status"] == "failed" and body["reason"] == "code expired", f"an expired code: {body}")
+    write_settings()
+    # Registration refusals.
+    status, _, body = post("/onboarding/register", {"mobile_number": "9876543210"})
+    check(status == 400, f"a bad number: {status} {body}")
+    status, _, body = post("/onboarding/register", {"mobile_number": "+14155552671"})
+    check(status == 403, f"a foreign number: {status} {body}")
+    w.pg.psql("INSERT INTO sms_blacklist (mobile_number, reason) VALUES ('+919876522222', 'abuse')")
+    status, _, body = post("/onboarding/register", {"mobile_number": "+919876522222"})
+    check(status == 403, f"a blacklisted number: {status} {body}")
+    for i in range(5):
+        post("/onboarding/register", {"mobile_number": "+919876533333"})
+        time.sleep(1.05)  # one code per number per second
+    status, _, body = post("/onboarding/register", {"mobile_number": "+919876533333"})
+    check(status == 429, f"the rate limit: {status} {body}")
+    # ... and the count check: a sixth SMS from one number in the window fails.
+    for i in range(5):
+        sms("+919876544444", "ONBOARD:AAAAAAAA")
+    status, _, body = sms("+919876544444", "ONBOARD:AAAAAAAA")
+    check(body["status"] == "failed" and body["check"] == "count_check", f"the count check: {body}")
+    # The gateway's key.
+    status, _, body = sms(alice, "ONBOARD:" + code, key=None)
+    check(status == 401, f"a missing API key: {status}")
+    status, _, body = sms(alice, "ONBOARD:" + code, key="wrong-key-0123456789")
+    check(status == 401, f"a bad API key: {status}")
+    status, _, body = w.http("POST", f"/sms/receive?apiKey={api_key}",
+                             body=json.dumps({"mobile_number": bob, "message": "ONBOARD:" + bob_code}).encode())
+    check(status == 200 and body["status"] == "received", f"?apiKey=: {status} {body}")
+    # The logs mask numbers and never hold the key.
+    logs = w.pg.psql("SELECT string_agg(mobile_masked || ' ' || detail, ',') FROM sms_bridge_logs").stdout
+    check(alice not in logs and "+91******3210" in logs, f"numbers are not masked: {logs[:300]}")
+    check(api_key not in w.log(), "the API key reached the log")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

@@ -1,5 +1,5 @@
 // The one wrapper around libsodium.
-#include "api-daemon/password_hash.hpp"
+#include "api-daemon/crypto.hpp"
 
 #include <sodium.h>
 
@@ -41,6 +41,20 @@ std::string random_bytes(std::size_t n) {
   std::string out(n, '\0');
   randombytes_buf(out.data(), n);
   return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  std::string out(crypto_auth_hmacsha256_BYTES, '\0');
+  crypto_auth_hmacsha256_final(&state, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace smsbridge::api

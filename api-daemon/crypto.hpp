@@ -1,4 +1,4 @@
-// The one wrapper around libsodium: argon2id password hashes, keyed hashes, random bytes.
+// The one wrapper around libsodium: argon2id password hashes, keyed hashes, HMAC, random bytes.
 #pragma once
 
 #include <string>
@@ -23,5 +23,11 @@ std::string keyed_hash(std::string_view key, std::string_view data);
 
 // n random bytes from the system CSPRNG.
 std::string random_bytes(std::size_t n);
+
+// HMAC-SHA256 of data under a key of any length: 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+// Equality that takes the same time wherever the inputs differ (for secrets).
+bool constant_time_equal(std::string_view a, std::string_view b);
 
 }  // namespace smsbridge::api

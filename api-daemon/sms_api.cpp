@@ -1,0 +1,268 @@
+// The SMS API on the public listener: register a number, receive its SMS, set its PIN. Every
+// state change is one PostgreSQL transaction, so a replayed SMS or a repeated PIN cannot act twice.
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/format.h>
+
+#include "api-daemon/app.hpp"
+#include "api-daemon/crypto.hpp"
+#include "api-daemon/sms_rules.hpp"
+
+namespace smsbridge::api {
+
+namespace {
+namespace json = boost::json;
+
+std::optional<json::object> json_body(const http_request& request) {
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body(), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
+std::optional<std::string> string_field(const json::object& o, const char* key, std::size_t max) {
+  const auto* v = o.if_contains(key);
+  if (!v || !v->is_string() || v->as_string().size() > max) return std::nullopt;
+  return std::string(v->as_string());
+}
+
+std::string hex(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+// Appends to sms_bridge_logs (number masked); a failure to log is reported, never fatal.
+// The key of per-number counts: an HMAC of the number, so the logs never hold the number itself.
+std::string number_key(std::string_view secret, std::string_view mobile) { return hex(hmac_sha256(secret, mobile)); }
+
+void log_sms(pg::connection& c, std::string_view secret, std::string_view event, std::string_view status, std::string_view mobile,
+             std::string_view message_id, std::string_view detail) {
+  (void)c.exec("INSERT INTO sms_bridge_logs (event, status, mobile_masked, mobile_hash, message_id, detail) "
+               "VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6)",
+               {std::string(event), std::string(status), mask_number(mobile), number_key(secret, mobile), std::string(message_id),
+                std::string(detail)});
+}
+
+struct verdict {
+  http::status status = http::status::ok;
+  json::object body;
+};
+
+http_response answer(const http_request& request, const verdict& v) { return json_response(request, v.status, v.body); }
+
+// ---- POST /onboarding/register ----------------------------------------------------------
+
+verdict do_register(pg::connection& c, const sms_settings& s, const std::string& secret, const std::string& mobile,
+                    const std::optional<std::string>& email, const std::optional<std::string>& device_id) {
+  if (s.foreign_number_check && !number_in_countries(mobile, s.allowed_countries)) {
+    log_sms(c, secret, "register", "rejected", mobile, "", "country not allowed");
+    return {http::status::forbidden, {{"detail", "Numbers from this country cannot register."}}};
+  }
+  if (s.blacklist_check) {
+    auto listed = c.exec("SELECT 1 FROM sms_blacklist WHERE mobile_number = $1", {mobile});
+    if (!listed) return {http::status::service_unavailable, {{"detail", "Registration is not available right now."}}};
+    if (listed->count() > 0) {
+      log_sms(c, secret, "register", "rejected", mobile, "", "blacklisted");
+      return {http::status::forbidden, {{"detail", "This number cannot register."}}};
+    }
+  }
+  auto recent = c.exec("SELECT count(*) FROM onboarding_codes WHERE mobile_number = $1 AND generated_at > now() - make_interval(secs => $2::int)",
+                       {mobile, std::to_string(s.count_window_seconds)});
+  if (!recent) return {http::status::service_unavailable, {{"detail", "Registration is not available right now."}}};
+  if (std::stoll(std::string(*recent->get(0, 0))) >= s.count_threshold) {
+    log_sms(c, secret, "register", "rate_limited", mobile, "", "too many registrations");
+    return {http::status::too_many_requests, {{"detail", "Too many registrations for this number; try again later."}}};
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string code = onboarding_code(secret, mobile, now, s.hash_length);
+  auto stored = c.exec("INSERT INTO onboarding_codes (mobile_number, hash, email, device_id, generated_at, expires_at) "
+                       "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), to_timestamp($5::bigint) + make_interval(secs => $6::int)) "
+                       "RETURNING to_char(generated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                       "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                       {mobile, code, email, device_id, std::to_string(now), std::to_string(s.ttl_hash_seconds)});
+  if (!stored) {
+    // The same number registering twice within one second yields the same code: ask again.
+    if (stored.error().kind == pg::error_kind::unique_violation) {
+      return {http::status::too_many_requests, {{"detail", "A code was just issued for this number; try again in a second."}}};
+    }
+    return {http::status::service_unavailable, {{"detail", "Registration is not available right now."}}};
+  }
+  log_sms(c, secret, "register", "success", mobile, "", "");
+  return {http::status::ok,
+          {{"status", "success"},
+           {"sms_receiving_number", s.sms_receiver_number},
+           {"hash", code},
+           {"generated_at", std::string(*stored->get(0, 0))},
+           {"user_deadline", std::string(*stored->get(0, 1))},
+           {"user_timelimit_seconds", s.ttl_hash_seconds}}};
+}
+
+// ---- POST /sms/receive --------------------------------------------------------------------
+
+verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& secret, const std::string& mobile,
+                   const std::string& message) {
+  const std::string message_id = hex(random_bytes(12));
+  const auto failed = [&](std::string_view check, std::string_view why) -> verdict {
+    log_sms(c, secret, "receive", "failed", mobile, message_id, fmt::format("{}: {}", check, why));
+    return {http::status::ok, {{"status", "failed"}, {"message_id", message_id}, {"check", check}, {"reason", why}}};
+  };
+  std::optional<std::string> code;
+  const auto text = read_sms_text(message, s.allowed_prefix, s.hash_length);
+  if (s.header_hash_check && !text.code) return failed("header_hash_check", text.problem);
+  code = text.code;
+  if (s.foreign_number_check && !number_in_countries(mobile, s.allowed_countries)) return failed("foreign_number_check", "country not allowed");
+  if (s.count_check) {
+    auto n = c.exec("SELECT count(*) FROM sms_bridge_logs WHERE event = 'receive' AND mobile_hash = $1 "
+                    "AND at > now() - make_interval(secs => $2::int)",
+                    {number_key(secret, mobile), std::to_string(s.count_window_seconds)});
+    if (n && std::stoll(std::string(*n->get(0, 0))) >= s.count_threshold) return failed("count_check", "too many messages");
+  }
+  if (s.blacklist_check) {
+    auto listed = c.exec("SELECT 1 FROM sms_blacklist WHERE mobile_number = $1", {mobile});
+    if (listed && listed->count() > 0) return failed("blacklist_check", "blacklisted");
+  }
+  if (!code) return failed("header_hash_check", text.problem);
+  // One transaction: the code is consumed by exactly one SMS, from the number that registered it.
+  if (auto r = c.exec("BEGIN"); !r) return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
+  auto used = c.exec("UPDATE onboarding_codes SET consumed_at = now() "
+                     "WHERE hash = $1 AND mobile_number = $2 AND consumed_at IS NULL AND expires_at > now() "
+                     "RETURNING email, device_id",
+                     {*code, mobile});
+  if (!used || used->count() == 0) {
+    (void)c.exec("ROLLBACK");
+    if (!used) return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
+    auto why = c.exec("SELECT CASE WHEN mobile_number <> $2 THEN 'sent from another number' WHEN consumed_at IS NOT NULL THEN "
+                      "'code already used' ELSE 'code expired' END FROM onboarding_codes WHERE hash = $1",
+                      {*code, mobile});
+    const std::string reason = why && why->count() > 0 ? std::string(*why->get(0, 0)) : "unknown code";
+    return failed("code", reason);
+  }
+  auto verified = c.exec("INSERT INTO verified_numbers (mobile_number, hash, email, device_id) VALUES ($1, $2, $3, $4) "
+                         "ON CONFLICT (mobile_number) DO UPDATE SET hash = EXCLUDED.hash, email = EXCLUDED.email, "
+                         "device_id = EXCLUDED.device_id, verified_at = now(), pin_consumed_at = NULL",
+                         {mobile, *code, used->get(0, 0) ? std::optional<std::string>(std::string(*used->get(0, 0))) : std::nullopt,
+                          used->get(0, 1) ? std::optional<std::string>(std::string(*used->get(0, 1))) : std::nullopt});
+  if (!verified || !c.exec("COMMIT")) {
+    (void)c.exec("ROLLBACK");
+    return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
+  }
+  log_sms(c, secret, "receive", "received", mobile, message_id, "verified");
+  return {http::status::ok, {{"status", "received"}, {"message_id", message_id}}};
+}
+
+// ---- POST /pin-setup ------------------------------------------------------------------------
+
+verdict do_pin_setup(pg::connection& c, const std::string& secret, const std::string& mobile, const std::string& pin,
+                     const std::string& code) {
+  if (auto r = c.exec("BEGIN"); !r) return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
+  // Consumed in the same transaction that queues the account: one PIN per verification.
+  auto consumed = c.exec("UPDATE verified_numbers SET pin_consumed_at = now() "
+                         "WHERE mobile_number = $1 AND hash = $2 AND pin_consumed_at IS NULL RETURNING email, device_id, "
+                         "to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                         {mobile, code});
+  if (!consumed || consumed->count() == 0) {
+    (void)c.exec("ROLLBACK");
+    if (!consumed) return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
+    log_sms(c, secret, "pin_setup", "rejected", mobile, "", "not verified or already used");
+    return {http::status::conflict, {{"detail", "This number is not verified with this hash, or its PIN was already set."}}};
+  }
+  json::object payload{{"mobile_number", mobile}, {"verified_at", std::string(*consumed->get(0, 2))}};
+  if (auto e = consumed->get(0, 0)) payload["email"] = std::string(*e);
+  if (auto d = consumed->get(0, 1)) payload["device_id"] = std::string(*d);
+  auto queued = c.exec("INSERT INTO sync_outbox (mobile_number, payload, pin) VALUES ($1, $2::jsonb, $3) RETURNING idempotency_key",
+                       {mobile, json::serialize(payload), pin});
+  if (!queued || !c.exec("COMMIT")) {
+    (void)c.exec("ROLLBACK");
+    return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
+  }
+  log_sms(c, secret, "pin_setup", "success", mobile, "", "queued for delivery");
+  return {http::status::ok, {{"status", "success"}, {"message", "The account is queued for delivery to the backend."}}};
+}
+
+fallible<sms_settings> settings_of(const app& a) {
+  auto s = load_sms_settings(a.config.settings_file);
+  if (!s) a.report(s.error().message);
+  return s;
+}
+}  // namespace
+
+void add_sms_routes(router& r, app& a) {
+  r.add(http::verb::post, "/onboarding/register", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+    auto body = json_body(request);
+    if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+    auto mobile = string_field(*body, "mobile_number", 16);
+    if (!mobile || !is_e164(*mobile)) {
+      co_return error_response(request, http::status::bad_request, "mobile_number must be an E.164 number such as +919876543210.");
+    }
+    auto email = string_field(*body, "email", 254);
+    auto device_id = string_field(*body, "device_id", 128);
+    if ((body->contains("email") && !email) || (body->contains("device_id") && !device_id)) {
+      co_return error_response(request, http::status::bad_request, "email and device_id must be strings (at most 254 and 128 characters).");
+    }
+    auto settings = settings_of(a);
+    if (!settings) co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+    auto work = [s = *settings, secret = a.config.hmac_secret, m = *mobile, email, device_id](pg::connection& c) -> pg::db_result<verdict> {
+      return do_register(c, s, secret, m, email, device_id);
+    };
+    auto step = a.db.call(std::move(work));
+    auto v = co_await std::move(step);
+    if (!v) co_return error_response(request, http::status::service_unavailable, "Registration is not available right now.");
+    co_return answer(request, *v);
+  });
+
+  r.add(http::verb::post, "/sms/receive", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+    // The gateway's key: X-API-Key, or ?apiKey= for gateways that can only do that. Never logged.
+    auto header = request["X-API-Key"];
+    std::string key(header.data(), header.size());
+    const std::string_view target(request.target().data(), request.target().size());
+    if (key.empty()) key = query_parameter(target, "apiKey").value_or("");
+    if (key.empty() || !constant_time_equal(key, a.config.sms_api_key)) {
+      co_return error_response(request, http::status::unauthorized, "A valid API key is required.");
+    }
+    auto body = json_body(request);
+    if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+    auto mobile = string_field(*body, "mobile_number", 16);
+    auto message = string_field(*body, "message", 1600);
+    if (!mobile || !is_e164(*mobile) || !message) {
+      co_return error_response(request, http::status::bad_request, "Send mobile_number (E.164), message and received_at.");
+    }
+    auto settings = settings_of(a);
+    if (!settings) co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+    auto work = [s = *settings, secret = a.config.hmac_secret, m = *mobile, text = *message](pg::connection& c) -> pg::db_result<verdict> {
+      return do_receive(c, s, secret, m, text);
+    };
+    auto step = a.db.call(std::move(work));
+    auto v = co_await std::move(step);
+    if (!v) co_return error_response(request, http::status::service_unavailable, "SMS cannot be processed right now.");
+    co_return answer(request, *v);
+  });
+
+  r.add(http::verb::post, "/pin-setup", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+    auto body = json_body(request);
+    if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+    auto mobile = string_field(*body, "mobile_number", 16);
+    auto pin = string_field(*body, "pin", 8);
+    auto hash = string_field(*body, "hash", 32);
+    if (!mobile || !is_e164(*mobile) || !hash || hash->empty()) {
+      co_return error_response(request, http::status::bad_request, "Send mobile_number (E.164), pin and hash.");
+    }
+    if (!pin || pin->size() < 4 || !std::all_of(pin->begin(), pin->end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      co_return error_response(request, http::status::unprocessable_entity, "The PIN must be 4 to 8 digits.");
+    }
+    auto work = [secret = a.config.hmac_secret, m = *mobile, p = *pin, h = *hash](pg::connection& c) -> pg::db_result<verdict> {
+      return do_pin_setup(c, secret, m, p, h);
+    };
+    auto step = a.db.call(std::move(work));
+    auto v = co_await std::move(step);
+    if (!v) co_return error_response(request, http::status::service_unavailable, "PIN setup is not available right now.");
+    co_return answer(request, *v);
+  });
+}
+
+}  // namespace smsbridge::api
