@@ -6,11 +6,11 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libfmt-dev protobuf-compiler libprotobuf-dev
-  libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev catch2
+  libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev libssl-dev catch2
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)
-  postgresql postgresql-client curl
+  postgresql postgresql-client curl openssl
   # promtool, to check the exported Prometheus configuration
   prometheus
   # the api benchmark: load generator and the original stack's FastAPI baseline

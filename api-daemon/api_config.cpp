@@ -156,6 +156,9 @@ const std::vector<setting>& settings() {
          c.reconcile_interval_seconds = *s;
          return {};
        }},
+      {{"--backend-ca-file", "SMS_BRIDGE_BACKEND_CA_FILE", "(none: the system's CAs)",
+        "PEM certificates trusted, besides the system's, for the backend (sync_url, recovery_url)"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.backend_ca_file, n, v); }},
       {{"--secrets-file", "SMS_BRIDGE_SECRETS_FILE", "(none)",
         "KEY=VALUE lines for SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (which are never flags)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.secrets_file, n, v); }},

@@ -35,6 +35,7 @@ struct api_config {
   std::string secrets_file;
   std::string hmac_secret;  // SMS_BRIDGE_HMAC_SECRET: signs codes (and, later, deliveries)
   std::string sms_api_key;  // SMS_BRIDGE_SMS_API_KEY: what the SMS gateway presents
+  std::string backend_ca_file;  // extra CA certificates for the backend's TLS (besides the system's)
 };
 
 // Reads KEY=VALUE lines (SMS_BRIDGE_HMAC_SECRET, SMS_BRIDGE_SMS_API_KEY) from the secrets file

@@ -21,6 +21,7 @@ struct app {
   const api_config& config;
   database& db;
   worker& helper_thread;  // the helper client blocks: its calls run here
+  worker& delivery_thread;  // so do POSTs to the backend
   basic_auth& auth;
   metrics& stats;
   std::function<void(std::string_view)> report;  // log lines for operators
@@ -59,7 +60,11 @@ handler require_admin(app& a, admin_handler inner);
 
 void add_monitoring_routes(router& r, app& a);
 
-// POST /onboarding/register, /sms/receive and /pin-setup (only when both secrets are set).
+// POST /onboarding/register, /sms/receive and /pin-setup (only when both secrets are set), and
+// POST /admin/trigger-recovery.
 void add_sms_routes(router& r, app& a);
+
+// Delivers sync_outbox to the backend forever (see outbox.cpp).
+boost::asio::awaitable<void> deliver_outbox(app& a);
 
 }  // namespace smsbridge::api

@@ -217,10 +217,11 @@ int main(int argc, char** argv) {
     log_line("warning", "the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
   api::worker helper_thread(1);
+  api::worker delivery_thread(1);
   api::basic_auth auth(db, {});
   api::metrics stats;
   const auto report = [](std::string_view m) { log_line("error", m); };
-  api::app app{config, db, helper_thread, auth, stats, report, {}, false, false};
+  api::app app{config, db, helper_thread, delivery_thread, auth, stats, report, {}, false, false};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
   };
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
   asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, {}, report, observe), asio::detached);
   asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, {}, report, observe), asio::detached);
   if (config.monitoring_enabled && config.monitoring_worker_enabled) asio::co_spawn(io, audit_timer(app), asio::detached);
+  if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) asio::co_spawn(io, api::deliver_outbox(app), asio::detached);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   std::signal(SIGPIPE, SIG_IGN);

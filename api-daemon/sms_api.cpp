@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "api-daemon/app.hpp"
+#include "api-daemon/backend_client.hpp"
 #include "api-daemon/crypto.hpp"
 #include "api-daemon/sms_rules.hpp"
 
@@ -193,6 +194,34 @@ fallible<sms_settings> settings_of(const app& a) {
 }  // namespace
 
 void add_sms_routes(router& r, app& a) {
+  // Puts failed outbox items back in line and tells the backend (recovery_url), signed.
+  r.add(http::verb::post, "/admin/trigger-recovery",
+        require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
+                             -> boost::asio::awaitable<http_response> {
+          auto requeue = [](pg::connection& c) -> pg::db_result<std::int64_t> {
+            auto moved = c.exec("WITH moved AS (UPDATE sync_outbox SET status = 'pending', next_attempt_at = now(), attempts = 0 "
+                                "WHERE status = 'failed' RETURNING 1) SELECT count(*) FROM moved");
+            if (!moved) return moved.error();
+            return std::stoll(std::string(*moved->get(0, 0)));
+          };
+          auto requeue_step = a.db.call(std::move(requeue));
+          const auto requeued = co_await std::move(requeue_step);
+          if (!requeued) co_return error_response(request, http::status::service_unavailable, "The outbox cannot be changed right now.");
+          json::object out{{"status", "ok"}, {"requeued", *requeued}};
+          auto settings = settings_of(a);
+          if (settings && !settings->recovery_url.empty()) {
+            const std::string body = json::serialize(json::object{{"requeued", *requeued}, {"requested_by", admin}});
+            auto call = [url = settings->recovery_url, body, secret = a.config.hmac_secret, ca = a.config.backend_ca_file] {
+              return post_signed(url, body, secret, hex(random_bytes(16)), ca, std::chrono::seconds(10));
+            };
+            auto calling = a.delivery_thread.run(std::move(call));
+            const auto called = co_await std::move(calling);
+            out["recovery_url_status"] = called ? static_cast<std::int64_t>(called->status) : 0;
+            if (!called) a.report(fmt::format("recovery_url: {}", called.error().message));
+          }
+          co_return json_response(request, http::status::ok, out);
+        }));
+
   r.add(http::verb::post, "/onboarding/register", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
     auto body = json_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");

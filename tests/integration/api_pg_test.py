@@ -816,6 +816,161 @@ def scenario_sms_flow(w):
     check(api_key not in w.log(), "the API key reached the log")
 
 
+class Backend:
+    """A real HTTPS backend with a private CA: checks each request's signature and records it."""
+
+    def __init__(self, tmp, secret):
+        import hashlib
+        import hmac
+        import http.server
+        import ssl
+        import threading
+        self.secret = secret.encode()
+        self.ca = os.path.join(tmp, "ca.pem")
+        key, cert = os.path.join(tmp, "server.key"), os.path.join(tmp, "server.pem")
+        ca_key = os.path.join(tmp, "ca.key")
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca, "-days", "2",
+            "-subj", "/CN=SMS Bridge test CA")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", os.path.join(tmp, "server.csr"),
+            "-subj", "/CN=localhost")
+        with open(os.path.join(tmp, "san.ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("openssl", "x509", "-req", "-in", os.path.join(tmp, "server.csr"), "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial",
+            "-out", cert, "-days", "2", "-extfile", os.path.join(tmp, "san.ext"))
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert, key)
+        self.received = []  # (path, idempotency key, payload) with a valid signature
+        self.bad_signatures = 0
+        self.mode = "up"
+        backend = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                expected = hmac.new(backend.secret, self.headers.get("X-Timestamp", "").encode() + body, hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, self.headers.get("X-Signature", "")):
+                    backend.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                if backend.mode == "fail":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                if backend.mode == "slow":
+                    time.sleep(3)
+                backend.received.append((self.path, self.headers.get("Idempotency-Key"), json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        class Server(http.server.ThreadingHTTPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client killed mid-request (part of the test) is not news
+
+        self.server_class, self.handler = Server, Handler
+        self.threading = threading
+        self.port = None
+        self.start()
+
+    def start(self):
+        self.httpd = self.server_class(("127.0.0.1", self.port or 0), self.handler)
+        self.httpd.socket = self.tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = self.threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def keys(self, path="/sync"):
+        return [k for p, k, _ in self.received if p == path]
+
+
+def scenario_delivery(w):
+    secret, api_key = "hmac-secret-0123456789", "gateway-key-0123456789"
+    backend = Backend(w.tmp, secret)
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    with open(settings, "w") as f:
+        json.dump({"settings": {"allowed_countries": ["+91"], "count_threshold": 50,
+                                "sync_url": f"https://localhost:{backend.port}/sync",
+                                "recovery_url": f"https://localhost:{backend.port}/recovery"}}, f)
+    env = {"SMS_BRIDGE_SETTINGS_FILE": settings, "SMS_BRIDGE_HMAC_SECRET": secret, "SMS_BRIDGE_SMS_API_KEY": api_key,
+           "SMS_BRIDGE_BACKEND_CA_FILE": backend.ca}
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"), env)
+    def post(path, body):
+        return w.http("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-API-Key": api_key})
+    def onboard(mobile, pin="1234"):
+        _, _, reg = post("/onboarding/register", {"mobile_number": mobile, "email": f"{mobile[-4:]}@example.com"})
+        _, _, got = post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + reg["hash"], "received_at": "x"})
+        check(got["status"] == "received", f"receive for {mobile}: {got}")
+        status, _, body = post("/pin-setup", {"mobile_number": mobile, "pin": pin, "hash": reg["hash"]})
+        check(status == 200, f"pin-setup for {mobile}: {status} {body}")
+    def outbox():
+        return w.pg.psql("SELECT mobile_number || ':' || status || ':' || COALESCE(pin, '-') FROM sync_outbox ORDER BY id").stdout.split()
+    def wait_until(what, predicate, seconds):
+        deadline = time.monotonic() + seconds
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        check(predicate(), f"timed out waiting for {what}: outbox {outbox()}, backend {backend.received}")
+    # The happy path: delivered over verified TLS, signed, the PIN then removed.
+    onboard("+919800000001", pin="4321")
+    wait_until("the first delivery", lambda: len(backend.received) == 1, 10)
+    path, key, payload = backend.received[0]
+    check(path == "/sync" and payload["mobile_number"] == "+919800000001" and payload["pin"] == "4321"
+          and payload["idempotency_key"] == key, f"the delivered item: {backend.received[0]}")
+    wait_until("the outbox to record it", lambda: outbox() == ["+919800000001:delivered:-"], 5)
+    check(backend.bad_signatures == 0, "a request had a bad signature")
+    # The backend down, then recovering: each item delivered once, in order.
+    backend.stop()
+    for n in ("+919800000002", "+919800000003", "+919800000004"):
+        onboard(n)
+    time.sleep(3)
+    check(len(backend.received) == 1 and all(":pending:" in o for o in outbox()[1:]), f"while down: {outbox()}")
+    backend.start()
+    wait_until("delivery after recovery", lambda: len(backend.received) == 4, 20)
+    order = [p["mobile_number"] for _, _, p in backend.received]
+    check(order == ["+919800000001", "+919800000002", "+919800000003", "+919800000004"], f"out of order: {order}")
+    check(len(set(backend.keys())) == 4, f"an item was delivered twice: {backend.keys()}")
+    # The api-daemon killed mid-delivery and restarted: nothing lost (at least once, same key).
+    backend.mode = "slow"
+    onboard("+919800000005")
+    time.sleep(1)  # the POST is in flight, the backend takes 3 s
+    w.processes[-1].kill()
+    w.processes[-1].wait(timeout=10)
+    time.sleep(3)
+    backend.mode = "up"
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"), env)
+    wait_until("redelivery after the restart", lambda: outbox()[-1] == "+919800000005:delivered:-", 20)
+    keys = [k for p, k, body in backend.received if body["mobile_number"] == "+919800000005"]
+    check(len(keys) >= 1 and len(set(keys)) == 1, f"the restarted delivery changed the idempotency key: {keys}")
+    # trigger-recovery puts failed items back and tells recovery_url, signed.
+    r = subprocess.run([w.api_bin, "admin", "add", "ops"], input="recovery password\n", capture_output=True, text=True,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url), timeout=60)
+    check(r.returncode == 0, f"admin add: {r.stderr}")
+    backend.mode = "fail"
+    onboard("+919800000006")
+    time.sleep(1.5)
+    w.pg.psql("UPDATE sync_outbox SET status = 'failed' WHERE mobile_number = '+919800000006'")
+    backend.mode = "up"
+    status, _, body = w.http("POST", "/admin/trigger-recovery", body=b"{}",
+                             headers={"Content-Type": "application/json",
+                                      "Authorization": "Basic " + base64.b64encode(b"ops:recovery password").decode()})
+    check(status == 200 and body["requeued"] == 1 and body["recovery_url_status"] == 200, f"trigger-recovery: {status} {body}")
+    check(len(backend.keys("/recovery")) == 1, "recovery_url was not called")
+    wait_until("the recovered item", lambda: outbox()[-1] == "+919800000006:delivered:-", 15)
+    check(backend.bad_signatures == 0, "a request had a bad signature")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
@@ -829,7 +984,7 @@ def main():
         missing.append("root")
     if not pg_bin("initdb"):
         missing.append("PostgreSQL server (initdb)")
-    for tool in ("psql", "curl", "ip", "runuser", "promtool", "unshare"):
+    for tool in ("psql", "curl", "ip", "runuser", "promtool", "unshare", "openssl"):
         if shutil.which(tool) is None:
             missing.append(tool)
     if missing:
