@@ -976,9 +976,15 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir", required=True)
-    parser.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    parser.add_argument("--build-dir")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
     args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
+    if not args.build_dir or not args.scenario:
+        parser.error("--build-dir and --scenario are required")
     missing = []
     if os.geteuid() != 0:
         missing.append("root")

@@ -601,7 +601,11 @@ def main():
     parser.add_argument("--echo-server", nargs=2)
     parser.add_argument("--probe", nargs=2)
     parser.add_argument("--agent", nargs=2)
+    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
     args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
     if args.echo_server:
         return echo_server(args.echo_server[0], int(args.echo_server[1]))
     if args.probe:
