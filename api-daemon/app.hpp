@@ -28,6 +28,7 @@ struct app {
   // The last /health check (at most one a second), touched on the I/O thread only.
   struct {
     bool checked = false, checking = false, database_up = false, helper_up = false;
+    std::string backend_sync = "unknown";  // ok | failing | unknown
     std::chrono::steady_clock::time_point checked_at;
   } health;
   // Audit drain state, touched on the I/O thread only.

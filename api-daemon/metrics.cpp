@@ -59,9 +59,34 @@ metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Help("User and system CPU time of sms-bridge-api.")
                       .Register(*registry_)
                       .Add({});
+  const auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+  };
+  const auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  onboarding_ = counter("sms_bridge_onboarding_total", "Registrations, by outcome.");
+  sms_received_ = counter("sms_bridge_sms_received_total", "SMS received from the gateway, by outcome.");
+  pin_collected_ = counter("sms_bridge_pin_collected_total", "PIN setups, by outcome.");
+  validation_failures_ = counter("sms_bridge_validation_failures_total", "SMS that failed a validation check, by check.");
+  rate_limited_ = &counter("sms_bridge_rate_limited_total", "Registrations refused by the rate limit.")->Add({});
+  outbox_pending_ = gauge("sms_bridge_sync_outbox_pending", "Accounts waiting for delivery to the backend.");
+  active_codes_ = gauge("sms_bridge_active_codes", "Onboarding codes issued, unused and not expired.");
+  blacklist_size_ = gauge("sms_bridge_blacklist_size", "Numbers on the blacklist.");
 }
 
 metrics::~metrics() = default;
+
+void metrics::onboarding(std::string_view status) { onboarding_->Add({{"status", std::string(status)}}).Increment(); }
+void metrics::sms_received(std::string_view status) { sms_received_->Add({{"status", std::string(status)}}).Increment(); }
+void metrics::pin_collected(std::string_view status) { pin_collected_->Add({{"status", std::string(status)}}).Increment(); }
+void metrics::validation_failure(std::string_view check) { validation_failures_->Add({{"check", std::string(check)}}).Increment(); }
+void metrics::rate_limited() { rate_limited_->Increment(); }
+void metrics::set_sms_gauges(double outbox_pending, double active_codes, double blacklist_size) {
+  outbox_pending_->Set(outbox_pending);
+  active_codes_->Set(active_codes);
+  blacklist_size_->Set(blacklist_size);
+}
 
 void metrics::observe_request(std::string_view route, std::string_view method, unsigned status, double seconds) {
   const std::string r(route);

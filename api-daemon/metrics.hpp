@@ -33,6 +33,13 @@ class metrics {
   void set_helper_up(bool up);
   void set_database_up(bool up);
   void set_audit_backlog(double events);
+  // The SMS flow, in the original's metric names.
+  void onboarding(std::string_view status);
+  void sms_received(std::string_view status);
+  void pin_collected(std::string_view status);
+  void validation_failure(std::string_view check);
+  void rate_limited();
+  void set_sms_gauges(double outbox_pending, double active_codes, double blacklist_size);
 
   // The text exposition format (version 0.0.4), with process memory and CPU read now.
   std::string render();
@@ -48,6 +55,14 @@ class metrics {
   prometheus::Gauge* audit_backlog_;
   prometheus::Gauge* resident_memory_;
   prometheus::Counter* cpu_seconds_;
+  prometheus::Family<prometheus::Counter>* onboarding_;
+  prometheus::Family<prometheus::Counter>* sms_received_;
+  prometheus::Family<prometheus::Counter>* pin_collected_;
+  prometheus::Family<prometheus::Counter>* validation_failures_;
+  prometheus::Counter* rate_limited_;
+  prometheus::Gauge* outbox_pending_;
+  prometheus::Gauge* active_codes_;
+  prometheus::Gauge* blacklist_size_;
   double cpu_seen_ = 0;
   std::map<std::string, int> known_services_;
 };

@@ -1,7 +1,9 @@
 // The api-daemon's route tables, /health, client addresses and the admin gate.
 #include "api-daemon/routes.hpp"
 
+#include <array>
 #include <chrono>
+#include <ctime>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -10,6 +12,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "api-daemon/sessions.hpp"
@@ -45,19 +48,24 @@ boost::asio::awaitable<void> refresh_health(app& a) {
     co_return;
   }
   h.checking = true;
-  auto select_one = [](pg::connection& c) -> pg::db_result<bool> {
-    auto r = c.exec("SELECT 1");
+  // The database answers, and the outbox: an item that failed for good, or one retried for more
+  // than five minutes, means the backend is not taking deliveries.
+  auto probe = [](pg::connection& c) -> pg::db_result<std::string> {
+    auto r = c.exec("SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_outbox WHERE status = 'failed') "
+                    "OR EXISTS (SELECT 1 FROM sync_outbox WHERE status = 'pending' AND attempts > 0 "
+                    "AND created_at < now() - interval '5 minutes') THEN 'failing' ELSE 'ok' END");
     if (!r) return r.error();
-    return true;
+    return std::string(r->get(0, 0).value_or("ok"));
   };
   // Every argument of a co_await is a named local: see worker::run.
-  auto db_check = a.db.call(std::move(select_one));
+  auto db_check = a.db.call(std::move(probe));
   const auto db = co_await std::move(db_check);
   firewall::v1::Request status;
   status.mutable_status();
   auto helper_check = call_helper(a, status);
   const auto helper = co_await std::move(helper_check);
   h.database_up = db.has_value();
+  h.backend_sync = db ? *db : "unknown";
   h.helper_up = helper.has_value() && !helper->has_error();
   h.checked = true;
   h.checked_at = std::chrono::steady_clock::now();
@@ -70,10 +78,17 @@ handler health_endpoint(app& a) {
     auto refresh = refresh_health(a);
     co_await std::move(refresh);
     const bool db_up = a.health.database_up, helper_up = a.health.helper_up;
-    boost::json::object body{{"status", db_up && helper_up ? "ok" : "degraded"},
+    // unhealthy (503): no database, so neither API can work; degraded (200): the helper or the
+    // backend is away, which must not take the public API offline.
+    const char* status = !db_up ? "unhealthy" : (!helper_up || a.health.backend_sync != "ok") ? "degraded" : "healthy";
+    boost::json::object body{{"status", status},
+                             {"checks", boost::json::object{{"database", db_up ? "up" : "down"},
+                                                            {"firewall_helper", helper_up ? "up" : "down"},
+                                                            {"backend_sync", a.health.backend_sync}}},
                              {"database", db_up ? "up" : "down"},
                              {"firewall_helper", helper_up ? "up" : "down"},
-                             {"version", SMS_BRIDGE_VERSION}};
+                             {"version", SMS_BRIDGE_VERSION},
+                             {"timestamp", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)))}};
     co_return json_response(request, db_up ? http::status::ok : http::status::service_unavailable, body);
   };
 }
@@ -289,6 +304,16 @@ handler metrics_endpoint(app& a) {
     };
     auto db_check = a.db.call(std::move(select_one));
     a.stats.set_database_up((co_await std::move(db_check)).has_value());
+    auto sms_counts = [](pg::connection& c) -> pg::db_result<std::array<double, 3>> {
+      auto r = c.exec("SELECT (SELECT count(*) FROM sync_outbox WHERE status = 'pending'), "
+                      "(SELECT count(*) FROM onboarding_codes WHERE consumed_at IS NULL AND expires_at > now()), "
+                      "(SELECT count(*) FROM sms_blacklist)");
+      if (!r) return r.error();
+      return std::array<double, 3>{std::stod(std::string(*r->get(0, 0))), std::stod(std::string(*r->get(0, 1))),
+                                   std::stod(std::string(*r->get(0, 2)))};
+    };
+    auto counts_step = a.db.call(std::move(sms_counts));
+    if (const auto counts = co_await std::move(counts_step)) a.stats.set_sms_gauges((*counts)[0], (*counts)[1], (*counts)[2]);
     http_response r{http::status::ok, request.version()};
     r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     r.keep_alive(request.keep_alive());

@@ -5,9 +5,9 @@
 
 namespace smsbridge::api {
 
-// GET /health: {"status": "ok"|"degraded", "database": "up"|"down", "firewall_helper": "up"|"down",
-// "version"}; 200 when the database is up, 503 otherwise (a load balancer's signal). The checks
-// behind it run at most once a second.
+// GET /health: {"status": healthy|degraded|unhealthy, "checks": {database, firewall_helper,
+// backend_sync}, "database", "firewall_helper", "version", "timestamp"}; 503 only when unhealthy
+// (no database). The checks behind it run at most once a second.
 handler health_endpoint(app& a);
 
 // GET /metrics (metrics listener only): the Prometheus text format.

@@ -242,6 +242,8 @@ void add_sms_routes(router& r, app& a) {
     auto step = a.db.call(std::move(work));
     auto v = co_await std::move(step);
     if (!v) co_return error_response(request, http::status::service_unavailable, "Registration is not available right now.");
+    a.stats.onboarding(v->status == http::status::ok ? "success" : v->status == http::status::too_many_requests ? "rate_limited" : "rejected");
+    if (v->status == http::status::too_many_requests) a.stats.rate_limited();
     co_return answer(request, *v);
   });
 
@@ -269,6 +271,12 @@ void add_sms_routes(router& r, app& a) {
     auto step = a.db.call(std::move(work));
     auto v = co_await std::move(step);
     if (!v) co_return error_response(request, http::status::service_unavailable, "SMS cannot be processed right now.");
+    if (const auto* status = v->body.if_contains("status"); status && status->is_string()) {
+      a.stats.sms_received(std::string(status->as_string()));
+      if (const auto* check = v->body.if_contains("check"); check && check->is_string()) {
+        a.stats.validation_failure(std::string(check->as_string()));
+      }
+    }
     co_return answer(request, *v);
   });
 
@@ -290,6 +298,7 @@ void add_sms_routes(router& r, app& a) {
     auto step = a.db.call(std::move(work));
     auto v = co_await std::move(step);
     if (!v) co_return error_response(request, http::status::service_unavailable, "PIN setup is not available right now.");
+    a.stats.pin_collected(v->status == http::status::ok ? "success" : "rejected");
     co_return answer(request, *v);
   });
 }

@@ -238,14 +238,15 @@ def scenario_health(w):
                           headers={"Authorization": "Basic " + base64.b64encode(b"root-admin:another password").decode()})
     check(status == 401, "a restart with another SMS_BRIDGE_ADMIN_PASSWORD changed the existing admin")
     status, _, body = w.http("GET", "/health")
-    check(status == 200 and body["database"] == "up" and body["firewall_helper"] == "up" and body["status"] == "ok",
+    check(status == 200 and body["checks"] == {"database": "up", "firewall_helper": "up", "backend_sync": "ok"}
+          and body["status"] == "healthy" and body["timestamp"].endswith("Z"),
           f"/health: {status} {body}")
     status, _, body = w.http("GET", "/health", port=w.metrics_port)
     check(status == 200 and body["database"] == "up", f"/health on the metrics listener: {status} {body}")
     w.pg.stop()
     time.sleep(1.1)  # /health checks at most once a second
     status, _, body = w.http("GET", "/health")
-    check(status == 503 and body["database"] == "down" and body["status"] == "degraded", f"/health with no database: {status} {body}")
+    check(status == 503 and body["checks"]["database"] == "down" and body["status"] == "unhealthy", f"/health with no database: {status} {body}")
     w.pg.start()
     time.sleep(1.1)
     status, _, body = w.http("GET", "/health")
@@ -255,7 +256,7 @@ def scenario_health(w):
 def scenario_bad_requests(w):
     w.start_api(os.path.join(w.tmp, "no-helper.sock"))
     status, _, body = w.http("GET", "/health")
-    check(status == 200 and body["firewall_helper"] == "down", f"/health without a helper: {status} {body}")
+    check(status == 200 and body["firewall_helper"] == "down" and body["status"] == "degraded", f"/health without a helper: {status} {body}")
     status, _, body = w.http("GET", "/nowhere")
     check(status == 404 and body == {"detail": "Not found."}, f"unknown path: {status} {body}")
     status, headers, body = w.http("POST", "/health", body=b"{}")
@@ -814,6 +815,15 @@ def scenario_sms_flow(w):
     logs = w.pg.psql("SELECT string_agg(mobile_masked || ' ' || detail, ',') FROM sms_bridge_logs").stdout
     check(alice not in logs and "+91******3210" in logs, f"numbers are not masked: {logs[:300]}")
     check(api_key not in w.log(), "the API key reached the log")
+    # The SMS metrics, in the original's names.
+    with urllib.request.urlopen(f"http://127.0.0.1:{w.metrics_port}/metrics", timeout=15) as r:
+        text = r.read().decode()
+    for line in ('sms_bridge_pin_collected_total{status="success"} 1', 'sms_bridge_pin_collected_total{status="rejected"} 1',
+                 "sms_bridge_rate_limited_total 1", 'sms_bridge_onboarding_total{status="rate_limited"} 1',
+                 'sms_bridge_validation_failures_total{check="count_check"} 1', 'sms_bridge_validation_failures_total{check="code"}',
+                 'sms_bridge_sms_received_total{status="received"} 2', "sms_bridge_blacklist_size 1",
+                 "sms_bridge_sync_outbox_pending 1", "sms_bridge_active_codes"):
+        check(line in text, f"/metrics lacks '{line}'")
 
 
 class Backend:
@@ -961,6 +971,10 @@ def scenario_delivery(w):
     onboard("+919800000006")
     time.sleep(1.5)
     w.pg.psql("UPDATE sync_outbox SET status = 'failed' WHERE mobile_number = '+919800000006'")
+    time.sleep(1.1)  # /health checks at most once a second
+    status, _, body = w.http("GET", "/health")
+    check(status == 200 and body["checks"]["backend_sync"] == "failing" and body["status"] == "degraded",
+          f"/health with a failed delivery: {status} {body}")
     backend.mode = "up"
     status, _, body = w.http("POST", "/admin/trigger-recovery", body=b"{}",
                              headers={"Content-Type": "application/json",
