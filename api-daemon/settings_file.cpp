@@ -44,7 +44,7 @@ void pretty(std::string& out, const json::value& v, int depth) {
 }
 }  // namespace
 
-fallible<std::string> with_monitoring_ports(const std::string& existing_text, const monitoring_ports& ports) {
+fallible<std::string> with_settings(const std::string& existing_text, const json::object& updates) {
   json::value root = json::object{{"version", "2.3.0"}, {"settings", json::object{}}};
   if (existing_text.find_first_not_of(" \t\r\n") != std::string::npos) {
     boost::system::error_code ec;
@@ -53,32 +53,49 @@ fallible<std::string> with_monitoring_ports(const std::string& existing_text, co
   }
   auto& settings = root.as_object()["settings"];
   if (!settings.is_object()) settings = json::object{};
-  json::object section;
-  for (const auto& [name, door] : ports) {
-    section[name] = json::object{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}};
-  }
-  settings.as_object()["monitoring_ports"] = std::move(section);
+  for (const auto& [key, value] : updates) settings.as_object()[key] = value;
   std::string out;
   pretty(out, root, 0);
   return out + "\n";
 }
 
-fallible<void> write_settings_file(const std::string& path, const monitoring_ports& ports) {
-  std::string existing;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      std::stringstream s;
-      s << in.rdbuf();
-      existing = s.str();
-    }
+fallible<std::string> with_monitoring_ports(const std::string& existing_text, const monitoring_ports& ports) {
+  json::object section;
+  for (const auto& [name, door] : ports) {
+    section[name] = json::object{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}};
   }
-  auto text = with_monitoring_ports(existing, ports);
+  return with_settings(existing_text, json::object{{"monitoring_ports", std::move(section)}});
+}
+
+namespace {
+fallible<void> write_text(const std::string& path, const std::string& text);
+std::string read_existing(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+fallible<void> write_settings_file(const std::string& path, const monitoring_ports& ports) {
+  auto text = with_monitoring_ports(read_existing(path), ports);
   if (!text) return fail(fmt::format("settings file {}: {}", path, text.error().message));
+  return write_text(path, *text);
+}
+
+fallible<void> update_settings_file(const std::string& path, const json::object& updates) {
+  auto text = with_settings(read_existing(path), updates);
+  if (!text) return fail(fmt::format("settings file {}: {}", path, text.error().message));
+  return write_text(path, *text);
+}
+
+namespace {
+fallible<void> write_text(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd >= 0) {
-    const bool ok = write_all(fd, *text) && ::fsync(fd) == 0;
+    const bool ok = write_all(fd, text) && ::fsync(fd) == 0;
     ::close(fd);
     if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return {};
     const int err = errno;
@@ -90,11 +107,12 @@ fallible<void> write_settings_file(const std::string& path, const monitoring_por
   // A single-file bind mount (or an unwritable directory): rewrite the file itself.
   fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return fail(fmt::format("cannot write settings file {}: {}", path, std::strerror(errno)));
-  const bool ok = write_all(fd, *text) && ::fsync(fd) == 0;
+  const bool ok = write_all(fd, text) && ::fsync(fd) == 0;
   const int err = errno;
   ::close(fd);
   if (!ok) return fail(fmt::format("cannot write settings file {}: {}", path, std::strerror(err)));
   return {};
 }
+}  // namespace
 
 }  // namespace smsbridge::api

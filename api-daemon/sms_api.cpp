@@ -12,6 +12,7 @@
 #include "api-daemon/app.hpp"
 #include "api-daemon/backend_client.hpp"
 #include "api-daemon/crypto.hpp"
+#include "api-daemon/settings_file.hpp"
 #include "api-daemon/sms_rules.hpp"
 
 namespace smsbridge::api {
@@ -186,6 +187,25 @@ verdict do_pin_setup(pg::connection& c, const std::string& secret, const std::st
   return {http::status::ok, {{"status", "success"}, {"message", "The account is queued for delivery to the backend."}}};
 }
 
+json::object settings_json(const sms_settings& s) {
+  json::array countries;
+  for (const auto& c : s.allowed_countries) countries.push_back(json::string(c));
+  const auto check = [](bool on) { return json::object{{"enabled", on}}; };
+  return {{"sms_receiver_number", s.sms_receiver_number},
+          {"allowed_prefix", s.allowed_prefix},
+          {"hash_length", s.hash_length},
+          {"ttl_hash_seconds", s.ttl_hash_seconds},
+          {"allowed_countries", std::move(countries)},
+          {"count_threshold", s.count_threshold},
+          {"count_window_seconds", s.count_window_seconds},
+          {"validation_checks", json::object{{"header_hash_check", check(s.header_hash_check)},
+                                             {"foreign_number_check", check(s.foreign_number_check)},
+                                             {"count_check", check(s.count_check)},
+                                             {"blacklist_check", check(s.blacklist_check)}}},
+          {"sync_url", s.sync_url},
+          {"recovery_url", s.recovery_url}};
+}
+
 fallible<sms_settings> settings_of(const app& a) {
   auto s = load_sms_settings(a.config.settings_file);
   if (!s) a.report(s.error().message);
@@ -194,6 +214,85 @@ fallible<sms_settings> settings_of(const app& a) {
 }  // namespace
 
 void add_sms_routes(router& r, app& a) {
+  // The SMS settings and the blacklist, changed by admins without a restart.
+  r.add(http::verb::get, "/admin/sms/settings",
+        require_admin(a, [&a](const http_request& request, const request_context&, const std::string&)
+                             -> boost::asio::awaitable<http_response> {
+          auto settings = settings_of(a);
+          if (!settings) co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+          co_return json_response(request, http::status::ok, json::object{{"settings", settings_json(*settings)}});
+        }));
+  r.add(http::verb::post, "/admin/sms/settings",
+        require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
+                             -> boost::asio::awaitable<http_response> {
+          auto body = json_body(request);
+          const auto* wanted = body ? body->if_contains("settings") : nullptr;
+          if (!wanted || !wanted->is_object()) {
+            co_return error_response(request, http::status::bad_request, "Send {\"settings\": {...}} with the SMS settings to change.");
+          }
+          auto current = settings_of(a);
+          if (!current) co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+          json::object merged = settings_json(*current);
+          for (const auto& [key, value] : wanted->as_object()) {
+            if (!merged.contains(key)) {
+              co_return error_response(request, http::status::unprocessable_entity, fmt::format("'{}' is not an SMS setting.", std::string(key)));
+            }
+            merged[key] = value;
+          }
+          auto checked = parse_sms_settings(json::serialize(json::object{{"settings", merged}}));
+          if (!checked) co_return error_response(request, http::status::unprocessable_entity, checked.error().message);
+          if (auto w = update_settings_file(a.config.settings_file, settings_json(*checked)); !w) {
+            a.report(w.error().message);
+            co_return error_response(request, http::status::internal_server_error, "The settings file cannot be written.");
+          }
+          a.report(fmt::format("SMS settings changed by {}", admin));
+          co_return json_response(request, http::status::ok, json::object{{"status", "saved"}, {"settings", settings_json(*checked)}});
+        }));
+  r.add(http::verb::get, "/admin/blacklist",
+        require_admin(a, [&a](const http_request& request, const request_context&, const std::string&)
+                             -> boost::asio::awaitable<http_response> {
+          auto list = [](pg::connection& c) {
+            return c.exec("SELECT COALESCE(json_agg(b ORDER BY b.added_at DESC), '[]') FROM (SELECT mobile_number, reason, added_at "
+                          "FROM sms_blacklist ORDER BY added_at DESC LIMIT 10000) b");
+          };
+          auto step = a.db.call(std::move(list));
+          const auto rows = co_await std::move(step);
+          if (!rows) co_return error_response(request, http::status::service_unavailable, "The blacklist cannot be read right now.");
+          boost::system::error_code ec;
+          json::value numbers = json::parse(rows->get(0, 0).value_or("[]"), ec);
+          co_return json_response(request, http::status::ok, json::object{{"numbers", ec ? json::array{} : numbers}});
+        }));
+  r.add(http::verb::post, "/admin/blacklist",
+        require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
+                             -> boost::asio::awaitable<http_response> {
+          auto body = json_body(request);
+          auto mobile = body ? string_field(*body, "mobile_number", 16) : std::nullopt;
+          if (!mobile || !is_e164(*mobile)) co_return error_response(request, http::status::bad_request, "mobile_number must be E.164.");
+          std::string reason = body->contains("reason") ? string_field(*body, "reason", 500).value_or("") : "";
+          auto add = [m = *mobile, reason = fmt::format("{} (by {})", reason, admin)](pg::connection& c) {
+            return c.exec("INSERT INTO sms_blacklist (mobile_number, reason) VALUES ($1, $2) ON CONFLICT (mobile_number) DO UPDATE "
+                          "SET reason = EXCLUDED.reason",
+                          {m, reason});
+          };
+          auto step = a.db.call(std::move(add));
+          if (!co_await std::move(step)) co_return error_response(request, http::status::service_unavailable, "The blacklist cannot be changed right now.");
+          co_return json_response(request, http::status::ok, json::object{{"status", "blacklisted"}, {"mobile_number", *mobile}});
+        }));
+  r.add(http::verb::delete_, "/admin/blacklist/*",
+        require_admin(a, [&a](const http_request& request, const request_context&, const std::string&)
+                             -> boost::asio::awaitable<http_response> {
+          const std::string_view path = target_path(std::string_view(request.target().data(), request.target().size()));
+          std::string mobile(path.substr(path.rfind('/') + 1));
+          if (mobile.starts_with("%2B") || mobile.starts_with("%2b")) mobile = "+" + mobile.substr(3);
+          if (!is_e164(mobile)) co_return error_response(request, http::status::bad_request, "Give an E.164 number (+ written as %2B).");
+          auto remove = [mobile](pg::connection& c) { return c.exec("DELETE FROM sms_blacklist WHERE mobile_number = $1 RETURNING 1", {mobile}); };
+          auto step = a.db.call(std::move(remove));
+          const auto removed = co_await std::move(step);
+          if (!removed) co_return error_response(request, http::status::service_unavailable, "The blacklist cannot be changed right now.");
+          if (removed->count() == 0) co_return error_response(request, http::status::not_found, "That number is not blacklisted.");
+          co_return json_response(request, http::status::ok, json::object{{"status", "removed"}, {"mobile_number", mobile}});
+        }));
+
   // Puts failed outbox items back in line and tells the backend (recovery_url), signed.
   r.add(http::verb::post, "/admin/trigger-recovery",
         require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)

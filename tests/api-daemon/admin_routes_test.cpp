@@ -14,6 +14,8 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   api_config config;
   config.database_url = "postgresql:///unused?host=/nonexistent";  // never reached: no credentials, no lookup
   config.firewall_socket = "/nonexistent/firewall.sock";
+  config.hmac_secret = "0123456789abcdef0123";  // so that the SMS API's admin routes are mounted too
+  config.sms_api_key = "0123456789abcdef0123";
   database db(config.database_url);
   worker helper_thread(1);
   basic_auth auth(db, {});
@@ -42,5 +44,5 @@ TEST_CASE("every /admin route except login refuses a request without credentials
     CHECK(response.body() == R"({"detail":"Valid admin credentials are required."})");
     CHECK(response[http::field::www_authenticate].starts_with("Basic"));
   }
-  CHECK(admin_routes >= 16);  // the 14 monitoring routes, session and logout
+  CHECK(admin_routes >= 22);  // 14 monitoring routes, session, logout, trigger-recovery, SMS settings and blacklist
 }

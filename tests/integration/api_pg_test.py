@@ -815,6 +815,36 @@ def scenario_sms_flow(w):
     logs = w.pg.psql("SELECT string_agg(mobile_masked || ' ' || detail, ',') FROM sms_bridge_logs").stdout
     check(alice not in logs and "+91******3210" in logs, f"numbers are not masked: {logs[:300]}")
     check(api_key not in w.log(), "the API key reached the log")
+    # Admins change the SMS settings and the blacklist without a restart.
+    r = subprocess.run([w.api_bin, "admin", "add", "ops"], input="operator password\n", capture_output=True, text=True,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url), timeout=60)
+    check(r.returncode == 0, f"admin add: {r.stderr}")
+    auth = {"Authorization": "Basic " + base64.b64encode(b"ops:operator password").decode(), "Content-Type": "application/json"}
+    def admin(method, path, body=None):
+        return w.http(method, path, body=json.dumps(body).encode() if body is not None else None, headers=auth)
+    status, _, body = admin("GET", "/admin/sms/settings")
+    check(status == 200 and body["settings"]["hash_length"] == 8, f"GET sms settings: {status} {body}")
+    status, _, body = admin("POST", "/admin/sms/settings", {"settings": {"hash_length": 10}})
+    check(status == 200 and body["settings"]["hash_length"] == 10, f"POST sms settings: {status} {body}")
+    status, _, reg = post("/onboarding/register", {"mobile_number": "+919876566666"})
+    check(status == 200 and len(reg["hash"]) == 10, f"the new hash_length did not take effect: {reg}")
+    for bad in ({"settings": {"hash_length": 2}}, {"settings": {"no_such_key": 1}}, {"nothing": 1}):
+        status, _, body = admin("POST", "/admin/sms/settings", bad)
+        check(status in (400, 422) and "detail" in body, f"{bad}: {status} {body}")
+    with open(settings) as f:
+        check(json.load(f)["version"] == "2.3.0", "the settings file lost its other keys")
+    status, _, _ = admin("POST", "/admin/blacklist", {"mobile_number": "+919876577777", "reason": "spam"})
+    check(status == 200, "blacklisting failed")
+    status, _, body = post("/onboarding/register", {"mobile_number": "+919876577777"})
+    check(status == 403, f"a number blacklisted through the API could register: {status}")
+    status, _, body = admin("GET", "/admin/blacklist")
+    check(any(n["mobile_number"] == "+919876577777" and n["reason"] == "spam (by ops)" for n in body["numbers"]), f"blacklist: {body}")
+    status, _, _ = admin("DELETE", "/admin/blacklist/%2B919876577777")
+    check(status == 200, "removing from the blacklist failed")
+    status, _, _ = post("/onboarding/register", {"mobile_number": "+919876577777"})
+    check(status == 200, f"a number removed from the blacklist cannot register: {status}")
+    status, _, _ = admin("DELETE", "/admin/blacklist/%2B919876577777")
+    check(status == 404, "removing twice was not 404")
     # The SMS metrics, in the original's names.
     with urllib.request.urlopen(f"http://127.0.0.1:{w.metrics_port}/metrics", timeout=15) as r:
         text = r.read().decode()
