@@ -69,6 +69,17 @@ const std::vector<setting>& settings() {
   static const std::vector<setting> all = {
       {{"--database-url", "SMS_BRIDGE_DATABASE_URL", "postgresql:///sms_bridge", "PostgreSQL connection URL (libpq syntax)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.database_url, n, v); }},
+      {{"--database-connections", "SMS_BRIDGE_DATABASE_CONNECTIONS", "8",
+        "PostgreSQL connections (and database threads): how many transactions run at once"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         unsigned k = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), k);
+         if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || k < 1 || k > 64) {
+           return fail(fmt::format("{} must be a whole number from 1 to 64, not '{}'.", n, v));
+         }
+         c.database_connections = k;
+         return {};
+       }},
       {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener: /health and the admin API"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
          auto a = parse_listen(n, v);

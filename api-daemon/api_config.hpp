@@ -31,6 +31,7 @@ struct api_config {
   std::uint32_t port_min_duration_seconds = 900;
   std::uint32_t port_max_duration_seconds = 14400;
   std::uint32_t reconcile_interval_seconds = 300;
+  std::uint32_t database_connections = 8;
   // Secrets: from the environment or SMS_BRIDGE_SECRETS_FILE only, never a flag or the settings file.
   std::string secrets_file;
   std::string hmac_secret;  // SMS_BRIDGE_HMAC_SECRET: signs codes (and, later, deliveries)

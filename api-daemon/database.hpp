@@ -1,9 +1,13 @@
-// The database thread: every libpq call runs there, on one long-lived connection.
+// The database threads: every libpq call runs there, each on a connection of a small pool.
 #pragma once
 
+#include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "api-daemon/pg.hpp"
 #include "api-daemon/worker.hpp"
@@ -12,36 +16,53 @@ namespace smsbridge::api {
 
 class database {
  public:
-  explicit database(std::string url) : url_(std::move(url)) {}
+  // `connections` threads, each using at most one of as many long-lived connections at a time:
+  // concurrent requests run concurrent transactions (and share PostgreSQL's group commits).
+  explicit database(std::string url, std::size_t connections = 1) : url_(std::move(url)), threads_(connections) {}
   database(const database&) = delete;
   database& operator=(const database&) = delete;
 
-  // Runs fn(pg::connection&) on the database thread and resumes the caller with its result.
+  // Runs fn(pg::connection&) on a database thread and resumes the caller with its result.
   // Connects (or reconnects after a broken connection) first; if that fails, fn is not run and
   // the connection error is returned. fn must return a pg::db_result<T>.
   template <class F>
   auto call(F fn) -> boost::asio::awaitable<std::invoke_result_t<F, pg::connection&>> {
     auto step = [this, fn = std::move(fn)]() mutable { return call_now(fn); };
-    auto done = thread_.run(std::move(step));
+    auto done = threads_.run(std::move(step));
     co_return co_await std::move(done);
   }
 
-  // The same, blocking: for start-up and subcommands, or from the database thread itself.
+  // The same, blocking, on the calling thread: for start-up and subcommands.
   template <class F>
   auto call_now(F& fn) -> std::invoke_result_t<F, pg::connection&> {
-    if (!connection_ || !connection_->usable()) {
-      connection_.reset();
-      auto c = pg::connection::open(url_);
-      if (!c) return c.error();
-      connection_.emplace(std::move(*c));
+    std::unique_ptr<pg::connection> c = take();
+    if (!c || !c->usable()) {
+      auto opened = pg::connection::open(url_);
+      if (!opened) return opened.error();
+      c = std::make_unique<pg::connection>(std::move(*opened));
     }
-    return fn(*connection_);
+    auto result = fn(*c);
+    if (c->usable()) give_back(std::move(c));  // a broken connection is dropped; the next call reconnects
+    return result;
   }
 
  private:
+  std::unique_ptr<pg::connection> take() {
+    std::lock_guard lock(mutex_);
+    if (idle_.empty()) return nullptr;
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  void give_back(std::unique_ptr<pg::connection> c) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(c));
+  }
+
   std::string url_;
-  std::optional<pg::connection> connection_;  // touched by one thread at a time (the database thread)
-  worker thread_{1};
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<pg::connection>> idle_;  // at most one per thread ever exists
+  worker threads_;
 };
 
 }  // namespace smsbridge::api

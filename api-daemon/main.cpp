@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   if (auto r = api::init_crypto(); !r) return log_line("error", r.error().message), 1;
   if (auto r = api::load_secrets(cl->config); !r) return log_line("error", r.error().message), 2;
   const api::api_config& config = cl->config;
-  api::database db(config.database_url);
+  api::database db(config.database_url, config.database_connections);
 
   // Migrations first, in every command: nothing runs against an old schema.
   auto do_migrate = [](api::pg::connection& c) { return api::migrate(c, api::builtin_migrations()); };

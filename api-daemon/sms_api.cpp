@@ -150,11 +150,12 @@ verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& 
                          "device_id = EXCLUDED.device_id, verified_at = now(), pin_consumed_at = NULL",
                          {mobile, *code, used->get(0, 0) ? std::optional<std::string>(std::string(*used->get(0, 0))) : std::nullopt,
                           used->get(0, 1) ? std::optional<std::string>(std::string(*used->get(0, 1))) : std::nullopt});
+  // The log row joins the transaction: one commit (one fsync) per SMS.
+  if (verified) log_sms(c, secret, "receive", "received", mobile, message_id, "verified");
   if (!verified || !c.exec("COMMIT")) {
     (void)c.exec("ROLLBACK");
     return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
   }
-  log_sms(c, secret, "receive", "received", mobile, message_id, "verified");
   return {http::status::ok, {{"status", "received"}, {"message_id", message_id}}};
 }
 
@@ -179,11 +180,11 @@ verdict do_pin_setup(pg::connection& c, const std::string& secret, const std::st
   if (auto d = consumed->get(0, 1)) payload["device_id"] = std::string(*d);
   auto queued = c.exec("INSERT INTO sync_outbox (mobile_number, payload, pin) VALUES ($1, $2::jsonb, $3) RETURNING idempotency_key",
                        {mobile, json::serialize(payload), pin});
+  if (queued) log_sms(c, secret, "pin_setup", "success", mobile, "", "queued for delivery");
   if (!queued || !c.exec("COMMIT")) {
     (void)c.exec("ROLLBACK");
     return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
   }
-  log_sms(c, secret, "pin_setup", "success", mobile, "", "queued for delivery");
   return {http::status::ok, {{"status", "success"}, {"message", "The account is queued for delivery to the backend."}}};
 }
 
@@ -206,9 +207,21 @@ json::object settings_json(const sms_settings& s) {
           {"recovery_url", s.recovery_url}};
 }
 
+// The SMS settings, read from the file at most once a second (every handler runs on the one I/O
+// thread, so this cache needs no lock): a change takes effect within a second, without a restart.
+std::optional<sms_settings> cached;
+std::chrono::steady_clock::time_point read_at;
+
 fallible<sms_settings> settings_of(const app& a) {
+  const auto now = std::chrono::steady_clock::now();
+  if (cached && now - read_at < std::chrono::seconds(1)) return *cached;
   auto s = load_sms_settings(a.config.settings_file);
-  if (!s) a.report(s.error().message);
+  if (!s) {
+    a.report(s.error().message);
+    return s;
+  }
+  cached = *s;
+  read_at = now;
   return s;
 }
 }  // namespace
@@ -246,6 +259,8 @@ void add_sms_routes(router& r, app& a) {
             co_return error_response(request, http::status::internal_server_error, "The settings file cannot be written.");
           }
           a.report(fmt::format("SMS settings changed by {}", admin));
+          cached = *checked;  // in effect from the next request, not a second later
+          read_at = std::chrono::steady_clock::now();
           co_return json_response(request, http::status::ok, json::object{{"status", "saved"}, {"settings", settings_json(*checked)}});
         }));
   r.add(http::verb::get, "/admin/blacklist",

@@ -779,12 +779,14 @@ def scenario_sms_flow(w):
                             ("ONBOARD:AAAAAAAA", "unknown code")):
         status, _, body = sms(bob, message)
         check(body["status"] == "failed" and body["reason"] == reason, f"{message}: {body}")
-    write_settings(ttl_hash_seconds=1)  # settings take effect without a restart
+    write_settings(ttl_hash_seconds=1)  # settings take effect without a restart (read at most once a second)
+    time.sleep(1.1)
     status, _, reg = post("/onboarding/register", {"mobile_number": "+919876511111"})
     time.sleep(2)
     status, _, body = sms("+919876511111", "ONBOARD:" + reg["hash"])
     check(body["status"] == "failed" and body["reason"] == "code expired", f"an expired code: {body}")
     write_settings()
+    time.sleep(1.1)
     # Registration refusals.
     status, _, body = post("/onboarding/register", {"mobile_number": "9876543210"})
     check(status == 400, f"a bad number: {status} {body}")

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The SMS API benchmark: /sms/receive + /pin-setup through sms-bridge-api at 32 connections with
+# durable commits (fsync on, synchronous_commit on), against pgbench running the same statements
+# (bench/sms/flow.sql) at 32 clients on the same cluster, in the same run. Loopback only, in a
+# private network namespace; the cluster lives under /var/tmp (a real disk). As root; ~1 minute.
+#   bash bench/sms-run.sh [--seconds S]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=10
+[ "${1:-}" = "--seconds" ] && seconds=$2
+
+bash .ci/install-deps.sh >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build >/dev/null
+
+ns="sbsmsb$$"
+work=$(mktemp -d -p /var/tmp sms-bridge-sms-bench-XXXXXX)
+chmod 755 "$work"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -f "$work/pg/data/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -m fast stop >/dev/null 2>&1
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+mkdir -p "$work/pg" && chown postgres:postgres "$work/pg"
+runuser -u postgres -- "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -l "$work/pg/log" \
+  -o "-k $work/pg -c listen_addresses='' -c max_connections=100" start >/dev/null
+runuser -u postgres -- "$pg_bin/createdb" -h "$work/pg" -U postgres sms_bridge
+export SMS_BRIDGE_DATABASE_URL="postgresql:///sms_bridge?host=$work/pg&user=postgres"
+build/api-daemon/sms-bridge-api migrate >/dev/null
+
+# Pre-registered numbers: +9190... for the api (codes = base32 of the index), +9180... for pgbench.
+items=200000
+python3 - "$items" > "$work/codes.csv" <<'PY'
+import base64, sys
+for i in range(1, int(sys.argv[1]) + 1):
+    print(f"+9190{i:08d},{base64.b32encode(i.to_bytes(5, 'big')).decode()}")
+    print(f"+9180{i:08d},P{i:07d}")
+PY
+psql -q -h "$work/pg" -U postgres sms_bridge -c "CREATE TEMP TABLE c (m text, h text)" \
+  -c "\\copy c FROM '$work/codes.csv' CSV" \
+  -c "INSERT INTO onboarding_codes (mobile_number, hash, expires_at) SELECT m, h, now() + interval '1 day' FROM c" \
+  -c "CREATE SEQUENCE bench_pgbench_seq" -c "VACUUM ANALYZE"
+
+cat > "$work/sms_settings.json" <<JSON
+{"settings": {"allowed_countries": ["+91"], "count_threshold": 1000}}
+JSON
+SMS_BRIDGE_LISTEN=127.0.0.1:18090 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19090 SMS_BRIDGE_LOG_DIR="$work/logs" \
+SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_HMAC_SECRET=bench-hmac-secret-0123456789 \
+SMS_BRIDGE_SMS_API_KEY=bench-api-key-0123456789 SMS_BRIDGE_DATABASE_CONNECTIONS=32 \
+SMS_BRIDGE_FIREWALL_SOCKET="$work/no-helper.sock" SMS_BRIDGE_MONITORING_ENABLED=false \
+  ip netns exec "$ns" build/api-daemon/sms-bridge-api 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do ip netns exec "$ns" curl -s -o /dev/null http://127.0.0.1:18090/health && break; sleep 0.1; done
+
+api=$(ip netns exec "$ns" python3 bench/sms/load.py 127.0.0.1 18090 bench-api-key-0123456789 32 "$seconds" 1)
+pgbench=$(runuser -u postgres -- "$pg_bin/pgbench" -h "$work/pg" -U postgres -n -c 32 -j 2 -T "$seconds" -r \
+  -f bench/sms/flow.sql sms_bridge 2>&1)
+pg_tps=$(awk '/^tps = / {print $3}' <<<"$pgbench")
+pg_latency=$(awk '/^latency average/ {print $4}' <<<"$pgbench")
+pg_failed=$(awk '/number of failed transactions/ {print $5}' <<<"$pgbench")
+
+echo "## SMS API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 32 connections, ${seconds} s, fsync and synchronous_commit on"
+echo
+python3 - "$api" "$pg_tps" "$pg_latency" "${pg_failed:-0}" <<'PY'
+import json, sys
+api = json.loads(sys.argv[1])
+pg_tps, pg_latency, pg_failed = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+print("| run | items/s (receive + pin-setup) | request p50 | request p99 | errors |")
+print("|---|---|---|---|---|")
+print(f"| sms-bridge-api over HTTP | {api['items_per_second']:.0f} | {api['p50_ms']:.2f} ms | {api['p99_ms']:.2f} ms | {api['errors']} |")
+print(f"| pgbench, the same statements (ceiling) | {pg_tps:.0f} | | (average {pg_latency:.2f} ms per item) | {pg_failed} |")
+print()
+print(f"- sms-bridge-api reaches **{100 * api['items_per_second'] / pg_tps:.0f}%** of pgbench's rate; request p99 **{api['p99_ms']:.1f} ms**; "
+      f"errors: **{api['errors']}**{' (first: ' + json.dumps(api['first_error']) + ')' if api['errors'] else ''}.")
+PY
