@@ -78,6 +78,21 @@ def main():
         status, _ = curl(f"http://{server}:9100/health")
         if status == 200:
             return fail("the door still answered after close", output)
+        # The SMS flow, with the curl lines it printed (the gateway key is in them).
+        api_key = re.search(r"X-API-Key: (\S+)'", output).group(1)
+        json_type = "Content-Type: application/json"
+        status, reg = curl("-H", json_type, "-d", '{"mobile_number": "+919876543210"}', f"http://{server}:8080/onboarding/register")
+        if status != 200 or reg.get("status") != "success":
+            return fail(f"register: {status} {reg}", output)
+        status, got = curl("-H", json_type, "-H", f"X-API-Key: {api_key}", "-d",
+                           json.dumps({"mobile_number": "+919876543210", "message": "ONBOARD:" + reg["hash"],
+                                       "received_at": "2026-01-01T00:00:00Z"}), f"http://{server}:8080/sms/receive")
+        if status != 200 or got.get("status") != "received":
+            return fail(f"sms/receive: {status} {got}", output)
+        status, pin = curl("-H", json_type, "-d", json.dumps({"mobile_number": "+919876543210", "pin": "1234", "hash": reg["hash"]}),
+                           f"http://{server}:8080/pin-setup")
+        if status != 200 or pin.get("status") != "success":
+            return fail(f"pin-setup: {status} {pin}", output)
         # Ctrl-C: SIGINT to the script, as a terminal would send it.
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
