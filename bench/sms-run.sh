@@ -9,32 +9,8 @@ cd "$(dirname "$0")/.."
 seconds=10
 [ "${1:-}" = "--seconds" ] && seconds=$2
 
-bash .ci/install-deps.sh >/dev/null
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build >/dev/null
-
-ns="sbsmsb$$"
-work=$(mktemp -d -p /var/tmp sms-bridge-sms-bench-XXXXXX)
-chmod 755 "$work"
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -f "$work/pg/data/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -m fast stop >/dev/null 2>&1
-  ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-ip netns add "$ns"
-ip netns exec "$ns" ip link set lo up
-mkdir -p "$work/pg" && chown postgres:postgres "$work/pg"
-runuser -u postgres -- "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
-runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -l "$work/pg/log" \
-  -o "-k $work/pg -c listen_addresses='' -c max_connections=100" start >/dev/null
-runuser -u postgres -- "$pg_bin/createdb" -h "$work/pg" -U postgres sms_bridge
-export SMS_BRIDGE_DATABASE_URL="postgresql:///sms_bridge?host=$work/pg&user=postgres"
+source bench/lib.sh
+bench_setup sms  # durable: fsync and synchronous_commit stay on
 build/api-daemon/sms-bridge-api migrate >/dev/null
 
 # Pre-registered numbers: +9190... for the api (codes = base32 of the index), +9180... for pgbench.

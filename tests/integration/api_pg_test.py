@@ -9,7 +9,6 @@ Usage: api_pg_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
 import argparse
-import atexit
 import base64
 import glob
 import json
@@ -25,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 
-from testkit import TestFailure, check, missing_prerequisites
+from testkit import TestFailure, check, missing_prerequisites, run_scenario
 
 
 
@@ -1042,19 +1041,7 @@ def main():
     if missing:
         return missing_prerequisites(missing)
     world = World(os.path.abspath(args.build_dir))
-    atexit.register(world.teardown)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(1))
-    try:
-        world.pg.init()
-        SCENARIOS[args.scenario](world)
-    except TestFailure as e:
-        print(f"FAIL {args.scenario}: {e}\n--- api log ---\n{world.log()}", file=sys.stderr)
-        return 1
-    finally:
-        world.teardown()
-    print(f"PASS {args.scenario}")
-    return 0
+    return run_scenario(args.scenario, world, world.pg.init, SCENARIOS[args.scenario], world.log)
 
 
 if __name__ == "__main__":

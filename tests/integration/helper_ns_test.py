@@ -14,7 +14,6 @@ Usage: helper_ns_test.py --bin-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
 import argparse
-import atexit
 import glob
 import json
 import os
@@ -27,7 +26,7 @@ import tempfile
 import threading
 import time
 
-from testkit import TestFailure, check, missing_prerequisites
+from testkit import TestFailure, check, missing_prerequisites, run_scenario
 
 SERVER_LAPTOP_IP = "10.231.1.1"
 LAPTOP_IP = "10.231.1.2"
@@ -625,20 +624,7 @@ def main():
         return missing_prerequisites(missing)  # in CI an integration test that cannot run is a failure
 
     world = World(os.path.abspath(args.bin_dir), f"{os.getpid() % 100000}")
-    atexit.register(world.teardown)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(1))
-    try:
-        world.build()
-        SCENARIOS[args.scenario](world)
-    except TestFailure as e:
-        print(f"FAIL {args.scenario}: {e}", file=sys.stderr)
-        print(f"--- helper log ---\n{world.log_text()}", file=sys.stderr)
-        return 1
-    finally:
-        world.teardown()
-    print(f"PASS {args.scenario}")
-    return 0
+    return run_scenario(args.scenario, world, world.build, SCENARIOS[args.scenario], world.log_text)
 
 
 if __name__ == "__main__":

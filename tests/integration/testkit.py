@@ -1,5 +1,7 @@
 """What the integration test scripts share: failures, checks, and the CI rule on prerequisites."""
+import atexit
 import os
+import signal
 import sys
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
@@ -18,3 +20,21 @@ def missing_prerequisites(missing):
     """Exit code when something the test needs is missing: a failure in CI (CI=true), a skip elsewhere."""
     print(f"SKIP: needs {', '.join(missing)}", file=sys.stderr)
     return 1 if os.environ.get("CI", "").lower() == "true" else SKIP
+
+
+def run_scenario(name, world, prepare, scenario, log):
+    """Runs one scenario in its world and always tears the world down (also on a signal). Returns
+    the exit code; on failure prints the reason and `log()` (the daemon's last lines)."""
+    atexit.register(world.teardown)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
+    try:
+        prepare()
+        scenario(world)
+    except TestFailure as e:
+        print(f"FAIL {name}: {e}\n--- log ---\n{log()}", file=sys.stderr)
+        return 1
+    finally:
+        world.teardown()
+    print(f"PASS {name}")
+    return 0
