@@ -24,12 +24,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-std::string hex(std::string_view bytes) {
-  std::string out;
-  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
-  return out;
-}
-
 template <class Stream>
 fallible<backend_answer> exchange(Stream& stream, const url_parts& u, const std::string& body, std::string_view secret,
                                   const std::string& idempotency_key) {
@@ -82,7 +76,7 @@ fallible<url_parts> parse_url(std::string_view url) {
 }
 
 std::string signature(std::string_view secret, std::int64_t unix_seconds, std::string_view body) {
-  return hex(hmac_sha256(secret, std::to_string(unix_seconds) + std::string(body)));
+  return to_hex(hmac_sha256(secret, std::to_string(unix_seconds) + std::string(body)));
 }
 
 fallible<backend_answer> post_signed(const std::string& url, const std::string& body, std::string_view secret,

@@ -28,13 +28,22 @@ bool verify_password(std::string_view stored_hash, std::string_view password) {
   return crypto_pwhash_str_verify(hash, password.data(), password.size()) == 0;
 }
 
+std::string to_hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 std::string keyed_hash(std::string_view key, std::string_view data) {
   unsigned char out[32];
   crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(data.data()), data.size(),
                      reinterpret_cast<const unsigned char*>(key.data()), key.size());
-  std::string hex;
-  for (auto b : out) hex += fmt::format("{:02x}", b);
-  return hex;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
 }
 
 std::string random_bytes(std::size_t n) {

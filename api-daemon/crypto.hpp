@@ -21,6 +21,9 @@ bool verify_password(std::string_view stored_hash, std::string_view password);
 // BLAKE2b-256 of data under a 32-byte key, hex: cache keys that reveal nothing about the input.
 std::string keyed_hash(std::string_view key, std::string_view data);
 
+// Lower-case hex of bytes (digests, tokens, signatures).
+std::string to_hex(std::string_view bytes);
+
 // n random bytes from the system CSPRNG.
 std::string random_bytes(std::size_t n);
 

@@ -1,6 +1,7 @@
 // Routing of HTTP requests and the JSON answer shapes shared by every endpoint.
 #include "api-daemon/http_router.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace smsbridge::api {
@@ -24,6 +25,13 @@ void router::add(http::verb verb, std::string path, handler h) { routes_.push_ba
 std::string_view target_path(std::string_view target) {
   const auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+std::optional<boost::json::object> json_object_body(const http_request& request) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(request.body(), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
 }
 
 std::optional<std::string> query_parameter(std::string_view target, std::string_view key) {

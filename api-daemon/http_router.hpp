@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 namespace smsbridge::api {
@@ -60,6 +61,9 @@ class router {
 
 // The path part of a request target.
 std::string_view target_path(std::string_view target);
+
+// The request body as a JSON object, or nullopt if it is not one.
+std::optional<boost::json::object> json_object_body(const http_request& request);
 
 // The value of ?key= in a request target (no percent-decoding: our parameters are plain).
 std::optional<std::string> query_parameter(std::string_view target, std::string_view key);

@@ -116,11 +116,11 @@ http_response settings_unreadable(const http_request& request) {
   return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
 }
 
-std::optional<json::object> parse_body(const http_request& request) {
-  boost::system::error_code ec;
-  json::value v = json::parse(request.body(), ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.as_object());
+// The "service" of a body: a name of 1 to 32 characters.
+std::optional<std::string> service_field(const json::object& body) {
+  const auto* service = body.if_contains("service");
+  if (!service || !service->is_string() || service->as_string().empty() || service->as_string().size() > 32) return std::nullopt;
+  return std::string(service->as_string());
 }
 
 // Looks up a door in the settings file; on failure answers 404 (unknown), 400 (disabled) or 500.
@@ -233,13 +233,10 @@ boost::asio::awaitable<open_outcome> open_door(app& a, const std::string& name, 
 
 boost::asio::awaitable<http_response> open_port(app& a, const http_request& request, const request_context& context,
                                                 const std::string& admin) {
-  auto body = parse_body(request);
+  auto body = json_object_body(request);
   if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
-  const auto* service = body->if_contains("service");
-  if (!service || !service->is_string() || service->as_string().empty() || service->as_string().size() > 32) {
-    co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
-  }
-  const std::string name(service->as_string());
+  const auto name = service_field(*body);
+  if (!name) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
   const auto duration = read_duration(a, &*body, "");
   if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
   std::string source = client_address(a, request, context);
@@ -249,9 +246,9 @@ boost::asio::awaitable<http_response> open_port(app& a, const http_request& requ
   }
   auto cidr = firewall::parse_cidr(source);
   if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
-  auto door = find_door(a, request, name);
+  auto door = find_door(a, request, *name);
   if (door.error) co_return std::move(*door.error);
-  auto step = open_door(a, name, *door.door, duration.seconds, cidr->to_string(), admin);
+  auto step = open_door(a, *name, *door.door, duration.seconds, cidr->to_string(), admin);
   auto outcome = co_await std::move(step);
   auto drain = drain_audit(a);
   co_await std::move(drain);
@@ -262,7 +259,7 @@ boost::asio::awaitable<http_response> open_all(app& a, const http_request& reque
                                                const std::string& admin) {
   std::optional<json::object> body;
   if (!request.body().empty()) {
-    body = parse_body(request);
+    body = json_object_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
   }
   const std::string_view target(request.target().data(), request.target().size());
@@ -306,12 +303,10 @@ boost::asio::awaitable<http_response> close_all(app& a, const http_request& requ
 
 boost::asio::awaitable<http_response> close_port(app& a, const http_request& request, const request_context&,
                                                  const std::string& admin) {
-  auto body = parse_body(request);
+  auto body = json_object_body(request);
   if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
-  const auto* service = body->if_contains("service");
-  if (!service || !service->is_string() || service->as_string().empty() || service->as_string().size() > 32) {
-    co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
-  }
+  const auto service = service_field(*body);
+  if (!service) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
   std::string reason = "closed through the admin API";
   if (const auto* r = body->if_contains("reason")) {
     if (!r->is_string() || r->as_string().size() > 200) {
@@ -320,7 +315,7 @@ boost::asio::awaitable<http_response> close_port(app& a, const http_request& req
     reason = std::string(r->as_string());
   }
   v1::Request close;
-  close.mutable_close()->set_service(std::string(service->as_string()));
+  close.mutable_close()->set_service(*service);
   close.mutable_close()->set_actor(admin);
   close.mutable_close()->set_reason(reason);
   auto step = call_helper(a, close);
@@ -491,7 +486,7 @@ boost::asio::awaitable<http_response> store_port_config(app& a, const http_reque
 
 boost::asio::awaitable<http_response> post_port_config(app& a, const http_request& request, const request_context&,
                                                        const std::string&) {
-  auto body = parse_body(request);
+  auto body = json_object_body(request);
   if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
   const auto* config = body->if_contains("config");
   if (!config || !config->is_object() || config->as_object().empty() || config->as_object().size() > 32) {

@@ -297,13 +297,10 @@ handler metrics_endpoint(app& a) {
         for (const auto& g : doors->list().grants()) ++per_service[g.service()];
       a.stats.set_open_doors(per_service);
     }
-    auto select_one = [](pg::connection& c) -> pg::db_result<bool> {
-      auto r = c.exec("SELECT 1");
-      if (!r) return r.error();
-      return true;
-    };
-    auto db_check = a.db.call(std::move(select_one));
-    a.stats.set_database_up((co_await std::move(db_check)).has_value());
+    // /health's checks, shared (at most once a second) rather than a query of its own per scrape.
+    auto refresh = refresh_health(a);
+    co_await std::move(refresh);
+    a.stats.set_database_up(a.health.database_up);
     auto sms_counts = [](pg::connection& c) -> pg::db_result<std::array<double, 3>> {
       auto r = c.exec("SELECT (SELECT count(*) FROM sync_outbox WHERE status = 'pending'), "
                       "(SELECT count(*) FROM onboarding_codes WHERE consumed_at IS NULL AND expires_at > now()), "

@@ -6,16 +6,6 @@
 namespace smsbridge::api {
 
 namespace {
-std::string hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 // Tokens carry 256 random bits, so an unkeyed hash is enough to make the stored form useless.
 std::string token_hash(std::string_view token) { return keyed_hash("", token); }
 }  // namespace
@@ -24,7 +14,7 @@ pg::db_result<new_session> create_session(pg::connection& db, std::string_view u
   if (auto r = db.exec("DELETE FROM admin_sessions WHERE username = $1 AND expires_at <= now()", {std::string(username)}); !r) {
     return r.error();
   }
-  new_session s{hex(random_bytes(32)), hex(random_bytes(32)), ""};
+  new_session s{to_hex(random_bytes(32)), to_hex(random_bytes(32)), ""};
   auto r = db.exec("INSERT INTO admin_sessions (token_hash, username, csrf_token, expires_at) "
                    "VALUES ($1, $2, $3, now() + make_interval(secs => $4::int)) "
                    "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",

@@ -20,28 +20,15 @@ namespace smsbridge::api {
 namespace {
 namespace json = boost::json;
 
-std::optional<json::object> json_body(const http_request& request) {
-  boost::system::error_code ec;
-  json::value v = json::parse(request.body(), ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.as_object());
-}
-
 std::optional<std::string> string_field(const json::object& o, const char* key, std::size_t max) {
   const auto* v = o.if_contains(key);
   if (!v || !v->is_string() || v->as_string().size() > max) return std::nullopt;
   return std::string(v->as_string());
 }
 
-std::string hex(std::string_view bytes) {
-  std::string out;
-  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
-  return out;
-}
-
 // Appends to sms_bridge_logs (number masked); a failure to log is reported, never fatal.
 // The key of per-number counts: an HMAC of the number, so the logs never hold the number itself.
-std::string number_key(std::string_view secret, std::string_view mobile) { return hex(hmac_sha256(secret, mobile)); }
+std::string number_key(std::string_view secret, std::string_view mobile) { return to_hex(hmac_sha256(secret, mobile)); }
 
 void log_sms(pg::connection& c, std::string_view secret, std::string_view event, std::string_view status, std::string_view mobile,
              std::string_view message_id, std::string_view detail) {
@@ -109,7 +96,7 @@ verdict do_register(pg::connection& c, const sms_settings& s, const std::string&
 
 verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& secret, const std::string& mobile,
                    const std::string& message) {
-  const std::string message_id = hex(random_bytes(12));
+  const std::string message_id = to_hex(random_bytes(12));
   const auto failed = [&](std::string_view check, std::string_view why) -> verdict {
     log_sms(c, secret, "receive", "failed", mobile, message_id, fmt::format("{}: {}", check, why));
     return {http::status::ok, {{"status", "failed"}, {"message_id", message_id}, {"check", check}, {"reason", why}}};
@@ -238,7 +225,7 @@ void add_sms_routes(router& r, app& a) {
   r.add(http::verb::post, "/admin/sms/settings",
         require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
                              -> boost::asio::awaitable<http_response> {
-          auto body = json_body(request);
+          auto body = json_object_body(request);
           const auto* wanted = body ? body->if_contains("settings") : nullptr;
           if (!wanted || !wanted->is_object()) {
             co_return error_response(request, http::status::bad_request, "Send {\"settings\": {...}} with the SMS settings to change.");
@@ -280,7 +267,7 @@ void add_sms_routes(router& r, app& a) {
   r.add(http::verb::post, "/admin/blacklist",
         require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
                              -> boost::asio::awaitable<http_response> {
-          auto body = json_body(request);
+          auto body = json_object_body(request);
           auto mobile = body ? string_field(*body, "mobile_number", 16) : std::nullopt;
           if (!mobile || !is_e164(*mobile)) co_return error_response(request, http::status::bad_request, "mobile_number must be E.164.");
           std::string reason = body->contains("reason") ? string_field(*body, "reason", 500).value_or("") : "";
@@ -326,7 +313,7 @@ void add_sms_routes(router& r, app& a) {
           if (settings && !settings->recovery_url.empty()) {
             const std::string body = json::serialize(json::object{{"requeued", *requeued}, {"requested_by", admin}});
             auto call = [url = settings->recovery_url, body, secret = a.config.hmac_secret, ca = a.config.backend_ca_file] {
-              return post_signed(url, body, secret, hex(random_bytes(16)), ca, std::chrono::seconds(10));
+              return post_signed(url, body, secret, to_hex(random_bytes(16)), ca, std::chrono::seconds(10));
             };
             auto calling = a.delivery_thread.run(std::move(call));
             const auto called = co_await std::move(calling);
@@ -337,7 +324,7 @@ void add_sms_routes(router& r, app& a) {
         }));
 
   r.add(http::verb::post, "/onboarding/register", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
-    auto body = json_body(request);
+    auto body = json_object_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
     auto mobile = string_field(*body, "mobile_number", 16);
     if (!mobile || !is_e164(*mobile)) {
@@ -370,7 +357,7 @@ void add_sms_routes(router& r, app& a) {
     if (key.empty() || !constant_time_equal(key, a.config.sms_api_key)) {
       co_return error_response(request, http::status::unauthorized, "A valid API key is required.");
     }
-    auto body = json_body(request);
+    auto body = json_object_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
     auto mobile = string_field(*body, "mobile_number", 16);
     auto message = string_field(*body, "message", 1600);
@@ -395,7 +382,7 @@ void add_sms_routes(router& r, app& a) {
   });
 
   r.add(http::verb::post, "/pin-setup", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
-    auto body = json_body(request);
+    auto body = json_object_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
     auto mobile = string_field(*body, "mobile_number", 16);
     auto pin = string_field(*body, "pin", 8);

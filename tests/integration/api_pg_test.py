@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 
-from testkit import TestFailure, check, missing_prerequisites, run_scenario
+from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
 
 
 
@@ -89,13 +89,7 @@ class World:
         self.port = None
 
     def teardown(self):
-        for p in self.processes:
-            if p.poll() is None:
-                p.kill()  # by pid: only processes this test started
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
+        kill_all(self.processes)
         self.processes = []
         for ns in ([self.namespace] if self.namespace else []) + self.extra_namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)

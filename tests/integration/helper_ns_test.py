@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 
-from testkit import TestFailure, check, missing_prerequisites, run_scenario
+from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
 
 SERVER_LAPTOP_IP = "10.231.1.1"
 LAPTOP_IP = "10.231.1.2"
@@ -179,13 +179,7 @@ class World:
         return p
 
     def teardown(self):
-        for p in self.processes + ([self.helper] if self.helper else []):
-            if p.poll() is None:
-                p.kill()  # by pid: only processes this test started
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
+        kill_all(self.processes + ([self.helper] if self.helper else []))
         self.processes = []
         self.helper = None
         for ns in self.namespaces:

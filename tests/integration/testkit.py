@@ -2,6 +2,7 @@
 import atexit
 import os
 import signal
+import subprocess
 import sys
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
@@ -14,6 +15,17 @@ class TestFailure(Exception):
 def check(condition, message):
     if not condition:
         raise TestFailure(message)
+
+
+def kill_all(processes):
+    """Kills, by pid, the processes a test started (never by name), and waits for them."""
+    for p in processes:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
 
 
 def missing_prerequisites(missing):
