@@ -11,8 +11,9 @@ packages=(
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)
   postgresql postgresql-client curl openssl
-  # promtool, to check the exported Prometheus configuration
-  prometheus
+  # the laptop monitoring stack, run natively in the end-to-end test (Prometheus, promtool, the
+  # postgres exporter) and the deployment files' static checks (compose parser, shell linter, YAML)
+  prometheus prometheus-postgres-exporter docker-compose shellcheck python3-yaml systemd binutils
   # the api benchmark: load generator and the original stack's FastAPI baseline
   wrk python3-fastapi python3-uvicorn
 )
@@ -32,4 +33,14 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Packages such as prometheus and prometheus-postgres-exporter come with services; the tests run
+# what they need in their own namespaces, so nothing is started on this machine while installing.
+policy=/usr/sbin/policy-rc.d
+made_policy=false
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  made_policy=true
+fi
+trap 'if $made_policy; then rm -f "$policy"; fi' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

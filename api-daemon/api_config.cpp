@@ -87,7 +87,7 @@ const std::vector<setting>& settings() {
          c.listen = *a;
          return {};
        }},
-      {{"--metrics-listen", "SMS_BRIDGE_METRICS_LISTEN", "127.0.0.1:9464", "the metrics listener (this version serves /health)"},
+      {{"--metrics-listen", "SMS_BRIDGE_METRICS_LISTEN", "127.0.0.1:9464", "the metrics listener: /metrics and /health only (the \"metrics\" door points here)"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
          auto a = parse_listen(n, v);
          if (!a) return a.error();
@@ -197,7 +197,8 @@ std::string usage() {
       "       sms-bridge-api [OPTIONS] admin passwd NAME  change an admin's password (read from stdin)\n"
       "       sms-bridge-api [OPTIONS] admin remove NAME  delete an admin\n"
       "\n"
-      "Every option can also be given as an environment variable; the option wins.\n"
+      "Every option can also be given as an environment variable; the option wins; an empty variable\n"
+      "counts as unset.\n"
       "\n";
   for (const auto& d : setting_docs()) {
     out += fmt::format("  {} VALUE\n      ${}  (default {})\n      {}\n", d.flag, d.variable, d.default_text, d.meaning);
@@ -214,8 +215,9 @@ std::string usage() {
 fallible<command_line> parse_command_line(const std::map<std::string, std::string>& environment,
                                           const std::vector<std::string>& args) {
   command_line cl;
+  // An empty variable means "not set" (an env file's `NAME=` line keeps the default).
   for (const auto& s : settings()) {
-    if (auto it = environment.find(s.doc.variable); it != environment.end()) {
+    if (auto it = environment.find(s.doc.variable); it != environment.end() && !it->second.empty()) {
       if (auto r = s.apply(cl.config, s.doc.variable, it->second); !r) return r.error();
     }
   }

@@ -7,7 +7,6 @@
 # Ctrl-C stops everything and removes the namespace, the veth pair and the temporary files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "run-local: run me as root (network namespaces and nftables need it): sudo bash compose/run-local.sh" >&2
@@ -23,7 +22,7 @@ host_if="sbr$$h"; ns_if="sbr$$n"
 host_ip=10.233.0.1; server_ip=10.233.0.2
 work=$(mktemp -d /tmp/sms-bridge-run-XXXXXX)
 chmod 755 "$work"
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 pids=()
 
 cleanup() {

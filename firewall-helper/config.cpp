@@ -1,7 +1,11 @@
 // Parsing and validation of the helper config: JSON text -> helper_config, one sentence per error.
 #include "firewall-helper/config.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <cmath>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -61,13 +65,36 @@ config_result<std::uint64_t> read_c_number(const Value& v, std::string_view key,
   return fail(fmt::format("config key '{}' must be a number{}.", key, base == 8 ? " written in octal, such as \"0660\"" : " (or a \"0x...\" string)"));
 }
 
-template <class T>
-config_result<std::vector<T>> read_id_list(const Value& v, std::string_view key) {
+// A user or group id given by number or by name. Names are looked up once, at load, so a unit
+// file can say "sms-bridge" where sysusers.d picked the number.
+std::optional<std::uint64_t> lookup_id(const std::string& name, bool user) {
+  std::vector<char> buffer(16384);
+  if (user) {
+    passwd entry{}, *found = nullptr;
+    if (::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) return std::nullopt;
+    return found->pw_uid;
+  }
+  group entry{}, *found = nullptr;
+  if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) return std::nullopt;
+  return found->gr_gid;
+}
+
+template <typename T>
+config_result<std::vector<T>> read_id_list(const Value& v, std::string_view key, bool users) {
   if (v.kind_case() != Value::kListValue || v.list_value().values_size() > 256) {
-    return fail(fmt::format("config key '{}' must be a list of at most 256 numeric ids.", key));
+    return fail(fmt::format("config key '{}' must be a list of at most 256 ids or names.", key));
   }
   std::vector<T> out;
   for (const auto& item : v.list_value().values()) {
+    if (item.kind_case() == Value::kStringValue) {
+      const auto id = lookup_id(item.string_value(), users);
+      if (!id) {
+        return fail(fmt::format("config key '{}': there is no {} named '{}' on this machine.", key,
+                                users ? "user" : "group", item.string_value().substr(0, 64)));
+      }
+      out.push_back(static_cast<T>(*id));
+      continue;
+    }
     auto id = read_uint(item, key, 0, 4294967294u);
     if (!id) return id.error();
     out.push_back(static_cast<T>(*id));
@@ -162,8 +189,8 @@ config_result<helper_config> parse_config(std::string_view json_text) {
     SMSB_TRY(mode, read_c_number(*v, "socket_mode", 8, 0777));
     c.socket_mode = static_cast<unsigned>(mode);
   }
-  if (auto v = get("allowed_uids")) { SMSB_TRY(ids, read_id_list<uid_t>(*v, "allowed_uids")); c.allowed_uids = ids; }
-  if (auto v = get("allowed_gids")) { SMSB_TRY(ids, read_id_list<gid_t>(*v, "allowed_gids")); c.allowed_gids = ids; }
+  if (auto v = get("allowed_uids")) { SMSB_TRY(ids, read_id_list<uid_t>(*v, "allowed_uids", true)); c.allowed_uids = ids; }
+  if (auto v = get("allowed_gids")) { SMSB_TRY(ids, read_id_list<gid_t>(*v, "allowed_gids", false)); c.allowed_gids = ids; }
   if (auto v = get("state_file")) { SMSB_TRY(s, read_string(*v, "state_file", 1024)); c.state_file = s; }
   if (auto v = get("table")) {
     SMSB_TRY(s, read_string(*v, "table", 32));

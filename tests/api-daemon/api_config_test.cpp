@@ -28,6 +28,16 @@ TEST_CASE("variables configure, and a flag wins over its variable") {
   CHECK(cl->config.firewall_socket == "/tmp/fw.sock");
 }
 
+TEST_CASE("an empty variable keeps the default, as an env file's NAME= line means") {
+  auto cl = parse_command_line({{"SMS_BRIDGE_LISTEN", ""}, {"SMS_BRIDGE_TRUSTED_PROXIES", ""}, {"SMS_BRIDGE_SECRETS_FILE", ""},
+                                {"SMS_BRIDGE_DATABASE_CONNECTIONS", ""}, {"SMS_BRIDGE_PORT_MIN_DURATION_SECONDS", ""}},
+                               {});
+  REQUIRE(cl);
+  CHECK(cl->config.listen.port == 8080);
+  CHECK(cl->config.port_min_duration_seconds == 900);
+  CHECK(cl->config.secrets_file.empty());
+}
+
 TEST_CASE("configuration mistakes are one sentence naming the setting") {
   auto bad_env = parse_command_line({{"SMS_BRIDGE_LISTEN", "localhost:8080"}}, {});
   REQUIRE_FALSE(bad_env);

@@ -53,6 +53,16 @@ TEST_CASE("a full config is read key by key") {
   CHECK(c->reconcile_interval_seconds == 5);
 }
 
+TEST_CASE("allowed ids may be names, looked up when the config is read") {
+  // root (uid 0, gid 0) and nobody (uid 65534) exist on every Debian machine.
+  auto c = parse_config(R"({"allowed_uids": ["root", "nobody", 998], "allowed_gids": ["root"]})");
+  REQUIRE(c);
+  CHECK(c->allowed_uids == std::vector<uid_t>{0, 65534, 998});
+  CHECK(c->allowed_gids == std::vector<gid_t>{0});
+  CHECK(error_of(R"({"allowed_uids": ["no-such-user-here"]})").find("there is no user named 'no-such-user-here'") != std::string::npos);
+  CHECK(error_of(R"({"allowed_gids": ["no-such-group-here"]})").find("there is no group named") != std::string::npos);
+}
+
 TEST_CASE("config mistakes are refused with a sentence naming the key") {
   CHECK(error_of(R"({"sokcet": "/x"})").find("unknown config key 'sokcet'") != std::string::npos);
   CHECK(error_of(R"({"services": {"db": {"target": "db.internal:5432"}}})").find("services.db") != std::string::npos);

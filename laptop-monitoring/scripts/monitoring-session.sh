@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# One step from nothing to dashboards: opens the server's monitoring doors for this laptop,
+# downloads the server's Prometheus config into config/, starts the stack and tells how long the
+# doors stay open. scripts/stop-monitoring.sh closes the doors this opened.
+#
+#   scripts/monitoring-session.sh [--minutes N] [--doors metrics,postgres] [--source CIDR]
+#
+# Defaults come from .env (MONITORING_MINUTES, MONITORING_DOORS, MONITORING_SOURCE). Without a
+# source, the server opens each door for the address it sees this laptop connect from.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+load_env
+minutes=${MONITORING_MINUTES:-60}
+doors=${MONITORING_DOORS:-metrics,postgres}
+source_cidr=${MONITORING_SOURCE:-}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
+    --doors) doors=${2:?--doors needs a list such as metrics,postgres}; shift 2 ;;
+    --source) source_cidr=${2:?--source needs a CIDR}; shift 2 ;;
+    -h | --help)
+      sed -n '2,9s/^# \{0,1\}//p' "$0"
+      exit 0 ;;
+    *) die "unknown argument '$1'; see --help." ;;
+  esac
+done
+if ! [[ "$minutes" =~ ^[0-9]+$ ]] || [ "$minutes" -lt 15 ] || [ "$minutes" -gt 240 ]; then
+  die "the doors open for 15 to 240 minutes; '$minutes' is not in that range (--minutes or MONITORING_MINUTES)."
+fi
+if ! [[ "$doors" =~ ^[a-z0-9_,-]+$ ]]; then
+  die "'$doors' is not a comma-separated list of door names such as metrics,postgres (--doors or MONITORING_DOORS)."
+fi
+if [ -n "$source_cidr" ] && ! [[ "$source_cidr" =~ ^[0-9a-fA-F.:]+(/[0-9]+)?$ ]]; then
+  die "'$source_cidr' is not an address or CIDR (--source or MONITORING_SOURCE)."
+fi
+require_setting SMS_BRIDGE_URL
+require_setting SMS_BRIDGE_ADMIN_PASSWORD
+require_setting GRAFANA_ADMIN_PASSWORD
+
+# If anything below fails, the doors this run opened are closed again.
+trap 'status=$?; if [ "$status" -ne 0 ]; then close_session_doors || true; fi' EXIT
+
+source_field=""
+[ -n "$source_cidr" ] && source_field=", \"source\": \"$source_cidr\""
+expires=()
+IFS=, read -r -a wanted <<<"$doors"
+for door in "${wanted[@]}"; do
+  answer=$(api POST /admin/monitoring/open-port "{\"service\": \"$door\", \"duration_minutes\": $minutes$source_field}")
+  state=$(json_field status <<<"$answer")
+  port=$(json_field port <<<"$answer" || echo "?")
+  from=$(json_field source <<<"$answer" || echo "?")
+  deadline=$(json_field expires_at <<<"$answer" || echo "")
+  if [ "$state" = opened ]; then
+    echo "$door" >>"$session_file"
+    echo "opened the $door door: port $port, for $from, until $deadline"
+  else
+    echo "the $door door was already open (port $port, for $from, until $deadline); it is left as it is"
+  fi
+  [ -n "$deadline" ] && expires+=("$deadline")
+done
+
+exported=$(mktemp "$project_dir/config/.prometheus-remote.XXXXXX")
+if ! api GET /admin/monitoring/export-prometheus-config >"$exported"; then
+  rm -f "$exported"
+  exit 1
+fi
+mv "$exported" "$prometheus_config"
+echo "saved the server's Prometheus config as config/prometheus-remote.yml"
+
+"$project_dir/scripts/start-monitoring.sh"
+trap - EXIT
+
+if [ ${#expires[@]} -gt 0 ]; then
+  python3 - "${expires[@]}" <<'PY'
+import datetime, sys
+now = datetime.datetime.now(datetime.timezone.utc)
+soonest = min(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in sys.argv[1:])
+left = max(0, int((soonest - now).total_seconds()))
+print(f"The first door closes at {soonest.astimezone():%H:%M:%S %Z} (in {left // 60} min {left % 60} s). "
+      "scripts/stop-monitoring.sh closes the doors and stops the stack.")
+PY
+fi

@@ -1,0 +1,608 @@
+#!/usr/bin/env python3
+"""The deployment files, checked statically, and the laptop monitoring stack proven end to end.
+
+No Docker engine runs here, so the compose files are parsed by Debian's docker-compose and what
+they run is run natively with the same configs:
+  - a "server" network namespace runs PostgreSQL, the firewall helper (with compose/systemd's
+    config) and sms-bridge-api;
+  - a "laptop" namespace runs the laptop scripts (against a `docker` stand-in that records its
+    arguments), the real `prometheus` with the config the server exports, and the real
+    `prometheus-postgres-exporter`, which logs in through the postgres door.
+
+Usage: deployment_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
+Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+import yaml
+
+from api_pg_test import Postgres, pg_bin
+from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+COMPOSE = os.path.join(REPO, "compose")
+SYSTEMD = os.path.join(COMPOSE, "systemd")
+LAPTOP = os.path.join(REPO, "laptop-monitoring")
+SERVER_IP, LAPTOP_IP = "10.61.0.1", "10.61.0.2"
+ADMIN_PASSWORD = 'laptop "admin" pass\\word $HOME'  # spaces, quotes, a backslash, a $: .env is literal
+MONITOR_PASSWORD = "monitor-password-123"
+# The Debian 12 base images already hold these (debian:12-slim).
+BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
+
+
+def run(cmd, timeout=120, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+class World:
+    def __init__(self, build_dir):
+        self.build_dir = build_dir
+        self.tmp = tempfile.mkdtemp(prefix="sms-bridge-deploy-")
+        os.chmod(self.tmp, 0o755)
+        self.processes = []
+        self.namespaces = []
+        self.pg = None
+        self.api_log = os.path.join(self.tmp, "api.log")
+
+    def teardown(self):
+        kill_all(self.processes)
+        self.processes = []
+        for ns in self.namespaces:
+            run(["ip", "netns", "del", ns])
+        self.namespaces = []
+        if self.pg:
+            self.pg.remove()
+            self.pg = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.api_log) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+
+def compose_dir_with_env(w, source, name, replacements):
+    """A copy of a compose folder with .env made from its .env.example, as a user would."""
+    target = os.path.join(w.tmp, name)
+    shutil.copytree(source, target)
+    with open(os.path.join(target, ".env.example")) as f:
+        text = f.read()
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    with open(os.path.join(target, ".env"), "w") as f:
+        f.write(text)
+    return target
+
+
+def compose_config(directory, file, *extra):
+    r = run(["docker-compose", "-f", os.path.join(directory, file), "--project-directory", directory, *extra, "config"],
+            cwd=directory)
+    check(r.returncode == 0, f"docker-compose config rejected {file}: {r.stderr.strip()}")
+    return yaml.safe_load(r.stdout)
+
+
+# ---------------------------------------------------------------- static checks
+
+def scenario_server_compose(w):
+    d = compose_dir_with_env(w, COMPOSE, "compose", {"CHANGE-ME": "a-long-enough-secret-value"})
+    with_redis = compose_config(d, "docker-compose-main.yml", "--profile", "redis")
+    plain = compose_config(d, "docker-compose-main.yml")
+    services = with_redis["services"]
+    check(set(services) == {"sms_receiver", "firewall-helper", "postgres", "pgbouncer", "redis"}, f"services: {sorted(services)}")
+    check(services["redis"].get("profiles") == ["redis"], "redis is not behind the 'redis' profile")
+    published = [(name, p) for name, s in plain["services"].items() for p in s.get("ports", [])]
+    check([(n, str(p["published"]), p["target"]) for n, p in published] == [("sms_receiver", "8080", 8080)],
+          f"only 8080 may be published: {published}")
+    helper = services["firewall-helper"]
+    check(helper.get("network_mode") == "host" and helper.get("cap_drop") == ["ALL"] and helper.get("cap_add") == ["NET_ADMIN"]
+          and helper.get("read_only") is True, f"the helper sidecar's confinement: {helper}")
+    receiver = services["sms_receiver"]
+    check(receiver.get("user", "").split(":")[0] not in ("", "0", "root"), "sms_receiver must not run as root")
+    def mounts(service):  # docker-compose v1 prints "source:target:mode", v2 a mapping
+        return {(v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2]) for v in service.get("volumes", [])}
+    check(("firewall-socket", "/run/sms-bridge") in mounts(receiver) & mounts(helper),
+          f"the helper's socket is not on a volume shared with sms_receiver: {mounts(receiver)} {mounts(helper)}")
+    for name, s in services.items():
+        check("healthcheck" in s and s["healthcheck"].get("test"), f"{name} has no healthcheck")
+    backend = with_redis["networks"]["backend"]
+    check(backend.get("internal") is True, "the backend network must be internal")
+    # The helper's targets are the fixed backend addresses of the services they name.
+    with open(os.path.join(COMPOSE, "firewall-helper.json")) as f:
+        helper_config = json.load(f)
+    owners = {"metrics": "sms_receiver", "postgres": "postgres", "pgbouncer": "pgbouncer", "redis": "redis"}
+    for door, target in helper_config["services"].items():
+        address, port = target["target"].rsplit(":", 1)
+        owner = services[owners[door]]
+        check(owner["networks"]["backend"]["ipv4_address"] == address, f"door {door} points at {address}, not at {owners[door]}")
+    check(receiver["environment"]["SMS_BRIDGE_METRICS_LISTEN"].endswith(":9464")
+          and helper_config["services"]["metrics"]["target"].endswith(":9464"), "the metrics door must reach the metrics listener")
+    check(str(receiver.get("user")).split(":")[0] in [str(u) for u in helper_config["allowed_uids"]],
+          "the helper must allow sms_receiver's uid on its socket")
+    # Both helper configs pass the helper's own check (names become root: no sms-bridge user here).
+    for path in (os.path.join(COMPOSE, "firewall-helper.json"), os.path.join(SYSTEMD, "firewall-helper.json")):
+        with open(path) as f:
+            config = json.load(f)
+        config["allowed_uids"] = [0 if isinstance(u, str) else u for u in config.get("allowed_uids", [])]
+        copy = os.path.join(w.tmp, "check-" + os.path.basename(os.path.dirname(path)) + ".json")
+        with open(copy, "w") as f:
+            json.dump(config, f)
+        r = run([os.path.join(w.build_dir, "firewall-helper", "sms-bridge-firewall-helper"), "--check-config", copy])
+        check(r.returncode == 0, f"{path}: {r.stdout} {r.stderr}")
+    # PgBouncer's entrypoint and the run command are shellcheck-clean.
+    r = run(["shellcheck", "-x", os.path.join(COMPOSE, "pgbouncer", "entrypoint.sh"), os.path.join(COMPOSE, "run-local.sh")])
+    check(r.returncode == 0, f"shellcheck: {r.stdout}")
+
+
+def scenario_dockerfile(w):
+    with open(os.path.join(COMPOSE, "Dockerfile")) as f:
+        text = f.read()
+    stages = {name: image for image, name in re.findall(r"^FROM (\S+) AS (\S+)", text, re.M)}
+    check(set(stages) == {"build", "firewall-helper", "api", "pgbouncer"}, f"stages: {stages}")
+    check(all(image.startswith("debian:12") for image in stages.values()), f"every stage builds from Debian 12: {stages}")
+    # Every COPY from the build context names something that exists.
+    for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
+        check(os.path.exists(os.path.join(REPO, source)), f"the Dockerfile copies {source}, which does not exist")
+    # Each runtime stage installs the package of every library its binaries need, and nothing of the toolchain.
+    blocks = re.split(r"^FROM ", text, flags=re.M)
+    def packages_of(stage):
+        block = next(b for b in blocks if re.match(rf"\S+ AS {re.escape(stage)}\b", b))
+        found = re.search(r"apt-get install -y --no-install-recommends\s*\\?\s*(.*?)\s*\\?\s*&&", block, re.S)
+        return set(found.group(1).replace("\\", " ").split()) if found else set()
+    for stage, binaries in (("api", ["api-daemon/sms-bridge-api"]),
+                            ("firewall-helper", ["firewall-helper/sms-bridge-firewall-helper", "firewall-helper/sms-bridge-fwctl"])):
+        installed = packages_of(stage)
+        check(not any(p.endswith("-dev") or p in ("build-essential", "cmake") for p in installed), f"{stage} ships build tools: {installed}")
+        for binary in binaries:
+            needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", run(["readelf", "-d", os.path.join(w.build_dir, binary)]).stdout)
+            for lib in needed:
+                path = next((l.split("=>")[1].split()[0] for l in run(["ldd", os.path.join(w.build_dir, binary)]).stdout.splitlines()
+                             if l.strip().startswith(lib + " ")), None)
+                check(path, f"{binary}: ldd does not resolve {lib}")
+                owner = run(["dpkg", "-S", os.path.realpath(path)]).stdout.split(":")[0] or run(["dpkg", "-S", path]).stdout.split(":")[0]
+                check(owner in installed or owner in BASE_IMAGE_PACKAGES,
+                      f"the {stage} image lacks {owner} (for {lib} of {os.path.basename(binary)})")
+
+
+def help_variables(w):
+    r = run([os.path.join(w.build_dir, "api-daemon", "sms-bridge-api"), "--help"])
+    return set(re.findall(r"\$(SMS_BRIDGE_[A-Z_]+)", r.stdout))
+
+
+def scenario_env_example(w):
+    known = help_variables(w)
+    check(len(known) >= 15, f"--help lists too few variables: {sorted(known)}")
+    with open(os.path.join(COMPOSE, ".env.example")) as f:
+        lines = f.read().splitlines()
+    listed = set(re.findall(r"^#?(SMS_BRIDGE_[A-Z_]+)=", "\n".join(lines), re.M))
+    check(listed - known == set(), f".env.example names settings sms-bridge-api does not know: {sorted(listed - known)}")
+    check(known - listed == set(), f".env.example leaves out settings: {sorted(known - listed)}")
+    # Every setting line has an explanation: the line above it is a comment.
+    for i, line in enumerate(lines):
+        if re.match(r"^#?[A-Z_]+=", line):
+            check(i > 0 and lines[i - 1].startswith("#"), f".env.example: '{line}' has no explanation above it")
+    # The values it sets are ones the daemon accepts (an empty one keeps the default): a config
+    # error is exit 2 before any database work, so `migrate` against nothing must fail with 1, not 2.
+    env = {k: v for k, v in (l.split("=", 1) for l in lines if re.match(r"^[A-Z_]+=", l))}
+    env = {k: ("x" * 20 if v == "CHANGE-ME" else v) for k, v in env.items()}
+    env["SMS_BRIDGE_DATABASE_URL"] = f"postgresql:///nothing?host={w.tmp}"
+    r = run([os.path.join(w.build_dir, "api-daemon", "sms-bridge-api"), "migrate"], env=dict(os.environ, **env))
+    check(r.returncode == 1, f"sms-bridge-api refused .env.example's values: exit {r.returncode}: {r.stderr.strip()}")
+
+
+def scenario_systemd_units(w):
+    root = os.path.join(w.tmp, "root")
+    run(["cmake", "--install", w.build_dir, "--prefix", "/usr"], env=dict(os.environ, DESTDIR=root))
+    check(os.access(os.path.join(root, "usr/bin/sms-bridge-api"), os.X_OK), "cmake --install did not install sms-bridge-api")
+    shutil.copytree("/usr/lib/systemd", os.path.join(root, "usr/lib/systemd"), symlinks=True)
+    units = sorted(glob.glob(os.path.join(SYSTEMD, "*.service")))
+    check(len(units) == 2, f"units: {units}")
+    os.makedirs(os.path.join(root, "etc/systemd/system"))
+    for u in units:
+        shutil.copy(u, os.path.join(root, "etc/systemd/system"))
+    r = run(["systemd-analyze", "verify", f"--root={root}", *map(os.path.basename, units)], cwd=w.tmp)
+    check(r.returncode == 0 and r.stderr.strip() == "" and r.stdout.strip() == "", f"systemd-analyze verify: {r.stdout} {r.stderr}")
+    def directives(unit):
+        with open(os.path.join(SYSTEMD, unit)) as f:
+            return dict(l.split("=", 1) for l in f.read().splitlines() if "=" in l and not l.startswith("#"))
+    helper = directives("sms-bridge-firewall-helper.service")
+    for key, value in (("AmbientCapabilities", "CAP_NET_ADMIN"), ("CapabilityBoundingSet", "CAP_NET_ADMIN"),
+                       ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("RestrictAddressFamilies", "AF_UNIX AF_NETLINK"),
+                       ("StateDirectory", "sms-bridge-firewall")):
+        check(helper.get(key) == value, f"the helper unit: {key}={helper.get(key)}, expected {value}")
+    check(helper.get("User") not in (None, "root"), "the helper unit runs as root")
+    api = directives("sms-bridge-api.service")
+    check(api.get("CapabilityBoundingSet") == "" and api.get("NoNewPrivileges") == "yes" and api.get("User") not in (None, "root"),
+          f"the api unit's confinement: {api}")
+    # The helper's systemd config names the api's user; the unit's group owns the socket directory.
+    with open(os.path.join(SYSTEMD, "firewall-helper.json")) as f:
+        check(api["User"] in json.load(f)["allowed_uids"], "the helper's config does not allow the api unit's user")
+    check(helper.get("Group") == api.get("Group"), "the two units must share the socket's group")
+    # sysusers.d and tmpfiles.d apply to an empty root.
+    os.makedirs(os.path.join(root, "etc"), exist_ok=True)
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        open(os.path.join(root, "etc", name), "a").close()
+    r = run(["systemd-sysusers", f"--root={root}", os.path.join(SYSTEMD, "sms-bridge.sysusers.conf")])
+    check(r.returncode == 0, f"systemd-sysusers: {r.stderr}")
+    with open(os.path.join(root, "etc/passwd")) as f:
+        users = {l.split(":")[0] for l in f}
+    check({api["User"], helper["User"]} <= users, f"sysusers made {users}")
+    r = run(["systemd-tmpfiles", f"--root={root}", "--create", os.path.join(SYSTEMD, "sms-bridge.tmpfiles.conf")])
+    check(r.returncode == 0 and os.path.isdir(os.path.join(root, "var/log/sms-bridge")), f"systemd-tmpfiles: {r.stderr}")
+    # The sysctl drop-in names keys this kernel has (the interface as "default").
+    with open(os.path.join(SYSTEMD, "60-sms-bridge.sysctl.conf")) as f:
+        keys = [l.split("=")[0].strip() for l in f if "=" in l and not l.startswith("#")]
+    check(set(keys) == {"net.ipv4.ip_forward", "net.ipv4.conf.eth0.route_localnet"}, f"sysctl keys: {keys}")
+    for key in keys:
+        path = "/proc/sys/" + key.replace(".eth0.", ".default.").replace(".", "/")
+        check(os.path.exists(path), f"the sysctl drop-in sets {key}, which this kernel does not have")
+
+
+def scenario_laptop_static(w):
+    d = compose_dir_with_env(w, LAPTOP, "laptop", {"CHANGE-ME": "password-1234", "sms-bridge.example.com": "203.0.113.7"})
+    config = compose_config(d, "docker-compose-monitoring.yml")
+    services = config["services"]
+    check(set(services) == {"prometheus", "grafana", "postgres-exporter"}, f"services: {sorted(services)}")
+    prom = services["prometheus"]
+    check("--web.listen-address=127.0.0.1:9090" in prom["command"], "Prometheus must listen on 127.0.0.1 only")
+    check(not any("lifecycle" in a for a in prom["command"]), "Prometheus must not open its lifecycle API")
+    check(not any(s.get("ports") for s in services.values()), "nothing may be published to the LAN")
+    grafana = services["grafana"]["environment"]
+    check(grafana["GF_SECURITY_ADMIN_PASSWORD"] == "password-1234" and grafana["GF_SERVER_HTTP_ADDR"] == "127.0.0.1",
+          f"Grafana: {grafana}")
+    # Without a password in .env, compose refuses (no admin/admin default).
+    with open(os.path.join(d, ".env"), "a") as f:
+        f.write("GRAFANA_ADMIN_PASSWORD=\n")
+    r = run(["docker-compose", "-f", os.path.join(d, "docker-compose-monitoring.yml"), "config", "-q"], cwd=d)
+    check(r.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in r.stderr, f"an empty Grafana password was accepted: {r.stderr}")
+    # Alert rules and their unit tests.
+    r = run(["promtool", "check", "rules", os.path.join(LAPTOP, "prometheus", "alerts.yml")])
+    check(r.returncode == 0, f"promtool check rules: {r.stdout} {r.stderr}")
+    r = run(["promtool", "test", "rules", "alerts_test.yml"], cwd=os.path.join(LAPTOP, "prometheus"))
+    check(r.returncode == 0 and "SUCCESS" in r.stdout, f"promtool test rules: {r.stdout} {r.stderr}")
+    # The template is a valid config once its placeholder is filled.
+    template = os.path.join(d, "config", "prometheus-remote.yml")
+    with open(os.path.join(LAPTOP, "config", "prometheus-remote.yml.template")) as f:
+        text = f.read().replace("SERVER_ADDRESS", "203.0.113.7")
+    with open(template, "w") as f:
+        f.write(text)
+    r = run(["promtool", "check", "config", template])
+    check(r.returncode == 0, f"promtool check config (template): {r.stdout} {r.stderr}")
+    # Grafana provisioning: the datasource uid the dashboards use, three dashboards with queries.
+    with open(os.path.join(LAPTOP, "config", "grafana-datasources.yml")) as f:
+        uid = yaml.safe_load(f)["datasources"][0]["uid"]
+    dashboards = dashboard_queries()
+    check(len(dashboards) == 3, f"dashboards: {list(dashboards)}")
+    for title, queries in dashboards.items():
+        check(len(queries) >= 5, f"{title} has too few queries")
+    for path in glob.glob(os.path.join(LAPTOP, "grafana", "dashboards", "*.json")):
+        with open(path) as f:
+            d_json = json.load(f)
+        for p in d_json["panels"]:
+            check(p["datasource"]["uid"] == uid and all(t["datasource"]["uid"] == uid for t in p["targets"]),
+                  f"{path}: panel '{p['title']}' uses another datasource")
+    # The scripts: strict mode and shellcheck-clean.
+    scripts = sorted(glob.glob(os.path.join(LAPTOP, "scripts", "*.sh")))
+    for s in scripts:
+        with open(s) as f:
+            text = f.read()
+        check("set -euo pipefail" in text or s.endswith("lib.sh"), f"{s} does not set -euo pipefail")
+    r = run(["shellcheck", "-x", *scripts], cwd=os.path.join(LAPTOP, "scripts"))
+    check(r.returncode == 0, f"shellcheck: {r.stdout}")
+
+
+def dashboard_queries():
+    out = {}
+    for path in sorted(glob.glob(os.path.join(LAPTOP, "grafana", "dashboards", "*.json"))):
+        with open(path) as f:
+            d = json.load(f)
+        out[d["title"]] = [(p["title"], t["expr"]) for p in d["panels"] for t in p["targets"]]
+    return out
+
+
+def alert_queries():
+    """Each alert's expression without its threshold: the part that must return data."""
+    with open(os.path.join(LAPTOP, "prometheus", "alerts.yml")) as f:
+        rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+    out = []
+    for r in rules:
+        expr = re.sub(r"\s*(==|!=|>=|<=|>|<)\s*[0-9.]+\s*$", "", r["expr"])
+        check(expr != r["expr"], f"alert {r['alert']}: no threshold to strip from {r['expr']}")
+        out.append((r["alert"], expr))
+    return out
+
+
+# ---------------------------------------------------------------- end to end
+
+class Site:
+    """Server and laptop namespaces; PostgreSQL, the helper and the api in the server one."""
+
+    def __init__(self, w):
+        self.w = w
+        tag = os.getpid() % 100000
+        self.server, self.laptop = f"sbDS{tag}", f"sbDL{tag}"
+        for ns in (self.server, self.laptop):
+            run(["ip", "netns", "add", ns], check=True)
+            w.namespaces.append(ns)
+            self.ns(ns, "ip", "link", "set", "lo", "up")
+        self.ns(self.server, "ip", "link", "add", "s-eth", "type", "veth", "peer", "name", "l-eth", "netns", self.laptop)
+        self.ns(self.server, "ip", "addr", "add", f"{SERVER_IP}/24", "dev", "s-eth")
+        self.ns(self.server, "ip", "link", "set", "s-eth", "up")
+        self.ns(self.laptop, "ip", "addr", "add", f"{LAPTOP_IP}/24", "dev", "l-eth")
+        self.ns(self.laptop, "ip", "link", "set", "l-eth", "up")
+        # The sysctl drop-in's route_localnet line, for this namespace's ingress interface.
+        with open(os.path.join(SYSTEMD, "60-sms-bridge.sysctl.conf")) as f:
+            line = next(l for l in f if l.startswith("net.ipv4.conf."))
+        self.ns(self.server, "sysctl", "-qw", line.split("=")[0].strip().replace(".eth0.", ".s-eth.") + "=1")
+
+    def ns(self, ns, *cmd, check_rc=True, **kw):
+        r = run(["ip", "netns", "exec", ns, *cmd], **kw)
+        if check_rc and r.returncode != 0:
+            raise TestFailure(f"{' '.join(cmd)} in {ns}: {r.stderr.strip()}")
+        return r
+
+    def start_postgres(self):
+        """A cluster on 127.0.0.1:5432 inside the server namespace, the postgres door's target,
+        with the read-only monitoring role README tells operators to create."""
+        pg = Postgres()
+        self.w.pg = pg
+        pg.as_postgres(pg_bin("initdb"), "-D", pg.data, "-A", "trust", "-U", "postgres", "--no-sync")
+        with open(os.path.join(pg.data, "pg_hba.conf"), "a") as f:
+            f.write("host all all 0.0.0.0/0 scram-sha-256\n")
+        r = run(["ip", "netns", "exec", self.server, "runuser", "-u", "postgres", "--", pg_bin("pg_ctl"), "-D", pg.data, "-w",
+                 "-l", os.path.join(pg.dir, "log"), "-o", f"-k {pg.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                cwd="/")
+        check(r.returncode == 0, f"pg_ctl start: {r.stderr}")
+        pg.running = True
+        pg.as_postgres(pg_bin("createdb"), "-h", pg.dir, "-U", "postgres", "sms_bridge")
+        pg.psql(f"CREATE ROLE sms_bridge_monitor LOGIN PASSWORD '{MONITOR_PASSWORD}' IN ROLE pg_monitor")
+        return pg
+
+    def start_helper(self):
+        with open(os.path.join(SYSTEMD, "firewall-helper.json")) as f:
+            config = json.load(f)
+        self.socket = os.path.join(self.w.tmp, "firewall.sock")
+        config.update(socket=self.socket, state_file=os.path.join(self.w.tmp, "port_mappings.json"), allowed_uids=[0])
+        path = os.path.join(self.w.tmp, "firewall-helper.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        p = subprocess.Popen(["ip", "netns", "exec", self.server,
+                              os.path.join(self.w.build_dir, "firewall-helper", "sms-bridge-firewall-helper"), "--config", path],
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.w.tmp, "helper.log"), "w"))
+        self.w.processes.append(p)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(os.path.exists(self.socket), "the firewall helper did not start")
+
+    def start_api(self, pg):
+        api = os.path.join(self.w.build_dir, "api-daemon", "sms-bridge-api")
+        r = run([api, "admin", "add", "ops"], input=ADMIN_PASSWORD + "\n", env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
+        check(r.returncode == 0, f"admin add: {r.stderr}")
+        settings = os.path.join(self.w.tmp, "sms_settings.json")
+        shutil.copy(os.path.join(COMPOSE, "sms_settings.json"), settings)
+        self.sms_key = "gateway-key-0123456789"
+        env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url, SMS_BRIDGE_LISTEN="0.0.0.0:8080",
+                   SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
+                   SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=settings,
+                   SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"), SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789",
+                   SMS_BRIDGE_SMS_API_KEY=self.sms_key)
+        log = open(self.w.api_log, "w")
+        p = subprocess.Popen(["ip", "netns", "exec", self.server, api], stdout=log, stderr=log, env=env)
+        self.w.processes.append(p)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "listening on" not in self.w.log():
+            check(p.poll() is None, f"sms-bridge-api exited: {self.w.log()}")
+            time.sleep(0.05)
+        check("listening on" in self.w.log(), "sms-bridge-api did not start")
+
+    def laptop_curl(self, url, *args):
+        r = self.ns(self.laptop, "curl", "-s", "-m", "10", "-w", "\n%{http_code}", *args, url, check_rc=False)
+        text, _, code = r.stdout.rpartition("\n")
+        return int(code or 0), text
+
+    def sms_traffic(self, round_number):
+        """One registration, its SMS and its PIN, plus one SMS that fails a check: the SMS panels' data."""
+        mobile = f"+9198765{round_number:05d}"
+        post = lambda path, body, *h: self.laptop_curl(f"http://{SERVER_IP}:8080{path}", "-H", "Content-Type: application/json",
+                                                       *h, "--data-binary", json.dumps(body))
+        status, text = post("/onboarding/register", {"mobile_number": mobile})
+        check(status == 200, f"register: {status} {text}")
+        code = json.loads(text)["hash"]
+        key = ("-H", f"X-API-Key: {self.sms_key}")
+        post("/sms/receive", {"mobile_number": mobile, "message": "JOIN:" + code, "received_at": "2026-11-27T10:00:00Z"}, *key)
+        status, text = post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + code,
+                                             "received_at": "2026-11-27T10:00:00Z"}, *key)
+        check(status == 200 and json.loads(text)["status"] == "received", f"receive: {status} {text}")
+        status, text = post("/pin-setup", {"mobile_number": mobile, "pin": "1234", "hash": code})
+        check(status == 200, f"pin-setup: {status} {text}")
+        self.laptop_curl(f"http://{SERVER_IP}:8080/health")
+        self.laptop_curl(f"http://{SERVER_IP}:8080/no-such-page")
+
+
+def prometheus_query(site, expr):
+    status, text = site.laptop_curl("http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    check(status == 200, f"query {expr}: {status} {text}")
+    return json.loads(text)["data"]["result"]
+
+
+def targets(site):
+    status, text = site.laptop_curl("http://127.0.0.1:9090/api/v1/targets")
+    if status != 200:
+        return {}
+    return {t["labels"]["job"]: t["health"] for t in json.loads(text)["data"]["activeTargets"]}
+
+
+def wait_for(what, predicate, seconds, tick=None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if tick:
+            tick()
+        time.sleep(1)
+    check(predicate(), f"timed out after {seconds} s waiting for {what}")
+
+
+def scenario_laptop_end_to_end(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg)
+
+    # The laptop folder as a user has it: .env filled in, and `docker` a stand-in that records.
+    laptop = compose_dir_with_env(w, LAPTOP, "laptop", {
+        "SMS_BRIDGE_URL=https://sms-bridge.example.com:8080": f"SMS_BRIDGE_URL=http://{SERVER_IP}:8080",
+        "SMS_BRIDGE_HOST=sms-bridge.example.com": f"SMS_BRIDGE_HOST={SERVER_IP}",
+        "SMS_BRIDGE_ADMIN_USER=admin": "SMS_BRIDGE_ADMIN_USER=ops",
+        "SMS_BRIDGE_ADMIN_PASSWORD=CHANGE-ME": f"SMS_BRIDGE_ADMIN_PASSWORD={ADMIN_PASSWORD}",
+        "POSTGRES_MONITOR_PASSWORD=CHANGE-ME": f"POSTGRES_MONITOR_PASSWORD={MONITOR_PASSWORD}",
+        "POSTGRES_SSLMODE=prefer": "POSTGRES_SSLMODE=disable",
+        "CHANGE-ME": "grafana-password-1234"})
+    bin_dir = os.path.join(w.tmp, "bin")
+    os.makedirs(bin_dir)
+    docker_log = os.path.join(w.tmp, "docker.log")
+    with open(os.path.join(bin_dir, "docker"), "w") as f:
+        f.write(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {docker_log}\nexit 0\n")
+    os.chmod(os.path.join(bin_dir, "docker"), 0o755)
+    path = f"{bin_dir}:{os.environ['PATH']}"
+
+    def script(name, *args):
+        r = site.ns(site.laptop, "env", f"PATH={path}", "bash", os.path.join(laptop, "scripts", name), *args, check_rc=False,
+                    stdin=subprocess.DEVNULL, timeout=120)
+        return r.returncode, r.stdout + r.stderr
+
+    # A bad duration is refused with a sentence, before anything is opened.
+    rc, out = script("monitoring-session.sh", "--minutes", "5")
+    check(rc == 1 and "15 to 240 minutes" in out, f"--minutes 5: {rc} {out}")
+    # The one-step session: doors opened for this laptop's address, the export saved, the stack started.
+    rc, out = script("monitoring-session.sh", "--minutes", "15")
+    check(rc == 0, f"monitoring-session.sh: {rc} {out}")
+    check(f"opened the metrics door: port 9100, for {LAPTOP_IP}/32" in out and "opened the postgres door: port 5433" in out
+          and "The first door closes at" in out and "(in 14 min" in out, f"the session's report: {out}")
+    with open(docker_log) as f:
+        calls = f.read().splitlines()
+    check(any(c.startswith("compose -f ") and c.endswith(" up -d") and "docker-compose-monitoring.yml" in c for c in calls),
+          f"docker was not asked to start the stack: {calls}")
+    exported = os.path.join(laptop, "config", "prometheus-remote.yml")
+    with open(exported) as f:
+        exported_text = f.read()
+    check(f"'{SERVER_IP}:9100'" in exported_text and "rule_files" in exported_text, f"the exported config: {exported_text}")
+
+    # What docker-compose-monitoring.yml would run, natively: Prometheus with the exported config and
+    # the alert rules where the compose file mounts them, and the exporter with the same variables.
+    os.makedirs(os.path.join(laptop, "config", "alerts"))
+    shutil.copy(os.path.join(laptop, "prometheus", "alerts.yml"), os.path.join(laptop, "config", "alerts", "sms-bridge.yml"))
+    compose = yaml.safe_load(open(os.path.join(LAPTOP, "docker-compose-monitoring.yml")))
+    flags = [a for a in compose["services"]["prometheus"]["command"]
+             if not a.startswith(("--config.file", "--storage.tsdb.path"))]
+    prom = subprocess.Popen(["ip", "netns", "exec", site.laptop, "prometheus", f"--config.file={exported}",
+                             f"--storage.tsdb.path={os.path.join(w.tmp, 'prometheus-data')}",
+                             *[f.replace("${PROMETHEUS_RETENTION:-7d}", "1d") for f in flags]],
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(w.tmp, "prometheus.log"), "w"))
+    w.processes.append(prom)
+    env = dict(l.split("=", 1) for l in open(os.path.join(laptop, ".env")).read().splitlines() if re.match(r"^[A-Z_]+=", l))
+    exporter_env = {k: re.sub(r"\$\{(\w+)(?::-([^}]*))?(?::\?[^}]*)?\}", lambda m: env.get(m.group(1)) or (m.group(2) or ""), v)
+                    for k, v in compose["services"]["postgres-exporter"]["environment"].items()}
+    exporter = subprocess.Popen(["ip", "netns", "exec", site.laptop, "prometheus-postgres-exporter",
+                                 *compose["services"]["postgres-exporter"]["command"]],
+                                env=dict(os.environ, **exporter_env), stdout=subprocess.DEVNULL,
+                                stderr=open(os.path.join(w.tmp, "exporter.log"), "w"))
+    w.processes.append(exporter)
+
+    # Within two scrape intervals (15 s) the server's metrics job is up; the exporter logs in.
+    rounds = iter(range(1, 1000))
+    traffic = lambda: site.sms_traffic(next(rounds))
+    traffic()
+    wait_for("the sms_bridge target to be up", lambda: targets(site).get("sms_bridge") == "up", 30, traffic)
+    wait_for("pg_up == 1", lambda: [r["value"][1] for r in prometheus_query(site, "pg_up")] == ["1"], 60)
+    # Rates need two samples of every series: two scrapes of each job after the traffic began.
+    wait_for("two scrapes of each job",
+             lambda: all(float(r["value"][1]) >= 2 for r in prometheus_query(site, "count_over_time(up[5m])")), 90, traffic)
+
+    # Every dashboard query and every alert expression returns data from the live Prometheus.
+    empty = []
+    for title, queries in dashboard_queries().items():
+        for panel, expr in queries:
+            if not prometheus_query(site, expr):
+                empty.append(f"{title} / {panel}: {expr}")
+    for alert, expr in alert_queries():
+        if not prometheus_query(site, expr):
+            empty.append(f"alert {alert}: {expr}")
+    check(not empty, "queries without data:\n  " + "\n  ".join(empty))
+    print(f"{sum(len(q) for q in dashboard_queries().values())} dashboard queries and {len(alert_queries())} alert "
+          "expressions returned data")
+    status, text = site.laptop_curl("http://127.0.0.1:9090/api/v1/rules")
+    rules = [r for g in json.loads(text)["data"]["groups"] for r in g["rules"]]
+    check(len(rules) == len(alert_queries()) and all(r["health"] == "ok" for r in rules),
+          f"alert rules loaded from the export's rule_files: {[(r['name'], r['health']) for r in rules]}")
+
+    # check-monitoring.sh, against the real Prometheus and a stand-in for Grafana's /api/health.
+    grafana_root = os.path.join(w.tmp, "grafana-stand-in")
+    os.makedirs(os.path.join(grafana_root, "api"))
+    with open(os.path.join(grafana_root, "api", "health"), "w") as f:
+        f.write('{"database": "ok"}')
+    grafana = subprocess.Popen(["ip", "netns", "exec", site.laptop, sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                "--directory", grafana_root, "3000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    w.processes.append(grafana)
+    wait_for("the Grafana stand-in", lambda: site.laptop_curl("http://127.0.0.1:3000/api/health")[0] == 200, 10)
+    rc, out = script("check-monitoring.sh")
+    check(rc == 0 and "All well." in out and "sms_bridge up" in out, f"check-monitoring.sh: {rc} {out}")
+
+    # stop-monitoring.sh closes the doors the session opened and stops the stack; the targets go down.
+    rc, out = script("stop-monitoring.sh")
+    check(rc == 0 and "closed the metrics door" in out and "closed the postgres door" in out, f"stop-monitoring.sh: {rc} {out}")
+    with open(docker_log) as f:
+        check(f.read().splitlines()[-1].endswith(" down"), "docker was not asked to stop the stack")
+    check(not os.path.exists(os.path.join(laptop, ".session-doors")), "the session file outlived the stop")
+    wait_for("the sms_bridge target to go down", lambda: targets(site).get("sms_bridge") == "down", 40)
+    wait_for("pg_up == 0", lambda: [r["value"][1] for r in prometheus_query(site, "pg_up")] == ["0"], 70)
+    rc, out = script("check-monitoring.sh")
+    check(rc == 1 and "a target is down" in out, f"check-monitoring.sh with the doors closed: {rc} {out}")
+    # The audit trail has both doors opened and closed by the session's admin.
+    rows = pg.psql("SELECT service || ':' || action || ':' || coalesce(closed_by, opened_by) FROM monitoring_port_access "
+                   "ORDER BY id").stdout.split()
+    check(sorted(rows) == sorted(["metrics:opened:ops", "postgres:opened:ops", "metrics:closed:ops", "postgres:closed:ops"]),
+          f"the audit trail: {rows}")
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
+    if not args.build_dir or not args.scenario:
+        parser.error("--build-dir and --scenario are required")
+    missing = [] if os.geteuid() == 0 else ["root"]
+    tools = ["docker-compose", "promtool", "shellcheck", "systemd-analyze", "readelf", "ldd", "dpkg"]
+    if args.scenario == "laptop_end_to_end":
+        tools += ["prometheus", "prometheus-postgres-exporter", "psql", "curl", "ip", "runuser"]
+        if not pg_bin("initdb"):
+            missing.append("PostgreSQL server (initdb)")
+    missing += [t for t in tools if shutil.which(t) is None]
+    if missing:
+        return missing_prerequisites(missing)
+    world = World(os.path.abspath(args.build_dir))
+    return run_scenario(args.scenario, world, lambda: None, SCENARIOS[args.scenario], world.log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
