@@ -302,6 +302,74 @@ def scenario_laptop_static(w):
     check(r.returncode == 0, f"shellcheck: {r.stdout}")
 
 
+def scenario_laptop_scripts(w):
+    """The scripts' own behaviour, with stand-ins for docker (v2 absent) and docker-compose (v1)."""
+    laptop = os.path.join(w.tmp, "laptop")
+    shutil.copytree(LAPTOP, laptop)
+    bin_dir = os.path.join(w.tmp, "bin")
+    os.makedirs(bin_dir)
+    calls = os.path.join(w.tmp, "calls.log")
+    for name, rc in (("docker", 1), ("docker-compose", 0)):  # `docker compose version` fails: no v2 plugin
+        with open(os.path.join(bin_dir, name), "w") as f:
+            f.write(f"#!/bin/sh\nprintf '{name} %s\\n' \"$*\" >> {calls}\nexit {rc}\n")
+        os.chmod(os.path.join(bin_dir, name), 0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin")
+
+    def script(name, *args):
+        r = run(["bash", os.path.join(laptop, "scripts", name), *args], env=env, stdin=subprocess.DEVNULL, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    # No .env: one is made from the example, and the script stops with a sentence (no prompt).
+    rc, out = script("start-monitoring.sh")
+    check(rc == 1 and "set every CHANGE-ME" in out and os.path.exists(os.path.join(laptop, ".env")), f"no .env: {rc} {out}")
+    check(oct(os.stat(os.path.join(laptop, ".env")).st_mode & 0o777) == "0o600", ".env must be private")
+    rc, out = script("start-monitoring.sh")
+    check(rc == 1 and "set GRAFANA_ADMIN_PASSWORD" in out, f"example values: {rc} {out}")
+    with open(os.path.join(laptop, ".env")) as f:
+        text = f.read().replace("CHANGE-ME", "pw-1234").replace("sms-bridge.example.com", "203.0.113.7")
+    with open(os.path.join(laptop, ".env"), "w") as f:
+        f.write(text + "BROKEN LINE\n")
+    rc, out = script("start-monitoring.sh")
+    check(rc == 1 and "is not KEY=VALUE" in out, f"a broken .env line: {rc} {out}")
+    with open(os.path.join(laptop, ".env"), "w") as f:
+        f.write(text)
+    rc, out = script("start-monitoring.sh")
+    check(rc == 1 and "no config/prometheus-remote.yml yet" in out, f"no exported config: {rc} {out}")
+    shutil.copy(os.path.join(laptop, "config", "prometheus-remote.yml.template"), os.path.join(laptop, "config", "prometheus-remote.yml"))
+    rc, out = script("start-monitoring.sh")
+    check(rc == 0 and "http://localhost:3000" in out, f"start: {rc} {out}")
+    rc, out = script("stop-monitoring.sh", "--purge")
+    check(rc == 0, f"stop --purge: {rc} {out}")
+    with open(calls) as f:
+        recorded = f.read().splitlines()
+    compose_file = os.path.join(laptop, "docker-compose-monitoring.yml")
+    env_file = os.path.join(laptop, ".env")
+    check(f"docker-compose -f {compose_file} --env-file {env_file} up -d" in recorded
+          and f"docker-compose -f {compose_file} --env-file {env_file} down -v" in recorded,
+          f"the v1 fallback was not used: {recorded}")
+    # Nothing installed: a sentence saying what to install. PATH holds only the tools the scripts use.
+    os.remove(os.path.join(bin_dir, "docker-compose"))
+    for tool in ("bash", "cp", "chmod", "dirname", "basename", "mktemp", "curl", "python3", "sed", "cat", "rm", "mv", "tr", "grep"):
+        os.symlink(shutil.which(tool), os.path.join(bin_dir, tool))
+    env["PATH"] = bin_dir
+    rc, out = script("start-monitoring.sh")
+    check(rc == 1 and "install Docker Compose" in out, f"no compose at all: {rc} {out}")
+    # Usage mistakes and --help.
+    rc, out = script("monitoring-session.sh", "--bogus")
+    check(rc == 1 and "unknown argument '--bogus'" in out, f"a bad argument: {rc} {out}")
+    rc, out = script("monitoring-session.sh", "--doors", "metrics;rm")
+    check(rc == 1 and "not a comma-separated list" in out, f"a bad door list: {rc} {out}")
+    for name in ("start-monitoring.sh", "stop-monitoring.sh", "check-monitoring.sh", "monitoring-session.sh"):
+        rc, out = script(name, "--help")
+        check(rc == 0 and len(out.strip().splitlines()) >= 2 and "set -euo" not in out, f"{name} --help: {rc} {out}")
+    # The server unreachable: the session says so and leaves nothing behind.
+    with open(os.path.join(laptop, ".env"), "a") as f:
+        f.write("SMS_BRIDGE_URL=http://127.0.0.1:9\n")
+    rc, out = script("monitoring-session.sh")
+    check(rc == 1 and "cannot reach http://127.0.0.1:9" in out and not os.path.exists(os.path.join(laptop, ".session-doors")),
+          f"an unreachable server: {rc} {out}")
+
+
 def dashboard_queries():
     out = {}
     for path in sorted(glob.glob(os.path.join(LAPTOP, "grafana", "dashboards", "*.json"))):
