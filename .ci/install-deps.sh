@@ -16,14 +16,34 @@ packages=(
   prometheus prometheus-postgres-exporter docker-compose shellcheck python3-yaml systemd binutils
   # the api benchmark: load generator and the original stack's FastAPI baseline
   wrk python3-fastapi python3-uvicorn
+  # the admin UI's browser tests: Debian's Chromium, driven by playwright-core (npm, below)
+  chromium
 )
+# Node.js and npm, unless this machine already has them (from Debian or elsewhere).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# playwright-core, pinned in tests/browser/package.json (and its lock), installed when missing or
+# at another version.
+browser_modules() {
+  local dir wanted have
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  wanted=$(node -p "require('$dir/package.json').dependencies['playwright-core']")
+  have=$(node -p "require('$dir/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+  if [ "$have" != "$wanted" ]; then
+    echo "install-deps: npm ci in tests/browser (playwright-core $wanted)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  browser_modules
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -44,3 +64,4 @@ if [ ! -e "$policy" ]; then
 fi
 trap 'if $made_policy; then rm -f "$policy"; fi' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+browser_modules

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include <boost/asio/ip/udp.hpp>
@@ -377,38 +378,75 @@ boost::asio::awaitable<http_response> services(app& a, const http_request& reque
   co_return json_response(request, http::status::ok, json::object{{"services", std::move(out)}, {"firewall_helper", helper_up ? "up" : "down"}});
 }
 
-boost::asio::awaitable<http_response> history(app& a, const http_request& request, const request_context&,
-                                              const std::string&) {
-  // ?limit=N (1..1000, default 50) & service=NAME
-  const std::string_view target(request.target().data(), request.target().size());
-  std::int64_t limit = 50;
+// The common query filters of the audit endpoints: ?limit=N (1..1000) and ?service=NAME.
+struct audit_filter {
+  std::int64_t limit = 0;
+  std::optional<std::string> service;
+  std::optional<std::string> error;  // a 422 sentence
+};
+audit_filter read_audit_filter(std::string_view target, std::int64_t default_limit) {
+  audit_filter f{default_limit, query_parameter(target, "service"), std::nullopt};
   if (auto l = query_parameter(target, "limit")) {
     auto n = whole_number(*l);
-    if (!n || *n < 1 || *n > 1000) co_return error_response(request, http::status::unprocessable_entity, "'limit' must be from 1 to 1000.");
-    limit = *n;
+    if (!n || *n < 1 || *n > 1000) f.error = "'limit' must be from 1 to 1000.";
+    else f.limit = *n;
   }
-  std::optional<std::string> service = query_parameter(target, "service");
-  if (service && (service->empty() || service->size() > 32)) {
-    co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
-  }
-  auto query = [limit, service](pg::connection& c) {
-    return c.exec("SELECT json_agg(h) FROM (SELECT service, external_port AS port, status, opened_by, opened_at, expires_at, "
-                  "closed_at, closed_by, close_reason, requested_duration_minutes, actual_duration_minutes, source "
-                  "FROM monitoring_port_access_history WHERE $2::text IS NULL OR service = $2 "
-                  "ORDER BY opened_at DESC LIMIT $1) h",
-                  {std::to_string(limit), service});
-  };
+  if (f.service && (f.service->empty() || f.service->size() > 32)) f.error = "'service' must be a service name.";
+  return f;
+}
+
+// Runs a "SELECT json_agg(...)" and answers {key: [...]} (an empty list when no row matched).
+boost::asio::awaitable<http_response> json_list_answer(app& a, const http_request& request, std::string_view key,
+                                                       std::function<pg::db_result<pg::rows>(pg::connection&)> query) {
   auto step = a.db.call(std::move(query));
   auto rows = co_await std::move(step);
   if (!rows) {
-    a.report(fmt::format("history: {}", rows.error().message));
+    a.report(fmt::format("{}: {}", key, rows.error().message));
     co_return error_response(request, http::status::service_unavailable, "The audit trail cannot be read right now.");
   }
   boost::system::error_code ec;
   const auto cell = rows->get(0, 0);
   json::value entries = cell ? json::parse(*cell, ec) : json::array{};
   if (ec || entries.is_null()) entries = json::array{};
-  co_return json_response(request, http::status::ok, json::object{{"history", std::move(entries)}});
+  co_return json_response(request, http::status::ok, json::object{{key, std::move(entries)}});
+}
+
+boost::asio::awaitable<http_response> history(app& a, const http_request& request, const request_context&,
+                                              const std::string&) {
+  // ?limit=N (1..1000, default 50) & service=NAME: one entry per door, its open and its close.
+  const auto filter = read_audit_filter(std::string_view(request.target().data(), request.target().size()), 50);
+  if (filter.error) co_return error_response(request, http::status::unprocessable_entity, *filter.error);
+  auto query = [f = filter](pg::connection& c) {
+    return c.exec("SELECT json_agg(h) FROM (SELECT service, external_port AS port, status, opened_by, opened_at, expires_at, "
+                  "closed_at, closed_by, close_reason, requested_duration_minutes, actual_duration_minutes, source "
+                  "FROM monitoring_port_access_history WHERE $2::text IS NULL OR service = $2 "
+                  "ORDER BY opened_at DESC LIMIT $1) h",
+                  {std::to_string(f.limit), f.service});
+  };
+  auto answer = json_list_answer(a, request, "history", std::move(query));
+  co_return co_await std::move(answer);
+}
+
+// GET /admin/monitoring/audit?service=NAME&action=opened|closed|expired&limit=N: one entry per
+// recorded action (an open, a close, an expiry), newest first, with who did it.
+boost::asio::awaitable<http_response> audit(app& a, const http_request& request, const request_context&,
+                                            const std::string&) {
+  const std::string_view target(request.target().data(), request.target().size());
+  const auto filter = read_audit_filter(target, 100);
+  if (filter.error) co_return error_response(request, http::status::unprocessable_entity, *filter.error);
+  std::optional<std::string> action = query_parameter(target, "action");
+  if (action && *action != "opened" && *action != "closed" && *action != "expired") {
+    co_return error_response(request, http::status::unprocessable_entity, "'action' must be opened, closed or expired.");
+  }
+  auto query = [f = filter, action](pg::connection& c) {
+    return c.exec("SELECT json_agg(e) FROM (SELECT COALESCE(closed_at, opened_at) AS at, service, external_port AS port, action, "
+                  "CASE WHEN action = 'opened' THEN opened_by ELSE closed_by END AS by, source, close_reason AS reason "
+                  "FROM monitoring_port_access WHERE ($2::text IS NULL OR service = $2) AND ($3::text IS NULL OR action = $3) "
+                  "ORDER BY COALESCE(closed_at, opened_at) DESC, id DESC LIMIT $1) e",
+                  {std::to_string(f.limit), f.service, action});
+  };
+  auto answer = json_list_answer(a, request, "events", std::move(query));
+  co_return co_await std::move(answer);
 }
 
 json::object ports_json(const monitoring_ports& ports) {
@@ -424,6 +462,13 @@ boost::asio::awaitable<http_response> get_port_config(app& a, const http_request
   auto ports = read_ports(a);
   if (!ports) co_return settings_unreadable(request);
   co_return json_response(request, http::status::ok, json::object{{"config", ports_json(*ports)}});
+}
+
+// A 422 about one door's port: "field" names it ("metrics.port") so a form can show the sentence
+// next to that input.
+http_response port_error(const http_request& request, const std::string& service, const std::string& sentence) {
+  return json_response(request, http::status::unprocessable_entity,
+                       json::object{{"detail", sentence}, {"field", service + ".port"}});
 }
 
 // Validates a new monitoring_ports section against the rules and the helper, then writes it.
@@ -452,16 +497,13 @@ boost::asio::awaitable<http_response> store_port_config(app& a, const http_reque
   v1::Request check;
   for (const auto& [name, door] : wanted) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      co_return error_response(request, http::status::unprocessable_entity,
-                               fmt::format("The firewall helper has no service named '{}'.", name));
+      co_return port_error(request, name, fmt::format("The firewall helper has no service named '{}'.", name));
     }
     if (door.port < 1024) {
-      co_return error_response(request, http::status::unprocessable_entity,
-                               fmt::format("Port {} of '{}' is below 1024.", door.port, name));
+      co_return port_error(request, name, fmt::format("Port {} of '{}' is below 1024.", door.port, name));
     }
     if (auto [it, fresh] = seen.emplace(door.port, name); !fresh) {
-      co_return error_response(request, http::status::unprocessable_entity,
-                               fmt::format("Port {} is given to both '{}' and '{}'.", door.port, it->second, name));
+      co_return port_error(request, name, fmt::format("Port {} is given to both '{}' and '{}'.", door.port, it->second, name));
     }
     check.mutable_check_ports()->add_ports(door.port);
   }
@@ -472,8 +514,9 @@ boost::asio::awaitable<http_response> store_port_config(app& a, const http_reque
     if (checked->has_error()) co_return refusal(request, checked->error());
     for (const auto& p : checked->check_ports().ports()) {
       if (!p.free()) {
-        co_return error_response(request, http::status::unprocessable_entity,
-                                 fmt::format("Port {} cannot be used: {}.", p.port(), p.reason()));
+        const auto owner = seen.find(static_cast<std::uint16_t>(p.port()));
+        co_return port_error(request, owner == seen.end() ? std::string() : owner->second,
+                             fmt::format("Port {} cannot be used: {}.", p.port(), p.reason()));
       }
     }
   }
@@ -666,6 +709,7 @@ void add_monitoring_routes(router& r, app& a) {
   r.add(http::verb::post, "/admin/monitoring/port-config", admin(a, post_port_config));
   r.add(http::verb::post, "/admin/monitoring/port-config/reset", admin(a, reset_port_config));
   r.add(http::verb::get, "/admin/monitoring/port-config/available-ports", admin(a, available_ports));
+  r.add(http::verb::get, "/admin/monitoring/audit", admin(a, audit));
   r.add(http::verb::get, "/admin/monitoring/export-prometheus-config", admin(a, export_prometheus_config));
   r.add(http::verb::get, "/admin/monitoring/logs/list", admin(a, list_logs));
   r.add(http::verb::get, "/admin/monitoring/logs/download/*", admin(a, download_log));

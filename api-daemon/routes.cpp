@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "api-daemon/sessions.hpp"
+#include "api-daemon/web_ui.hpp"
 #include "proto/helper_client.hpp"
 #include "proto/net_types.hpp"
 
@@ -151,7 +152,11 @@ http_response refused_login(const http_request& request, const auth_result& verd
       return error_response(request, http::status::service_unavailable, "Logins cannot be checked right now.");
     default: {
       auto r = error_response(request, http::status::unauthorized, "Valid admin credentials are required.");
-      r.set(http::field::www_authenticate, R"(Basic realm="SMS Bridge admin", charset="UTF-8")");
+      // The admin UI marks its calls: a Basic challenge would make the browser pop up its own
+      // password dialog instead of letting the page show its login form.
+      if (request["X-Requested-With"] != "sms-bridge-admin-ui") {
+        r.set(http::field::www_authenticate, R"(Basic realm="SMS Bridge admin", charset="UTF-8")");
+      }
       return r;
     }
   }
@@ -175,7 +180,7 @@ std::string session_cookie_header(const app& a, const http_request& request, con
 }  // namespace
 
 handler require_admin(app& a, admin_handler inner) {
-  return [&a, inner = std::move(inner)](const http_request& request,
+  handler gated = [&a, inner = std::move(inner)](const http_request& request,
                                         const request_context& context) -> boost::asio::awaitable<http_response> {
     const auto authorization = request[http::field::authorization];
     const auto cookie = session_cookie(std::string_view(request[http::field::cookie].data(), request[http::field::cookie].size()));
@@ -205,6 +210,14 @@ handler require_admin(app& a, admin_handler inner) {
     }
     auto answer = inner(request, context, admin);
     co_return co_await std::move(answer);
+  };
+  // Every admin answer, refusals included, carries the admin security headers.
+  return [gated = std::move(gated)](const http_request& request,
+                                    const request_context& context) -> boost::asio::awaitable<http_response> {
+    auto answer = gated(request, context);
+    auto response = co_await std::move(answer);
+    set_admin_security_headers(response, false);
+    co_return response;
   };
 }
 
@@ -245,6 +258,7 @@ handler login_endpoint(app& a) {
                            boost::json::object{{"status", "ok"}, {"username", verdict.admin},
                                                {"csrf_token", session->csrf_token}, {"expires_at", session->expires_at}});
     r.set(http::field::set_cookie, session_cookie_header(a, request, context, session->token, session_lifetime_seconds));
+    set_admin_security_headers(r, false);
     co_return r;
   };
 }
@@ -253,11 +267,22 @@ router public_routes(app& a) {
   router r;
   r.add(http::verb::get, "/health", health_endpoint(a));
   r.add(http::verb::post, "/admin/login", login_endpoint(a));
+  // Who is logged in, the address the server sees (the UI's default door source) and, for a
+  // browser session, its CSRF token, so a reloaded page can keep working without a new login.
   r.add(http::verb::get, "/admin/session",
-        require_admin(a, [](const http_request& request, const request_context&, const std::string& admin)
+        require_admin(a, [&a](const http_request& request, const request_context& context, const std::string& admin)
                              -> boost::asio::awaitable<http_response> {
-          co_return json_response(request, http::status::ok, boost::json::object{{"username", admin}});
+          boost::json::object body{{"username", admin}, {"client_address", client_address(a, request, context)}};
+          const auto cookie = session_cookie(std::string_view(request[http::field::cookie].data(), request[http::field::cookie].size()));
+          if (cookie && request[http::field::authorization].empty()) {
+            auto lookup = [token = *cookie](pg::connection& c) { return find_session(c, token); };
+            auto lookup_step = a.db.call(std::move(lookup));
+            const auto session = co_await std::move(lookup_step);
+            if (session && *session) body["csrf_token"] = (*session)->csrf_token;
+          }
+          co_return json_response(request, http::status::ok, body);
         }));
+  add_web_ui_routes(r);
   r.add(http::verb::post, "/admin/logout",
         require_admin(a, [&a](const http_request& request, const request_context& context, const std::string&)
                              -> boost::asio::awaitable<http_response> {

@@ -102,6 +102,7 @@ cat <<EOF
 SMS Bridge is running (server namespace $ns, reached at $server_ip from this machine).
 
   admin login:   admin / $admin_password
+  admin UI:      http://$server_ip:8080/admin   (from this machine's browser)
   health:        curl http://$server_ip:8080/health
   services:      curl -u admin:$admin_password http://$server_ip:8080/admin/monitoring/services
   open a door:   curl -u admin:$admin_password -H 'Content-Type: application/json' \\

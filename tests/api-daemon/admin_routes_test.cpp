@@ -1,5 +1,6 @@
-// The route table itself proves the admin gate: every /admin route but login answers 401 to a
-// request without credentials (asked of the real table, so a new route cannot slip past).
+// The route table itself proves the admin gate: every /admin route but login and the UI's static
+// page and assets answers 401 to a request without credentials (asked of the real table, so a new
+// route cannot slip past); the page and assets carry the security headers and hold no data.
 #include <catch2/catch.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -7,8 +8,15 @@
 #include <boost/asio/use_future.hpp>
 
 #include "api-daemon/routes.hpp"
+#include "api-daemon/web_ui.hpp"
 
 using namespace smsbridge::api;
+
+namespace {
+bool is_ui_asset(const std::string& path) {
+  return path == "/admin" || path == "/admin/" || path.rfind("/admin/assets/", 0) == 0;
+}
+}  // namespace
 
 TEST_CASE("every /admin route except login refuses a request without credentials with 401") {
   api_config config;
@@ -26,7 +34,7 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   boost::asio::io_context io;
   int admin_routes = 0;
   for (const auto& [verb, path] : routes.routes()) {
-    if (path.rfind("/admin/", 0) != 0 || path == "/admin/login") continue;
+    if (path.rfind("/admin/", 0) != 0 || path == "/admin/login" || is_ui_asset(path)) continue;
     ++admin_routes;
     std::string target = path;
     if (target.ends_with("/*")) target.replace(target.size() - 1, 1, "x.log");
@@ -43,6 +51,46 @@ TEST_CASE("every /admin route except login refuses a request without credentials
     CHECK(response.result() == http::status::unauthorized);
     CHECK(response.body() == R"({"detail":"Valid admin credentials are required."})");
     CHECK(response[http::field::www_authenticate].starts_with("Basic"));
+    CHECK(response[http::field::cache_control] == "no-store");
+    CHECK(response[http::field::x_frame_options] == "DENY");
   }
-  CHECK(admin_routes >= 22);  // 14 monitoring routes, session, logout, trigger-recovery, SMS settings and blacklist
+  CHECK(admin_routes >= 23);  // 15 monitoring routes, session, logout, trigger-recovery, SMS settings and blacklist
+}
+
+TEST_CASE("the admin UI is four embedded assets served with a strict Content-Security-Policy") {
+  REQUIRE(web_assets().size() == 4);
+  router r;
+  add_web_ui_routes(r);
+  boost::asio::io_context io;
+  for (const std::string path : {"/admin", "/admin/", "/admin/assets/app.js", "/admin/assets/app.css", "/admin/assets/favicon.svg"}) {
+    INFO(path);
+    const auto m = r.find(http::verb::get, path);
+    REQUIRE(m.found != nullptr);
+    http_request request{http::verb::get, path, 11};
+    auto answer = boost::asio::co_spawn(io, (*m.found)(request, request_context{"127.0.0.1"}), boost::asio::use_future);
+    io.run();
+    io.restart();
+    const http_response response = answer.get();
+    CHECK(response.result() == http::status::ok);
+    CHECK(response.body().size() > 100);
+    const auto csp = std::string(response["Content-Security-Policy"]);
+    CHECK(csp.find("script-src 'self'") != std::string::npos);
+    CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(csp.find("unsafe") == std::string::npos);
+    CHECK(response[http::field::cache_control] == "no-store");
+    CHECK(response["Referrer-Policy"] == "no-referrer");
+  }
+  // The page loads nothing from elsewhere and has no inline script or handler.
+  const auto page = std::string(web_assets()[0].body);
+  CHECK(web_assets()[0].name == "index.html");
+  CHECK(page.find("http://") == std::string::npos);
+  CHECK(page.find("https://") == std::string::npos);
+  CHECK(page.find("<script>") == std::string::npos);
+  CHECK(page.find("onclick") == std::string::npos);
+  // The script never parses strings as HTML.
+  const auto script = std::string(web_assets()[2].body);
+  for (const char* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"}) {
+    INFO(sink);
+    CHECK(script.find(sink) == std::string::npos);
+  }
 }

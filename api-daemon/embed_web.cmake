@@ -1,0 +1,18 @@
+# Generates a C++ file holding the admin UI's assets (web/*) as strings, with their content types.
+# Run at build time: cmake -DWEB_DIR=... -DOUT=... -P embed_web.cmake
+set(body "")
+foreach(name index.html app.css app.js favicon.svg)
+  file(READ "${WEB_DIR}/${name}" text)
+  if(name MATCHES "\\.html$")
+    set(type "text/html; charset=utf-8")
+  elseif(name MATCHES "\\.svg$")
+    set(type "image/svg+xml")
+  elseif(name MATCHES "\\.css$")
+    set(type "text/css; charset=utf-8")
+  else()
+    set(type "text/javascript; charset=utf-8")
+  endif()
+  string(APPEND body "      {\"${name}\", \"${type}\", R\"smsbridge_web(${text})smsbridge_web\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from api-daemon/web/ by api-daemon/embed_web.cmake. Do not edit.\n#include \"api-daemon/web_ui.hpp\"\n\nnamespace smsbridge::api {\n\nconst std::vector<web_asset>& web_assets() {\n  static const std::vector<web_asset> all = {\n${body}  };\n  return all;\n}\n\n}  // namespace smsbridge::api\n")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,267 @@
+// Drives the admin UI in Debian's headless Chromium the way an operator uses it.
+// Run by tests/integration/admin_ui_test.py, which starts the server (PostgreSQL, the helper and
+// sms-bridge-api in a network namespace) and runs this inside the "laptop" namespace.
+//
+//   node admin_ui.mjs SCENARIO     (workflow | xss)
+//   env: BASE_URL, ADMIN_USER, ADMIN_PASSWORD, LAPTOP_IP, SCREENSHOT_DIR
+// Exit 0 when every check passed; otherwise prints the failed check and exits 1.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const { BASE_URL, ADMIN_USER, ADMIN_PASSWORD, LAPTOP_IP, SCREENSHOT_DIR } = process.env;
+const scenario = process.argv[2];
+const TIME_ZONE = "Asia/Kolkata";  // UTC+05:30: a local time that cannot be mistaken for UTC
+
+class CheckFailed extends Error {}
+const reported = [];  // page errors and console errors, printed when a scenario fails
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+async function waitFor(what, predicate, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  check(await predicate(), `timed out waiting for ${what}`);
+}
+
+const textOf = (page, selector) => page.locator(selector).first().textContent().then((t) => (t || "").trim());
+const secondsLeft = (t) => {
+  const m = t.match(/(?:(\d+) h )?(\d+) min (\d+) s/);
+  return m ? Number(m[1] || 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) : NaN;
+};
+
+async function launch() {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: TIME_ZONE, locale: "en-GB" });
+  // Count the timers the page creates: the UI promises exactly one.
+  await context.addInitScript(() => {
+    window.__intervals = 0;
+    const original = window.setInterval;
+    window.setInterval = (...args) => { window.__intervals += 1; return original(...args); };
+  });
+  const page = await context.newPage();
+  const problems = reported;
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("response", (r) => { if (r.status() === 404) problems.push(`404: ${r.url()}`); });
+  page.on("console", (m) => { if (m.type() === "error" && !/status of 40[139]|status of 422|status of 429/.test(m.text())) problems.push(`console: ${m.text()}`); });
+  return { browser, context, page, problems };
+}
+
+async function login(page, password) {
+  await page.locator("#login-user").fill(ADMIN_USER);
+  await page.locator("#login-password").fill(password);
+  await page.locator("#login-submit").click();
+}
+
+// The page's own fetch, with its session cookie and CSRF token: for facts the UI does not show.
+async function apiInPage(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const s = await (await fetch("/admin/session", { headers: { "X-Requested-With": "sms-bridge-admin-ui" } })).json();
+    const r = await fetch(p, { method: m, headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token || "",
+                                                       "X-Requested-With": "sms-bridge-admin-ui" },
+                               body: b === null ? undefined : JSON.stringify(b) });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, [method, path, body === undefined ? null : body]);
+}
+
+async function screenshot(page, name) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+async function narrow(page, name) {
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.waitForTimeout(300);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(overflow <= 360, `${name} at 360 px scrolls sideways (${overflow} px wide)`);
+  await screenshot(page, `${name}-360`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function workflow() {
+  const { browser, context, page, problems } = await launch();
+  try {
+    const first = await page.goto(`${BASE_URL}/admin`);
+    const headers = first.headers();
+    check((headers["content-security-policy"] || "").includes("script-src 'self'") &&
+          !(headers["content-security-policy"] || "").includes("unsafe"), `CSP: ${headers["content-security-policy"]}`);
+    check(headers["x-frame-options"] === "DENY" && headers["cache-control"] === "no-store", `headers: ${JSON.stringify(headers)}`);
+
+    // A wrong password: a sentence, no stack trace.
+    await page.locator("#login-view").waitFor();
+    await login(page, "not the password");
+    await waitFor("the login error", async () => (await textOf(page, "#login-error")) !== "");
+    const error = await textOf(page, "#login-error");
+    check(error === "Wrong user name or password.", `wrong password shows: ${error}`);
+    check(await page.locator("#app-view").isHidden(), "the app opened after a wrong password");
+
+    // The right one, typed with the keyboard alone.
+    await page.locator("#login-user").focus();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type(ADMIN_USER);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(ADMIN_PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.locator("#app-view").waitFor();
+    check((await textOf(page, "#who-name")) === ADMIN_USER, "the user name is not shown");
+    await waitFor("the helper's status", async () => (await textOf(page, '#health li[data-check="firewall_helper"] b')) === "up");
+    check((await textOf(page, '#health li[data-check="database"] b')) === "up", "the database is not shown up");
+
+    // Open the metrics door for 15 minutes from "my address".
+    const card = page.locator('.door[data-service="metrics"]');
+    await card.waitFor();
+    check((await card.locator(".badge").textContent()) === "CLOSED", "metrics is not shown closed");
+    const placeholder = await card.locator(".door-source-input").getAttribute("placeholder");
+    check(placeholder === `my address (${LAPTOP_IP})`, `the default source is not shown: ${placeholder}`);
+    check(await page.locator('label[for="door-metrics-minutes"]').count() === 1, "the duration has no label");
+    await card.locator(".door-minutes").selectOption("15");
+    await card.locator(".door-open-button").click();
+    await waitFor("the card to show open", async () => (await card.locator(".badge").textContent()) === "OPEN");
+    check((await card.locator(".door-by").textContent()) === ADMIN_USER, "opened by is not the admin");
+    check((await card.locator(".door-source").textContent()) === `${LAPTOP_IP}/32`, "the source is not this address");
+    const left1 = secondsLeft(await card.locator(".door-left").textContent());
+    check(left1 > 14 * 60 && left1 <= 15 * 60, `the countdown starts at ${left1} s`);
+    await page.waitForTimeout(2500);
+    const left2 = secondsLeft(await card.locator(".door-left").textContent());
+    check(left2 < left1 && left2 >= left1 - 4, `the countdown did not go down: ${left1} -> ${left2}`);
+    // "Closes at" is the UTC deadline in the browser's zone (Asia/Kolkata), not UTC.
+    const services = await apiInPage(page, "GET", "/admin/monitoring/services");
+    const expires = services.body.services.find((s) => s.service === "metrics").expires_at;
+    check(/Z$/.test(expires), `the API's deadline is not UTC: ${expires}`);
+    const localExpected = new Date(expires).toLocaleTimeString("en-GB", { timeZone: TIME_ZONE });
+    const utcShown = new Date(expires).toLocaleTimeString("en-GB", { timeZone: "UTC" });
+    const shown = await card.locator(".door-until").textContent();
+    check(shown === localExpected && shown !== utcShown, `closes at ${shown}; expected ${localExpected} (UTC ${utcShown})`);
+    await screenshot(page, "doors-desktop");
+    await narrow(page, "doors");
+
+    // The port configuration is locked while the door is open, and says why.
+    await page.locator('.tabs a[data-page="config"]').click();
+    await waitFor("the lock notice", async () => (await page.locator("#config-lock").isVisible()));
+    const lock = await textOf(page, "#config-lock");
+    check(lock.includes("Editing is disabled while doors are open (metrics)"), `lock notice: ${lock}`);
+    check(await page.locator("#config-metrics-port").isDisabled() && await page.locator("#config-save").isDisabled(),
+          "the configuration can be edited while a door is open");
+
+    // Close the door, confirming first.
+    await page.locator('.tabs a[data-page="doors"]').click();
+    await card.locator(".door-close-button").click();
+    check(await card.locator(".door-confirm").isVisible(), "no confirmation was asked");
+    check((await card.locator(".badge").textContent()) === "OPEN", "the door closed before confirming");
+    await card.locator(".door-confirm-yes").click();
+    await waitFor("the card to show closed", async () => (await card.locator(".badge").textContent()) === "CLOSED");
+
+    // The history shows both actions with the admin's name; the filters work.
+    await page.locator('.tabs a[data-page="history"]').click();
+    await waitFor("two history rows", async () => (await page.locator("#history-rows tr").count()) >= 2);
+    const rows = await page.locator("#history-rows tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    check(rows[0][1] === "metrics" && rows[0][2] === "closed" && rows[0][3] === ADMIN_USER, `newest row: ${rows[0]}`);
+    check(rows[1][1] === "metrics" && rows[1][2] === "opened" && rows[1][3] === ADMIN_USER && rows[1][4] === `${LAPTOP_IP}/32`,
+          `the open row: ${rows[1]}`);
+    await page.locator("#history-action").selectOption("closed");
+    await waitFor("the action filter", async () => {
+      const actions = await page.locator("#history-rows tr td:nth-child(3)").allTextContents();
+      return actions.length === 1 && actions[0] === "closed";
+    });
+    await page.locator("#history-action").selectOption("");
+    await page.locator("#history-service").selectOption("postgres");
+    await waitFor("the service filter", async () => (await textOf(page, "#history-rows")) === "Nothing recorded yet.");
+
+    // A forbidden port: the helper's refusal next to the field. Then a valid one.
+    await page.locator('.tabs a[data-page="config"]').click();
+    await waitFor("the configuration unlocked", async () => !(await page.locator("#config-metrics-port").isDisabled()));
+    check(await page.locator("#config-lock").isHidden(), "the lock notice stayed");
+    await page.locator("#config-metrics-port").fill("8080");
+    await page.locator("#config-save").click();
+    await waitFor("the field error", async () => (await textOf(page, "#config-metrics-error")) !== "");
+    const fieldError = await textOf(page, "#config-metrics-error");
+    check(fieldError.includes("8080"), `the error beside the field: ${fieldError}`);
+    await page.locator("#config-metrics-port").fill("9101");
+    await page.locator("#config-save").click();
+    await waitFor("the saved banner", async () => (await textOf(page, "#banner")) === "Saved the port configuration.");
+    check((await textOf(page, "#config-metrics-error")) === "", "the old error stayed");
+    const saved = await apiInPage(page, "GET", "/admin/monitoring/port-config");
+    check(saved.body.config.metrics.port === 9101, `the saved port: ${JSON.stringify(saved.body)}`);
+    await page.locator("#finder-submit").click();
+    await waitFor("free ports", async () => (await textOf(page, "#finder-result")).startsWith("Free:"));
+    await screenshot(page, "config-desktop");
+    await narrow(page, "config");
+
+    // Logs and the export are links and a tail.
+    await page.locator('.tabs a[data-page="logs"]').click();
+    await waitFor("the log list", async () => (await page.locator("#log-rows tr").count()) >= 1);
+    await page.locator("#log-rows button").first().click();
+    await waitFor("the log tail", async () => (await textOf(page, "#log-tail")).includes("listening on"));
+    await page.locator('.tabs a[data-page="export"]').click();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#export-link").click()]);
+    check(download.suggestedFilename() === "prometheus-remote.yml", `the export's name: ${download.suggestedFilename()}`);
+
+    // One timer, however many pages and refreshes were shown.
+    await page.waitForTimeout(11000);  // at least one automatic refresh
+    check(await page.evaluate(() => window.__intervals) === 1, "the page made more than one timer");
+
+    // An ended session sends the user back to the login form, with a sentence.
+    await context.clearCookies();
+    await page.locator('.tabs a[data-page="doors"]').click();
+    await waitFor("the login form after the session ended", async () => (await page.locator("#login-view").isVisible()));
+    check((await textOf(page, "#login-error")) === "Your session has ended; log in again.", "no sentence after the session ended");
+
+    // Log in again and out.
+    await login(page, ADMIN_PASSWORD);
+    await page.locator("#app-view").waitFor();
+    await page.locator("#logout").click();
+    await page.locator("#login-view").waitFor();
+    check((await textOf(page, "#login-error")) === "You are logged out.", "logout did not say so");
+    const after = await page.evaluate(async () => (await fetch("/admin/session", { headers: { "X-Requested-With": "sms-bridge-admin-ui" } })).status);
+    check(after === 401, `the session still works after logout: ${after}`);
+    check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function xss() {
+  const { browser, page, problems } = await launch();
+  const payload = '<img src=x onerror="window.__xss=1">';
+  try {
+    await page.goto(`${BASE_URL}/admin`);
+    await login(page, ADMIN_PASSWORD);
+    await page.locator("#app-view").waitFor();
+    // A description with markup, stored through the API as an admin could.
+    const config = (await apiInPage(page, "GET", "/admin/monitoring/port-config")).body.config;
+    config.metrics.description = payload;
+    const saved = await apiInPage(page, "POST", "/admin/monitoring/port-config", { config });
+    check(saved.status === 200, `storing the description: ${JSON.stringify(saved)}`);
+    await page.reload();
+    const card = page.locator('.door[data-service="metrics"]');
+    await card.waitFor();
+    await waitFor("the description", async () => (await card.locator(".door-description").textContent()) === payload);
+    check(await page.locator("img").count() === 0, "an <img> element was created from the description");
+    await page.locator('.tabs a[data-page="config"]').click();
+    await waitFor("the configuration table", async () => (await page.locator('#config-rows tr[data-service="metrics"] td').last().textContent()) === payload);
+    check(await page.locator("img").count() === 0, "the configuration page created an <img>");
+    await page.waitForTimeout(500);
+    check(await page.evaluate(() => window.__xss) === undefined, "the injected handler ran");
+    check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+const scenarios = { workflow, xss };
+if (!scenarios[scenario]) {
+  console.error(`usage: node admin_ui.mjs ${Object.keys(scenarios).join("|")}`);
+  process.exit(2);
+}
+try {
+  await scenarios[scenario]();
+  console.log(`PASS browser ${scenario}`);
+} catch (e) {
+  console.error(`FAIL browser ${scenario}: ${e instanceof CheckFailed ? e.message : e.stack}`);
+  if (reported.length) console.error(`browser errors: ${reported.join(" | ")}`);
+  process.exit(1);
+}

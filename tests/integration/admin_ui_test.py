@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""The admin web UI in a real headless Chromium (Debian's), driven by Playwright.
+
+The server namespace runs PostgreSQL, the firewall helper and sms-bridge-api (as in
+deployment_test.py); the browser runs in the laptop namespace and uses the UI the way an operator
+does (tests/browser/admin_ui.mjs). Screenshots go to BUILD_DIR/screenshots.
+
+Usage: admin_ui_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
+Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+from api_pg_test import pg_bin
+from deployment_test import ADMIN_PASSWORD, LAPTOP_IP, SERVER_IP, Site, World
+from testkit import check, missing_prerequisites, run_scenario
+
+BROWSER_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "browser"))
+
+
+def run_browser(w, scenario):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg)
+    home = os.path.join(w.tmp, "home")
+    os.makedirs(home)
+    env = dict(os.environ, HOME=home, BASE_URL=f"http://{SERVER_IP}:8080", ADMIN_USER="ops", ADMIN_PASSWORD=ADMIN_PASSWORD,
+               LAPTOP_IP=LAPTOP_IP, SCREENSHOT_DIR=os.path.join(w.build_dir, "screenshots"))
+    r = subprocess.run(["ip", "netns", "exec", site.laptop, "node", os.path.join(BROWSER_DIR, "admin_ui.mjs"), scenario],
+                       capture_output=True, text=True, timeout=240, env=env, cwd=BROWSER_DIR)
+    print(r.stdout.strip())
+    check(r.returncode == 0, f"the browser scenario failed:\n{r.stdout}\n{r.stderr}")
+
+
+def scenario_workflow(w):
+    run_browser(w, "workflow")
+
+
+def scenario_xss(w):
+    run_browser(w, "xss")
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
+    if not args.build_dir or not args.scenario:
+        parser.error("--build-dir and --scenario are required")
+    missing = [] if os.geteuid() == 0 else ["root"]
+    missing += [t for t in ("node", "ip", "psql", "runuser") if shutil.which(t) is None]
+    if not os.access("/usr/bin/chromium", os.X_OK):
+        missing.append("chromium (/usr/bin/chromium)")
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        missing.append("playwright-core (npm ci in tests/browser)")
+    if not pg_bin("initdb"):
+        missing.append("PostgreSQL server (initdb)")
+    if missing:
+        return missing_prerequisites(missing)
+    world = World(os.path.abspath(args.build_dir))
+    return run_scenario(args.scenario, world, lambda: None, SCENARIOS[args.scenario], world.log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
