@@ -246,6 +246,39 @@ async function xss() {
     check(await page.locator("img").count() === 0, "the configuration page created an <img>");
     await page.waitForTimeout(500);
     check(await page.evaluate(() => window.__xss) === undefined, "the injected handler ran");
+
+    // Reset to defaults brings the seed's description back.
+    await page.locator("#config-reset").click();
+    await waitFor("the reset", async () => (await textOf(page, "#banner")) === "The port configuration is back to its defaults.");
+    check((await page.locator('#config-rows tr[data-service="metrics"] td').last().textContent()) === "Prometheus metrics endpoint",
+          "reset did not restore the description");
+
+    // Open all, then Close all (the second click confirms).
+    await page.locator('.tabs a[data-page="doors"]').click();
+    await page.locator("#all-minutes").selectOption("30");
+    await page.locator("#open-all").click();
+    const badges = () => page.locator(".door .badge").allTextContents();
+    await waitFor("every enabled door open", async () => (await badges()).filter((b) => b === "OPEN").length === 3);
+    check((await badges()).includes("DISABLED"), "the disabled door was opened");
+    await page.locator("#close-all").click();
+    check((await textOf(page, "#close-all")) === "Confirm: close every door", "Close all did not ask for confirmation");
+    check((await badges()).filter((b) => b === "OPEN").length === 3, "Close all acted before confirming");
+    await page.locator("#close-all").click();
+    await waitFor("every door closed", async () => (await badges()).filter((b) => b === "OPEN").length === 0);
+    check((await textOf(page, "#banner")) === "Closed 3 doors.", `close all said: ${await textOf(page, "#banner")}`);
+
+    // Throttling is visible: after five failures from this address, the login form says to wait.
+    await page.locator("#logout").click();
+    await page.locator("#login-view").waitFor();
+    for (let i = 0; i < 6; i += 1) {
+      await login(page, `wrong password ${i}`);
+      await waitFor("an answer", async () => (await textOf(page, "#login-error")).startsWith("Wrong") ||
+                                             (await textOf(page, "#login-error")).startsWith("Too many"));
+      if ((await textOf(page, "#login-error")).startsWith("Too many")) break;
+      await page.locator("#login-error").evaluate((e) => { e.textContent = ""; });
+    }
+    const throttled = await textOf(page, "#login-error");
+    check(/^Too many failed logins; try again later\. You can try again in \d+ minutes?\.$/.test(throttled), `throttled login shows: ${throttled}`);
     check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
   } finally {
     await browser.close();

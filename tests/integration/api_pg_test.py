@@ -604,7 +604,11 @@ def scenario_browser_login(w):
     session = "Cookie: " + cookie.split(";")[0]
     csrf = body["csrf_token"]
     status, _, body = site.request("GET", "/admin/session", headers=[session])
-    check(status == 200 and body == {"username": "alice"}, f"session: {status} {body}")
+    check(status == 200 and body == {"username": "alice", "client_address": LAPTOP_IP, "csrf_token": csrf},
+          f"session: {status} {body}")
+    # Basic callers get no CSRF token (they need none), only who they are.
+    status, _, body = site.request("GET", "/admin/session", user=f"alice:{PASSWORD}")
+    check(status == 200 and body == {"username": "alice", "client_address": LAPTOP_IP}, f"session over Basic: {status} {body}")
     open_body = {"service": "metrics", "duration_minutes": 30}
     for extra in ([], ["X-CSRF-Token: " + "0" * 64]):
         status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, [session, json_type, *extra])
