@@ -199,8 +199,11 @@ struct open_outcome {
 };
 
 // Opens one door and describes the result, as open-port and open-all report it.
-boost::asio::awaitable<open_outcome> open_door(app& a, const std::string& name, const monitoring_port& door,
-                                               std::int64_t seconds, const std::string& source, const std::string& admin) {
+// Parameters by value: a coroutine outlives the full-expression that starts it, so a reference
+// parameter bound to a temporary (cidr->to_string()) dangles by the time the body runs (found by
+// ASan as a stack-buffer-overflow in set_source).
+boost::asio::awaitable<open_outcome> open_door(app& a, std::string name, monitoring_port door, std::int64_t seconds,
+                                               std::string source, std::string admin) {
   v1::Request open;
   auto* o = open.mutable_open();
   o->set_service(name);

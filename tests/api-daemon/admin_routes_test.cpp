@@ -43,7 +43,10 @@ TEST_CASE("every /admin route except login refuses a request without credentials
     request.prepare_payload();
     const auto m = routes.find(verb, target);
     REQUIRE(m.found != nullptr);
-    auto answer = boost::asio::co_spawn(io, (*m.found)(request, request_context{"127.0.0.1"}), boost::asio::use_future);
+    // The handler's coroutine keeps references to its arguments: they must outlive io.run()
+    // (a temporary context here was a stack-use-after-scope that ASan found).
+    const request_context context{"127.0.0.1"};
+    auto answer = boost::asio::co_spawn(io, (*m.found)(request, context), boost::asio::use_future);
     io.run();
     io.restart();
     const http_response response = answer.get();
@@ -67,7 +70,10 @@ TEST_CASE("the admin UI is four embedded assets served with a strict Content-Sec
     const auto m = r.find(http::verb::get, path);
     REQUIRE(m.found != nullptr);
     http_request request{http::verb::get, path, 11};
-    auto answer = boost::asio::co_spawn(io, (*m.found)(request, request_context{"127.0.0.1"}), boost::asio::use_future);
+    // The handler's coroutine keeps references to its arguments: they must outlive io.run()
+    // (a temporary context here was a stack-use-after-scope that ASan found).
+    const request_context context{"127.0.0.1"};
+    auto answer = boost::asio::co_spawn(io, (*m.found)(request, context), boost::asio::use_future);
     io.run();
     io.restart();
     const http_response response = answer.get();
