@@ -16,6 +16,8 @@ packages=(
   prometheus prometheus-postgres-exporter docker-compose shellcheck python3-yaml systemd binutils
   # the api benchmark: load generator and the original stack's FastAPI baseline
   wrk python3-fastapi python3-uvicorn
+  # the fuzzers: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # the admin UI's browser tests: Debian's Chromium, driven by playwright-core (npm, below)
   chromium
 )

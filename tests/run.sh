@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds everything, runs every unit and integration
 # test, then runs the whole suite again on a second build with AddressSanitizer and
-# UndefinedBehaviorSanitizer. Run as root on Debian 12 (the integration tests create network
+# UndefinedBehaviorSanitizer, then the libFuzzer targets for a minute each (FUZZ_SECONDS). Run as root on Debian 12 (the integration tests create network
 # namespaces). With CI=true an integration test that cannot run fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,7 @@ ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 
   ctest --test-dir build-asan --output-on-failure --parallel 2 -E '^integration: run command$'
 sanitized=$(ctest --test-dir build-asan -N -E '^integration: run command$' | sed -n 's/^Total Tests: //p')
 
-echo "tests/run.sh: all passed — $normal tests on build/ and $sanitized on build-asan/ (ASan + UBSan)"
+# libFuzzer (clang): every corpus replayed, then each target fuzzed for a bounded minute.
+bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+
+echo "tests/run.sh: all passed — $normal tests on build/, $sanitized on build-asan/ (ASan + UBSan), 4 fuzz targets"
