@@ -93,6 +93,7 @@ http_response refusal(const http_request& request, const v1::Error& e) {
     case v1::INVALID_ARGUMENT:
       return error_response(request, http::status::unprocessable_entity, e.message());
     case v1::RESOURCE_EXHAUSTED:
+    case v1::STATE_WRITE_FAILED:  // e.g. its disk is full: nothing changed, try again later
       return error_response(request, http::status::service_unavailable, e.message());
     default:
       return error_response(request, http::status::bad_gateway, "The firewall helper could not carry out the request.");
