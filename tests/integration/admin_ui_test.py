@@ -8,15 +8,13 @@ does (tests/browser/admin_ui.mjs). Screenshots go to BUILD_DIR/screenshots.
 Usage: admin_ui_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
-import argparse
 import os
-import shutil
 import subprocess
 import sys
 
 from api_pg_test import pg_bin
 from deployment_test import ADMIN_PASSWORD, LAPTOP_IP, SERVER_IP, Site, World
-from testkit import check, missing_prerequisites, run_scenario
+from testkit import absent_tools, check, integration_main
 
 BROWSER_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "browser"))
 
@@ -48,29 +46,14 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir")
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
-    args = parser.parse_args()
-    if args.list:
-        print("\n".join(sorted(SCENARIOS)))
-        return 0
-    if not args.build_dir or not args.scenario:
-        parser.error("--build-dir and --scenario are required")
-    missing = [] if os.geteuid() == 0 else ["root"]
-    missing += [t for t in ("node", "ip", "psql", "runuser") if shutil.which(t) is None]
-    if not os.access("/usr/bin/chromium", os.X_OK):
-        missing.append("chromium (/usr/bin/chromium)")
-    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
-        missing.append("playwright-core (npm ci in tests/browser)")
-    if not pg_bin("initdb"):
-        missing.append("PostgreSQL server (initdb)")
-    if missing:
-        return missing_prerequisites(missing)
-    world = World(os.path.abspath(args.build_dir))
-    return run_scenario(args.scenario, world, lambda: None, SCENARIOS[args.scenario], world.log)
-
+    def missing(args):
+        absent = absent_tools("node", "ip", "psql", "runuser")
+        if not os.access("/usr/bin/chromium", os.X_OK):
+            absent.append("chromium (/usr/bin/chromium)")
+        if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+            absent.append("playwright-core (npm ci in tests/browser)")
+        return absent + ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,6 @@ when a scenario needs it, runs in a network namespace of its own.
 Usage: api_pg_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
-import argparse
 import base64
 import glob
 import json
@@ -23,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 
-from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
+from testkit import TestFailure, absent_tools, check, kill_all, integration_main
 
 
 
@@ -1017,29 +1016,11 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir")
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
-    args = parser.parse_args()
-    if args.list:
-        print("\n".join(sorted(SCENARIOS)))
-        return 0
-    if not args.build_dir or not args.scenario:
-        parser.error("--build-dir and --scenario are required")
-    missing = []
-    if os.geteuid() != 0:
-        missing.append("root")
-    if not pg_bin("initdb"):
-        missing.append("PostgreSQL server (initdb)")
-    for tool in ("psql", "curl", "ip", "runuser", "promtool", "unshare", "openssl"):
-        if shutil.which(tool) is None:
-            missing.append(tool)
-    if missing:
-        return missing_prerequisites(missing)
-    world = World(os.path.abspath(args.build_dir))
-    return run_scenario(args.scenario, world, world.pg.init, SCENARIOS[args.scenario], world.log)
-
+    def missing(args):
+        return ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"]) + \
+            absent_tools("psql", "curl", "ip", "runuser", "promtool", "unshare", "openssl")
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing,
+                         prepare=lambda world: world.pg.init())
 
 if __name__ == "__main__":
     sys.exit(main())

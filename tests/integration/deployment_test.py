@@ -12,7 +12,6 @@ they run is run natively with the same configs:
 Usage: deployment_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
-import argparse
 import glob
 import json
 import os
@@ -27,7 +26,7 @@ import urllib.parse
 import yaml
 
 from api_pg_test import Postgres, pg_bin
-from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
+from testkit import TestFailure, absent_tools, check, kill_all, integration_main
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COMPOSE = os.path.join(REPO, "compose")
@@ -651,28 +650,13 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir")
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
-    args = parser.parse_args()
-    if args.list:
-        print("\n".join(sorted(SCENARIOS)))
-        return 0
-    if not args.build_dir or not args.scenario:
-        parser.error("--build-dir and --scenario are required")
-    missing = [] if os.geteuid() == 0 else ["root"]
-    tools = ["docker-compose", "promtool", "shellcheck", "systemd-analyze", "readelf", "ldd", "dpkg"]
-    if args.scenario == "laptop_end_to_end":
-        tools += ["prometheus", "prometheus-postgres-exporter", "psql", "curl", "ip", "runuser"]
-        if not pg_bin("initdb"):
-            missing.append("PostgreSQL server (initdb)")
-    missing += [t for t in tools if shutil.which(t) is None]
-    if missing:
-        return missing_prerequisites(missing)
-    world = World(os.path.abspath(args.build_dir))
-    return run_scenario(args.scenario, world, lambda: None, SCENARIOS[args.scenario], world.log)
-
+    def missing(args):
+        tools = ["docker-compose", "promtool", "shellcheck", "systemd-analyze", "readelf", "ldd", "dpkg"]
+        if args.scenario != "laptop_end_to_end":
+            return absent_tools(*tools)
+        return absent_tools(*tools, "prometheus", "prometheus-postgres-exporter", "psql", "curl", "ip", "runuser") + \
+            ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,6 @@ throwaway PostgreSQL run on this machine's loopback; the laptop namespace probes
 Usage: fault_test.py --build-dir DIR --scenario storm [--seconds N]  (default 90; the CI bound)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
-import argparse
 import heapq
 import json
 import os
@@ -40,7 +39,7 @@ import urllib.error
 import urllib.request
 
 from api_pg_test import Backend, Postgres, pg_bin
-from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
+from testkit import TestFailure, absent_tools, check, kill_all, integration_main
 
 SERVER_IP, LAPTOP_IP = "10.62.0.1", "10.62.0.2"
 SECRET, API_KEY = "fault-hmac-secret-0123456789", "fault-gateway-key-0123456789"
@@ -521,8 +520,8 @@ class Storm:
             print(f"  - {v}")
 
 
-def scenario_storm(w, seconds=None):
-    storm = Storm(w, seconds or STORM_SECONDS)
+def scenario_storm(w):
+    storm = Storm(w, getattr(w, "seconds", STORM_SECONDS))
     try:
         storm.run()
     finally:
@@ -535,26 +534,16 @@ SCENARIOS = {"storm": scenario_storm}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir")
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--seconds", type=int, default=STORM_SECONDS, help="how long the storm lasts (the long form: 1800)")
-    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
-    args = parser.parse_args()
-    if args.list:
-        print("\n".join(sorted(SCENARIOS)))
-        return 0
-    if not args.build_dir or not args.scenario:
-        parser.error("--build-dir and --scenario are required")
-    missing = [] if os.geteuid() == 0 else ["root"]
-    missing += [t for t in ("ip", "nft", "nsenter", "unshare", "psql", "openssl", "runuser") if shutil.which(t) is None]
-    if not pg_bin("initdb"):
-        missing.append("PostgreSQL server (initdb)")
-    if missing:
-        return missing_prerequisites(missing)
-    world = World(os.path.abspath(args.build_dir))
-    return run_scenario(args.scenario, world, lambda: None, lambda wd: scenario_storm(wd, args.seconds), world.log)
-
+    def missing(args):
+        return absent_tools("ip", "nft", "nsenter", "unshare", "psql", "openssl", "runuser") + \
+            ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
+    def make_world(args):
+        world = World(os.path.abspath(args.build_dir))
+        world.seconds = args.seconds
+        return world
+    return integration_main(__doc__, SCENARIOS, make_world, missing,
+                         extra={"--seconds": {"type": int, "default": STORM_SECONDS,
+                                              "help": "how long the storm lasts (the long form: 1800)"}})
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,17 +10,15 @@ still answers /health, the helper still serves, and the audit tables are intact.
 Usage: hostile_input_test.py --build-dir DIR --scenario table   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
-import argparse
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 from api_pg_test import pg_bin
 from deployment_test import ADMIN_PASSWORD, SERVER_IP, Site, World
-from testkit import check, missing_prerequisites, run_scenario
+from testkit import absent_tools, check, integration_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASIC = "Basic " + base64.b64encode(f"ops:{ADMIN_PASSWORD}".encode()).decode()
@@ -203,25 +201,9 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir")
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
-    args = parser.parse_args()
-    if args.list:
-        print("\n".join(sorted(SCENARIOS)))
-        return 0
-    if not args.build_dir or not args.scenario:
-        parser.error("--build-dir and --scenario are required")
-    missing = [] if os.geteuid() == 0 else ["root"]
-    missing += [t for t in ("ip", "psql", "runuser") if shutil.which(t) is None]
-    if not pg_bin("initdb"):
-        missing.append("PostgreSQL server (initdb)")
-    if missing:
-        return missing_prerequisites(missing)
-    world = World(os.path.abspath(args.build_dir))
-    return run_scenario(args.scenario, world, lambda: None, SCENARIOS[args.scenario], world.log)
-
+    def missing(args):
+        return absent_tools("ip", "psql", "runuser") + ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,8 @@
 """What the integration test scripts share: failures, checks, and the CI rule on prerequisites."""
+import argparse
 import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,3 +52,33 @@ def run_scenario(name, world, prepare, scenario, log):
         world.teardown()
     print(f"PASS {name}")
     return 0
+
+
+def integration_main(doc, scenarios, make_world, missing=lambda args: [], prepare=lambda world: None, extra=None):
+    """The command line every integration script shares: `--list` (CMake registers one ctest per
+    name), or `--build-dir DIR --scenario NAME` to run one scenario in a fresh world.
+    missing(args) lists what is absent (root is checked here); make_world(args) builds the world
+    (with teardown() and log()); prepare(world) runs before the scenario; extra maps more option
+    names to argparse keyword arguments."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir")
+    parser.add_argument("--scenario", choices=sorted(scenarios))
+    parser.add_argument("--list", action="store_true", help="print the scenario names (CMake registers one test each)")
+    for name, options in (extra or {}).items():
+        parser.add_argument(name, **options)
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(scenarios)))
+        return 0
+    if not args.build_dir or not args.scenario:
+        parser.error("--build-dir and --scenario are required")
+    absent = ([] if os.geteuid() == 0 else ["root"]) + missing(args)
+    if absent:
+        return missing_prerequisites(absent)
+    world = make_world(args)
+    return run_scenario(args.scenario, world, lambda: prepare(world), scenarios[args.scenario], world.log)
+
+
+def absent_tools(*tools):
+    """The command-line tools of `tools` that are not on PATH."""
+    return [t for t in tools if shutil.which(t) is None]
