@@ -202,10 +202,9 @@ async function refreshHealth() {
   const r = await fetch("/health", { cache: "no-store" }).then((x) => x.json()).catch(() => null);
   for (const li of document.querySelectorAll("#health li")) {
     const value = r && r.checks ? r.checks[li.dataset.check] : undefined;
-    const shown = value === "up" || value === "ok" ? "up" : value === undefined ? "unknown" : value === "unknown" ? "unknown" : "down";
     const b = li.querySelector("b");
-    text(b, value === undefined ? "unknown" : value === "ok" ? "ok" : value);
-    b.className = shown;
+    text(b, value || "unknown");
+    b.className = value === "up" || value === "ok" ? "up" : !value || value === "unknown" ? "unknown" : "down";
   }
 }
 
@@ -251,9 +250,8 @@ function drawCard(card, s) {
   text(card.querySelector(".door-until"), deadline ? localTime(deadline) : "—");
   text(card.querySelector(".door-left"), deadline ? countdown(deadline) : "—");
   card.querySelector(".door-open").hidden = open || !s.enabled;
-  if (!open) askConfirm(card, false);
+  if (!open) askConfirm(card, false);  // a door that closed meanwhile drops a pending confirmation
   card.querySelector(".door-close").hidden = !open || !card.querySelector(".door-confirm").hidden;
-  if (!open) card.querySelector(".door-confirm").hidden = true;
   const input = card.querySelector(".door-source-input");
   input.placeholder = session.address ? `my address (${session.address})` : "my address";
 }
