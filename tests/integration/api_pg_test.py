@@ -1012,6 +1012,73 @@ def scenario_delivery(w):
     check(backend.bad_signatures == 0, "a request had a bad signature")
 
 
+def scenario_delivery_stall(w):
+    """A backend that accepts connections and then says nothing freezes neither the outbox nor
+    trigger-recovery: every backend call is bounded as a whole."""
+    import socket
+    import threading
+    secret, api_key = "hmac-secret-0123456789", "gateway-key-0123456789"
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(64)
+    held = []  # accepted and never answered: no TLS handshake, no HTTP
+    def hold():
+        while True:
+            try:
+                held.append(stall.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=hold, daemon=True).start()
+    stalled_url = f"https://localhost:{stall.getsockname()[1]}"
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    def configure(base):
+        with open(settings + ".tmp", "w") as f:
+            json.dump({"settings": {"allowed_countries": ["+91"], "count_threshold": 50,
+                                    "sync_url": f"{base}/sync", "recovery_url": f"{base}/recovery"}}, f)
+        os.replace(settings + ".tmp", settings)
+    configure(stalled_url)
+    backend = Backend(w.tmp, secret)
+    env = {"SMS_BRIDGE_SETTINGS_FILE": settings, "SMS_BRIDGE_HMAC_SECRET": secret, "SMS_BRIDGE_SMS_API_KEY": api_key,
+           "SMS_BRIDGE_BACKEND_CA_FILE": backend.ca}
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"), env)
+    r = subprocess.run([w.api_bin, "admin", "add", "ops"], input="recovery password\n", capture_output=True, text=True,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url), timeout=60)
+    check(r.returncode == 0, f"admin add: {r.stderr}")
+    def post(path, body):
+        return w.http("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-API-Key": api_key})
+    mobile = "+919800000011"
+    _, _, reg = post("/onboarding/register", {"mobile_number": mobile})
+    post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + reg["hash"], "received_at": "x"})
+    check(post("/pin-setup", {"mobile_number": mobile, "pin": "1234", "hash": reg["hash"]})[0] == 200, "pin-setup failed")
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(held, "the outbox never connected to the stalled backend")
+    # The delivery is stuck in the stalled backend's hands; the admin's recovery still answers.
+    started = time.monotonic()
+    status, _, body = w.http("POST", "/admin/trigger-recovery", body=b"{}",
+                             headers={"Content-Type": "application/json",
+                                      "Authorization": "Basic " + base64.b64encode(b"ops:recovery password").decode()})
+    took = time.monotonic() - started
+    check(status == 200 and body.get("recovery_url_status") == 0 and took < 5,
+          f"trigger-recovery with a stalled backend: {status} {body} after {took:.1f} s")
+    # The stalled delivery ends at its deadline with a sentence, and the worker goes on.
+    def outbox():
+        return w.pg.psql("SELECT status || '|' || attempts || '|' || COALESCE(last_error, '') FROM sync_outbox").stdout.strip()
+    deadline = time.monotonic() + 15
+    while not outbox().startswith("pending|1|") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check(outbox().startswith("pending|1|") and "timed out" in outbox(), f"the stalled delivery did not time out: {outbox()}")
+    configure(f"https://localhost:{backend.port}")
+    deadline = time.monotonic() + 20
+    while not backend.keys() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check(backend.keys() and outbox().startswith("delivered|"), f"the worker did not go on after the stall: {outbox()}")
+    stall.close()
+    for c in held:
+        c.close()
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
