@@ -1012,6 +1012,66 @@ def scenario_delivery(w):
     check(backend.bad_signatures == 0, "a request had a bad signature")
 
 
+def scenario_sms_database_errors(w):
+    """Nothing is answered "received" or "success" unless PostgreSQL committed it, and a check that
+    cannot ask the database refuses (503) instead of letting the SMS through unchecked."""
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    with open(settings, "w") as f:
+        json.dump({"version": "2.3.0", "settings": {"allowed_countries": ["+91"], "count_threshold": 5}}, f)
+    api_key = "gateway-key-0123456789"
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"),
+                {"SMS_BRIDGE_SETTINGS_FILE": settings, "SMS_BRIDGE_HMAC_SECRET": "hmac-secret-0123456789", "SMS_BRIDGE_SMS_API_KEY": api_key})
+    def post(path, body):
+        return w.http("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-API-Key": api_key})
+    def sms(mobile, code):
+        return post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + code, "received_at": "2026-11-27T10:00:00Z"})
+    def sql(statement):
+        return w.pg.psql(statement).stdout.strip()
+    def register(mobile):
+        status, _, reg = post("/onboarding/register", {"mobile_number": mobile})
+        check(status == 200, f"register {mobile}: {status} {reg}")
+        return reg["hash"]
+    # A statement in the transaction fails (here the log row, refused by a trigger): PostgreSQL's
+    # COMMIT then rolls back, and the answer must say so.
+    sql("CREATE FUNCTION sbt_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.status IN ('received', 'success') AND NEW.event <> 'register' THEN RAISE EXCEPTION 'log refused'; END IF; "
+        "RETURN NEW; END $$")
+    sql("CREATE TRIGGER sbt_refuse BEFORE INSERT ON sms_bridge_logs FOR EACH ROW EXECUTE FUNCTION sbt_refuse()")
+    alice = "+919876543210"
+    code = register(alice)
+    status, _, body = sms(alice, code)
+    check(status == 503, f"an SMS whose transaction rolled back was answered {status} {body}")
+    check(sql(f"SELECT count(*) FROM onboarding_codes WHERE hash = '{code}' AND consumed_at IS NULL") == "1"
+          and sql("SELECT count(*) FROM verified_numbers") == "0", "the rolled-back SMS left its changes behind")
+    sql("DROP TRIGGER sbt_refuse ON sms_bridge_logs")
+    status, _, body = sms(alice, code)
+    check(status == 200 and body.get("status") == "received", f"the same SMS once the database works: {status} {body}")
+    sql("CREATE TRIGGER sbt_refuse BEFORE INSERT ON sms_bridge_logs FOR EACH ROW EXECUTE FUNCTION sbt_refuse()")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "1234", "hash": code})
+    check(status == 503, f"a PIN setup whose transaction rolled back was answered {status} {body}")
+    check(sql("SELECT count(*) FROM sync_outbox") == "0" and sql("SELECT count(*) FROM verified_numbers WHERE pin_consumed_at IS NULL") == "1",
+          "the rolled-back PIN setup left its changes behind")
+    sql("DROP TRIGGER sbt_refuse ON sms_bridge_logs")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "1234", "hash": code})
+    check(status == 200 and sql("SELECT count(*) FROM sync_outbox") == "1", f"the PIN setup once the database works: {status} {body}")
+    # The count and blacklist checks cannot ask the database: refused, not waved through.
+    bob = "+919876500000"
+    code = register(bob)
+    for broken, repaired, check_name in (
+            ("ALTER TABLE sms_bridge_logs RENAME COLUMN mobile_hash TO mobile_hash_gone",
+             "ALTER TABLE sms_bridge_logs RENAME COLUMN mobile_hash_gone TO mobile_hash", "count_check"),
+            ("ALTER TABLE sms_blacklist RENAME TO sms_blacklist_gone", "ALTER TABLE sms_blacklist_gone RENAME TO sms_blacklist",
+             "blacklist_check")):
+        sql(broken)
+        status, _, body = sms(bob, code)
+        check(status == 503, f"with {check_name} unable to ask the database, the SMS was answered {status} {body}")
+        sql(repaired)
+    check(sql(f"SELECT count(*) FROM onboarding_codes WHERE hash = '{code}' AND consumed_at IS NULL") == "1",
+          "a refused SMS consumed its code")
+    status, _, body = sms(bob, code)
+    check(status == 200 and body.get("status") == "received", f"bob's SMS once the checks work: {status} {body}")
+
+
 def scenario_delivery_stall(w):
     """A backend that accepts connections and then says nothing freezes neither the outbox nor
     trigger-recovery: every backend call is bounded as a whole."""
