@@ -14,6 +14,8 @@ packages=(
   # the laptop monitoring stack, run natively in the end-to-end test (Prometheus, promtool, the
   # postgres exporter) and the deployment files' static checks (compose parser, shell linter, YAML)
   prometheus prometheus-postgres-exporter docker-compose shellcheck python3-yaml systemd binutils
+  # the compose stack under a real engine (in a namespace of its own) and its offline base image
+  docker.io mmdebstrap
   # the api benchmark: load generator and the original stack's FastAPI baseline
   wrk python3-fastapi python3-uvicorn
   # the fuzzers: clang with libFuzzer and the sanitizer runtimes

@@ -1,6 +1,7 @@
 // sms-bridge-api's configuration: one table of settings drives parsing, validation and --help.
 #include "api-daemon/api_config.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -8,6 +9,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 
+#include "api-daemon/pg.hpp"
 #include "proto/net_types.hpp"
 
 namespace smsbridge::api {
@@ -205,7 +207,15 @@ std::string usage() {
   }
   out += "  (environment only) $SMS_BRIDGE_HMAC_SECRET, $SMS_BRIDGE_SMS_API_KEY\n"
          "      the secrets of the SMS API (at least 16 characters each; or in --secrets-file).\n"
-         "      Without both, the SMS API (/onboarding/register, /sms/receive, /pin-setup) is off.\n";
+         "      Without both, the SMS API (/onboarding/register, /sms/receive, /pin-setup) is off.\n"
+         "  (environment only) $SMS_BRIDGE_DATABASE_PASSWORD\n"
+         "      the database password, unless the URL holds one (libpq's PGPASSWORD and ~/.pgpass also work).\n"
+         "  (environment only) $SMS_BRIDGE_ADMIN_PASSWORD_FILE, $SMS_BRIDGE_DATABASE_PASSWORD_FILE,\n"
+         "      $SMS_BRIDGE_HMAC_SECRET_FILE, $SMS_BRIDGE_SMS_API_KEY_FILE\n"
+         "      read that secret from a file instead (compose secrets: /run/secrets/NAME); one trailing\n"
+         "      newline is dropped. Setting both NAME and NAME_FILE is an error.\n"
+         "  The daemon refuses to start (exit 2, naming the variable) on a CHANGE-ME value, a password\n"
+         "  shorter than 12 characters or an SMS secret shorter than 16.\n";
   out += "  -h, --help\n      this text\n"
          "\nexit codes: 0 stopped by a signal or command done; 1 cannot run (database, socket);\n"
          "            2 usage or configuration error.\n";
@@ -221,9 +231,21 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
       if (auto r = s.apply(cl.config, s.doc.variable, it->second); !r) return r.error();
     }
   }
-  // The two secrets are read from the environment only (a flag would show in ps).
-  if (auto it = environment.find("SMS_BRIDGE_HMAC_SECRET"); it != environment.end()) cl.config.hmac_secret = it->second;
-  if (auto it = environment.find("SMS_BRIDGE_SMS_API_KEY"); it != environment.end()) cl.config.sms_api_key = it->second;
+  // The secrets are read from the environment only (a flag would show in ps), or from the file a
+  // NAME_FILE variable names; both at once is ambiguous.
+  for (auto [name, field] : {std::pair{"SMS_BRIDGE_HMAC_SECRET", &cl.config.hmac_secret},
+                             std::pair{"SMS_BRIDGE_SMS_API_KEY", &cl.config.sms_api_key},
+                             std::pair{"SMS_BRIDGE_DATABASE_PASSWORD", &cl.config.database_password},
+                             std::pair{"SMS_BRIDGE_ADMIN_PASSWORD", &cl.config.admin_password}}) {
+    const std::string file_variable = std::string(name) + "_FILE";
+    auto value = environment.find(name);
+    auto file = environment.find(file_variable);
+    const bool has_value = value != environment.end() && !value->second.empty();
+    const bool has_file = file != environment.end() && !file->second.empty();
+    if (has_value && has_file) return fail(fmt::format("{} and {} are both set: set one of them.", name, file_variable));
+    if (has_value) *field = value->second;
+    if (has_file) cl.config.secret_files[name] = file->second;
+  }
   bool command_seen = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -269,13 +291,73 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
   if (cl.config.port_min_duration_seconds > cl.config.port_max_duration_seconds) {
     return fail("SMS_BRIDGE_PORT_MIN_DURATION_SECONDS is greater than SMS_BRIDGE_PORT_MAX_DURATION_SECONDS.");
   }
-  if (cl.config.admin_username.empty() != cl.config.admin_password.empty()) {
+  if (cl.config.admin_username.empty() != (cl.config.admin_password.empty() && !cl.config.secret_files.count("SMS_BRIDGE_ADMIN_PASSWORD"))) {
     return fail("SMS_BRIDGE_ADMIN_USERNAME and SMS_BRIDGE_ADMIN_PASSWORD go together: set both or neither.");
   }
   return cl;
 }
 
-fallible<void> load_secrets(api_config& config) {
+namespace {
+// One secret's file: at most 4096 bytes, one trailing newline (an editor's, echo's) dropped.
+fallible<std::string> read_secret_file(const std::string& variable, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(fmt::format("{}_FILE: cannot read {}.", variable, path));
+  std::string value(4097, '\0');
+  in.read(value.data(), static_cast<std::streamsize>(value.size()));
+  value.resize(static_cast<std::size_t>(in.gcount()));
+  if (value.size() > 4096) return fail(fmt::format("{}_FILE: {} is longer than 4096 bytes.", variable, path));
+  if (!value.empty() && value.back() == '\n') value.pop_back();
+  if (!value.empty() && value.back() == '\r') value.pop_back();
+  if (value.empty()) return fail(fmt::format("{}_FILE: {} is empty.", variable, path));
+  return value;
+}
+
+bool is_example_value(std::string_view v) {
+  constexpr std::string_view marker = "change-me";
+  if (v.size() < marker.size()) return false;
+  for (std::size_t i = 0; i + marker.size() <= v.size(); ++i) {
+    bool same = true;
+    for (std::size_t k = 0; k < marker.size() && same; ++k)
+      same = std::tolower(static_cast<unsigned char>(v[i + k])) == marker[k];
+    if (same) return true;
+  }
+  return false;
+}
+}  // namespace
+
+fallible<void> check_secrets(const api_config& config, const std::map<std::string, std::string>& environment) {
+  struct secret {
+    std::string name;
+    std::string value;
+    std::size_t min_length;
+  };
+  std::vector<secret> secrets = {{"SMS_BRIDGE_ADMIN_PASSWORD", config.admin_password, 12},
+                                 {"SMS_BRIDGE_DATABASE_PASSWORD", config.database_password, 12},
+                                 {"the password in SMS_BRIDGE_DATABASE_URL", pg::password_of(config.database_url), 12},
+                                 {"SMS_BRIDGE_HMAC_SECRET", config.hmac_secret, 16},
+                                 {"SMS_BRIDGE_SMS_API_KEY", config.sms_api_key, 16}};
+  if (auto it = environment.find("PGPASSWORD"); it != environment.end()) secrets.push_back({"PGPASSWORD", it->second, 12});
+  for (const auto& s : secrets) {
+    if (s.value.empty()) continue;  // not set: the feature it guards is off, or another source applies
+    if (is_example_value(s.value)) {
+      return fail(fmt::format("{} is still the example value CHANGE-ME; set a real secret (for example: openssl rand -base64 24).", s.name));
+    }
+    if (s.value.size() < s.min_length) return fail(fmt::format("{} must be at least {} characters.", s.name, s.min_length));
+  }
+  return {};
+}
+
+fallible<void> load_secrets(api_config& config, const std::map<std::string, std::string>& environment) {
+  for (auto [name, field] : {std::pair{"SMS_BRIDGE_HMAC_SECRET", &config.hmac_secret},
+                             std::pair{"SMS_BRIDGE_SMS_API_KEY", &config.sms_api_key},
+                             std::pair{"SMS_BRIDGE_DATABASE_PASSWORD", &config.database_password},
+                             std::pair{"SMS_BRIDGE_ADMIN_PASSWORD", &config.admin_password}}) {
+    auto path = config.secret_files.find(name);
+    if (path == config.secret_files.end()) continue;
+    auto value = read_secret_file(name, path->second);
+    if (!value) return value.error();
+    *field = std::move(*value);
+  }
   if (!config.secrets_file.empty()) {
     std::ifstream in(config.secrets_file);
     if (!in) return fail(fmt::format("cannot read the secrets file {}.", config.secrets_file));
@@ -292,10 +374,7 @@ fallible<void> load_secrets(api_config& config) {
       }
     }
   }
-  for (auto [name, value] : {std::pair{"SMS_BRIDGE_HMAC_SECRET", &config.hmac_secret}, std::pair{"SMS_BRIDGE_SMS_API_KEY", &config.sms_api_key}}) {
-    if (!value->empty() && value->size() < 16) return fail(fmt::format("{} must be at least 16 characters.", name));
-  }
-  return {};
+  return check_secrets(config, environment);
 }
 
 }  // namespace smsbridge::api

@@ -36,12 +36,22 @@ struct api_config {
   std::string secrets_file;
   std::string hmac_secret;  // SMS_BRIDGE_HMAC_SECRET: signs codes (and, later, deliveries)
   std::string sms_api_key;  // SMS_BRIDGE_SMS_API_KEY: what the SMS gateway presents
+  std::string database_password;  // SMS_BRIDGE_DATABASE_PASSWORD: used unless the URL carries one
+  // NAME_FILE variables (compose/Kubernetes secrets): secret variable -> the file holding its value.
+  std::map<std::string, std::string> secret_files;
   std::string backend_ca_file;  // extra CA certificates for the backend's TLS (besides the system's)
 };
 
-// Reads KEY=VALUE lines (SMS_BRIDGE_HMAC_SECRET, SMS_BRIDGE_SMS_API_KEY) from the secrets file
-// into the config, where the environment did not set them. Fails with a sentence (never the value).
-fallible<void> load_secrets(api_config& config);
+// Reads each NAME_FILE (one value, a trailing newline dropped), then KEY=VALUE lines
+// (SMS_BRIDGE_HMAC_SECRET, SMS_BRIDGE_SMS_API_KEY) from the secrets file where nothing else set
+// them, then refuses weak secrets (check_secrets). Fails with a sentence naming the variable,
+// never the value.
+fallible<void> load_secrets(api_config& config, const std::map<std::string, std::string>& environment);
+
+// Refuses to run on an example value (CHANGE-ME), a password shorter than 12 characters or an
+// SMS secret shorter than 16: the admin password, the database password (SMS_BRIDGE_DATABASE_PASSWORD,
+// PGPASSWORD or the URL's), SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY. Pure.
+fallible<void> check_secrets(const api_config& config, const std::map<std::string, std::string>& environment);
 
 // One setting: its flag (--database-url) and variable (SMS_BRIDGE_DATABASE_URL) and what it means.
 struct setting_doc {

@@ -31,6 +31,11 @@ struct app {
     std::string backend_sync = "unknown";  // ok | failing | unknown
     std::chrono::steady_clock::time_point checked_at;
   } health;
+  // The helper's host's default-route address and when it was asked (I/O thread only).
+  struct {
+    std::string address;
+    std::chrono::steady_clock::time_point asked_at;
+  } host_address;
   // Audit drain state, touched on the I/O thread only.
   bool draining = false;
   bool drain_again = false;

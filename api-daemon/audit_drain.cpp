@@ -136,15 +136,15 @@ boost::asio::awaitable<void> reconcile_audit(app& a) {
   // Audit rows that say "open" for a grant the helper does not hold: closed in the trail, as the
   // seed's "sync port mappings to database" did, but recorded as a close row with its reason.
   auto close_orphans = [live](pg::connection& c) -> pg::db_result<int> {
+    // Appended piece by piece: g++ 12 at -O3 reports a false -Wrestrict for chained operator+.
     std::string array = "{";
     for (std::size_t i = 0; i < live.size(); ++i) {
-      // Appends, not a chain of temporaries: g++ 12 -O3 -Werror=restrict rejects the chain.
       if (i) array += ',';
       array += '"';
       array += live[i];
       array += '"';
     }
-    array += "}";
+    array += '}';
     auto r = c.exec("SELECT count(record_port_closed(o.service::varchar, o.external_port, 'system-reconcile', true, "
                     "'not open in the firewall helper', o.grant_id, NULL, now())) "
                     "FROM monitoring_port_access o "

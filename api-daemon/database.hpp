@@ -18,7 +18,8 @@ class database {
  public:
   // `connections` threads, each using at most one of as many long-lived connections at a time:
   // concurrent requests run concurrent transactions (and share PostgreSQL's group commits).
-  explicit database(std::string url, std::size_t connections = 1) : url_(std::move(url)), threads_(connections) {}
+  explicit database(std::string url, std::size_t connections = 1, std::string password = {})
+      : url_(std::move(url)), password_(std::move(password)), threads_(connections) {}
   database(const database&) = delete;
   database& operator=(const database&) = delete;
 
@@ -37,7 +38,7 @@ class database {
   auto call_now(F& fn) -> std::invoke_result_t<F, pg::connection&> {
     std::unique_ptr<pg::connection> c = take();
     if (!c || !c->usable()) {
-      auto opened = pg::connection::open(url_);
+      auto opened = pg::connection::open(url_, 5, password_);
       if (!opened) return opened.error();
       c = std::make_unique<pg::connection>(std::move(*opened));
     }
@@ -60,6 +61,7 @@ class database {
   }
 
   std::string url_;
+  std::string password_;  // SMS_BRIDGE_DATABASE_PASSWORD(_FILE); empty: libpq's own sources
   std::mutex mutex_;
   std::vector<std::unique_ptr<pg::connection>> idle_;  // at most one per thread ever exists
   worker threads_;

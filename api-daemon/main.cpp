@@ -183,9 +183,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto r = api::init_crypto(); !r) return log_line("error", r.error().message), 1;
-  if (auto r = api::load_secrets(cl->config); !r) return log_line("error", r.error().message), 2;
+  if (auto r = api::load_secrets(cl->config, environment()); !r) return log_line("error", r.error().message), 2;
   const api::api_config& config = cl->config;
-  api::database db(config.database_url, config.database_connections);
+  api::database db(config.database_url, config.database_connections, config.database_password);
 
   // Migrations first, in every command: nothing runs against an old schema.
   auto do_migrate = [](api::pg::connection& c) { return api::migrate(c, api::builtin_migrations()); };
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
   api::basic_auth auth(db, {});
   api::metrics stats;
   const auto report = [](std::string_view m) { log_line("error", m); };
-  api::app app{config, db, helper_thread, delivery_thread, auth, stats, report, {}, false, false};
+  api::app app{config, db, helper_thread, delivery_thread, auth, stats, report, {}, {}, false, false};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
   };

@@ -36,10 +36,9 @@ std::optional<std::int64_t> whole_number(std::string_view text) {
   return v;
 }
 
-// The address a laptop should use: SMS_BRIDGE_SERVER_IP, or the source address the kernel would
-// pick for an outside destination (a UDP "connect" sends nothing).
-std::string server_address(const app& a) {
-  if (a.config.server_ip != "auto") return a.config.server_ip;
+// The address this daemon's own kernel would use for an outside destination (a UDP "connect"
+// sends nothing): right when it shares the host's network namespace, a container's otherwise.
+std::string own_outside_address() {
   boost::asio::io_context io;
   boost::asio::ip::udp::socket s(io);
   boost::system::error_code ec;
@@ -52,8 +51,29 @@ std::string server_address(const app& a) {
   return "127.0.0.1";
 }
 
+// The address a laptop should use: SMS_BRIDGE_SERVER_IP; else the address of the default route
+// of the helper's host, which the helper reports (it lives in the host's network namespace even
+// when this daemon runs in a container, where our own address would be the container's); else
+// our own. The helper's answer is kept for a minute.
+boost::asio::awaitable<std::string> server_address(app& a) {
+  if (a.config.server_ip != "auto") co_return a.config.server_ip;
+  const auto now = std::chrono::steady_clock::now();
+  if (!a.host_address.address.empty() && now - a.host_address.asked_at < std::chrono::minutes(1)) {
+    co_return a.host_address.address;
+  }
+  v1::Request status;
+  status.mutable_status();
+  auto step = call_helper(a, status);
+  auto answer = co_await std::move(step);
+  if (answer && !answer->has_error() && !answer->status().host_address().empty()) {
+    a.host_address = {answer->status().host_address(), now};
+    co_return a.host_address.address;
+  }
+  co_return own_outside_address();
+}
+
 // The seed's connection_info shapes; passwords are never included.
-json::object connection_info(std::string_view service, std::uint16_t port, const std::string& ip) {
+json::object connection_info(const app& a, std::string_view service, std::uint16_t port, const std::string& ip) {
   const std::string hostport = fmt::format("{}:{}", ip, port);
   if (service == "metrics") {
     return {{"url", fmt::format("http://{}/metrics", hostport)},
@@ -61,11 +81,13 @@ json::object connection_info(std::string_view service, std::uint16_t port, const
             {"prometheus_target", hostport}};
   }
   if (service == "postgres" || service == "pgbouncer") {
+    // The login sms-bridge-api itself uses: the stack's real role, not the seed's "postgres".
+    const pg::login login = pg::login_of(a.config.database_url);
     return {{"host", ip},
             {"port", port},
-            {"database", "sms_bridge"},
-            {"username", "postgres"},
-            {"connection_string", fmt::format("postgresql://postgres:****@{}/sms_bridge", hostport)},
+            {"database", login.database},
+            {"username", login.user},
+            {"connection_string", fmt::format("postgresql://{}:****@{}/{}", login.user, hostport, login.database)},
             {"note", "Get the password from the server's environment (POSTGRES_PASSWORD)."}};
   }
   if (service == "redis") {
@@ -154,10 +176,10 @@ boost::asio::awaitable<std::optional<v1::Grant>> live_grant(app& a, const std::s
   co_return std::nullopt;
 }
 
-json::object describe_grant(const v1::Grant& g, const std::string& ip) {
+json::object describe_grant(const app& a, const v1::Grant& g, const std::string& ip) {
   return {{"service", g.service()},       {"port", g.external_port()}, {"source", g.source()},
           {"opened_at", iso(g.opened_at())}, {"expires_at", iso(g.expires_at())}, {"opened_by", g.opened_by()},
-          {"connection_info", connection_info(g.service(), static_cast<std::uint16_t>(g.external_port()), ip)}};
+          {"connection_info", connection_info(a, g.service(), static_cast<std::uint16_t>(g.external_port()), ip)}};
 }
 
 // ---- endpoints ---------------------------------------------------------------------------
@@ -215,13 +237,14 @@ boost::asio::awaitable<open_outcome> open_door(app& a, std::string name, monitor
   auto step = call_helper(a, open);
   auto answer = co_await std::move(step);
   if (!answer) co_return open_outcome{http::status::service_unavailable, {{"detail", "The firewall helper is not reachable."}}};
-  const std::string ip = server_address(a);
+  auto address_step = server_address(a);
+  const std::string ip = co_await std::move(address_step);
   if (answer->has_error()) {
     if (answer->error().code() == v1::ALREADY_OPEN) {
       auto current_step = live_grant(a, name);
       auto current = co_await std::move(current_step);
       json::object out{{"service", name}, {"port", door.port}};
-      if (current) out = describe_grant(*current, ip);
+      if (current) out = describe_grant(a, *current, ip);
       out["status"] = "already_open";
       co_return open_outcome{http::status::ok, std::move(out)};
     }
@@ -231,7 +254,7 @@ boost::asio::awaitable<open_outcome> open_door(app& a, std::string name, monitor
     auto detail = json::parse(mapped.body(), ec);
     co_return open_outcome{mapped.result(), ec ? json::object{{"detail", "The firewall helper refused."}} : std::move(detail.as_object())};
   }
-  json::object out = describe_grant(answer->open().grant(), ip);
+  json::object out = describe_grant(a, answer->open().grant(), ip);
   out["status"] = "opened";
   co_return open_outcome{http::status::ok, std::move(out)};
 }
@@ -343,11 +366,12 @@ boost::asio::awaitable<http_response> port_status(app& a, const http_request& re
   auto answer = co_await std::move(step);
   if (!answer) co_return unreachable(request);
   if (answer->has_error()) co_return refusal(request, answer->error());
-  const std::string ip = server_address(a);
+  auto address_step = server_address(a);
+  const std::string ip = co_await std::move(address_step);
   const auto now = TimeUtil::TimestampToMilliseconds(answer->list().now());
   json::object ports;
   for (const auto& g : answer->list().grants()) {
-    auto d = describe_grant(g, ip);
+    auto d = describe_grant(a, g, ip);
     d.erase("service");
     d["time_remaining_seconds"] = std::max<std::int64_t>(0, (TimeUtil::TimestampToMilliseconds(g.expires_at()) - now) / 1000);
     ports[g.service()] = std::move(d);
@@ -592,7 +616,8 @@ boost::asio::awaitable<http_response> export_prometheus_config(app& a, const htt
                                                                const std::string&) {
   auto ports = read_ports(a);
   if (!ports) co_return settings_unreadable(request);
-  const std::string ip = server_address(a);
+  auto address_step = server_address(a);
+  const std::string ip = co_await std::move(address_step);
   std::string yaml = fmt::format(
       "# Prometheus configuration for the SMS Bridge laptop stack.\n"
       "# Scrapes {0} through the monitoring doors: open them first (open-port or open-all).\n"

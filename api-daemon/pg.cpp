@@ -3,6 +3,10 @@
 #include "api-daemon/pg.hpp"
 
 #include <libpq-fe.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -35,12 +39,44 @@ std::optional<std::string_view> rows::get(int row, int column) const {
                           static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));
 }
 
-db_result<connection> connection::open(const std::string& conninfo, int connect_timeout_seconds) {
+namespace {
+// The value of one conninfo keyword as written (no defaults), empty if absent or unparsable.
+std::string conninfo_field(const std::string& conninfo, std::string_view keyword) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (error) PQfreemem(error);
+  std::string out;
+  for (PQconninfoOption* o = options; o && o->keyword; ++o) {
+    if (keyword == o->keyword && o->val) out = o->val;
+  }
+  if (options) PQconninfoFree(options);
+  return out;
+}
+}  // namespace
+
+login login_of(const std::string& conninfo) {
+  login l{conninfo_field(conninfo, "user"), conninfo_field(conninfo, "dbname")};
+  if (l.user.empty()) {
+    const char* env = std::getenv("PGUSER");
+    if (env && *env) l.user = env;
+    else if (const passwd* pw = ::getpwuid(::geteuid())) l.user = pw->pw_name;
+  }
+  if (l.database.empty()) {
+    const char* env = std::getenv("PGDATABASE");
+    l.database = env && *env ? env : l.user;
+  }
+  return l;
+}
+
+std::string password_of(const std::string& conninfo) { return conninfo_field(conninfo, "password"); }
+
+db_result<connection> connection::open(const std::string& conninfo, int connect_timeout_seconds, const std::string& password) {
   // With expand_dbname the URL (or key=value string) is expanded in dbname's place; being last,
-  // its own settings win over our default timeout and application name.
+  // its own settings win over our default timeout, application name and password.
   const std::string timeout = std::to_string(connect_timeout_seconds);
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "sms-bridge-api", conninfo.c_str(), nullptr};
+  const char* keys[] = {"connect_timeout", "application_name", "password", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "sms-bridge-api", password.empty() ? nullptr : password.c_str(),
+                          conninfo.c_str(), nullptr};
   connection c;
   c.conn_.reset(PQconnectdbParams(keys, values, 1));
   if (!c.conn_) return db_error{error_kind::connection, "", "libpq could not allocate a connection"};

@@ -47,10 +47,24 @@ class rows {
   std::shared_ptr<pg_result> result_;
 };
 
+// Who a conninfo logs in as, and to which database, with libpq's defaults filled in (PGUSER,
+// PGDATABASE, then the OS user) — what a client on a laptop must use too. No connection is made.
+struct login {
+  std::string user;
+  std::string database;
+};
+login login_of(const std::string& conninfo);
+
+// The password inside a conninfo (URL or key=value), empty if it names none.
+std::string password_of(const std::string& conninfo);
+
 class connection {
  public:
-  // Connects with conninfo (a URL or key=value string); connect_timeout is added if absent.
-  static db_result<connection> open(const std::string& conninfo, int connect_timeout_seconds = 5);
+  // Connects with conninfo (a URL or key=value string); connect_timeout is added if absent. A
+  // non-empty password is used unless the conninfo carries its own (libpq's PGPASSWORD and
+  // .pgpass still apply when both are empty).
+  static db_result<connection> open(const std::string& conninfo, int connect_timeout_seconds = 5,
+                                    const std::string& password = {});
 
   // One statement with text parameters ($1, $2, ...; nullopt is NULL). Never builds SQL from values.
   db_result<rows> exec(std::string_view sql, const std::vector<std::optional<std::string>>& params = {});

@@ -263,6 +263,7 @@ answer firewall_service::answer_status(const v1::Request&, const peer_identity&,
   c->set_connections_refused(counters_.connections_refused);
   c->set_bad_frames(counters_.bad_frames);
   status->set_config_digest(config_.digest);
+  status->set_host_address(deps_.probe.default_route_address());
   for (auto& w : deps_.probe.warnings(config_)) status->add_warnings(std::move(w));
   status->set_started_fail_closed(started_fail_closed_);
   status->set_table(config_.table);

@@ -1,5 +1,6 @@
 // Host checks: a bind test for ports, /proc/sys reads for sysctls, capget for capabilities.
 #include "firewall-helper/host_probe.hpp"
+#include "firewall-helper/route_lookup.hpp"
 
 #include <arpa/inet.h>
 #include <linux/capability.h>
@@ -120,5 +121,7 @@ bool has_cap_net_admin() { return (effective_caps_low() & (1u << CAP_NET_ADMIN))
 bool has_capabilities_beyond_net_admin() {
   return (effective_caps_low() & ~(1u << CAP_NET_ADMIN)) != 0 || effective_caps_high_any();
 }
+
+std::string linux_host_probe::default_route_address() { return default_route_source_v4(); }
 
 }  // namespace smsbridge::firewall

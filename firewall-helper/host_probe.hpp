@@ -16,12 +16,15 @@ class host_probe {
   virtual bool port_in_use(std::uint16_t port) = 0;
   // Sentences about host settings that stop a configured door from working.
   virtual std::vector<std::string> warnings(const helper_config& config) = 0;
+  // The source address the host's IPv4 default route uses, "" if there is no such route.
+  virtual std::string default_route_address() = 0;
 };
 
 class linux_host_probe final : public host_probe {
  public:
   bool port_in_use(std::uint16_t port) override;
   std::vector<std::string> warnings(const helper_config& config) override;
+  std::string default_route_address() override;
 };
 
 // True if the calling thread holds CAP_NET_ADMIN in its effective set.

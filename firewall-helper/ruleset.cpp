@@ -95,6 +95,9 @@ std::string render_table(const helper_config& c,
       "  chain guard_fwd {{\n"
       "    type filter hook forward priority filter - 10; policy accept;\n"
       "    {2} jump check\n"
+      // The packet carries our bit too: iptables-nft can read a DOCKER-USER rule that matches the
+      // packet mark (-m mark), but not one that matches the conntrack mark natively.
+      "    {2} meta mark set meta mark | {1}\n"
       "  }}\n"
       "  chain postrouting {{\n"
       "    type nat hook postrouting priority srcnat - 10; policy accept;\n"
@@ -130,7 +133,9 @@ std::string render_delete_element(std::string_view table, const cidr& source, st
 std::string render_list_table(std::string_view table) { return fmt::format("list table inet {}\n", table); }
 
 std::string render_docker_user_accept(std::uint32_t mark_bit) {
-  return fmt::format("insert rule ip filter DOCKER-USER ct mark & 0x{0:08x} == 0x{0:08x} accept comment \"{1}\"\n",
+  // The form `iptables -I DOCKER-USER -m mark --mark BIT/BIT -m comment ... -j ACCEPT` would give,
+  // so that iptables -S and iptables-save keep working on a host that runs Docker.
+  return fmt::format("insert rule ip filter DOCKER-USER meta mark & 0x{0:08x} == 0x{0:08x} counter accept comment \"{1}\"\n",
                      mark_bit, docker_rule_comment);
 }
 
@@ -234,7 +239,7 @@ fallible<kernel_view> parse_kernel_view(std::string_view json_text) {
       }
     }
   }
-  const chain_shape expected[] = {{"prerouting", 4}, {"check", 6}, {"guard_in", 2}, {"guard_fwd", 1}, {"postrouting", 1}};
+  const chain_shape expected[] = {{"prerouting", 4}, {"check", 6}, {"guard_in", 2}, {"guard_fwd", 2}, {"postrouting", 1}};
   view.skeleton_intact = view.table_present;
   for (const auto& c : expected) {
     auto it = rules_per_chain.find(c.name);

@@ -45,7 +45,8 @@ std::string render_delete_element(std::string_view table, const cidr& source, st
 // Lists the whole table (use with JSON output).
 std::string render_list_table(std::string_view table);
 
-// Adds an accept for our mark to Docker's DOCKER-USER chain (ip filter), tagged so it is added once.
+// Adds an accept for our packet mark to Docker's DOCKER-USER chain (ip filter), in a form iptables-nft
+// reads, tagged so it is added once.
 std::string render_docker_user_accept(std::uint32_t mark_bit);
 inline constexpr std::string_view docker_rule_comment = "sms-bridge-firewall-helper";
 

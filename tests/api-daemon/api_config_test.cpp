@@ -1,5 +1,10 @@
 // sms-bridge-api's configuration: variables, flags over variables, one sentence per mistake.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include "result_string_maker.hpp"
 
@@ -58,4 +63,81 @@ TEST_CASE("--help lists every setting with its variable") {
     CHECK(text.find(d.flag) != std::string::npos);
     CHECK(text.find(d.variable) != std::string::npos);
   }
+}
+
+namespace {
+// A file in a fresh temporary directory, removed with the object.
+struct secret_file {
+  std::string dir, path;
+  explicit secret_file(const std::string& content) {
+    char tmpl[] = "/tmp/sms-bridge-secret-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    path = dir + "/secret";
+    std::ofstream(path) << content;
+  }
+  ~secret_file() {
+    std::remove(path.c_str());
+    ::rmdir(dir.c_str());
+  }
+};
+}  // namespace
+
+TEST_CASE("a secret can come from the file its NAME_FILE variable names, one trailing newline dropped") {
+  secret_file password("correct horse battery\n");
+  const std::map<std::string, std::string> env{{"SMS_BRIDGE_ADMIN_USERNAME", "admin"},
+                                               {"SMS_BRIDGE_ADMIN_PASSWORD_FILE", password.path},
+                                               {"SMS_BRIDGE_DATABASE_PASSWORD_FILE", password.path}};
+  auto cl = parse_command_line(env, {});
+  REQUIRE(cl);
+  REQUIRE(load_secrets(cl->config, env));
+  CHECK(cl->config.admin_password == "correct horse battery");
+  CHECK(cl->config.database_password == "correct horse battery");
+}
+
+TEST_CASE("a secret set both as NAME and NAME_FILE, or in an unreadable file, is refused with a sentence") {
+  auto both = parse_command_line({{"SMS_BRIDGE_HMAC_SECRET", "0123456789abcdef0123"}, {"SMS_BRIDGE_HMAC_SECRET_FILE", "/x"}}, {});
+  REQUIRE_FALSE(both);
+  CHECK(both.error().message == "SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_HMAC_SECRET_FILE are both set: set one of them.");
+  const std::map<std::string, std::string> env{{"SMS_BRIDGE_SMS_API_KEY_FILE", "/nonexistent/key"}};
+  auto cl = parse_command_line(env, {});
+  REQUIRE(cl);
+  auto loaded = load_secrets(cl->config, env);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().message == "SMS_BRIDGE_SMS_API_KEY_FILE: cannot read /nonexistent/key.");
+}
+
+TEST_CASE("the daemon refuses example values and short passwords, naming the variable") {
+  struct refused_case {
+    std::map<std::string, std::string> env;
+    std::string sentence;
+  };
+  const std::vector<refused_case> cases = {
+      {{{"SMS_BRIDGE_ADMIN_USERNAME", "admin"}, {"SMS_BRIDGE_ADMIN_PASSWORD", "CHANGE-ME"}},
+       "SMS_BRIDGE_ADMIN_PASSWORD is still the example value CHANGE-ME; set a real secret (for example: openssl rand -base64 24)."},
+      {{{"SMS_BRIDGE_ADMIN_USERNAME", "admin"}, {"SMS_BRIDGE_ADMIN_PASSWORD", "short-pass1"}},
+       "SMS_BRIDGE_ADMIN_PASSWORD must be at least 12 characters."},
+      {{{"PGPASSWORD", "change-me-please-now"}},
+       "PGPASSWORD is still the example value CHANGE-ME; set a real secret (for example: openssl rand -base64 24)."},
+      {{{"SMS_BRIDGE_DATABASE_URL", "postgresql://sms:tiny@db/sms"}},
+       "the password in SMS_BRIDGE_DATABASE_URL must be at least 12 characters."},
+      {{{"SMS_BRIDGE_DATABASE_PASSWORD", "CHANGE-ME"}},
+       "SMS_BRIDGE_DATABASE_PASSWORD is still the example value CHANGE-ME; set a real secret (for example: openssl rand -base64 24)."},
+      {{{"SMS_BRIDGE_HMAC_SECRET", "0123456789abcde"}}, "SMS_BRIDGE_HMAC_SECRET must be at least 16 characters."},
+      {{{"SMS_BRIDGE_SMS_API_KEY", "CHANGE-ME-0123456789"}},
+       "SMS_BRIDGE_SMS_API_KEY is still the example value CHANGE-ME; set a real secret (for example: openssl rand -base64 24)."},
+  };
+  for (const auto& c : cases) {
+    auto cl = parse_command_line(c.env, {});
+    REQUIRE(cl);
+    auto loaded = load_secrets(cl->config, c.env);
+    REQUIRE_FALSE(loaded);
+    CHECK(loaded.error().message == c.sentence);
+  }
+  const std::map<std::string, std::string> good{{"SMS_BRIDGE_ADMIN_USERNAME", "admin"},
+                                                {"SMS_BRIDGE_ADMIN_PASSWORD", "twelve chars"},
+                                                {"PGPASSWORD", "a good database password"},
+                                                {"SMS_BRIDGE_HMAC_SECRET", "0123456789abcdef"}};
+  auto cl = parse_command_line(good, {});
+  REQUIRE(cl);
+  CHECK(load_secrets(cl->config, good));
 }

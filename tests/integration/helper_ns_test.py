@@ -541,7 +541,28 @@ def scenario_docker_user_chain(w):
         w.kill_helper(signal.SIGTERM)
     listing = w.ns(w.server, "nft", "list", "chain", "ip", "filter", "DOCKER-USER").stdout
     check(listing.count("sms-bridge-firewall-helper") == 1, f"DOCKER-USER does not hold our accept exactly once:\n{listing}")
-    check("ct mark & 0x00100000 == 0x00100000 accept" in listing, f"the DOCKER-USER rule is not the mark accept:\n{listing}")
+    check("meta mark & 0x00100000 == 0x00100000 counter packets" in listing and "accept" in listing,
+          f"the DOCKER-USER rule is not the packet-mark accept:\n{listing}")
+    # Docker's own tools and operators read these rules through iptables-nft: it must still parse them.
+    for cmd in (["iptables", "-S", "DOCKER-USER"], ["iptables-save", "-t", "filter"]):
+        r = w.ns(w.server, *cmd, check_rc=False)
+        check(r.returncode == 0, f"{' '.join(cmd)} fails after the helper's rule: {r.stderr.strip()}")
+        check("-m mark --mark 0x100000/0x100000" in r.stdout and "sms-bridge-firewall-helper" in r.stdout,
+              f"{' '.join(cmd)} does not show our rule:\n{r.stdout}")
+    # The packet mark that rule matches is set on our forwarded flows, in our own table.
+    table = w.ns(w.server, "nft", "list", "chain", "inet", "sms_bridge", "guard_fwd").stdout
+    check("meta mark set meta mark | 0x00100000" in table, f"guard_fwd does not mark our flows' packets:\n{table}")
+
+
+def scenario_host_address(w):
+    # The helper answers, in status, the address of its namespace's default route: the address a
+    # laptop reaches the server at, which a containerised api-daemon cannot see for itself.
+    w.start_helper()
+    check(w.fwctl("status")[1]["status"].get("host_address", "") == "",
+          "status names a host address while the namespace has no default route")
+    w.ns(w.server, "ip", "route", "add", "default", "via", STRANGER_IP)
+    address = w.fwctl("status")[1]["status"].get("host_address")
+    check(address == SERVER_STRANGER_IP, f"status names {address!r}, not the default route's source {SERVER_STRANGER_IP}")
 
 
 def scenario_command_line(w):
