@@ -312,9 +312,10 @@ def write_env(w):
     with open(os.path.join(compose, "firewall-helper.test.json"), "w") as f:
         json.dump(config, f, indent=2)
     with open(os.path.join(compose, "docker-compose.test.yml"), "w") as f:
-        yaml.safe_dump({"version": yaml.safe_load(open(os.path.join(compose, "docker-compose-main.yml"))).get("version", "3.8"),
-                        "services": {"firewall-helper": {"volumes": [
-                            "./firewall-helper.test.json:/etc/sms-bridge/firewall-helper.json:ro"]}}}, f)
+        override = {"services": {"firewall-helper": {"volumes": [
+            "./firewall-helper.test.json:/etc/sms-bridge/firewall-helper.json:ro"]}}}
+        version = yaml.safe_load(open(os.path.join(compose, "docker-compose-main.yml"))).get("version")
+        yaml.safe_dump(dict(override, version=version) if version else override, f)
 
 
 def make_base_image(w):
@@ -324,17 +325,18 @@ def make_base_image(w):
     os.makedirs(cache_dir, exist_ok=True)
     tarball = os.path.join(cache_dir, f"debian-12-{datetime.date.today():%Y%m%d}.tar")
     if not os.path.exists(tarball):
-        for old in glob.glob(os.path.join(cache_dir, "debian-12-*.tar")):
+        for old in glob.glob(os.path.join(cache_dir, "debian-12-*")):
             os.remove(old)
+        partial = tarball[:-len(".tar")] + ".partial.tar"  # mmdebstrap picks the format by the name's ending
         # The same trimming as Debian's -slim images: no manuals, docs or translations.
         excludes = ["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/info/*", "/usr/share/locale/*",
                     "/usr/share/groff/*", "/usr/share/lintian/*"]
         r = run(["nice", "mmdebstrap", "--variant=minbase", "--quiet",
                  *[f"--dpkgopt=path-exclude={e}" for e in excludes], "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-                 "bookworm", tarball + ".part", f"deb {main} bookworm main", f"deb {main} bookworm-updates main",
+                 "bookworm", partial, f"deb {main} bookworm main", f"deb {main} bookworm-updates main",
                  f"deb {security} bookworm-security main"], timeout=600)
         check(r.returncode == 0, f"mmdebstrap: {r.stderr.strip()[-2000:]}")
-        os.rename(tarball + ".part", tarball)
+        os.rename(partial, tarball)
     w.docker("import", "--change", 'CMD ["bash"]', tarball, "debian:12", timeout=300)
     w.docker("tag", "debian:12", "debian:12-slim")
     w.mirror_hosts = sorted({urllib.parse.urlsplit(u).hostname for u in (main, security)})
@@ -495,6 +497,30 @@ def scenario_compose_stack(w):
         check(status == 200 and text.strip(), f"logs/download of sms-bridge-api.log: {status} {text[:300]}")
     w.step("logs/list and logs/download, postgres logs included", logs_endpoints)
 
+    def postgres_password_file():
+        # The postgres image alone, its password from a file (compose secrets put one at /run/secrets/NAME).
+        secret = os.path.join(w.tmp, "pg-secret")
+        with open(secret, "w") as f:
+            f.write("file-password-0123456789\n")
+        os.chmod(secret, 0o644)
+        image = w.docker("inspect", "-f", "{{.Config.Image}}", "sms_postgres").stdout.strip()
+        w.docker("run", "-d", "--name", "pg_secret_check", "-e", "POSTGRES_USER=filed", "-e",
+                 "POSTGRES_PASSWORD_FILE=/run/secrets/pw", "-v", f"{secret}:/run/secrets/pw:ro", image)
+        try:
+            login = ["exec", "-e", "PGPASSWORD=file-password-0123456789", "pg_secret_check", "psql", "-h", "127.0.0.1",
+                     "-U", "filed", "-Atc", "SELECT current_user"]
+            wait_for("the password-file cluster to take its login",
+                     lambda: w.docker(*login, check_rc=False).stdout.strip() == "filed", 30)
+            r = w.docker("exec", "-e", "PGPASSWORD=wrong-password-0123", "pg_secret_check", "psql", "-h", "127.0.0.1",
+                         "-U", "filed", "-c", "SELECT 1", check_rc=False)
+            check(r.returncode != 0 and "password authentication failed" in r.stderr, f"a wrong password got in: {r.stderr}")
+        finally:
+            w.docker("rm", "-f", "-v", "pg_secret_check", check_rc=False)
+        r = w.docker("run", "--rm", "-e", "POSTGRES_PASSWORD=x-0123456789ab", "-e", "POSTGRES_PASSWORD_FILE=/run/secrets/pw",
+                     "-v", f"{secret}:/run/secrets/pw:ro", image, check_rc=False, timeout=60)
+        check(r.returncode == 1 and "not both" in r.stderr, f"both POSTGRES_PASSWORD and its _FILE: {r.returncode} {r.stderr}")
+    w.step("the postgres image takes POSTGRES_PASSWORD_FILE (and refuses both)", postgres_password_file)
+
     print("doors from the laptop", flush=True)
     opened = {}
     def postgres_door():
@@ -542,12 +568,20 @@ def scenario_compose_stack(w):
         r = w.docker("exec", "-i", "sms_postgres", "psql", "-U", "postgres", "-d", "sms_bridge", "-v", "ON_ERROR_STOP=1",
                      input="SELECT count(*) FROM monitoring_port_access;\n", check_rc=False)
         check(r.returncode == 0, f"docker exec -i sms_postgres psql < file: {r.stderr}")
+        r = w.docker("exec", "sms_postgres", "psql", "-U", "sms_bridge", "-d", "sms_bridge", "-Atc", "SELECT current_user",
+                     check_rc=False)
+        check(r.stdout.strip() == "sms_bridge", f"docker exec sms_postgres psql -U sms_bridge: {r.stdout} {r.stderr}")
     w.step("the seed's docker exec sms_postgres psql commands", seed_psql_commands)
 
     def iptables_reads():
+        # Docker makes DOCKER-USER itself; what must read back is the helper's accept in it.
         for cmd in (["iptables", "-S"], ["iptables-save"]):
             r = w.ns(w.server, *cmd, check_rc=False)
-            check(r.returncode == 0 and "DOCKER-USER" in r.stdout, f"{' '.join(cmd)} in the server namespace: rc {r.returncode} {r.stderr.strip()}")
+            check(r.returncode == 0, f"{' '.join(cmd)} in the server namespace fails: {r.stderr.strip()}")
+            ours = [l for l in r.stdout.splitlines() if l.startswith("-A DOCKER-USER") and "--mark 0x100000/0x100000" in l
+                    and "-j ACCEPT" in l]
+            check(ours, f"{' '.join(cmd)} does not show the helper's accept in DOCKER-USER: "
+                  f"{[l for l in r.stdout.splitlines() if 'DOCKER-USER' in l]}")
     w.step("iptables -S and iptables-save work and show DOCKER-USER", iptables_reads)
 
     def monitoring_session():
@@ -586,10 +620,25 @@ def scenario_compose_stack(w):
         check(door_reachable(w, 9100), "the metrics door does not answer before down")
         grants = lambda: w.ns(w.server, "nft", "list", "table", "inet", "sms_bridge", check_rc=False).stdout
         check(LAPTOP_IP in grants(), "the kernel holds no grant for the laptop before down")
-        w.compose("down", timeout=300)
+        w.compose("--profile", "redis", "down", timeout=300)
         check(LAPTOP_IP not in grants(), f"a grant outlived docker compose down: {grants()}")
     footprint = {}
     w.step("footprint (docker stats, images, containers, published ports)", lambda: footprint.update(measure(w)))
+
+    def redis_profile():
+        w.compose("--profile", "redis", "up", "-d", "redis", timeout=120)
+        wait_for("sms_redis to be healthy", lambda: w.docker("inspect", "-f", "{{.State.Health.Status}}", "sms_redis",
+                                                            check_rc=False).stdout.strip() == "healthy", 90, 2)
+        status, body = admin(w, "POST", "open-port", {"service": "redis", "duration_minutes": 15})
+        check(status == 200 and body.get("status") == "opened", f"open-port redis: {status} {body}")
+        # An inline PING (RESP), as redis-cli would send it.
+        ping = ("import socket; s = socket.create_connection((%r, %d), 5); s.sendall(b'PING\\r\\n'); "
+                "print(s.recv(64).decode().strip())") % (SERVER_IP, body["port"])
+        r = w.ns(w.laptop, sys.executable, "-c", ping, check_rc=False, timeout=15)
+        check(r.stdout.strip() == "+PONG", f"PING through the redis door: {r.stdout} {r.stderr}")
+        status, body = admin(w, "GET", "logs/list")
+        check("redis.log" in [f["name"] for f in body.get("files", [])], f"logs/list lacks redis.log: {body}")
+    w.step("the redis profile: healthy, its door answers, its log is served", redis_profile)
     w.step("docker compose down closes the doors", down_closes_doors)
 
     print(f"build took {build_seconds:.0f} s; whole test {time.monotonic() - w.started:.0f} s", flush=True)
