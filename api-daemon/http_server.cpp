@@ -1,5 +1,6 @@
-// The HTTP shell: Beast with C++20 coroutines. The parser has a body and a header limit, the
-// stream a timeout; every input-caused failure becomes a 4xx JSON answer, every bug one 500.
+// The HTTP shell: Beast with C++20 coroutines. Each connection reads through a request_reader
+// (bounded buffer, body, header, chunk extensions and trailer), the stream has a timeout; every
+// input-caused failure becomes a 4xx JSON answer, every bug one 500.
 #include "api-daemon/http_server.hpp"
 
 #include <array>
@@ -8,10 +9,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
@@ -34,17 +33,15 @@ http_response bare_500(const http_request& request) {
 
 asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, http_limits limits,
                               std::function<void(std::string_view)> report, request_observer observe) {
-  beast::flat_buffer buffer;
+  request_reader reader(limits);
   request_context context;
   boost::system::error_code peer_ec;
   const auto peer = stream.socket().remote_endpoint(peer_ec);
   if (!peer_ec) context.peer_ip = peer.address().to_string();
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(limits.body_bytes);
-    parser.header_limit(limits.header_bytes);
+    reader.next();
     stream.expires_after(limits.timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    auto [ec, n] = co_await http::async_read(stream, reader.buffer(), reader.parser(), use_tuple);
     (void)n;
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
         ec == asio::error::connection_reset) {
@@ -58,19 +55,12 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
       // The request was not understood: answer in our error shape, then close.
       http_request stub;
       stub.version(11);
-      const auto status = ec == http::error::body_limit     ? http::status::payload_too_large
-                          : ec == http::error::header_limit ? http::status::request_header_fields_too_large
-                                                            : http::status::bad_request;
-      response = error_response(stub, status,
-                                status == http::status::payload_too_large
-                                    ? fmt::format("The request body is larger than {} bytes.", limits.body_bytes)
-                                : status == http::status::request_header_fields_too_large
-                                    ? "The request headers are too large."
-                                    : "The request is not valid HTTP.");
+      const auto [status, sentence] = reader.refusal(ec);
+      response = error_response(stub, status, sentence);
       response.keep_alive(false);
       close_after = true;
     } else {
-      const http_request& request = parser.get();
+      const http_request& request = reader.parser().get();
       const auto m = routes.find(request.method(), request.target());
       if (m.path_known) route = m.pattern;
       if (request.method() != http::verb::unknown) method = std::string(http::to_string(request.method()));

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Hostile clients against the real stack (deployment_test.Site: PostgreSQL,
+the firewall helper and sms-bridge-api in a server namespace, the attacker in a laptop namespace).
+
+Scenarios:
+  floods  three connections send an endless chunk extension, an endless trailer and an endless
+          request line at once; each must get a 400 with a sentence within 64 KiB past the header
+          limit (plus what the two kernel socket buffers hold, pinned small here), and the daemon's
+          RSS must grow by less than 48 MiB. Prints RSS before and after.
+
+Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
+Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+
+from api_pg_test import pg_bin
+from deployment_test import SERVER_IP, Site, World
+from testkit import absent_tools, check, integration_main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER_LIMIT = 16 * 1024
+# The server namespace's TCP receive buffer is capped at 64 KiB and the client's send buffer at
+# 16 KiB (the kernel doubles it), so at most this much can be in flight, unread by the daemon.
+IN_FLIGHT = 64 * 1024 + 32 * 1024
+
+
+def rss_kib(pid, field="VmRSS"):
+    """The process's resident memory now (VmRSS) or at its peak so far (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(field + ":"))
+
+
+def run_floods(site, floods, max_bytes, seconds=15):
+    spec = {"host": SERVER_IP, "port": 8080, "max_bytes": max_bytes, "seconds": seconds,
+            "floods": [{"head": base64.b64encode(h).decode(), "piece": base64.b64encode(p).decode()} for h, p in floods]}
+    r = subprocess.run(["ip", "netns", "exec", site.laptop, sys.executable, os.path.join(HERE, "flood_http.py")],
+                       input=json.dumps(spec), capture_output=True, text=True, timeout=seconds + 30)
+    check(r.returncode == 0, f"flood_http.py: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def health(site):
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/health")
+    return status
+
+
+def scenario_floods(w):
+    site = Site(w)
+    site.ns(site.server, "sysctl", "-qw", "net.ipv4.tcp_rmem=4096 16384 65536")  # this namespace only
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg)
+    api_pid = w.processes[-1].pid
+    for _ in range(20):
+        health(site)
+    before = rss_kib(api_pid)
+    chunked = b"POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    floods = [("chunk extension", chunked + b"1;", b"a" * 4096),
+              ("trailer", chunked + b"1\r\nx\r\n0\r\nX-Trailer: ", b"b" * 4096),
+              ("request line", b"GET /", b"c" * 4096)]
+    # 40 MiB each: without a bound the daemon would buffer all of it (3 x 40 MiB > 48 MiB).
+    results = run_floods(site, [(h, p) for _, h, p in floods], max_bytes=40 << 20)
+    # The peak, not the RSS after: a flood's buffer is freed when its connection ends.
+    after = rss_kib(api_pid, "VmHWM")
+    print(f"RSS of sms-bridge-api: {before} KiB before, peak {after} KiB during three floods (+{after - before} KiB)")
+    problems = []
+    for (name, _, _), r in zip(floods, results):
+        print(f"  {name}: sent {r['sent']} bytes, ended {r['ended']}, status {r['status']} {r['body'][:120]}")
+        if r["status"] != 400:
+            problems.append(f"{name}: status {r['status']} ({r['ended']}) after {r['sent']} bytes, not 400")
+            continue
+        try:
+            detail = json.loads(r["body"])["detail"]
+        except (ValueError, KeyError, TypeError):
+            detail = None
+        if not (isinstance(detail, str) and detail.endswith(".")):
+            problems.append(f"{name}: the 400 has no sentence: {r['body'][:200]!r}")
+        if not r["closed_after"]:
+            problems.append(f"{name}: the connection stayed open after the 400")
+        if r["sent"] > HEADER_LIMIT + 64 * 1024 + IN_FLIGHT:
+            problems.append(f"{name}: {r['sent']} bytes were taken before the 400 (limit {HEADER_LIMIT + 64 * 1024} + {IN_FLIGHT} in flight)")
+    check(not problems, "; ".join(problems))
+    check(after - before < 48 * 1024, f"the daemon grew by {(after - before) // 1024} MiB under three floods (limit 48 MiB)")
+    check(health(site) == 200, "/health does not answer after the floods")
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+def main():
+    def missing(args):
+        return absent_tools("ip", "psql", "runuser", "curl") + ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
