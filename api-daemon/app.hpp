@@ -53,8 +53,14 @@ boost::asio::awaitable<void> reconcile_audit(app& a);
 // is a trusted proxy.
 std::string client_address(const app& a, const http_request& request, const request_context& context);
 
+// Whether a request authenticated with HTTP Basic may change state: only reads, or a body
+// declared as application/json (parameters allowed). Anything else is a 415 with nothing changed.
+bool basic_request_may_change_state(http::verb method, std::string_view content_type);
+
 // Wraps an admin endpoint: 401 (with WWW-Authenticate) unless valid Basic credentials come with
-// the request; 503 when the database cannot be asked or too many hashes are waiting.
+// the request; 415 for a Basic state change that is not application/json; 403 for a session
+// state change without its CSRF token; 503 when the database cannot be asked or too many hashes
+// are waiting.
 using admin_handler = std::function<boost::asio::awaitable<http_response>(const http_request&, const request_context&,
                                                                           const std::string& admin)>;
 handler require_admin(app& a, admin_handler inner);

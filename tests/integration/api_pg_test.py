@@ -369,8 +369,10 @@ class Site:
         cmd = ["ip", "netns", "exec", self.laptop, "curl", "-s", "-m", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]
         if user:
             cmd += ["-u", user]
+        if body is not None or method != "GET":  # an API client declares JSON on every state change
+            cmd += ["-H", "Content-Type: application/json"]
         if body is not None:
-            cmd += ["-H", "Content-Type: application/json", "--data-binary", body if isinstance(body, str) else json.dumps(body)]
+            cmd += ["--data-binary", body if isinstance(body, str) else json.dumps(body)]
         r = subprocess.run(cmd + [f"http://{host}:{port}{path}"], capture_output=True, text=True, timeout=30)
         text, _, code = r.stdout.rpartition("\n")
         try:

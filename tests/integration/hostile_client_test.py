@@ -7,6 +7,9 @@ Scenarios:
           request line at once; each must get a 400 with a sentence within 64 KiB past the header
           limit (plus what the two kernel socket buffers hold, pinned small here), and the daemon's
           RSS must grow by less than 48 MiB. Prints RSS before and after.
+  csrf    a state change with Basic credentials and no Content-Type (what a cross-site no-cors
+          fetch sends), or text/plain, or a look-alike type, is a 415 and opens no door; JSON is
+          accepted; a session still needs its CSRF token.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -18,7 +21,8 @@ import subprocess
 import sys
 
 from api_pg_test import pg_bin
-from deployment_test import SERVER_IP, Site, World
+from deployment_test import ADMIN_PASSWORD, SERVER_IP, Site, World
+from hostile_input_test import js, request, send
 from testkit import absent_tools, check, integration_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -86,6 +90,67 @@ def scenario_floods(w):
     check(not problems, "; ".join(problems))
     check(after - before < 48 * 1024, f"the daemon grew by {(after - before) // 1024} MiB under three floods (limit 48 MiB)")
     check(health(site) == 200, "/health does not answer after the floods")
+
+
+def fwctl(site, *args):
+    r = subprocess.run([os.path.join(site.w.build_dir, "firewall-helper", "sms-bridge-fwctl"), "--socket", site.socket, *args],
+                       capture_output=True, text=True, timeout=15)
+    return r.returncode, json.loads(r.stdout) if r.stdout.strip() else None
+
+
+def grants(site):
+    code, answer = fwctl(site, "list")
+    check(code == 0, f"fwctl list: {answer}")
+    return answer["list"].get("grants", [])
+
+
+def detail_of(answer):
+    try:
+        return json.loads(answer["body"])["detail"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def full_site(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg)
+    return site, pg
+
+
+def login(site, user="ops", password=None):
+    answer = send(site, [request("POST", "/admin/login", js({"username": user, "password": password or ADMIN_PASSWORD}), auth=None)])[0]
+    check(answer["status"] == 200, f"login: {answer}")
+    return answer["headers"]["set-cookie"].split(";")[0].split("=", 1)[1], json.loads(answer["body"])["csrf_token"]
+
+
+def scenario_csrf(w):
+    site, _ = full_site(w)
+    door = js({"service": "metrics", "duration_minutes": 15})
+    refused = [("no Content-Type", None), ("text/plain", "text/plain"), ("a form", "application/x-www-form-urlencoded"),
+               ("multipart", "multipart/form-data; boundary=x"), ("a look-alike", "application/jsonx"), ("text/json", "text/json")]
+    answers = send(site, [request("POST", "/admin/monitoring/open-port", door, content_type=t) for _, t in refused])
+    for (name, _), a in zip(refused, answers):
+        check(a["status"] == 415, f"Basic open-port with {name}: {a['status']} {a['body'][:200]}, not 415")
+        check("application/json" in (detail_of(a) or ""), f"Basic open-port with {name}: no sentence naming the type: {a['body'][:200]}")
+    # Body-less state changes too (close-all has no body; a Blob-less no-cors POST looks like this).
+    a = send(site, [request("POST", "/admin/monitoring/open-all", content_type=None)])[0]
+    check(a["status"] == 415, f"Basic open-all without a type: {a['status']}")
+    check(grants(site) == [], f"a refused request opened a door: {grants(site)}")
+    a = send(site, [request("POST", "/admin/monitoring/open-port", door, content_type="application/json; charset=utf-8")])[0]
+    check(a["status"] == 200, f"Basic open-port as JSON: {a['status']} {a['body'][:200]}")
+    check(len(grants(site)) == 1, "the JSON request did not open the door")
+    a = send(site, [request("POST", "/admin/monitoring/close-port", js({"service": "metrics"}), content_type="Application/JSON")])[0]
+    check(a["status"] == 200 and grants(site) == [], f"Basic close-port as JSON: {a['status']} {a['body'][:200]}")
+    # Cookie sessions keep their CSRF token (and do not need the type: the token is the proof).
+    cookie, csrf = login(site)
+    session = {"Cookie": f"sms_bridge_session={cookie}"}
+    a = send(site, [request("POST", "/admin/monitoring/open-port", door, headers=session, auth=None)])[0]
+    check(a["status"] == 403 and grants(site) == [], f"a session without its CSRF token: {a['status']}")
+    a = send(site, [request("POST", "/admin/monitoring/open-port", door, headers={**session, "X-CSRF-Token": csrf}, auth=None)])[0]
+    check(a["status"] == 200 and len(grants(site)) == 1, f"a session with its CSRF token: {a['status']} {a['body'][:200]}")
+    print("Basic without application/json: 415 for all 7 kinds, no door opened; JSON and sessions with CSRF work")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
