@@ -122,10 +122,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   }
   auto source = parse_cidr(open.source());
   if (!source) return refuse(v1::INVALID_ARGUMENT, fmt::format("The source is invalid: {}", source.error()));
-  if (source->prefix == 0 && !config_.allow_any_source) {
-    return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Opening a door to every address ({}) is not allowed by the helper config.",
-                                                      source->to_string()));
-  }
+  if (auto why = source_refusal(config_, *source)) return refuse(v1::SOURCE_NOT_ALLOWED, *why);
   if (source->network.family != svc->target.address.family) {
     return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Service '{}' forwards to an {} address, so the source must be {} too.",
                                                       svc->name, svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6",
@@ -525,7 +522,8 @@ fallible<void> firewall_service::start() {
     const bool allowed = g && svc->target.to_string() == record.target() && g->rule.external_port >= config_.port_min &&
                          g->rule.external_port <= config_.port_max && !config_.forbidden_ports.count(g->rule.external_port) &&
                          !grants_.count(record.service()) && !port_owner_.count(g->rule.external_port) &&
-                         g->rule.source.network.family == svc->target.address.family;
+                         g->rule.source.network.family == svc->target.address.family &&
+                         !source_refusal(config_, g->rule.source);
     if (!allowed) {
       events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", "", 0));
       continue;

@@ -172,6 +172,49 @@ TEST_CASE("0.0.0.0/0 is accepted only when allow_any_source is set") {
   CHECK_FALSE(h.open("metrics", 9100, "0.0.0.0/0", 60).has_error());
 }
 
+TEST_CASE("by default the helper refuses an IPv4 source of /8 or wider and accepts a /24") {
+  for (const char* wide : {"0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "10.0.0.0/15"}) {
+    harness h;
+    INFO(wide);
+    const auto r = h.open("metrics", 9100, wide, 60);
+    CHECK(code_of(r) == v1::SOURCE_NOT_ALLOWED);
+    CHECK(r.error().message().find("min_source_prefix_v4") != std::string::npos);
+    CHECK(h.nft.batches.size() == 1);  // only the start-up table: nothing reached the kernel
+  }
+  harness h;
+  CHECK_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
+  CHECK_FALSE(h.open("postgres", 5433, "10.1.0.0/16", 60).has_error());
+}
+
+TEST_CASE("the IPv4 and IPv6 floors come from the config, and allow_any_source lifts them") {
+  auto c = *parse_config(R"({"min_source_prefix_v4": 24, "min_source_prefix_v6": 64})");
+  CHECK(source_refusal(c, *parse_cidr("192.0.2.0/23")));
+  CHECK_FALSE(source_refusal(c, *parse_cidr("192.0.2.0/24")));
+  CHECK(source_refusal(c, *parse_cidr("2001:db8::/56")));
+  CHECK_FALSE(source_refusal(c, *parse_cidr("2001:db8::/64")));
+  const auto defaults = *parse_config("{}");
+  CHECK(source_refusal(defaults, *parse_cidr("2001:db8::/32")));
+  CHECK(source_refusal(defaults, *parse_cidr("::/1")));
+  CHECK_FALSE(source_refusal(defaults, *parse_cidr("2001:db8:1::/48")));
+  c.allow_any_source = true;
+  CHECK_FALSE(source_refusal(c, *parse_cidr("0.0.0.0/1")));
+  CHECK_FALSE(source_refusal(c, *parse_cidr("::/0")));
+  CHECK_FALSE(parse_config(R"({"min_source_prefix_v4": 33})"));
+  CHECK_FALSE(parse_config(R"({"min_source_prefix_v6": 0})"));
+}
+
+TEST_CASE("a recorded door whose source the config no longer allows is closed at start") {
+  harness h;
+  REQUIRE_FALSE(h.open("postgres", 5433, "10.1.0.0/16", 60).has_error());
+  h.config.min_source_prefix_v4 = 24;
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  const auto events = h.events();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().kind() == v1::CLOSED);
+  CHECK(events.back().reason() == "no longer allowed by the helper config");
+}
+
 TEST_CASE("a kernel refusal is NFT_FAILED and leaves no state") {
   harness h;
   h.nft.refuse_changes = true;

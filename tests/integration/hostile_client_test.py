@@ -10,6 +10,8 @@ Scenarios:
   csrf    a state change with Basic credentials and no Content-Type (what a cross-site no-cors
           fetch sends), or text/plain, or a look-alike type, is a 415 and opens no door; JSON is
           accepted; a session still needs its CSRF token.
+  source_floor  sources /1, /8 and /9 are refused by the helper itself (sms-bridge-fwctl) and
+          through the API (422 with the helper's sentence), a /24 is accepted.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -151,6 +153,26 @@ def scenario_csrf(w):
     a = send(site, [request("POST", "/admin/monitoring/open-port", door, headers={**session, "X-CSRF-Token": csrf}, auth=None)])[0]
     check(a["status"] == 200 and len(grants(site)) == 1, f"a session with its CSRF token: {a['status']} {a['body'][:200]}")
     print("Basic without application/json: 415 for all 7 kinds, no door opened; JSON and sessions with CSRF work")
+
+
+def scenario_source_floor(w):
+    site, _ = full_site(w)
+    wide = ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "10.0.0.0/9"]
+    answers = send(site, [request("POST", "/admin/monitoring/open-port", js({"service": "metrics", "duration_minutes": 15, "source": c}))
+                          for c in wide])
+    for c, a in zip(wide, answers):
+        detail = detail_of(a) or ""
+        check(a["status"] == 422 and "min_source_prefix_v4" in detail, f"API open with source {c}: {a['status']} {a['body'][:200]}")
+    # The helper itself, asked directly: a compromised api-daemon gains nothing.
+    for c in ["0.0.0.0/1", "10.0.0.0/8"]:
+        code, answer = fwctl(site, "open", "metrics", "--port", "9100", "--source", c, "--duration", "900")
+        check(code == 1 and answer and answer.get("error", {}).get("code") == "SOURCE_NOT_ALLOWED",
+              f"fwctl open --source {c}: exit {code}, {answer}")
+    check(grants(site) == [], f"a wide source opened a door: {grants(site)}")
+    a = send(site, [request("POST", "/admin/monitoring/open-port", js({"service": "metrics", "duration_minutes": 15, "source": "10.61.0.0/24"}))])[0]
+    check(a["status"] == 200, f"a /24 source: {a['status']} {a['body'][:200]}")
+    check([g["source"] for g in grants(site)] == ["10.61.0.0/24"], f"the /24 door: {grants(site)}")
+    print(f"sources {', '.join(wide)}: 422 from the API, SOURCE_NOT_ALLOWED from the helper; a /24 opens")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
