@@ -12,6 +12,8 @@ Scenarios:
           accepted; a session still needs its CSRF token.
   source_floor  sources /1, /8 and /9 are refused by the helper itself (sms-bridge-fwctl) and
           through the API (422 with the helper's sentence), a /24 is accepted.
+  numbers durations whose conversion to seconds would overflow (4611686018427387964 minutes wraps
+          to 3600 s) are 422 in the body and in open-all's query, and open nothing.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -173,6 +175,21 @@ def scenario_source_floor(w):
     check(a["status"] == 200, f"a /24 source: {a['status']} {a['body'][:200]}")
     check([g["source"] for g in grants(site)] == ["10.61.0.0/24"], f"the /24 door: {grants(site)}")
     print(f"sources {', '.join(wide)}: 422 from the API, SOURCE_NOT_ALLOWED from the helper; a /24 opens")
+
+
+def scenario_numbers(w):
+    site, _ = full_site(w)
+    overflowing = [4611686018427387964, -4611686018427387964, 2 ** 63 - 1, -(2 ** 63), 2 ** 63, 2 ** 64 + 60, 307445734561825861]
+    raws = [request("POST", "/admin/monitoring/open-port", js({"service": "metrics", "duration_minutes": m})) for m in overflowing]
+    raws += [request("POST", "/admin/monitoring/open-port", js({"service": "metrics", "duration_seconds": m})) for m in overflowing]
+    raws += [request("POST", f"/admin/monitoring/open-all?duration_minutes={m}", headers={"Content-Type": "application/json"})
+             for m in overflowing]
+    answers = send(site, raws)
+    for raw, a in zip(raws, answers):
+        line = raw.split(b"\r\n")[0].decode()
+        check(a["status"] == 422 and "whole number" in (detail_of(a) or ""), f"{line} {raw.rsplit(b'{', 1)[-1][:60]!r}: {a['status']} {a['body'][:200]}")
+    check(grants(site) == [], f"an overflowing duration opened a door: {grants(site)}")
+    print(f"{len(raws)} overflowing durations: 422 each, no door opened")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
