@@ -141,7 +141,7 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
   auto record_step = db_.call(std::move(record));
   (void)co_await std::move(record_step);
   if (!verified) co_return auth_result{auth_outcome::denied, {}};
-  co_return auth_result{auth_outcome::ok, user};
+  co_return auth_result{auth_outcome::ok, user, 0, admin->password_version};
 }
 
 }  // namespace smsbridge::api

@@ -258,7 +258,9 @@ handler login_endpoint(app& a) {
       if (verdict.outcome == auth_outcome::denied) refused.body() = R"({"detail":"Wrong user name or password."})", refused.prepare_payload();
       co_return refused;
     }
-    auto create = [name = verdict.admin](pg::connection& c) { return create_session(c, name); };
+    auto create = [name = verdict.admin, version = verdict.password_version](pg::connection& c) {
+      return create_session(c, name, version);
+    };
     auto create_step = a.db.call(std::move(create));
     const auto session = co_await std::move(create_step);
     if (!session) co_return error_response(request, http::status::service_unavailable, "Logins cannot be recorded right now.");

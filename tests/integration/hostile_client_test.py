@@ -14,6 +14,8 @@ Scenarios:
           through the API (422 with the helper's sentence), a /24 is accepted.
   numbers durations whose conversion to seconds would overflow (4611686018427387964 minutes wraps
           to 3600 s) are 422 in the body and in open-all's query, and open nothing.
+  sessions `sms-bridge-api admin passwd` ends that admin's browser sessions (and the old password's
+          Basic logins) at once; `admin remove` ends the removed admin's.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -190,6 +192,45 @@ def scenario_numbers(w):
         check(a["status"] == 422 and "whole number" in (detail_of(a) or ""), f"{line} {raw.rsplit(b'{', 1)[-1][:60]!r}: {a['status']} {a['body'][:200]}")
     check(grants(site) == [], f"an overflowing duration opened a door: {grants(site)}")
     print(f"{len(raws)} overflowing durations: 422 each, no door opened")
+
+
+def admin_command(site, pg, *args, password=""):
+    api = os.path.join(site.w.build_dir, "api-daemon", "sms-bridge-api")
+    r = subprocess.run([api, "admin", *args], input=password + "\n", capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
+    check(r.returncode == 0, f"admin {' '.join(args)}: {r.stderr}")
+
+
+def session_status(site, cookie):
+    return send(site, [request("GET", "/admin/session", headers={"Cookie": f"sms_bridge_session={cookie}"}, auth=None)])[0]["status"]
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def scenario_sessions(w):
+    site, pg = full_site(w)
+    cookie, _ = login(site)
+    check(session_status(site, cookie) == 200, "a fresh session does not work")
+    check(send(site, [request("GET", "/admin/session")])[0]["status"] == 200, "Basic with the password does not work")
+    new_password = "a brand new password 123"
+    admin_command(site, pg, "passwd", "ops", password=new_password)
+    # At once: no wait, no restart.
+    status = session_status(site, cookie)
+    check(status == 401, f"the session still answers {status} after admin passwd")
+    status = send(site, [request("GET", "/admin/session")])[0]["status"]
+    check(status == 401, f"Basic with the old password answers {status} after admin passwd")
+    cookie2, _ = login(site, password=new_password)
+    check(session_status(site, cookie2) == 200, "a session with the new password does not work")
+    admin_command(site, pg, "add", "eve", password="eve's password 1234")
+    cookie3, _ = login(site, "eve", "eve's password 1234")
+    check(session_status(site, cookie3) == 200, "eve's session does not work")
+    admin_command(site, pg, "remove", "eve")
+    status = session_status(site, cookie3)
+    check(status == 401, f"a removed admin's session answers {status}")
+    check(session_status(site, cookie2) == 200, "removing eve ended ops's session")
+    print("admin passwd: the old session and the old password answer 401 at once; admin remove: 401 at once")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
