@@ -16,6 +16,9 @@ Scenarios:
           to 3600 s) are 422 in the body and in open-all's query, and open nothing.
   sessions `sms-bridge-api admin passwd` ends that admin's browser sessions (and the old password's
           Basic logins) at once; `admin remove` ends the removed admin's.
+  lockout twelve wrong passwords for the admin from a stranger's address block that address, not
+          the admin at another one; when strangers at many addresses attack, the admin's address
+          with a recent successful login is not slowed, and a new address is slowed, not blocked.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -25,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from api_pg_test import pg_bin
 from deployment_test import ADMIN_PASSWORD, SERVER_IP, Site, World
@@ -231,6 +235,64 @@ def scenario_sessions(w):
     check(status == 401, f"a removed admin's session answers {status}")
     check(session_status(site, cookie2) == 200, "removing eve ended ops's session")
     print("admin passwd: the old session and the old password answer 401 at once; admin remove: 401 at once")
+
+
+def basic_from(site, address, password):
+    """GET /admin/session with Basic ops:password from `address` (one of the laptop's); (status, Retry-After)."""
+    r = site.ns(site.laptop, "curl", "-s", "-m", "20", "--interface", address, "-o", "/dev/null", "-D", "-", "-w", "%{http_code}",
+                "-u", f"ops:{password}", f"http://{SERVER_IP}:8080/admin/session", check_rc=False)
+    lines = r.stdout.strip().splitlines()
+    retry = next((int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("retry-after:")), 0)
+    return int(lines[-1][-3:]) if lines else 0, retry
+
+
+def login_from(site, address, password):
+    """POST /admin/login as ops from `address` (never cached, unlike Basic); (status, Retry-After)."""
+    r = site.ns(site.laptop, "curl", "-s", "-m", "20", "--interface", address, "-o", "/dev/null", "-D", "-", "-w", "%{http_code}",
+                "-H", "Content-Type: application/json", "--data-binary", json.dumps({"username": "ops", "password": password}),
+                f"http://{SERVER_IP}:8080/admin/login", check_rc=False)
+    lines = r.stdout.strip().splitlines()
+    retry = next((int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("retry-after:")), 0)
+    return int(lines[-1][-3:]) if lines else 0, retry
+
+
+def scenario_lockout(w):
+    site, _ = full_site(w)
+    strangers = [f"10.61.0.{i}" for i in range(100, 104)]
+    newcomer = "10.61.0.120"
+    for address in strangers + [newcomer, "10.61.0.110"]:
+        site.ns(site.laptop, "ip", "addr", "add", f"{address}/24", "dev", "l-eth")
+    # The issue's case: twelve failures from one stranger.
+    codes = [basic_from(site, strangers[0], f"guess{i}")[0] for i in range(12)]
+    check(codes[:5] == [401] * 5 and set(codes[5:]) == {429}, f"the stranger's answers: {codes}")
+    status, _ = basic_from(site, "10.61.0.2", ADMIN_PASSWORD)
+    check(status == 200, f"the admin at another address answers {status} after a stranger's twelve failures")
+    # Many strangers: the admin's name is under attack (20 failures > 10).
+    for address in strangers[1:]:
+        codes = [basic_from(site, address, f"guess-{address}-{i}")[0] for i in range(5)]
+        check(all(c in (401, 429) for c in codes), f"stranger {address}: {codes}")
+    for _ in range(3):
+        status, _ = basic_from(site, "10.61.0.2", ADMIN_PASSWORD + " ")  # a new credential: no cache, a real check
+        check(status in (401,), f"the admin's trusted address, wrong password: {status} (must be checked, not throttled)")
+        status, _ = basic_from(site, "10.61.0.2", ADMIN_PASSWORD)
+        check(status == 200, f"the admin's trusted address is throttled: {status}")
+    # A new address with the right password, just after another stranger took the name's slot:
+    # slowed (429 with a short Retry-After), never blocked.
+    time.sleep(5)  # the strangers' last attempts took the slot for up to 5 s
+    status, _ = basic_from(site, "10.61.0.110", "one more guess")
+    check(status == 401, f"a fresh stranger's guess: {status}")
+    deadline = time.monotonic() + 15
+    status, retry = login_from(site, newcomer, ADMIN_PASSWORD)
+    check(status == 429, f"a new address right after a stranger's guess, while the name is under attack: {status}, not slowed")
+    waits = []
+    while status == 429 and time.monotonic() < deadline:
+        check(0 < retry <= 5, f"the newcomer's Retry-After is {retry}, not a short slow-down")
+        waits.append(retry)
+        time.sleep(retry)
+        status, retry = login_from(site, newcomer, ADMIN_PASSWORD)
+    check(status == 200, f"a new address with the right password is blocked: {status}")
+    print(f"a stranger's 12 failures: 5 × 401 then 429, the admin elsewhere 200; under attack from {len(strangers)} addresses "
+          f"the admin's address 200 at once, a new address 200 after waiting {sum(waits)} s")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
