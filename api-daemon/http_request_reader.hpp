@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -22,6 +23,11 @@ struct http_limits {
   std::size_t body_bytes = 64 * 1024;
   std::uint32_t header_bytes = 16 * 1024;  // a request with 10,000 headers is refused (431)
   std::chrono::seconds timeout{30};        // per read and per write
+  // Connections at once: in total (well under the units' LimitNOFILE of 8192, leaving room for
+  // the database, logs and the helper), and per source address (loopback and `proxies` exempt).
+  std::size_t max_connections = 2048;
+  std::size_t max_connections_per_source = 64;
+  std::vector<std::string> proxies;  // CIDRs, e.g. SMS_BRIDGE_TRUSTED_PROXIES
 };
 
 // What one connection may hold at any moment: the parser's body (at most body_bytes) plus a read

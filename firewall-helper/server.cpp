@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <exception>
@@ -127,7 +128,16 @@ awaitable<void> helper_server::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;  // a transient accept failure (EMFILE, ECONNABORTED) must not end the helper
+    if (ec) {
+      // A transient accept failure must not end the helper. Out of descriptors or memory, the
+      // connection stays queued and the socket readable: pause instead of spinning a core.
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+          ec.value() == ENFILE) {
+        asio::steady_timer backoff(io_, std::chrono::milliseconds(100));
+        co_await backoff.async_wait(use_tuple);
+      }
+      continue;
+    }
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;

@@ -460,6 +460,35 @@ def scenario_idle_drift(w):
           f"0 wake-ups in 3 s idle, with and without a door")
 
 
+def scenario_emfile(w):
+    # Few descriptors: idle clients exhaust them; the accept loop must pause, not spin a core.
+    w.write_config(client_timeout_seconds=10)
+    w.start_helper(prefix=("prlimit", "--nofile=20:20"))
+    pid = w.helper.pid
+    clients = []
+    try:
+        for _ in range(40):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(w.socket)  # the backlog takes them even while the helper cannot accept
+            clients.append(c)
+        time.sleep(0.5)
+        before = cpu_seconds(pid)
+        time.sleep(3)
+        spent = cpu_seconds(pid) - before
+        print(f"CPU of the helper over 3 s with its descriptors exhausted: {spent:.2f} s")
+        check(spent < 0.5, f"the helper spent {spent:.2f} CPU seconds in 3 s with its descriptors exhausted")
+    finally:
+        for c in clients:
+            c.close()
+    wait_for("the helper to serve again", lambda: w.fwctl("status", check_rc=False)[0] == 0, 15)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def scenario_refusals(w):
     w.write_config(socket_mode="0666", max_clients=4)  # 0666: an unlisted uid reaches the SO_PEERCRED check
     w.start_helper()

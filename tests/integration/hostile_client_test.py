@@ -19,6 +19,10 @@ Scenarios:
   lockout twelve wrong passwords for the admin from a stranger's address block that address, not
           the admin at another one; when strangers at many addresses attack, the admin's address
           with a recent successful login is not slowed, and a new address is slowed, not blocked.
+  connections  one address cannot hold more than its share of connections (429 and close beyond it)
+          while /health keeps answering others, and the total cap answers 503.
+  emfile  with its descriptors exhausted (prlimit) the daemon pauses accepting instead of spinning
+          (CPU seconds measured while 300 connections wait), then serves again.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -293,6 +297,106 @@ def scenario_lockout(w):
     check(status == 200, f"a new address with the right password is blocked: {status}")
     print(f"a stranger's 12 failures: 5 × 401 then 429, the admin elsewhere 200; under attack from {len(strangers)} addresses "
           f"the admin's address 200 at once, a new address 200 after waiting {sum(waits)} s")
+
+
+def hold_connections(site, address, count, seconds):
+    """Opens `count` idle connections from `address` in the laptop namespace and keeps them for
+    `seconds`; returns a Popen whose stdout will give {"held": N, "refused": {status: n}}."""
+    code = f"""
+import json, socket, time, select
+conns, refused = [], {{}}
+for _ in range({count}):
+    s = socket.socket(); s.bind(("{address}", 0)); s.settimeout(5)
+    try:
+        s.connect(("{SERVER_IP}", 8080))
+    except OSError as e:
+        refused["connect"] = refused.get("connect", 0) + 1; continue
+    conns.append(s)
+time.sleep(1)
+held = []
+for s in conns:
+    r, _, _ = select.select([s], [], [], 0)
+    if r:
+        data = s.recv(4096)
+        key = data.split(b" ")[1].decode() if data.startswith(b"HTTP/") else "closed"
+        refused[key] = refused.get(key, 0) + 1
+    else:
+        held.append(s)
+print(json.dumps({{"held": len(held), "refused": refused}}), flush=True)
+time.sleep({seconds})
+"""
+    return subprocess.Popen(["ip", "netns", "exec", site.laptop, sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def health_from(site, address):
+    r = site.ns(site.laptop, "curl", "-s", "-m", "5", "--interface", address, "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                f"http://{SERVER_IP}:8080/health", check_rc=False)
+    code, _, took = r.stdout.partition(" ")
+    return int(code or 0), float(took or 0)
+
+
+def scenario_connections(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg, extra_env={"SMS_BRIDGE_MAX_CONNECTIONS": "100", "SMS_BRIDGE_MAX_CONNECTIONS_PER_SOURCE": "64"})
+    extra = [f"10.61.0.{i}" for i in range(30, 34)]
+    for address in extra:
+        site.ns(site.laptop, "ip", "addr", "add", f"{address}/24", "dev", "l-eth")
+    hog = hold_connections(site, "10.61.0.2", 80, 20)
+    w.processes.append(hog)
+    counts = json.loads(hog.stdout.readline())
+    check(counts["held"] == 64 and counts["refused"] == {"429": 16}, f"one address's 80 connections: {counts}")
+    status, took = health_from(site, extra[0])
+    check(status == 200 and took < 3, f"/health from another address while one holds its cap: {status} in {took:.1f} s")
+    status, _ = health_from(site, "10.61.0.2")
+    check(status == 429, f"/health from the address at its cap: {status}")
+    # The total cap (100 here): a second address takes 36 more, then everyone gets 503.
+    hog2 = hold_connections(site, extra[1], 40, 20)
+    w.processes.append(hog2)
+    counts2 = json.loads(hog2.stdout.readline())
+    check(counts2["held"] == 36 and counts2["refused"] == {"503": 4}, f"the total cap: {counts2}")
+    status, _ = health_from(site, extra[2])
+    check(status == 503, f"/health with the server at its total cap: {status}")
+    for p in (hog, hog2):
+        p.kill()
+        p.wait()
+    time.sleep(0.5)
+    status, took = health_from(site, "10.61.0.2")
+    check(status == 200, f"/health after the connections closed: {status}")
+    print(f"one address: 64 held, 16 refused with 429, /health from another 200 in {took:.2f} s; total cap: 36 more held, "
+          f"4 refused with 503")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scenario_emfile(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg, extra_env={"SMS_BRIDGE_MAX_CONNECTIONS": "4096", "SMS_BRIDGE_MAX_CONNECTIONS_PER_SOURCE": "4096"},
+                   prefix=("prlimit", "--nofile=128:128"))
+    api_pid = w.processes[-1].pid
+    hog = hold_connections(site, "10.61.0.2", 300, 20)
+    w.processes.append(hog)
+    json.loads(hog.stdout.readline())  # the connections are open (most of them queued: no descriptors left)
+    before = cpu_seconds(api_pid)
+    time.sleep(3)
+    spent = cpu_seconds(api_pid) - before
+    print(f"CPU of sms-bridge-api over 3 s with its descriptors exhausted: {spent:.2f} s")
+    check(spent < 0.5, f"the daemon spent {spent:.2f} CPU seconds in 3 s with its descriptors exhausted (a spinning accept loop)")
+    hog.kill()
+    hog.wait()
+    deadline = time.monotonic() + 10
+    status = 0
+    while time.monotonic() < deadline and status != 200:
+        status, _ = health_from(site, "10.61.0.2")
+        time.sleep(0.2)
+    check(status == 200, f"/health after the descriptors were freed: {status}")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
