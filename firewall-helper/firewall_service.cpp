@@ -345,7 +345,11 @@ std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port
   if (auto it = port_owner_.find(static_cast<std::uint16_t>(port)); it != port_owner_.end() && it->second != for_service) {
     return fmt::format("granted to '{}'", it->second);
   }
-  if (deps_.probe.port_in_use(static_cast<std::uint16_t>(port))) return "a process on this host is bound to it";
+  switch (deps_.probe.port_in_use(static_cast<std::uint16_t>(port))) {
+    case port_use::bound: return "a process on this host is bound to it";
+    case port_use::unknown: return "the helper cannot tell whether a process on this host is bound to it";
+    case port_use::free: break;
+  }
   return std::nullopt;
 }
 

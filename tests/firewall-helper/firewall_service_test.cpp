@@ -42,8 +42,10 @@ struct fake_cutter final : flow_cutter {
 };
 
 struct fake_probe final : host_probe {
-  std::set<std::uint16_t> busy;
-  bool port_in_use(std::uint16_t port) override { return busy.count(port) > 0; }
+  std::set<std::uint16_t> busy, undecidable;
+  port_use port_in_use(std::uint16_t port) override {
+    return undecidable.count(port) ? port_use::unknown : busy.count(port) ? port_use::bound : port_use::free;
+  }
   std::vector<std::string> warnings(const helper_config&) override { return {}; }
 };
 
@@ -367,6 +369,25 @@ TEST_CASE("check-ports and scan-ports report forbidden, granted and busy ports")
   CHECK(r.scan_ports().ports(1).port() == 9103);
   scan.mutable_scan_ports()->set_count(0);
   CHECK(code_of(h.call(scan)) == v1::INVALID_ARGUMENT);
+}
+
+TEST_CASE("a port the probe cannot decide about is never reported free, scanned or opened") {
+  harness h;
+  h.probe.undecidable.insert(9102);
+  v1::Request check;
+  check.mutable_check_ports()->add_ports(9102);
+  auto r = h.call(check);
+  REQUIRE(r.check_ports().ports_size() == 1);
+  CHECK_FALSE(r.check_ports().ports(0).free());
+  CHECK(r.check_ports().ports(0).reason() == "the helper cannot tell whether a process on this host is bound to it");
+  v1::Request scan;
+  scan.mutable_scan_ports()->set_start(9102);
+  scan.mutable_scan_ports()->set_end(9103);
+  scan.mutable_scan_ports()->set_count(5);
+  r = h.call(scan);
+  REQUIRE(r.scan_ports().ports_size() == 1);
+  CHECK(r.scan_ports().ports(0).port() == 9103);
+  CHECK(code_of(h.open("metrics", 9102, "10.0.0.2", 60)) == v1::PORT_IN_USE);
 }
 
 TEST_CASE("a missing table is rebuilt with the live grants and reported") {

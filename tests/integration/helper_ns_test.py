@@ -489,6 +489,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def scenario_restricted_probe(w):
+    # The helper under its unit's RestrictAddressFamilies=AF_UNIX AF_NETLINK: a port with a
+    # listener (the iface echo target) is never reported free, an unused one is.
+    launcher = os.path.join(w.bin_dir, "..", "tests", "restrict-address-families")
+    check(os.access(launcher, os.X_OK), f"{launcher} is not built")
+    r = w.ns(w.server, launcher, sys.executable, "-c", "import socket; socket.socket()", check_rc=False)
+    check(r.returncode != 0 and "Address family not supported" in r.stderr, f"the filter does not restrict AF_INET: {r.stderr}")
+    w.start_helper(prefix=(launcher,))
+    answer = w.fwctl("check-ports", str(IFACE_TARGET_PORT), "7003")[1]["check_ports"]["ports"]
+    busy, unused = answer
+    check(not busy.get("free") and "bound" in busy.get("reason", ""), f"port {IFACE_TARGET_PORT} (listening) under the unit's restrictions: {busy}")
+    check(unused.get("free") is True, f"port 7003 (unused) under the unit's restrictions: {unused}")
+    code, out, _ = w.fwctl("open", "local", "--port", str(IFACE_TARGET_PORT), "--source", LAPTOP_IP, "--duration", "60", check_rc=False)
+    check(code == 1 and out["error"]["code"] == "PORT_IN_USE", f"an open on a bound port under the restrictions: {out}")
+    print(f"under RestrictAddressFamilies: port {IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free")
+
+
 def scenario_refusals(w):
     w.write_config(socket_mode="0666", max_clients=4)  # 0666: an unlisted uid reaches the SO_PEERCRED check
     w.start_helper()
