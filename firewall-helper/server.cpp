@@ -25,7 +25,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
@@ -68,7 +67,7 @@ class helper_server {
   firewall_service& service_;
   std::function<void(std::string_view)> report_;
   stream_protocol::acceptor acceptor_;
-  asio::system_timer expiry_timer_;
+  asio::steady_timer expiry_timer_;  // monotonic, like the service's deadlines
   std::optional<std::int64_t> expiry_armed_for_;
   asio::steady_timer reconcile_timer_;
   bool reconcile_armed_ = false;
@@ -259,7 +258,7 @@ void helper_server::arm_expiry() {
     expiry_timer_.cancel();
     return;
   }
-  expiry_timer_.expires_at(std::chrono::system_clock::time_point(std::chrono::milliseconds(*next)));
+  expiry_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::milliseconds(*next)));
   expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // re-armed or cancelled
     expiry_armed_for_.reset();

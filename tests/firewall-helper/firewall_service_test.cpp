@@ -65,6 +65,7 @@ struct harness {
   fake_cutter cutter;
   fake_probe probe;
   std::int64_t now = 1'800'000'000'000;
+  std::int64_t steady_offset = -1'799'000'000'000;  // the monotonic clock follows `now` unless a test steps the wall clock
   int next_id = 0;
   std::unique_ptr<state_store> store;
   std::unique_ptr<firewall_service> service;
@@ -77,7 +78,8 @@ struct harness {
     store = std::make_unique<state_store>(dir.file("port_mappings.json"));
     service = std::make_unique<firewall_service>(
         config, service_deps{nft, cutter, probe, *store, [this] { return now; },
-                             [this] { return "grant-" + std::to_string(++next_id); }, [](log_level, std::string_view) {}});
+                             [this] { return "grant-" + std::to_string(++next_id); }, [](log_level, std::string_view) {},
+                             [this] { return now + steady_offset; }});
     REQUIRE(service->start());
   }
 
@@ -133,7 +135,7 @@ TEST_CASE("an open renders one batch with a timeout and answers with the grant")
         "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
         "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }\n");
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
-  CHECK(h.service->next_deadline_ms() == h.now + 60000);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 60000);
 }
 
 TEST_CASE("every bad open is refused with its typed code and changes nothing") {
@@ -181,7 +183,7 @@ TEST_CASE("by default the helper refuses an IPv4 source of /8 or wider and accep
     const auto r = h.open("metrics", 9100, wide, 60);
     CHECK(code_of(r) == v1::SOURCE_NOT_ALLOWED);
     CHECK(r.error().message().find("min_source_prefix_v4") != std::string::npos);
-    CHECK(h.nft.batches.size() == 1);  // only the start-up table: nothing reached the kernel
+    CHECK_FALSE(h.nft.saw("add element"));  // nothing reached the kernel
   }
   harness h;
   CHECK_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
@@ -268,7 +270,7 @@ TEST_CASE("after a restart a live grant is re-added with its remaining time") {
                                                                         : h.nft.batches.back();
   CHECK(batch.rfind("add table inet sms_bridge\n", 0) == 0);
   CHECK(batch.find("grant_hosts4 { 10.0.0.2 . 9100 timeout 44s500ms }") != std::string::npos);
-  CHECK(h.service->next_deadline_ms() == h.now + 44500);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 44500);
 }
 
 TEST_CASE("a grant whose deadline passed while the helper was down becomes EXPIRED_WHILE_DOWN") {
@@ -398,6 +400,64 @@ TEST_CASE("a missing table is rebuilt with the live grants and reported") {
   CHECK(h.nft.batches.back().rfind("add table inet sms_bridge\n", 0) == 0);
   CHECK(h.nft.batches.back().find("grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }") != std::string::npos);
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::DRIFT_REPAIRED});
+}
+
+namespace {
+// The fixture's intact table; `element` replaces its foreign host grant (10.250.2.2 . 9100, which
+// expires in 3599 s) by one of ours expiring in `expires` s, or removes it when empty.
+std::string listing_with(const std::string& element, int expires) {
+  std::ifstream in(std::string(FIXTURE_DIR) + "/kernel_listing.json");
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  const std::string foreign = R"({"elem": {"val": {"concat": ["10.250.2.2", 9100]}, "timeout": 3600, "expires": 3599}})";
+  const auto at = text.find(foreign);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, foreign.size(), element.empty() ? std::string()
+                                                   : R"({"elem": {"val": {"concat": [")" + element + R"(", 9100]}, "timeout": 60, "expires": )" +
+                                                         std::to_string(expires) + "}}");
+  return text;
+}
+
+// Steps the wall clock by `ms` while the monotonic clock stays where it is.
+void step_wall_clock(harness& h, std::int64_t ms) {
+  h.now += ms;
+  h.steady_offset -= ms;
+}
+}  // namespace
+
+TEST_CASE("a wall-clock step back does not lengthen a door the reconciler re-applies") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  step_wall_clock(h, -3600 * 1000);
+  h.now += 10000;  // ten real seconds later the door has 50 s left, whatever the wall clock says
+  h.nft.listing = listing_with("", 0);  // someone deleted our element: drift
+  h.service->reconcile();
+  CHECK(h.nft.saw("grant_hosts4 { 10.0.0.2 . 9100 timeout 50s }"));
+  CHECK_FALSE(h.nft.saw("timeout 3650s"));
+}
+
+TEST_CASE("after a restart the kernel's remaining timeout bounds a door whose wall-clock deadline moved") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  step_wall_clock(h, -3600 * 1000);  // the state file now says 3,660 s are left
+  h.now += 40000;
+  h.nft.listing = listing_with("10.0.0.2", 20);  // the kernel knows better: 20 s (and < 1 s)
+  h.restart();
+  REQUIRE(h.service->live_grants() == 1);
+  CHECK(h.nft.saw("grant_hosts4 { 10.0.0.2 . 9100 timeout 20s999ms }"));
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 20999);
+}
+
+TEST_CASE("after a restart a door the kernel no longer holds in an intact table has expired") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  step_wall_clock(h, -3600 * 1000);
+  h.now += 70000;  // past its real deadline: the kernel removed it
+  h.nft.listing = listing_with("", 0);
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.event_kinds().back() == v1::EXPIRED_WHILE_DOWN);
 }
 
 TEST_CASE("kernel elements the helper did not issue are deleted and reported") {

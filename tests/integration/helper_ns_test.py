@@ -506,6 +506,38 @@ def scenario_restricted_probe(w):
     print(f"under RestrictAddressFamilies: port {IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free")
 
 
+def scenario_clock_step(w):
+    # A door's deadline counts on the kernel's clock, not the wall clock: the state file is edited
+    # (while the helper is down) as a one-hour step back of the wall clock would read it, and the
+    # restarted helper must still close the door at its real deadline. (The machine's clock itself
+    # is never touched.)
+    import datetime
+    import re
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 5)
+    opened = time.monotonic()
+    w.kill_helper()
+    later = lambda m: (datetime.datetime.strptime(m.group(2)[:19], "%Y-%m-%dT%H:%M:%S") + datetime.timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M:%S") + m.group(2)[19:]
+    edited = 0
+    for path in (w.state, w.state + ".journal"):
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            text = f.read()
+        text, n = re.subn(r'("expires_?[aA]t":\s*")([^"]+)"', lambda m: m.group(1) + later(m) + '"', text)
+        edited += n
+        with open(path, "w") as f:
+            f.write(text)
+    check(edited >= 1, "the state file holds no expires_at to edit")
+    w.start_helper()
+    check(w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, "the door did not survive the restart")
+    time.sleep(max(0, 5 + 1.5 - (time.monotonic() - opened)))
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the door outlived its deadline after a wall-clock step")
+    wait_for("the helper to record the expiry", lambda: w.fwctl("list")[1]["list"].get("grants", []) == [], 3)
+    print("a 5 s door whose recorded deadline moved an hour later still closed on time")
+
+
 def scenario_refusals(w):
     w.write_config(socket_mode="0666", max_clients=4)  # 0666: an unlisted uid reaches the SO_PEERCRED check
     w.start_helper()
