@@ -104,6 +104,14 @@ const std::vector<setting>& settings() {
          c.max_connections_per_source = *k;
          return {};
        }},
+      {{"--pin-retention-seconds", "SMS_BRIDGE_PIN_RETENTION_SECONDS", "604800",
+        "how long a failed outbox item keeps its (sealed) PIN for a recovery, in seconds"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 1, 366 * 86400);
+         if (!k) return k.error();
+         c.pin_retention_seconds = *k;
+         return {};
+       }},
       {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener: /health and the admin API"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
          auto a = parse_listen(n, v);

@@ -74,4 +74,8 @@ void add_sms_routes(router& r, app& a);
 // Delivers sync_outbox to the backend forever (see outbox.cpp).
 boost::asio::awaitable<void> deliver_outbox(app& a);
 
+// Wipes the PINs of failed outbox items older than PIN_RETENTION_SECONDS, forever, checking a
+// tenth of that period apart (at least every second, at most every hour).
+boost::asio::awaitable<void> wipe_stale_pins(app& a);
+
 }  // namespace smsbridge::api

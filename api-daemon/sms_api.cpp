@@ -300,8 +300,9 @@ void add_sms_routes(router& r, app& a) {
         require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
                              -> boost::asio::awaitable<http_response> {
           auto requeue = [](pg::connection& c) -> pg::db_result<std::int64_t> {
+            // An item whose PIN retention wiped it stays failed: it must not reach the backend without one.
             auto moved = c.exec("WITH moved AS (UPDATE sync_outbox SET status = 'pending', next_attempt_at = now(), attempts = 0 "
-                                "WHERE status = 'failed' RETURNING 1) SELECT count(*) FROM moved");
+                                "WHERE status = 'failed' AND pin IS NOT NULL RETURNING 1) SELECT count(*) FROM moved");
             if (!moved) return moved.error();
             return std::stoll(std::string(*moved->get(0, 0)));
           };
@@ -393,7 +394,9 @@ void add_sms_routes(router& r, app& a) {
     if (!pin || pin->size() < 4 || !std::all_of(pin->begin(), pin->end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
       co_return error_response(request, http::status::unprocessable_entity, "The PIN must be 4 to 8 digits.");
     }
-    auto work = [secret = a.config.hmac_secret, m = *mobile, p = *pin, h = *hash](pg::connection& c) -> pg::db_result<verdict> {
+    // Sealed before it leaves this thread: the database only ever holds the PIN encrypted.
+    auto work = [secret = a.config.hmac_secret, m = *mobile, p = seal_secret(a.config.hmac_secret, *pin),
+                 h = *hash](pg::connection& c) -> pg::db_result<verdict> {
       return do_pin_setup(c, secret, m, p, h);
     };
     auto step = a.db.call(std::move(work));

@@ -178,11 +178,12 @@ class World:
 
 def scenario_migrations(w):
     r = w.api("migrate")
-    check(r.returncode == 0 and "5 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
+    check(r.returncode == 0 and "7 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
     r = w.api("migrate")
     check(r.returncode == 0 and "0 migration(s) applied" in r.stdout, f"second migrate: {r.returncode} {r.stdout} {r.stderr}")
     check(w.pg.psql("SELECT version FROM schema_migrations ORDER BY version").stdout.split() ==
-          ["001_monitoring", "002_admins", "003_firewall_incidents", "004_admin_sessions", "005_sms"], "schema_migrations is wrong")
+          ["001_monitoring", "002_admins", "003_firewall_incidents", "004_admin_sessions", "005_sms",
+           "006_session_password_version", "007_outbox_sealed_pin"], "schema_migrations is wrong")
     objects = w.pg.psql("SELECT string_agg(c.relname || ':' || c.relkind::text, ' ' ORDER BY c.relname) FROM pg_class c "
                         "WHERE c.relname LIKE 'monitoring_%' AND c.relkind IN ('r', 'v')").stdout.split()
     check(objects == ["monitoring_audit_summary:v", "monitoring_port_access:r", "monitoring_port_access_history:v",
@@ -772,8 +773,10 @@ def scenario_sms_flow(w):
     check(status == 200 and body["status"] == "success", f"pin-setup: {status} {body}")
     status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "9999", "hash": code})
     check(status == 409, f"a double PIN submit: {status} {body}")
-    outbox = w.pg.psql("SELECT mobile_number || '|' || pin || '|' || (payload->>'email') || '|' || status FROM sync_outbox").stdout.split()
-    check(outbox == [f"{alice}|1234|a@example.com|pending"], f"the outbox: {outbox}")
+    # The PIN is stored sealed (secretbox), never as its digits.
+    outbox = w.pg.psql("SELECT mobile_number || '|' || (pin LIKE 'v1:%' AND position('1234' in pin) = 0)::text || '|' || "
+                       "(payload->>'email') || '|' || status FROM sync_outbox").stdout.split()
+    check(outbox == [f"{alice}|true|a@example.com|pending"], f"the outbox: {outbox}")
     # The SMS failures.
     status, _, reg = post("/onboarding/register", {"mobile_number": bob})
     bob_code = reg["hash"]

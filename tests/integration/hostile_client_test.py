@@ -23,6 +23,8 @@ Scenarios:
           while /health keeps answering others, and the total cap answers 503.
   emfile  with its descriptors exhausted (prlimit) the daemon pauses accepting instead of spinning
           (CPU seconds measured while 300 connections wait), then serves again.
+  pins    a PIN is stored sealed, never as digits; a failed item's PIN is wiped after
+          SMS_BRIDGE_PIN_RETENTION_SECONDS and trigger-recovery does not requeue it without one.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -397,6 +399,28 @@ def scenario_emfile(w):
         status, _ = health_from(site, "10.61.0.2")
         time.sleep(0.2)
     check(status == 200, f"/health after the descriptors were freed: {status}")
+
+
+def scenario_pins(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg, extra_env={"SMS_BRIDGE_PIN_RETENTION_SECONDS": "3"})
+    site.sms_traffic(1)  # register, SMS, PIN 1234: queued (no sync_url)
+    rows = pg.psql("SELECT pin FROM sync_outbox").stdout.split()
+    check(len(rows) == 1 and rows[0].startswith("v1:") and "1234" not in rows[0], f"the stored PIN: {rows}")
+    # Still pending: kept past the retention (only failed items are wiped)...
+    time.sleep(4)
+    check(pg.psql("SELECT count(*) FROM sync_outbox WHERE pin IS NOT NULL").stdout.strip() == "1", "a pending item lost its PIN")
+    # ... failed (ten attempts): wiped within the retention's tenth (1 s here) after it is due.
+    pg.psql("UPDATE sync_outbox SET status = 'failed', attempts = 10")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and pg.psql("SELECT count(*) FROM sync_outbox WHERE pin IS NULL").stdout.strip() != "1":
+        time.sleep(0.2)
+    check(pg.psql("SELECT count(*) FROM sync_outbox WHERE pin IS NULL").stdout.strip() == "1", "a failed item's PIN outlived its retention")
+    a = send(site, [request("POST", "/admin/trigger-recovery", headers={"Content-Type": "application/json"})])[0]
+    check(a["status"] == 200 and json.loads(a["body"])["requeued"] == 0, f"trigger-recovery requeued a PIN-less item: {a['body'][:200]}")
+    print("PIN stored sealed (v1:…), a failed item's PIN wiped after 3 s, not requeued without it")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
