@@ -104,6 +104,14 @@ const std::vector<setting>& settings() {
          c.max_connections_per_source = *k;
          return {};
        }},
+      {{"--sms-requests-per-source", "SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE", "60",
+        "registrations, and PIN setups, one address may make per 10 minutes (429 beyond; loopback exempt)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 1, 1000000);
+         if (!k) return k.error();
+         c.sms_requests_per_source = *k;
+         return {};
+       }},
       {{"--pin-retention-seconds", "SMS_BRIDGE_PIN_RETENTION_SECONDS", "604800",
         "how long a failed outbox item keeps its (sealed) PIN for a recovery, in seconds"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {

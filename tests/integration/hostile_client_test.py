@@ -25,6 +25,8 @@ Scenarios:
           (CPU seconds measured while 300 connections wait), then serves again.
   pins    a PIN is stored sealed, never as digits; a failed item's PIN is wiped after
           SMS_BRIDGE_PIN_RETENTION_SECONDS and trigger-recovery does not requeue it without one.
+  sms_budget one address can register, and set up PINs, only so often (429 with Retry-After);
+          another address is not affected; malformed requests do not use the budget.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -421,6 +423,34 @@ def scenario_pins(w):
     a = send(site, [request("POST", "/admin/trigger-recovery", headers={"Content-Type": "application/json"})])[0]
     check(a["status"] == 200 and json.loads(a["body"])["requeued"] == 0, f"trigger-recovery requeued a PIN-less item: {a['body'][:200]}")
     print("PIN stored sealed (v1:…), a failed item's PIN wiped after 3 s, not requeued without it")
+
+
+def scenario_sms_budget(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    site.start_helper()
+    site.start_api(pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "5"})
+    other = "10.61.0.40"
+    site.ns(site.laptop, "ip", "addr", "add", f"{other}/24", "dev", "l-eth")
+    malformed = send(site, [request("POST", "/onboarding/register", js({"mobile_number": "nope"}), auth=None) for _ in range(8)])
+    check(all(a["status"] == 400 for a in malformed), f"malformed registrations: {[a['status'] for a in malformed]}")
+    raws = [request("POST", "/onboarding/register", js({"mobile_number": f"+9198123400{i:02d}"}), auth=None) for i in range(7)]
+    answers = send(site, raws)
+    codes = [a["status"] for a in answers]
+    check(codes[:5] == [200] * 5 and codes[5:] == [429, 429], f"seven registrations from one address: {codes}")
+    check(int(answers[5]["headers"].get("retry-after", "0")) > 0 and "registrations" in (detail_of(answers[5]) or ""),
+          f"the refusal: {answers[5]}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/onboarding/register", "--interface", other, "-H", "Content-Type: application/json",
+                                    "--data-binary", json.dumps({"mobile_number": "+919812340099"}))
+    check(status == 200, f"a registration from another address: {status} {text}")
+    pins = send(site, [request("POST", "/pin-setup", js({"mobile_number": "+919812340000", "pin": "1234", "hash": "WRONG123"}), auth=None)
+                       for _ in range(7)])
+    codes = [a["status"] for a in pins]
+    check(codes[:5] == [409] * 5 and codes[5:] == [429, 429], f"seven PIN setups from one address: {codes}")
+    rows = pg.psql("SELECT count(*) FROM onboarding_codes").stdout.strip()
+    check(rows == "6", f"onboarding_codes rows: {rows} (5 from one address, 1 from another)")
+    print(f"one address: 5 registrations then 429 (Retry-After {answers[5]['headers'].get('retry-after')} s), 5 PIN setups then 429; "
+          "another address unaffected; 8 malformed requests did not count")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
