@@ -112,6 +112,14 @@ const std::vector<setting>& settings() {
          c.sms_requests_per_source = *k;
          return {};
        }},
+      {{"--retention-days", "SMS_BRIDGE_RETENTION_DAYS", "90",
+        "days the SMS log, the login trail, spent codes and delivered outbox items are kept (31 or more)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 31, 3650);
+         if (!k) return k.error();
+         c.retention_days = *k;
+         return {};
+       }},
       {{"--pin-retention-seconds", "SMS_BRIDGE_PIN_RETENTION_SECONDS", "604800",
         "how long a failed outbox item keeps its (sealed) PIN for a recovery, in seconds"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {

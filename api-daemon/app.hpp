@@ -78,4 +78,8 @@ boost::asio::awaitable<void> deliver_outbox(app& a);
 // tenth of that period apart (at least every second, at most every hour).
 boost::asio::awaitable<void> wipe_stale_pins(app& a);
 
+// Deletes rows older than RETENTION_DAYS from sms_bridge_logs, admin_auth_events, spent codes and
+// delivered outbox items, at start and every hour, forever (see retention.cpp).
+boost::asio::awaitable<void> apply_retention(app& a);
+
 }  // namespace smsbridge::api

@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
   if (config.monitoring_enabled && config.monitoring_worker_enabled) asio::co_spawn(io, audit_timer(app), asio::detached);
   if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) asio::co_spawn(io, api::deliver_outbox(app), asio::detached);
   asio::co_spawn(io, api::wipe_stale_pins(app), asio::detached);
+  asio::co_spawn(io, api::apply_retention(app), asio::detached);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   std::signal(SIGPIPE, SIG_IGN);

@@ -178,12 +178,12 @@ class World:
 
 def scenario_migrations(w):
     r = w.api("migrate")
-    check(r.returncode == 0 and "7 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
+    check(r.returncode == 0 and "8 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
     r = w.api("migrate")
     check(r.returncode == 0 and "0 migration(s) applied" in r.stdout, f"second migrate: {r.returncode} {r.stdout} {r.stderr}")
     check(w.pg.psql("SELECT version FROM schema_migrations ORDER BY version").stdout.split() ==
           ["001_monitoring", "002_admins", "003_firewall_incidents", "004_admin_sessions", "005_sms",
-           "006_session_password_version", "007_outbox_sealed_pin"], "schema_migrations is wrong")
+           "006_session_password_version", "007_outbox_sealed_pin", "008_retention"], "schema_migrations is wrong")
     objects = w.pg.psql("SELECT string_agg(c.relname || ':' || c.relkind::text, ' ' ORDER BY c.relname) FROM pg_class c "
                         "WHERE c.relname LIKE 'monitoring_%' AND c.relkind IN ('r', 'v')").stdout.split()
     check(objects == ["monitoring_audit_summary:v", "monitoring_port_access:r", "monitoring_port_access_history:v",

@@ -27,6 +27,9 @@ Scenarios:
           SMS_BRIDGE_PIN_RETENTION_SECONDS and trigger-recovery does not requeue it without one.
   sms_budget one address can register, and set up PINs, only so often (429 with Retry-After);
           another address is not affected; malformed requests do not use the budget.
+  retention rows older than SMS_BRIDGE_RETENTION_DAYS leave the SMS log, the login trail, spent
+          codes and delivered outbox items (at start, then hourly); newer ones, pending items,
+          live codes and the doors' audit trail stay; the login trail is still append-only.
 
 Usage: hostile_client_test.py --build-dir DIR --scenario NAME   (--list prints the scenarios)
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -451,6 +454,45 @@ def scenario_sms_budget(w):
     check(rows == "6", f"onboarding_codes rows: {rows} (5 from one address, 1 from another)")
     print(f"one address: 5 registrations then 429 (Retry-After {answers[5]['headers'].get('retry-after')} s), 5 PIN setups then 429; "
           "another address unaffected; 8 malformed requests did not count")
+
+
+def scenario_retention(w):
+    site = Site(w)
+    pg = site.start_postgres()
+    api = os.path.join(w.build_dir, "api-daemon", "sms-bridge-api")
+    r = subprocess.run([api, "migrate"], capture_output=True, text=True, timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
+    check(r.returncode == 0, f"migrate: {r.stderr}")
+    old, new = "now() - interval '40 days'", "now() - interval '1 day'"
+    for at in (old, new):
+        pg.psql(f"INSERT INTO sms_bridge_logs (at, event, status, mobile_masked, mobile_hash) VALUES ({at}, 'receive', 'ok', '+91******', 'h')")
+        pg.psql(f"INSERT INTO admin_auth_events (at, username, source, method, outcome) VALUES ({at}, 'ops', '10.0.0.1', 'basic', 'failure')")
+        pg.psql(f"INSERT INTO sync_outbox (mobile_number, payload, status, delivered_at, created_at) VALUES "
+                f"('+919800000001', '{{}}', 'delivered', {at}, {at})")
+    pg.psql(f"INSERT INTO onboarding_codes (mobile_number, hash, generated_at, expires_at, consumed_at) VALUES "
+            f"('+919800000001', 'SPENT001', {old}, {old}, {old}), ('+919800000001', 'EXPIRED1', {old}, {old}, NULL), "
+            f"('+919800000001', 'FRESH001', {new}, now() + interval '1 hour', NULL)")
+    pg.psql(f"INSERT INTO sync_outbox (mobile_number, payload, status, created_at) VALUES ('+919800000002', '{{}}', 'pending', {old})")
+    pg.psql("SELECT record_port_opened('metrics', 9100, 8080, 'ops', 60, NULL, NULL, 'g-old', 1, now() - interval '400 days')")
+    refused = pg.psql("DELETE FROM admin_auth_events", check_rc=False)
+    check(refused.returncode != 0 and "append-only" in refused.stderr, f"an ordinary DELETE of the login trail: {refused.stderr}")
+    site.start_helper()
+    site.start_api(pg, extra_env={"SMS_BRIDGE_RETENTION_DAYS": "31"})
+    count = lambda sql: pg.psql(sql).stdout.strip()
+    expected = {"SELECT count(*) FROM sms_bridge_logs WHERE at < now() - interval '31 days'": "0",
+                "SELECT count(*) FROM admin_auth_events WHERE at < now() - interval '31 days'": "0",
+                "SELECT count(*) FROM sync_outbox WHERE status = 'delivered'": "1",
+                "SELECT string_agg(hash, ',' ORDER BY hash) FROM onboarding_codes": "FRESH001",
+                "SELECT count(*) FROM sync_outbox WHERE status = 'pending'": "1",
+                "SELECT count(*) FROM monitoring_port_access WHERE grant_id = 'g-old' AND action = 'opened'": "1"}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(count(q) != v for q, v in expected.items()):
+        time.sleep(0.3)
+    wrong = {q: count(q) for q, v in expected.items() if count(q) != v}
+    check(not wrong, f"after retention: {wrong}")
+    check(count("SELECT count(*) FROM sms_bridge_logs") != "0" and count("SELECT count(*) FROM admin_auth_events") != "0",
+          "retention removed recent rows")
+    print("retention (31 days): 40-day-old log, login, spent/expired code and delivered rows gone; recent rows, a pending item, "
+          "a live code and a 400-day-old door audit row kept; an ordinary DELETE of the login trail still refused")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
