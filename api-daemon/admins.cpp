@@ -38,8 +38,12 @@ pg::db_result<void> add_admin(pg::connection& db, std::string_view name, std::st
 }
 
 pg::db_result<bool> set_admin_password(pg::connection& db, std::string_view name, std::string_view password_hash) {
-  auto r = db.exec("UPDATE admin_users SET password_hash = $2, password_version = password_version + 1, updated_at = now() "
-                   "WHERE username = $1 RETURNING id",
+  // One statement: the new password and the end of every session of the old one (the sessions'
+  // password_version would no longer match anyway; this also frees their rows).
+  auto r = db.exec("WITH changed AS (UPDATE admin_users SET password_hash = $2, password_version = password_version + 1, "
+                   "updated_at = now() WHERE username = $1 RETURNING username), "
+                   "ended AS (DELETE FROM admin_sessions WHERE username IN (SELECT username FROM changed)) "
+                   "SELECT username FROM changed",
                    {std::string(name), std::string(password_hash)});
   if (!r) return r.error();
   return r->count() == 1;

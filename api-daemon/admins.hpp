@@ -22,8 +22,10 @@ pg::db_result<bool> any_admin_exists(pg::connection& db);
 pg::db_result<std::optional<admin_record>> find_admin(pg::connection& db, std::string_view name);
 // Fails with unique_violation if the name is taken.
 pg::db_result<void> add_admin(pg::connection& db, std::string_view name, std::string_view password_hash);
-// False when there is no such admin. Bumps password_version, which drops cached verifications.
+// False when there is no such admin. Bumps password_version, which drops cached verifications,
+// and ends every browser session of that admin, in one statement.
 pg::db_result<bool> set_admin_password(pg::connection& db, std::string_view name, std::string_view password_hash);
+// False when there is no such admin. Its sessions go with it (ON DELETE CASCADE).
 pg::db_result<bool> remove_admin(pg::connection& db, std::string_view name);
 
 // Appends to admin_auth_events. method: basic|session|cli; outcome: success|failure|throttled|changed.

@@ -61,6 +61,15 @@ fallible<std::uint32_t> parse_seconds(const std::string& name, const std::string
   return v;
 }
 
+fallible<std::uint32_t> parse_count(const std::string& name, const std::string& text, std::uint32_t min, std::uint32_t max) {
+  std::uint32_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min || v > max) {
+    return fail(fmt::format("{} must be a whole number from {} to {}, not '{}'.", name, min, max, text));
+  }
+  return v;
+}
+
 fallible<void> set_text(std::string& field, const std::string& name, const std::string& value) {
   if (value.size() > 4096) return fail(fmt::format("{} is longer than 4096 characters.", name));
   field = value;
@@ -80,6 +89,45 @@ const std::vector<setting>& settings() {
            return fail(fmt::format("{} must be a whole number from 1 to 64, not '{}'.", n, v));
          }
          c.database_connections = k;
+         return {};
+       }},
+      {{"--max-connections", "SMS_BRIDGE_MAX_CONNECTIONS", "2048", "HTTP connections at once per listener (keep well under LimitNOFILE)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 16, 100000);
+         if (!k) return k.error();
+         c.max_connections = *k;
+         return {};
+       }},
+      {{"--max-connections-per-source", "SMS_BRIDGE_MAX_CONNECTIONS_PER_SOURCE", "64",
+        "HTTP connections at once from one address (loopback and TRUSTED_PROXIES exempt)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 1, 100000);
+         if (!k) return k.error();
+         c.max_connections_per_source = *k;
+         return {};
+       }},
+      {{"--sms-requests-per-source", "SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE", "60",
+        "registrations, and PIN setups, one address may make per 10 minutes (429 beyond; loopback exempt)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 1, 1000000);
+         if (!k) return k.error();
+         c.sms_requests_per_source = *k;
+         return {};
+       }},
+      {{"--retention-days", "SMS_BRIDGE_RETENTION_DAYS", "90",
+        "days the SMS log, the login trail, spent codes and delivered outbox items are kept (31 or more)"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 31, 3650);
+         if (!k) return k.error();
+         c.retention_days = *k;
+         return {};
+       }},
+      {{"--pin-retention-seconds", "SMS_BRIDGE_PIN_RETENTION_SECONDS", "604800",
+        "how long a failed outbox item keeps its (sealed) PIN for a recovery, in seconds"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         auto k = parse_count(n, v, 1, 366 * 86400);
+         if (!k) return k.error();
+         c.pin_retention_seconds = *k;
          return {};
        }},
       {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener: /health and the admin API"},

@@ -57,8 +57,14 @@ boost::asio::awaitable<void> reconcile_audit(app& a);
 // is a trusted proxy.
 std::string client_address(const app& a, const http_request& request, const request_context& context);
 
+// Whether a request authenticated with HTTP Basic may change state: only reads, or a body
+// declared as application/json (parameters allowed). Anything else is a 415 with nothing changed.
+bool basic_request_may_change_state(http::verb method, std::string_view content_type);
+
 // Wraps an admin endpoint: 401 (with WWW-Authenticate) unless valid Basic credentials come with
-// the request; 503 when the database cannot be asked or too many hashes are waiting.
+// the request; 415 for a Basic state change that is not application/json; 403 for a session
+// state change without its CSRF token; 503 when the database cannot be asked or too many hashes
+// are waiting.
 using admin_handler = std::function<boost::asio::awaitable<http_response>(const http_request&, const request_context&,
                                                                           const std::string& admin)>;
 handler require_admin(app& a, admin_handler inner);
@@ -71,5 +77,13 @@ void add_sms_routes(router& r, app& a);
 
 // Delivers sync_outbox to the backend forever (see outbox.cpp).
 boost::asio::awaitable<void> deliver_outbox(app& a);
+
+// Wipes the PINs of failed outbox items older than PIN_RETENTION_SECONDS, forever, checking a
+// tenth of that period apart (at least every second, at most every hour).
+boost::asio::awaitable<void> wipe_stale_pins(app& a);
+
+// Deletes rows older than RETENTION_DAYS from sms_bridge_logs, admin_auth_events, spent codes and
+// delivered outbox items, at start and every hour, forever (see retention.cpp).
+boost::asio::awaitable<void> apply_retention(app& a);
 
 }  // namespace smsbridge::api

@@ -119,7 +119,7 @@ boost::asio::awaitable<auth_result> basic_auth::login(std::string user, std::str
 boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::string password, std::optional<admin_record> admin,
                                                        std::string source, const char* method) {
   const auto now = std::chrono::steady_clock::now();
-  if (const long wait = throttle_.retry_after(source, user, now); wait > 0) {
+  if (const long wait = throttle_.admit(source, user, now); wait > 0) {
     auto record = [user, source, method](pg::connection& c) { return record_auth_event(c, user, source, method, "throttled"); };
     auto record_step = db_.call(std::move(record));
     (void)co_await std::move(record_step);
@@ -134,14 +134,14 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
     verified = co_await std::move(check_step);
     --in_flight_;
   }
-  if (verified) throttle_.succeeded(user);
-  else throttle_.failed(source, user, now);
+  if (verified) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
+  else throttle_.failed(source, user, admin.has_value(), std::chrono::steady_clock::now());
   const char* outcome = verified ? "success" : "failure";
   auto record = [user, source, method, outcome](pg::connection& c) { return record_auth_event(c, user, source, method, outcome); };
   auto record_step = db_.call(std::move(record));
   (void)co_await std::move(record_step);
   if (!verified) co_return auth_result{auth_outcome::denied, {}};
-  co_return auth_result{auth_outcome::ok, user};
+  co_return auth_result{auth_outcome::ok, user, 0, admin->password_version};
 }
 
 }  // namespace smsbridge::api

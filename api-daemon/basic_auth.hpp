@@ -35,6 +35,7 @@ struct auth_result {
   auth_outcome outcome = auth_outcome::denied;
   std::string admin;     // when ok
   long retry_after = 0;  // seconds, when throttled
+  std::int32_t password_version = 0;  // when ok: the version of the password that was verified
 };
 
 class basic_auth {

@@ -61,6 +61,48 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return out;
 }
 
+namespace {
+constexpr std::string_view sealed_prefix = "v1:";
+
+// A key of its own for sealing, so the HMAC secret itself never keys the cipher.
+std::string sealing_key(std::string_view key_secret) {
+  static_assert(crypto_secretbox_KEYBYTES == crypto_auth_hmacsha256_BYTES);
+  return hmac_sha256(key_secret, "sms-bridge sealed outbox secrets v1");
+}
+}  // namespace
+
+std::string seal_secret(std::string_view key_secret, std::string_view plaintext) {
+  const std::string key = sealing_key(key_secret);
+  std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(box.data());
+  randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        plaintext.size(), nonce, reinterpret_cast<const unsigned char*>(key.data()));
+  return std::string(sealed_prefix) + to_hex(box);
+}
+
+std::optional<std::string> open_secret(std::string_view key_secret, std::string_view sealed) {
+  if (!sealed.starts_with(sealed_prefix)) return std::nullopt;
+  sealed.remove_prefix(sealed_prefix.size());
+  if (sealed.size() > 1024) return std::nullopt;
+  std::string box(sealed.size() / 2, '\0');
+  std::size_t length = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(box.data()), box.size(), sealed.data(), sealed.size(), nullptr, &length,
+                     nullptr) != 0 ||
+      length != box.size() || sealed.size() % 2 != 0 || box.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return std::nullopt;
+  }
+  const std::string key = sealing_key(key_secret);
+  const auto* nonce = reinterpret_cast<const unsigned char*>(box.data());
+  std::string plain(box.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()), nonce + crypto_secretbox_NONCEBYTES,
+                                 box.size() - crypto_secretbox_NONCEBYTES, nonce,
+                                 reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+    return std::nullopt;
+  }
+  return plain;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;

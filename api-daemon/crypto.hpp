@@ -1,6 +1,7 @@
 // The one wrapper around libsodium: argon2id password hashes, keyed hashes, HMAC, random bytes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,13 @@ std::string random_bytes(std::size_t n);
 
 // HMAC-SHA256 of data under a key of any length: 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);
+
+// A short secret (a PIN) sealed for storage: XSalsa20-Poly1305 (crypto_secretbox) under a key
+// derived from `key_secret` (the HMAC secret), a random nonce each time; "v1:" + hex.
+std::string seal_secret(std::string_view key_secret, std::string_view plaintext);
+// The plaintext of seal_secret's output, or nullopt if it is not one, was tampered with, or was
+// sealed under another key.
+std::optional<std::string> open_secret(std::string_view key_secret, std::string_view sealed);
 
 // Equality that takes the same time wherever the inputs differ (for secrets).
 bool constant_time_equal(std::string_view a, std::string_view b);

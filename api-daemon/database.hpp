@@ -60,6 +60,8 @@ class database {
     if (idle_.empty()) return nullptr;
     auto c = std::move(idle_.back());
     idle_.pop_back();
+    // A connection idle across a PostgreSQL restart is dead: reconnect rather than fail the call.
+    if (!c->alive()) return nullptr;
     return c;
   }
   void give_back(std::unique_ptr<pg::connection> c) {

@@ -1,20 +1,26 @@
-// The HTTP shell: Beast with C++20 coroutines. The parser has a body and a header limit, the
-// stream a timeout; every input-caused failure becomes a 4xx JSON answer, every bug one 500.
+// The HTTP shell: Beast with C++20 coroutines. Each connection reads through a request_reader
+// (bounded buffer, body, header, chunk extensions and trailer), the stream has a timeout; every
+// input-caused failure becomes a 4xx JSON answer, every bug one 500.
 #include "api-daemon/http_server.hpp"
 
 #include <array>
+#include <cerrno>
+#include <memory>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
+
+#include "api-daemon/connection_limiter.hpp"
+#include "proto/net_types.hpp"
 
 namespace smsbridge::api {
 
@@ -32,19 +38,28 @@ http_response bare_500(const http_request& request) {
   return r;
 }
 
+// The whole answer to a connection refused at accept, written without waiting.
+std::string accept_refusal(std::string_view status_line, std::string_view sentence) {
+  const std::string body = fmt::format(R"({{"detail":"{}"}})", sentence);
+  return fmt::format("HTTP/1.1 {}\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+                     "Content-Length: {}\r\n\r\n{}",
+                     status_line, body.size(), body);
+}
+
+// `slot` holds this connection's place under the connection caps until the session ends.
 asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, http_limits limits,
-                              std::function<void(std::string_view)> report, request_observer observe) {
-  beast::flat_buffer buffer;
+                              std::function<void(std::string_view)> report, request_observer observe,
+                              std::shared_ptr<void> slot) {
+  (void)slot;
+  request_reader reader(limits);
   request_context context;
   boost::system::error_code peer_ec;
   const auto peer = stream.socket().remote_endpoint(peer_ec);
   if (!peer_ec) context.peer_ip = peer.address().to_string();
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(limits.body_bytes);
-    parser.header_limit(limits.header_bytes);
+    reader.next();
     stream.expires_after(limits.timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    auto [ec, n] = co_await http::async_read(stream, reader.buffer(), reader.parser(), use_tuple);
     (void)n;
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
         ec == asio::error::connection_reset) {
@@ -58,19 +73,12 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
       // The request was not understood: answer in our error shape, then close.
       http_request stub;
       stub.version(11);
-      const auto status = ec == http::error::body_limit     ? http::status::payload_too_large
-                          : ec == http::error::header_limit ? http::status::request_header_fields_too_large
-                                                            : http::status::bad_request;
-      response = error_response(stub, status,
-                                status == http::status::payload_too_large
-                                    ? fmt::format("The request body is larger than {} bytes.", limits.body_bytes)
-                                : status == http::status::request_header_fields_too_large
-                                    ? "The request headers are too large."
-                                    : "The request is not valid HTTP.");
+      const auto [status, sentence] = reader.refusal(ec);
+      response = error_response(stub, status, sentence);
       response.keep_alive(false);
       close_after = true;
     } else {
-      const http_request& request = parser.get();
+      const http_request& request = reader.parser().get();
       const auto m = routes.find(request.method(), request.target());
       if (m.path_known) route = m.pattern;
       if (request.method() != http::verb::unknown) method = std::string(http::to_string(request.method()));
@@ -114,11 +122,48 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
 asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router& routes, http_limits limits,
                                  std::function<void(std::string_view)> report, request_observer observe) {
   auto executor = co_await asio::this_coro::executor;
+  // Shared with the sessions, which may outlive this loop.
+  auto limiter = std::make_shared<connection_limiter>(limits.max_connections, limits.max_connections_per_source);
+  std::vector<firewall::cidr> proxies;
+  for (const auto& p : limits.proxies) {
+    if (auto c = firewall::parse_cidr(p)) proxies.push_back(*c);
+  }
+  static const std::string server_full_answer =
+      accept_refusal("503 Service Unavailable", "The server has too many connections; try again in a moment.");
+  static const std::string source_full_answer =
+      accept_refusal("429 Too Many Requests", "Too many connections from your address; close some and try again.");
+  asio::steady_timer backoff(executor);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;  // EMFILE and friends: keep serving the connections we have
-    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, report, observe),
+    if (ec) {
+      // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the connection stays
+      // queued and the acceptor stays readable, so accepting again at once would spin a core.
+      // Pause, keep serving the connections we have, then try again.
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+          ec.value() == ENFILE) {
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(use_tuple);
+      }
+      continue;
+    }
+    boost::system::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    const std::string source = peer_ec ? std::string() : peer.address().to_string();
+    const auto ip = firewall::parse_ip_address(source);
+    bool exempt = ip && ip->is_loopback();
+    for (const auto& p : proxies) exempt = exempt || (ip && p.contains(*ip));
+    const auto verdict = limiter->admit(source, exempt);
+    if (verdict != connection_limiter::verdict::admitted) {
+      // Say why, best effort and without waiting, then close: a full server must not queue more.
+      const std::string& answer = verdict == connection_limiter::verdict::server_full ? server_full_answer : source_full_answer;
+      socket.non_blocking(true, peer_ec);
+      socket.write_some(asio::buffer(answer.data(), answer.size()), peer_ec);
+      socket.shutdown(asio::ip::tcp::socket::shutdown_both, peer_ec);
+      continue;
+    }
+    std::shared_ptr<void> slot(nullptr, [limiter, source, exempt](void*) { limiter->release(source, exempt); });
+    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, report, observe, std::move(slot)),
                    [report](std::exception_ptr e) {
                      if (!e) return;
                      try {

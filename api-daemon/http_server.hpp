@@ -9,15 +9,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "api-daemon/http_request_reader.hpp"
 #include "api-daemon/http_router.hpp"
 
 namespace smsbridge::api {
-
-struct http_limits {
-  std::size_t body_bytes = 64 * 1024;
-  std::uint32_t header_bytes = 16 * 1024;  // a request with 10,000 headers is refused (431)
-  std::chrono::seconds timeout{30};        // per read and per write
-};
 
 // Told of every answered request: the route (a path of the table, or "unmatched"), the method,
 // the status and the seconds from request read to answer written.

@@ -1,45 +1,124 @@
-// Throttling of failed logins: a sliding window of failure times per key.
+// Throttling of failed logins: sliding windows of failure times per pair, source and user, and
+// trusted sources (see the header for the rules).
 #include "api-daemon/login_throttle.hpp"
 
 #include <algorithm>
 
+#include "proto/net_types.hpp"
+
 namespace smsbridge::api {
 
-long login_throttle::wait_for(const std::string& key, clock::time_point now) {
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return 0;
-  auto& times = it->second;
-  while (!times.empty() && times.front() + limits_.window <= now) times.pop_front();
-  if (times.empty()) {
-    failures_.erase(it);
-    return 0;
-  }
-  if (times.size() < limits_.failures) return 0;
-  const auto free_at = times[times.size() - limits_.failures] + limits_.window;
+namespace {
+using clock = login_throttle::clock;
+
+void expire(std::deque<clock::time_point>& times, clock::time_point now, std::chrono::seconds window) {
+  while (!times.empty() && times.front() + window <= now) times.pop_front();
+}
+
+// Seconds until fewer than `limit` failures remain in the window; 0 if already fewer.
+long blocked_for(std::deque<clock::time_point>& times, std::size_t limit, clock::time_point now, std::chrono::seconds window) {
+  expire(times, now, window);
+  if (times.size() < limit) return 0;
+  const auto free_at = times[times.size() - limit] + window;
   return std::max<long>(1, std::chrono::duration_cast<std::chrono::seconds>(free_at - now).count());
 }
 
-void login_throttle::record(const std::string& key, clock::time_point now) {
-  if (failures_.size() >= limits_.tracked_keys && !failures_.count(key)) {
-    // Forget the key whose latest failure is oldest.
-    auto oldest = std::min_element(failures_.begin(), failures_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.back() < b.second.back(); });
-    failures_.erase(oldest);
+long seconds_until(clock::time_point t, clock::time_point now) {
+  if (t <= now) return 0;
+  return std::max<long>(1, std::chrono::duration_cast<std::chrono::seconds>(t - now + std::chrono::milliseconds(999)).count());
+}
+
+std::string pair_key(const std::string& user, const std::string& source) { return user + '\0' + source; }
+}  // namespace
+
+std::string login_throttle::source_key(const std::string& address) {
+  auto ip = firewall::parse_ip_address(address);
+  if (!ip || ip->family == firewall::ip_family::v4) return address;
+  for (std::size_t i = 8; i < 16; ++i) ip->bytes[i] = 0;
+  return ip->to_string() + "/64";
+}
+
+bool login_throttle::trusted(const std::string& source, clock::time_point now) {
+  auto it = trusted_.find(source);
+  if (it == trusted_.end()) return false;
+  if (it->second + limits_.trust_window > now) return true;
+  trusted_.erase(it);
+  return false;
+}
+
+long login_throttle::admit(const std::string& address, const std::string& user, clock::time_point now) {
+  const std::string source = source_key(address);
+  long wait = 0;
+  if (auto it = pairs_.find(pair_key(user, source)); it != pairs_.end()) {
+    wait = blocked_for(it->second, limits_.pair_failures, now, limits_.window);
+    if (it->second.empty()) pairs_.erase(it);
   }
-  auto& times = failures_[key];
+  if (wait > 0 || trusted(source, now)) return wait;
+  if (auto it = sources_.find(source); it != sources_.end()) {
+    wait = blocked_for(it->second, limits_.source_failures, now, limits_.window);
+    if (it->second.empty()) sources_.erase(it);
+  }
+  if (wait > 0) return wait;
+  if (auto it = users_.find(user); it != users_.end()) {
+    auto& u = it->second;
+    expire(u.failures, now, limits_.window);
+    if (u.failures.size() >= limits_.user_failures) {
+      // Under attack: slowed, not blocked. One untrusted attempt per interval, whoever makes it.
+      if (const long slot = seconds_until(u.next_slot, now); slot > 0) return slot;
+      u.next_slot = now + limits_.user_interval;
+    } else if (u.failures.empty()) {
+      users_.erase(it);
+    }
+  }
+  return 0;
+}
+
+void login_throttle::record(std::map<std::string, failure_times>& table, const std::string& key, std::size_t limit,
+                            clock::time_point now) {
+  if (table.size() >= limits_.tracked_keys && !table.count(key)) {
+    // Free expired keys; failing that the key below its limit whose latest failure is oldest;
+    // never a key that is blocking.
+    auto victim = table.end();
+    for (auto it = table.begin(); it != table.end();) {
+      expire(it->second, now, limits_.window);
+      if (it->second.empty()) {
+        it = table.erase(it);
+        continue;
+      }
+      if (it->second.size() < limit && (victim == table.end() || it->second.back() < victim->second.back())) victim = it;
+      ++it;
+    }
+    if (table.size() >= limits_.tracked_keys) {
+      if (victim == table.end()) return;  // every key is blocking: keep them all
+      table.erase(victim);
+    }
+  }
+  auto& times = table[key];
   times.push_back(now);
-  while (times.size() > limits_.failures) times.pop_front();
+  while (times.size() > limit) times.pop_front();
 }
 
-long login_throttle::retry_after(const std::string& source, const std::string& user, clock::time_point now) {
-  return std::max(wait_for("source:" + source, now), wait_for("user:" + user, now));
+void login_throttle::failed(const std::string& address, const std::string& user, bool user_exists, clock::time_point now) {
+  const std::string source = source_key(address);
+  record(pairs_, pair_key(user, source), limits_.pair_failures, now);
+  record(sources_, source, limits_.source_failures, now);
+  if (!user_exists) return;
+  if (!users_.count(user) && users_.size() >= limits_.tracked_users) return;  // more admins than that: unlikely
+  auto& times = users_[user].failures;
+  times.push_back(now);
+  while (times.size() > limits_.user_failures) times.pop_front();
 }
 
-void login_throttle::failed(const std::string& source, const std::string& user, clock::time_point now) {
-  record("source:" + source, now);
-  record("user:" + user, now);
+void login_throttle::succeeded(const std::string& address, const std::string& user, clock::time_point now) {
+  const std::string source = source_key(address);
+  pairs_.erase(pair_key(user, source));
+  if (trusted_.size() >= limits_.trusted_sources && !trusted_.count(source)) {
+    // Only successful logins add to this table, so the attacker cannot fill it: forget the
+    // source whose last login is oldest.
+    trusted_.erase(std::min_element(trusted_.begin(), trusted_.end(),
+                                    [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
+  trusted_[source] = now;
 }
-
-void login_throttle::succeeded(const std::string& user) { failures_.erase("user:" + user); }
 
 }  // namespace smsbridge::api

@@ -1,4 +1,19 @@
-// Throttling of failed logins, per source address and per user name. No I/O.
+// Throttling of failed logins, built so that an attacker can neither evict it nor use it to lock
+// the admin out. No I/O.
+//
+//  - (user, source): `pair_failures` failures within `window` block that pair: the guesser at
+//    that address, for that name.
+//  - source: `source_failures` failures (any names) block that address. IPv6 addresses count per
+//    /64, so one attacker's subnet is one source.
+//  - user: `user_failures` failures (any sources) put that admin name under attack: it is then
+//    slowed, not blocked: one attempt per `user_interval` from untrusted sources.
+//  - a source with a recent successful login (`trust_window`: longer than a browser session, so
+//    it covers valid sessions too) is trusted: neither the source nor the user limit applies to it
+//    (the pair limit still does).
+// Memory is bounded: per-user entries exist only for names of existing admins; pairs and sources
+// are capped at `tracked_keys` each, and eviction frees expired keys first, then keys below their
+// limit (oldest first), and never a key that is blocking: a full table of blocking keys refuses
+// to track one more (the per-user limit still slows that guesser).
 #pragma once
 
 #include <chrono>
@@ -13,25 +28,49 @@ class login_throttle {
  public:
   using clock = std::chrono::steady_clock;
   struct limits {
-    std::size_t failures = 5;                 // within `window`, then refuse
+    std::size_t pair_failures = 5;
+    std::size_t source_failures = 10;
+    std::size_t user_failures = 10;
     std::chrono::seconds window{15 * 60};
-    std::size_t tracked_keys = 10000;         // memory bound: oldest keys are forgotten first
+    std::chrono::seconds user_interval{5};
+    std::chrono::seconds trust_window{24 * 60 * 60};
+    std::size_t tracked_keys = 10000;  // pairs, and sources, each
+    std::size_t trusted_sources = 1024;
+    std::size_t tracked_users = 1024;
   };
 
   explicit login_throttle(limits l) : limits_(l) {}
 
-  // Seconds to wait before `source` or `user` may try again; 0 if allowed now.
-  long retry_after(const std::string& source, const std::string& user, clock::time_point now);
-  void failed(const std::string& source, const std::string& user, clock::time_point now);
-  // A success clears the user's failures (not the source's: one address guessing many names stays slowed).
-  void succeeded(const std::string& user);
+  // Seconds `source` must wait before trying `user` again; 0 if it may try now, and then the
+  // attempt is counted (it takes the user's slot while the user is under attack).
+  long admit(const std::string& source, const std::string& user, clock::time_point now);
+  // A failed attempt. `user_exists`: the name is an admin's (only those get a per-user entry).
+  void failed(const std::string& source, const std::string& user, bool user_exists, clock::time_point now);
+  // A successful login: clears the pair's failures and trusts the source.
+  void succeeded(const std::string& source, const std::string& user, clock::time_point now);
+
+  // The key a client address is throttled under: the address itself, or its /64 for IPv6.
+  static std::string source_key(const std::string& address);
+
+  struct sizes {
+    std::size_t pairs, sources, users, trusted;
+  };
+  sizes tracked() const { return {pairs_.size(), sources_.size(), users_.size(), trusted_.size()}; }
 
  private:
-  long wait_for(const std::string& key, clock::time_point now);
-  void record(const std::string& key, clock::time_point now);
+  using failure_times = std::deque<clock::time_point>;
+  struct user_state {
+    failure_times failures;
+    clock::time_point next_slot{};
+  };
+  bool trusted(const std::string& source, clock::time_point now);
+  void record(std::map<std::string, failure_times>& table, const std::string& key, std::size_t limit, clock::time_point now);
 
   limits limits_;
-  std::map<std::string, std::deque<clock::time_point>> failures_;
+  std::map<std::string, failure_times> pairs_;    // "user\0source"
+  std::map<std::string, failure_times> sources_;  // source_key
+  std::map<std::string, user_state> users_;       // admin names
+  std::map<std::string, clock::time_point> trusted_;  // source_key → last successful login
 };
 
 }  // namespace smsbridge::api

@@ -226,10 +226,16 @@ int main(int argc, char** argv) {
   };
   const api::router public_router = api::public_routes(app);
   const api::router metrics_router = api::metrics_routes(app);
-  asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, {}, report, observe), asio::detached);
-  asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, {}, report, observe), asio::detached);
+  api::http_limits limits;
+  limits.max_connections = config.max_connections;
+  limits.max_connections_per_source = config.max_connections_per_source;
+  limits.proxies = config.trusted_proxies;
+  asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, limits, report, observe), asio::detached);
+  asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, limits, report, observe), asio::detached);
   if (config.monitoring_enabled && config.monitoring_worker_enabled) asio::co_spawn(io, audit_timer(app), asio::detached);
   if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) asio::co_spawn(io, api::deliver_outbox(app), asio::detached);
+  asio::co_spawn(io, api::wipe_stale_pins(app), asio::detached);
+  asio::co_spawn(io, api::apply_retention(app), asio::detached);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   std::signal(SIGPIPE, SIG_IGN);

@@ -15,6 +15,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api-daemon/app.hpp"
+#include "api-daemon/bounded_numbers.hpp"
 #include "api-daemon/log_files.hpp"
 #include "api-daemon/monitoring_settings.hpp"
 #include "api-daemon/settings_file.hpp"
@@ -201,10 +202,11 @@ duration_result read_duration(const app& a, const json::object* body, std::strin
     return std::nullopt;  // absent
   };
   if (auto minutes = field("duration_minutes")) {
-    if (!*minutes || **minutes * 60 < min_s || **minutes * 60 > max_s) {
+    const auto seconds = *minutes ? minutes_within(**minutes, min_s, max_s) : std::nullopt;
+    if (!seconds) {
       out.error = fmt::format("'duration_minutes' must be a whole number from {} to {}.", (min_s + 59) / 60, max_s / 60);
     } else {
-      out.seconds = **minutes * 60;
+      out.seconds = *seconds;
     }
   } else if (auto seconds = field("duration_seconds")) {
     if (!*seconds || **seconds < min_s || **seconds > max_s) {

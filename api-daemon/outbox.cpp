@@ -2,6 +2,7 @@
 // marked delivered and its PIN removed; on failure it waits with exponential backoff (1 s to 5 min)
 // and nothing after it is sent first. After 10 failures an item is set aside as failed, for
 // /admin/trigger-recovery to put back.
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +15,7 @@
 
 #include "api-daemon/app.hpp"
 #include "api-daemon/backend_client.hpp"
+#include "api-daemon/crypto.hpp"
 #include "api-daemon/sms_rules.hpp"
 
 namespace smsbridge::api {
@@ -30,7 +32,9 @@ struct outbox_item {
   int attempts = 0;
 };
 
-pg::db_result<std::optional<outbox_item>> next_item(pg::connection& c) {
+// The next item to send, its sealed PIN opened. An item whose PIN cannot be opened (sealed under
+// another HMAC secret) is set aside as failed, never sent without it.
+pg::db_result<std::optional<outbox_item>> next_item(pg::connection& c, const std::string& secret) {
   auto r = c.exec("SELECT id, idempotency_key, payload::text, pin, attempts FROM sync_outbox "
                   "WHERE status = 'pending' AND next_attempt_at <= now() "
                   "AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.status = 'pending' AND o.id < sync_outbox.id) "
@@ -40,7 +44,18 @@ pg::db_result<std::optional<outbox_item>> next_item(pg::connection& c) {
   boost::system::error_code ec;
   json::value payload = json::parse(*r->get(0, 2), ec);
   if (ec || !payload.is_object()) payload = json::object{};
-  if (auto pin = r->get(0, 3)) payload.as_object()["pin"] = std::string(*pin);
+  if (auto pin = r->get(0, 3)) {
+    auto opened = open_secret(secret, *pin);
+    const bool legacy = !opened && pin->size() >= 4 && pin->size() <= 8 &&
+                        std::all_of(pin->begin(), pin->end(), [](char ch) { return ch >= '0' && ch <= '9'; });  // queued before 007
+    if (!opened && !legacy) {
+      auto set_aside = c.exec("UPDATE sync_outbox SET status = 'failed', last_error = $2 WHERE id = $1::bigint",
+                              {std::string(*r->get(0, 0)), "its PIN cannot be opened with the current HMAC secret"});
+      if (!set_aside) return set_aside.error();
+      return std::optional<outbox_item>{};
+    }
+    payload.as_object()["pin"] = opened ? *opened : std::string(*pin);
+  }
   payload.as_object()["idempotency_key"] = std::string(*r->get(0, 1));
   return std::optional<outbox_item>{outbox_item{std::string(*r->get(0, 0)), std::string(*r->get(0, 1)), json::serialize(payload),
                                                 std::stoi(std::string(*r->get(0, 4)))}};
@@ -53,7 +68,7 @@ boost::asio::awaitable<void> deliver_outbox(app& a) {
     auto settings = load_sms_settings(a.config.settings_file);
     bool delivered_one = false;
     if (settings && !settings->sync_url.empty()) {
-      auto fetch = a.db.call([](pg::connection& c) { return next_item(c); });
+      auto fetch = a.db.call([secret = a.config.hmac_secret](pg::connection& c) { return next_item(c, secret); });
       auto item = co_await std::move(fetch);
       if (item && *item) {
         const outbox_item it = **item;
@@ -86,6 +101,26 @@ boost::asio::awaitable<void> deliver_outbox(app& a) {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(boost::asio::use_awaitable);
     }
+  }
+}
+
+boost::asio::awaitable<void> wipe_stale_pins(app& a) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  const auto retention = std::to_string(a.config.pin_retention_seconds);
+  const auto period = std::chrono::seconds(std::clamp<std::uint32_t>(a.config.pin_retention_seconds / 10, 1, 3600));
+  for (;;) {
+    // Delivered items lost their PIN on delivery; failed ones keep it only as long as a
+    // trigger-recovery may still want it.
+    auto wipe = a.db.call([retention](pg::connection& c) -> pg::db_result<void> {
+      auto r = c.exec("UPDATE sync_outbox SET pin = NULL, last_error = coalesce(last_error || '; ', '') || 'PIN wiped after retention' "
+                      "WHERE status = 'failed' AND pin IS NOT NULL AND created_at < now() - make_interval(secs => $1::int)",
+                      {retention});
+      if (!r) return r.error();
+      return {};
+    });
+    if (auto done = co_await std::move(wipe); !done) a.report(fmt::format("wiping stale outbox PINs: {}", done.error().message));
+    timer.expires_after(period);
+    co_await timer.async_wait(boost::asio::use_awaitable);
   }
 }
 

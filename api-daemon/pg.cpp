@@ -100,6 +100,17 @@ db_result<rows> connection::exec(std::string_view sql, const std::vector<std::op
   return out;
 }
 
+bool connection::alive() {
+  if (!usable()) return false;
+  // libpq's socket is non-blocking: these reads take the server's goodbye (a FATAL message, then
+  // EOF) if it is waiting, and the status turns bad; on a healthy idle connection they find nothing.
+  for (int i = 0; i < 2; ++i) {
+    if (PQconsumeInput(conn_.get()) == 0) return false;
+    (void)PQisBusy(conn_.get());  // parses what was read
+  }
+  return PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
 db_result<void> connection::exec_script(std::string_view sql) {
   const std::string text(sql);
   std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn_.get(), text.c_str()), &PQclear);

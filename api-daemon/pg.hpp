@@ -76,6 +76,9 @@ class connection {
   db_result<void> exec_script(std::string_view sql);
 
   bool usable() const;
+  // usable(), and the server has not gone away while it sat idle: an idle connection whose server
+  // restarted still says CONNECTION_OK until used. Reads what is waiting, without blocking.
+  bool alive();
 
  private:
   struct finish {

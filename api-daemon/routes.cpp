@@ -122,16 +122,6 @@ std::string client_address(const app& a, const http_request& request, const requ
 namespace {
 bool state_changing(http::verb v) { return v != http::verb::get && v != http::verb::head && v != http::verb::options; }
 
-// A cross-site HTML form can only send these content types; a state-changing request carrying
-// one of them with ambient credentials (a browser's cached Basic login) may be forged.
-bool form_content_type(std::string_view type) {
-  const auto semi = type.find(';');
-  std::string t(type.substr(0, semi));
-  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  while (!t.empty() && t.back() == ' ') t.pop_back();
-  return t == "application/x-www-form-urlencoded" || t == "multipart/form-data" || t == "text/plain";
-}
-
 bool same_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -179,6 +169,23 @@ std::string session_cookie_header(const app& a, const http_request& request, con
 }
 }  // namespace
 
+bool basic_request_may_change_state(http::verb method, std::string_view content_type) {
+  if (!state_changing(method)) return true;
+  // An allow-list, not a deny-list: a cross-site fetch() in no-cors mode can send a Blob body with
+  // no Content-Type at all, and a browser attaches its cached Basic login to it. Only
+  // application/json needs a CORS preflight, which a cross-site page cannot pass.
+  const auto semi = content_type.find(';');
+  auto type = content_type.substr(0, semi);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  constexpr std::string_view json = "application/json";
+  if (type.size() != json.size()) return false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(type[i])) != json[i]) return false;
+  }
+  return true;
+}
+
 handler require_admin(app& a, admin_handler inner) {
   handler gated = [&a, inner = std::move(inner)](const http_request& request,
                                         const request_context& context) -> boost::asio::awaitable<http_response> {
@@ -191,8 +198,9 @@ handler require_admin(app& a, admin_handler inner) {
       const auto verdict = co_await std::move(check);
       if (verdict.outcome != auth_outcome::ok) co_return refused_login(request, verdict);
       const auto type = request[http::field::content_type];
-      if (state_changing(request.method()) && form_content_type(std::string_view(type.data(), type.size()))) {
-        co_return error_response(request, http::status::forbidden, "Send state-changing requests as application/json.");
+      if (!basic_request_may_change_state(request.method(), std::string_view(type.data(), type.size()))) {
+        co_return error_response(request, http::status::unsupported_media_type,
+                                 "Send state-changing requests with Content-Type: application/json.");
       }
       admin = verdict.admin;
     } else {
@@ -250,7 +258,9 @@ handler login_endpoint(app& a) {
       if (verdict.outcome == auth_outcome::denied) refused.body() = R"({"detail":"Wrong user name or password."})", refused.prepare_payload();
       co_return refused;
     }
-    auto create = [name = verdict.admin](pg::connection& c) { return create_session(c, name); };
+    auto create = [name = verdict.admin, version = verdict.password_version](pg::connection& c) {
+      return create_session(c, name, version);
+    };
     auto create_step = a.db.call(std::move(create));
     const auto session = co_await std::move(create_step);
     if (!session) co_return error_response(request, http::status::service_unavailable, "Logins cannot be recorded right now.");

@@ -10,15 +10,16 @@ namespace {
 std::string token_hash(std::string_view token) { return keyed_hash("", token); }
 }  // namespace
 
-pg::db_result<new_session> create_session(pg::connection& db, std::string_view username) {
+pg::db_result<new_session> create_session(pg::connection& db, std::string_view username, std::int32_t password_version) {
   if (auto r = db.exec("DELETE FROM admin_sessions WHERE username = $1 AND expires_at <= now()", {std::string(username)}); !r) {
     return r.error();
   }
   new_session s{to_hex(random_bytes(32)), to_hex(random_bytes(32)), ""};
-  auto r = db.exec("INSERT INTO admin_sessions (token_hash, username, csrf_token, expires_at) "
-                   "VALUES ($1, $2, $3, now() + make_interval(secs => $4::int)) "
+  auto r = db.exec("INSERT INTO admin_sessions (token_hash, username, csrf_token, expires_at, password_version) "
+                   "VALUES ($1, $2, $3, now() + make_interval(secs => $4::int), $5::int) "
                    "RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                   {token_hash(s.token), std::string(username), s.csrf_token, std::to_string(session_lifetime_seconds)});
+                   {token_hash(s.token), std::string(username), s.csrf_token, std::to_string(session_lifetime_seconds),
+                    std::to_string(password_version)});
   if (!r) return r.error();
   s.expires_at = std::string(*r->get(0, 0));
   return s;
@@ -26,7 +27,11 @@ pg::db_result<new_session> create_session(pg::connection& db, std::string_view u
 
 pg::db_result<std::optional<session_record>> find_session(pg::connection& db, std::string_view token) {
   if (token.size() != 64) return std::optional<session_record>{};
-  auto r = db.exec("SELECT username, csrf_token FROM admin_sessions WHERE token_hash = $1 AND expires_at > now()",
+  // The join is the guarantee that a password change ends sessions: a session created from a
+  // login verified against the old password carries the old version and matches nothing.
+  auto r = db.exec("SELECT s.username, s.csrf_token FROM admin_sessions s JOIN admin_users u "
+                   "ON u.username = s.username AND u.password_version = s.password_version "
+                   "WHERE s.token_hash = $1 AND s.expires_at > now()",
                    {token_hash(token)});
   if (!r) return r.error();
   if (r->count() == 0) return std::optional<session_record>{};

@@ -1,6 +1,7 @@
 // Browser sessions of admins in PostgreSQL: the cookie token is kept only as a hash.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,9 +23,11 @@ struct session_record {
 
 inline constexpr int session_lifetime_seconds = 8 * 60 * 60;
 
-// Creates a session for `username` (and deletes that admin's expired ones).
-pg::db_result<new_session> create_session(pg::connection& db, std::string_view username);
-// The live session of a cookie token, or nullopt if unknown or expired.
+// Creates a session for `username` whose password of `password_version` was just verified (and
+// deletes that admin's expired sessions).
+pg::db_result<new_session> create_session(pg::connection& db, std::string_view username, std::int32_t password_version);
+// The live session of a cookie token, or nullopt if unknown, expired, or its admin's password
+// changed (or the admin was removed) since it was created.
 pg::db_result<std::optional<session_record>> find_session(pg::connection& db, std::string_view token);
 pg::db_result<void> delete_session(pg::connection& db, std::string_view token);
 

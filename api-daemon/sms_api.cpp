@@ -1,6 +1,7 @@
 // The SMS API on the public listener: register a number, receive its SMS, set its PIN. Every
 // state change is one PostgreSQL transaction, so a replayed SMS or a repeated PIN cannot act twice.
 #include <algorithm>
+#include <memory>
 #include <chrono>
 #include <optional>
 
@@ -12,6 +13,7 @@
 #include "api-daemon/app.hpp"
 #include "api-daemon/backend_client.hpp"
 #include "api-daemon/crypto.hpp"
+#include "api-daemon/source_rate_limiter.hpp"
 #include "api-daemon/settings_file.hpp"
 #include "api-daemon/sms_rules.hpp"
 
@@ -215,6 +217,14 @@ fallible<sms_settings> settings_of(const app& a) {
 }
 }  // namespace
 
+namespace {
+http_response over_budget(const http_request& request, long retry_after, std::string_view sentence) {
+  auto r = error_response(request, http::status::too_many_requests, sentence);
+  r.set(http::field::retry_after, std::to_string(retry_after));
+  return r;
+}
+}  // namespace
+
 void add_sms_routes(router& r, app& a) {
   // The SMS settings and the blacklist, changed by admins without a restart.
   r.add(http::verb::get, "/admin/sms/settings",
@@ -302,8 +312,9 @@ void add_sms_routes(router& r, app& a) {
         require_admin(a, [&a](const http_request& request, const request_context&, const std::string& admin)
                              -> boost::asio::awaitable<http_response> {
           auto requeue = [](pg::connection& c) -> pg::db_result<std::int64_t> {
+            // An item whose PIN retention wiped it stays failed: it must not reach the backend without one.
             auto moved = c.exec("WITH moved AS (UPDATE sync_outbox SET status = 'pending', next_attempt_at = now(), attempts = 0 "
-                                "WHERE status = 'failed' RETURNING 1) SELECT count(*) FROM moved");
+                                "WHERE status = 'failed' AND pin IS NOT NULL RETURNING 1) SELECT count(*) FROM moved");
             if (!moved) return moved.error();
             return std::stoll(std::string(*moved->get(0, 0)));
           };
@@ -325,7 +336,15 @@ void add_sms_routes(router& r, app& a) {
           co_return json_response(request, http::status::ok, out);
         }));
 
-  r.add(http::verb::post, "/onboarding/register", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+  // Unauthenticated endpoints that write rows get a budget per source address (IPv6 per /64),
+  // checked before anything else: one address cannot fill the tables.
+  // Loopback is this host (a local client, or a proxy not named in TRUSTED_PROXIES) and is exempt.
+  source_rate_limiter::limits budget;
+  budget.requests = a.config.sms_requests_per_source;
+  auto register_budget = std::make_shared<source_rate_limiter>(budget);
+  auto pin_budget = std::make_shared<source_rate_limiter>(budget);
+  r.add(http::verb::post, "/onboarding/register", [&a, register_budget](const http_request& request, const request_context& context)
+                                                       -> boost::asio::awaitable<http_response> {
     auto body = json_object_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
     auto mobile = string_field(*body, "mobile_number", 16);
@@ -339,6 +358,10 @@ void add_sms_routes(router& r, app& a) {
     }
     auto settings = settings_of(a);
     if (!settings) co_return error_response(request, http::status::internal_server_error, "The settings file cannot be read.");
+    // Counted only for requests that would write a row: malformed ones cost nothing and say why.
+    if (const long wait = register_budget->admit(client_address(a, request, context), std::chrono::steady_clock::now()); wait > 0) {
+      co_return over_budget(request, wait, "Too many registrations from your address; try again later.");
+    }
     auto work = [s = *settings, secret = a.config.hmac_secret, m = *mobile, email, device_id](pg::connection& c) -> pg::db_result<verdict> {
       return do_register(c, s, secret, m, email, device_id);
     };
@@ -383,7 +406,8 @@ void add_sms_routes(router& r, app& a) {
     co_return answer(request, *v);
   });
 
-  r.add(http::verb::post, "/pin-setup", [&a](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+  r.add(http::verb::post, "/pin-setup", [&a, pin_budget](const http_request& request, const request_context& context)
+                                             -> boost::asio::awaitable<http_response> {
     auto body = json_object_body(request);
     if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
     auto mobile = string_field(*body, "mobile_number", 16);
@@ -395,7 +419,12 @@ void add_sms_routes(router& r, app& a) {
     if (!pin || pin->size() < 4 || !std::all_of(pin->begin(), pin->end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
       co_return error_response(request, http::status::unprocessable_entity, "The PIN must be 4 to 8 digits.");
     }
-    auto work = [secret = a.config.hmac_secret, m = *mobile, p = *pin, h = *hash](pg::connection& c) -> pg::db_result<verdict> {
+    if (const long wait = pin_budget->admit(client_address(a, request, context), std::chrono::steady_clock::now()); wait > 0) {
+      co_return over_budget(request, wait, "Too many PIN setups from your address; try again later.");
+    }
+    // Sealed before it leaves this thread: the database only ever holds the PIN encrypted.
+    auto work = [secret = a.config.hmac_secret, m = *mobile, p = seal_secret(a.config.hmac_secret, *pin),
+                 h = *hash](pg::connection& c) -> pg::db_result<verdict> {
       return do_pin_setup(c, secret, m, p, h);
     };
     auto step = a.db.call(std::move(work));

@@ -171,7 +171,7 @@ config_result<helper_config> parse_config(std::string_view json_text) {
   }
   auto known = check_keys(root, "", {"socket", "socket_mode", "allowed_uids", "allowed_gids", "state_file", "table",
                                      "ct_mark_bit", "services", "external_ports", "duration_seconds",
-                                     "allow_any_source", "on_shutdown", "on_drift", "docker_user_chain", "max_clients",
+                                     "allow_any_source", "min_source_prefix_v4", "min_source_prefix_v6", "on_shutdown", "on_drift", "docker_user_chain", "max_clients",
                                      "client_timeout_seconds", "reconcile_interval_seconds", "max_grants",
                                      "max_pending_events"});
   if (!known) return known.error();
@@ -234,6 +234,8 @@ config_result<helper_config> parse_config(std::string_view json_text) {
     if (c.duration_min > c.duration_max) return fail("config key 'duration_seconds': min is greater than max.");
   }
   if (auto v = get("allow_any_source")) { SMSB_TRY(b, read_bool(*v, "allow_any_source")); c.allow_any_source = b; }
+  if (auto v = get("min_source_prefix_v4")) { SMSB_TRY(n, read_uint(*v, "min_source_prefix_v4", 1, 32)); c.min_source_prefix_v4 = static_cast<unsigned>(n); }
+  if (auto v = get("min_source_prefix_v6")) { SMSB_TRY(n, read_uint(*v, "min_source_prefix_v6", 1, 128)); c.min_source_prefix_v6 = static_cast<unsigned>(n); }
   if (auto v = get("on_shutdown")) {
     SMSB_TRY(s, read_string(*v, "on_shutdown", 16));
     if (s == "close") c.on_shutdown = shutdown_policy::close;
@@ -260,6 +262,16 @@ config_result<helper_config> parse_config(std::string_view json_text) {
     }
   }
   return c;
+}
+
+std::optional<std::string> source_refusal(const helper_config& c, const cidr& source) {
+  if (c.allow_any_source) return std::nullopt;
+  const bool v4 = source.network.family == ip_family::v4;
+  const unsigned floor = v4 ? c.min_source_prefix_v4 : c.min_source_prefix_v6;
+  if (source.prefix >= floor) return std::nullopt;
+  return fmt::format("The source {} is wider than the helper config allows for {} (a /{} at most, min_source_prefix_{}); "
+                     "allow_any_source lifts the limit.",
+                     source.to_string(), v4 ? "IPv4" : "IPv6", floor, v4 ? "v4" : "v6");
 }
 
 config_result<helper_config> load_config(const std::string& path) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ struct helper_config {
   std::uint32_t duration_min = 900;
   std::uint32_t duration_max = 14400;
   bool allow_any_source = false;
+  // The widest source a door may have without allow_any_source: a /8 is 16 million addresses,
+  // nobody's laptop; a /16 is a large campus. For IPv6 a /48 is one site's allocation.
+  unsigned min_source_prefix_v4 = 16;
+  unsigned min_source_prefix_v6 = 48;
   shutdown_policy on_shutdown = shutdown_policy::close;
   drift_policy on_drift = drift_policy::repair;
   bool docker_user_chain = false;
@@ -63,6 +68,10 @@ config_result<helper_config> parse_config(std::string_view json_text);
 
 // Reads PATH (at most 1 MiB) and parses it; the error names the file.
 config_result<helper_config> load_config(const std::string& path);
+
+// Why `source` may not be a door's source under `c` (wider than min_source_prefix_v4/_v6 and
+// allow_any_source not set), as a sentence for the admin; nullopt if it may.
+std::optional<std::string> source_refusal(const helper_config& c, const cidr& source);
 
 // True for names usable as a service or table name: [a-z][a-z0-9_-]{0,31} ('-' not in tables).
 bool is_valid_service_name(std::string_view name);

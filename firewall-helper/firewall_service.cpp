@@ -122,10 +122,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   }
   auto source = parse_cidr(open.source());
   if (!source) return refuse(v1::INVALID_ARGUMENT, fmt::format("The source is invalid: {}", source.error()));
-  if (source->prefix == 0 && !config_.allow_any_source) {
-    return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Opening a door to every address ({}) is not allowed by the helper config.",
-                                                      source->to_string()));
-  }
+  if (auto why = source_refusal(config_, *source)) return refuse(v1::SOURCE_NOT_ALLOWED, *why);
   if (source->network.family != svc->target.address.family) {
     return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Service '{}' forwards to an {} address, so the source must be {} too.",
                                                       svc->name, svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6",
@@ -150,6 +147,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   live_grant g;
   g.rule = grant_rule{*source, port, svc->target};
   g.expires_ms = now + std::int64_t{open.duration_seconds()} * 1000;
+  g.deadline_steady_ms = deps_.steady_ms() + std::int64_t{open.duration_seconds()} * 1000;
   g.grant_id = deps_.new_grant_id();
   g.service = svc->name;
   g.opened_ms = now;
@@ -349,7 +347,11 @@ std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port
   if (auto it = port_owner_.find(static_cast<std::uint16_t>(port)); it != port_owner_.end() && it->second != for_service) {
     return fmt::format("granted to '{}'", it->second);
   }
-  if (deps_.probe.port_in_use(static_cast<std::uint16_t>(port))) return "a process on this host is bound to it";
+  switch (deps_.probe.port_in_use(static_cast<std::uint16_t>(port))) {
+    case port_use::bound: return "a process on this host is bound to it";
+    case port_use::unknown: return "the helper cannot tell whether a process on this host is bound to it";
+    case port_use::free: break;
+  }
   return std::nullopt;
 }
 
@@ -441,12 +443,12 @@ boost::system::result<firewall_service::live_grant, failure> firewall_service::l
   if (g.external_port() == 0 || g.external_port() > 65535) return fail("invalid external port");
   return live_grant{g.grant_id(), g.service(), grant_rule{*source, static_cast<std::uint16_t>(g.external_port()), svc.target},
                     TimeUtil::TimestampToMilliseconds(g.opened_at()), TimeUtil::TimestampToMilliseconds(g.expires_at()),
-                    g.opened_by()};
+                    0 /* set by the caller, which knows both clocks */, g.opened_by()};
 }
 
 void firewall_service::insert_live(live_grant g) {
   const std::string service = g.service;
-  deadlines_.emplace(g.expires_ms, service);
+  deadlines_.emplace(g.deadline_steady_ms, service);
   port_owner_[g.rule.external_port] = service;
   grants_[service] = std::move(g);
 }
@@ -454,7 +456,7 @@ void firewall_service::insert_live(live_grant g) {
 void firewall_service::erase_live(const std::string& service) {
   auto it = grants_.find(service);
   if (it == grants_.end()) return;
-  deadlines_.erase({it->second.expires_ms, service});
+  deadlines_.erase({it->second.deadline_steady_ms, service});
   port_owner_.erase(it->second.rule.external_port);
   grants_.erase(it);
 }
@@ -465,7 +467,7 @@ std::optional<std::int64_t> firewall_service::next_deadline_ms() const {
 }
 
 void firewall_service::expire_due() {
-  const std::int64_t now = deps_.now_ms();
+  const std::int64_t now = deps_.steady_ms();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     const std::string service = deadlines_.begin()->second;
     if (auto r = close_grant(service, v1::EXPIRED, "system", "expired"); !r) {
@@ -477,10 +479,10 @@ void firewall_service::expire_due() {
 }
 
 std::vector<std::pair<grant_rule, std::chrono::milliseconds>> firewall_service::surviving_rules() const {
-  const std::int64_t now = deps_.now_ms();
+  const std::int64_t now = deps_.steady_ms();
   std::vector<std::pair<grant_rule, milliseconds>> out;
   for (const auto& [name, g] : grants_) {
-    if (g.expires_ms > now) out.emplace_back(g.rule, milliseconds(g.expires_ms - now));
+    if (g.deadline_steady_ms > now) out.emplace_back(g.rule, milliseconds(g.deadline_steady_ms - now));
   }
   return out;
 }
@@ -512,10 +514,19 @@ fallible<void> firewall_service::start() {
     deps_.log(log_level::error, *loaded.corrupt);
     events.push_back(make_event(v1::STATE_CORRUPT, nullptr, "system", "", *loaded.corrupt, 0));
   }
-  const std::int64_t now = deps_.now_ms();
+  const std::int64_t now = deps_.now_ms(), steady_now = deps_.steady_ms();
+  // The state file's deadlines are wall-clock times, which a clock step moves. If the table
+  // survived (a helper restart, not a reboot), the kernel's own remaining timeouts are the
+  // authority: a door it no longer holds has expired, and none outlives its kernel timeout.
+  kernel_view prior;
+  if (auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json)) {
+    if (auto parsed = parse_kernel_view(*listing)) prior = std::move(*parsed);
+  }
   for (const auto& record : loaded.snapshot.grants()) {
     const std::int64_t expires = TimeUtil::TimestampToMilliseconds(record.expires_at());
-    if (expires <= now) {
+    const auto in_kernel = prior.grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
+    const bool kernel_dropped = prior.skeleton_intact && in_kernel == prior.grant_expires_ms.end();
+    if (expires <= now || kernel_dropped) {
       events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
       continue;
     }
@@ -526,11 +537,14 @@ fallible<void> firewall_service::start() {
     const bool allowed = g && svc->target.to_string() == record.target() && g->rule.external_port >= config_.port_min &&
                          g->rule.external_port <= config_.port_max && !config_.forbidden_ports.count(g->rule.external_port) &&
                          !grants_.count(record.service()) && !port_owner_.count(g->rule.external_port) &&
-                         g->rule.source.network.family == svc->target.address.family;
+                         g->rule.source.network.family == svc->target.address.family &&
+                         !source_refusal(config_, g->rule.source);
     if (!allowed) {
       events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", "", 0));
       continue;
     }
+    g->deadline_steady_ms = steady_now + (expires - now);
+    if (in_kernel != prior.grant_expires_ms.end()) g->deadline_steady_ms = std::min(g->deadline_steady_ms, steady_now + in_kernel->second);
     insert_live(std::move(*g));
   }
   if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
@@ -608,7 +622,7 @@ void firewall_service::reconcile() {
                                      : fmt::format("the table 'inet {}' was missing", config_.table));
     return;
   }
-  const std::int64_t now = deps_.now_ms();
+  const std::int64_t now = deps_.steady_ms();
   std::vector<v1::Event> events;
   // Kernel elements with no state row: a leak or tampering. Delete them.
   for (const auto& [source_text, port] : view.grants) {
@@ -642,7 +656,7 @@ void firewall_service::reconcile() {
   // State rows whose element or map entry vanished early.
   std::vector<std::string> lost;
   for (const auto& [name, g] : grants_) {
-    if (g.expires_ms - now <= expiry_slack_ms) continue;  // the expiry timer's job
+    if (g.deadline_steady_ms - now <= expiry_slack_ms) continue;  // the expiry timer's job
     const bool element = view.grants.count({g.rule.source.to_string(), g.rule.external_port}) > 0;
     auto fwd = view.forwards.find(g.rule.external_port);
     const bool forward = fwd != view.forwards.end() && fwd->second == g.rule.target.to_string();
@@ -654,7 +668,7 @@ void firewall_service::reconcile() {
     std::string batch;
     if (fwd != view.forwards.end() && !forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
     if (element) batch += render_delete_grant(config_.table, g.rule, false);
-    batch += render_add_grant(config_.table, g.rule, milliseconds(g.expires_ms - now));
+    batch += render_add_grant(config_.table, g.rule, milliseconds(g.deadline_steady_ms - now));
     if (auto r = deps_.nft.run(batch); !r) {
       ++counters_.nft_failures;
       deps_.log(log_level::error, fmt::format("reconcile: cannot re-apply '{}': {}", name, r.error()));

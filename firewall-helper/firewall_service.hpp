@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -45,6 +46,11 @@ struct service_deps {
   std::function<std::int64_t()> now_ms;            // wall clock, ms since the epoch (UTC)
   std::function<std::string()> new_grant_id;       // unique, unguessable
   std::function<void(log_level, std::string_view)> log;
+  // A monotonic clock, ms: every remaining time (expiry, re-applied grants) is computed from it,
+  // so a step of the wall clock can neither shorten nor lengthen a door.
+  std::function<std::int64_t()> steady_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
 };
 
 // A refused request: a code from the closed enum and a sentence safe to show a person.
@@ -69,7 +75,8 @@ class firewall_service {
   // Whether a peer may talk to the helper at all (allowed uids/gids, or the helper's own uid).
   bool peer_allowed(const peer_identity& peer) const;
 
-  // The earliest grant deadline, for the single expiry timer; nullopt when no grant is live.
+  // The earliest grant deadline on deps.steady_ms's clock (std::chrono::steady_clock in the
+  // daemon), for the single expiry timer; nullopt when no grant is live.
   std::optional<std::int64_t> next_deadline_ms() const;
 
   // Closes every grant whose deadline has passed (EXPIRED events).
@@ -100,7 +107,8 @@ class firewall_service {
     std::string service;
     grant_rule rule;
     std::int64_t opened_ms = 0;
-    std::int64_t expires_ms = 0;
+    std::int64_t expires_ms = 0;         // wall clock: for people and the state file
+    std::int64_t deadline_steady_ms = 0;  // the same moment on the monotonic clock: what counts
     std::string opened_by;
 
     v1::Grant to_proto() const;
@@ -146,7 +154,7 @@ class firewall_service {
   const helper_config& config_;
   service_deps deps_;
   std::map<std::string, live_grant> grants_;                   // by service
-  std::set<std::pair<std::int64_t, std::string>> deadlines_;   // (expires_ms, service)
+  std::set<std::pair<std::int64_t, std::string>> deadlines_;   // (deadline_steady_ms, service)
   std::map<std::uint16_t, std::string> port_owner_;            // external port -> service
   std::deque<v1::Event> events_;                               // unacknowledged, by seq
   std::uint64_t next_seq_ = 1;

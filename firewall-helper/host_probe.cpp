@@ -1,4 +1,4 @@
-// Host checks: a bind test for ports, /proc/sys reads for sysctls, capget for capabilities.
+// Host checks: sock_diag for ports, /proc/sys reads for sysctls, capget for capabilities.
 #include "firewall-helper/host_probe.hpp"
 #include "firewall-helper/route_lookup.hpp"
 
@@ -16,33 +16,11 @@
 
 #include <fmt/format.h>
 
+#include "firewall-helper/sock_diag.hpp"
+
 namespace smsbridge::firewall {
 
 namespace {
-// EADDRINUSE from bind means something holds the port; any other failure is not evidence of use.
-bool bind_fails_in_use(int family, std::uint16_t port) {
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int rc;
-  if (family == AF_INET) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  } else {
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(port);
-    rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  const bool in_use = rc != 0 && errno == EADDRINUSE;
-  ::close(fd);
-  return in_use;
-}
-
 // True if the address belongs to this host (network namespace): binding to it works.
 bool is_local_address(const ip_address& a) {
   const int family = a.family == ip_family::v4 ? AF_INET : AF_INET6;
@@ -86,8 +64,12 @@ bool effective_caps_high_any() {
 }
 }  // namespace
 
-bool linux_host_probe::port_in_use(std::uint16_t port) {
-  return bind_fails_in_use(AF_INET, port) || bind_fails_in_use(AF_INET6, port);
+port_use linux_host_probe::port_in_use(std::uint16_t port) {
+  // Not a bind test: under the unit's RestrictAddressFamilies the AF_INET socket it needs cannot
+  // be created, and that failure used to read as "free".
+  const auto bound = tcp_port_bound(port);
+  if (!bound) return port_use::unknown;
+  return *bound ? port_use::bound : port_use::free;
 }
 
 std::vector<std::string> linux_host_probe::warnings(const helper_config& config) {

@@ -9,11 +9,15 @@
 
 namespace smsbridge::firewall {
 
+// Whether a TCP socket of this host is bound to a port; `unknown` when the host could not be asked.
+enum class port_use { free, bound, unknown };
+
 class host_probe {
  public:
   virtual ~host_probe() = default;
-  // True if a TCP socket of this host (the helper's network namespace) is bound to the port.
-  virtual bool port_in_use(std::uint16_t port) = 0;
+  // Whether a TCP socket of this host (the helper's network namespace) is bound to the port.
+  // A probe that cannot decide answers unknown, never free.
+  virtual port_use port_in_use(std::uint16_t port) = 0;
   // Sentences about host settings that stop a configured door from working.
   virtual std::vector<std::string> warnings(const helper_config& config) = 0;
   // The source address the host's IPv4 default route uses, "" if there is no such route.
@@ -22,7 +26,7 @@ class host_probe {
 
 class linux_host_probe final : public host_probe {
  public:
-  bool port_in_use(std::uint16_t port) override;
+  port_use port_in_use(std::uint16_t port) override;  // sock_diag: works under RestrictAddressFamilies
   std::vector<std::string> warnings(const helper_config& config) override;
   std::string default_route_address() override;
 };

@@ -221,6 +221,12 @@ fallible<kernel_view> parse_kernel_view(std::string_view json_text) {
             return fail(fmt::format("an element of {} has an unexpected form.", name->string_value()));
           }
           view.grants.emplace(*addr, port);
+          const Value* elem = field(e, "elem");
+          const Value* expires = elem ? field(*elem, "expires") : nullptr;
+          if (expires && expires->kind_case() == Value::kNumberValue && expires->number_value() >= 0 &&
+              expires->number_value() < 1e9) {
+            view.grant_expires_ms[{*addr, port}] = static_cast<std::int64_t>(expires->number_value()) * 1000 + 999;
+          }
         } else if (is_fwd) {
           // [port, {"concat": [addr, port]}]
           if (e.kind_case() != Value::kListValue || e.list_value().values_size() != 2) {

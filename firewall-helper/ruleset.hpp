@@ -55,6 +55,9 @@ struct kernel_view {
   bool table_present = false;
   bool skeleton_intact = false;  // every chain, set and map of render_table is there, with its rules
   std::set<std::pair<std::string, std::uint16_t>> grants;  // canonical CIDR text, external port
+  // The same elements' remaining time, from the kernel's "expires" (whole seconds, rounded down;
+  // stored as the upper bound, seconds × 1000 + 999 ms).
+  std::map<std::pair<std::string, std::uint16_t>, std::int64_t> grant_expires_ms;
   std::map<std::uint16_t, std::string> forwards;          // external port -> target "ADDR:PORT"
 };
 

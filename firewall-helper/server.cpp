@@ -1,6 +1,7 @@
 // The helper's I/O shell: Asio on one thread. Accepts bounded, credential-checked clients, reads
 // length-capped frames with an idle timeout, keeps one timer for the earliest deadline and one
-// reconcile timer that runs only while doors are open (no wake-ups when idle).
+// reconcile timer that runs only while doors are open, and reconciles as soon as nf_tables
+// reports that another process changed our table (no polling: no wake-ups while nothing changes).
 #include "firewall-helper/server.hpp"
 
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <exception>
@@ -20,13 +22,14 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "firewall-helper/nft_notices.hpp"
 #include "proto/framing.hpp"
 
 namespace smsbridge::firewall {
@@ -43,13 +46,15 @@ class helper_server {
   helper_server(asio::io_context& io, const helper_config& config, firewall_service& service,
                 std::function<void(std::string_view)> report)
       : io_(io), config_(config), service_(service), report_(std::move(report)), acceptor_(io), expiry_timer_(io),
-        reconcile_timer_(io), signals_(io, SIGTERM, SIGINT) {}
+        reconcile_timer_(io), signals_(io, SIGTERM, SIGINT), notices_(io),
+        notice_filter_(config.table, static_cast<std::uint32_t>(::getpid())) {}
 
   fallible<void> listen();
   void run();
 
  private:
   awaitable<void> accept_loop();
+  awaitable<void> notice_loop();
   awaitable<void> session(stream_protocol::socket socket, peer_identity peer);
   awaitable<bool> send(stream_protocol::socket& socket, const v1::Response& response);
   void after_change();
@@ -62,11 +67,13 @@ class helper_server {
   firewall_service& service_;
   std::function<void(std::string_view)> report_;
   stream_protocol::acceptor acceptor_;
-  asio::system_timer expiry_timer_;
+  asio::steady_timer expiry_timer_;  // monotonic, like the service's deadlines
   std::optional<std::int64_t> expiry_armed_for_;
   asio::steady_timer reconcile_timer_;
   bool reconcile_armed_ = false;
   asio::signal_set signals_;
+  asio::posix::stream_descriptor notices_;
+  nft_notice_filter notice_filter_;
   unsigned clients_ = 0;
 };
 
@@ -104,6 +111,14 @@ void helper_server::run() {
     io_.stop();
   });
   asio::co_spawn(io_, accept_loop(), [this](std::exception_ptr e) { on_exception(e, "the accept loop"); });
+  // Subscribed before the first reconcile below, so no change between the two goes unseen.
+  if (auto fd = open_nft_notice_socket(); fd) {
+    notices_.assign(*fd);
+    asio::co_spawn(io_, notice_loop(), [this](std::exception_ptr e) { on_exception(e, "the nf_tables notice loop"); });
+  } else {
+    report_(fmt::format("{}; drift is repaired only by the periodic reconciler and the next Open", fd.error().message));
+  }
+  service_.reconcile();
   after_change();
   io_.run();
 }
@@ -112,7 +127,16 @@ awaitable<void> helper_server::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;  // a transient accept failure (EMFILE, ECONNABORTED) must not end the helper
+    if (ec) {
+      // A transient accept failure must not end the helper. Out of descriptors or memory, the
+      // connection stays queued and the socket readable: pause instead of spinning a core.
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+          ec.value() == ENFILE) {
+        asio::steady_timer backoff(io_, std::chrono::milliseconds(100));
+        co_await backoff.async_wait(use_tuple);
+      }
+      continue;
+    }
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
@@ -129,6 +153,20 @@ awaitable<void> helper_server::accept_loop() {
     }
     // One catch per entry point: a bug in one session ends that session and is logged.
     asio::co_spawn(io_, session(std::move(socket), peer), [this](std::exception_ptr e) { on_exception(e, "a client session"); });
+  }
+}
+
+awaitable<void> helper_server::notice_loop() {
+  for (;;) {
+    auto [ec] = co_await notices_.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+    if (ec) co_return;
+    const auto drained = drain_nft_notices(notices_.native_handle(), notice_filter_);
+    // Another process touched our table (nft flush ruleset, a hand edit): compare and repair now,
+    // doors or not. Our own changes are told apart by the committing pid and wake nothing more.
+    if (drained.changed || drained.overrun) {
+      service_.reconcile();
+      after_change();
+    }
   }
 }
 
@@ -220,7 +258,7 @@ void helper_server::arm_expiry() {
     expiry_timer_.cancel();
     return;
   }
-  expiry_timer_.expires_at(std::chrono::system_clock::time_point(std::chrono::milliseconds(*next)));
+  expiry_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::milliseconds(*next)));
   expiry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // re-armed or cancelled
     expiry_armed_for_.reset();

@@ -66,7 +66,9 @@ api() {
   command -v curl >/dev/null 2>&1 || die "curl is not installed; install it and run me again."
   out=$(mktemp)
   local args=(-sS -o "$out" -w '%{http_code}' -X "$method" --max-time 30 -K -)
-  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  # The server refuses a state change over Basic unless it is declared JSON, even without a body.
+  [ "$method" != GET ] && args+=(-H 'Content-Type: application/json')
+  [ -n "$body" ] && args+=(--data-binary "$body")
   # curl's config syntax: inside double quotes, \ and " are escaped with a backslash.
   local credentials="$SMS_BRIDGE_ADMIN_USER:$SMS_BRIDGE_ADMIN_PASSWORD"
   credentials=${credentials//\\/\\\\}

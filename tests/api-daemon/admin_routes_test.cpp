@@ -99,3 +99,18 @@ TEST_CASE("the admin UI is four embedded assets served with a strict Content-Sec
     CHECK(script.find(sink) == std::string::npos);
   }
 }
+
+TEST_CASE("a state change over Basic must be declared application/json; reads need no type") {
+  CHECK(basic_request_may_change_state(http::verb::post, "application/json"));
+  CHECK(basic_request_may_change_state(http::verb::post, "Application/JSON; charset=utf-8"));
+  CHECK(basic_request_may_change_state(http::verb::delete_, " application/json "));
+  // What a cross-site page can send without a preflight, and look-alikes.
+  for (const char* type : {"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                           "application/jsonx", "application/json-seq", "application/x-json", "text/json", "json"}) {
+    INFO(type);
+    CHECK_FALSE(basic_request_may_change_state(http::verb::post, type));
+    CHECK_FALSE(basic_request_may_change_state(http::verb::put, type));
+  }
+  CHECK(basic_request_may_change_state(http::verb::get, ""));
+  CHECK(basic_request_may_change_state(http::verb::head, "text/plain"));
+}

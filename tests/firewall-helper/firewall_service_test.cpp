@@ -43,8 +43,10 @@ struct fake_cutter final : flow_cutter {
 };
 
 struct fake_probe final : host_probe {
-  std::set<std::uint16_t> busy;
-  bool port_in_use(std::uint16_t port) override { return busy.count(port) > 0; }
+  std::set<std::uint16_t> busy, undecidable;
+  port_use port_in_use(std::uint16_t port) override {
+    return undecidable.count(port) ? port_use::unknown : busy.count(port) ? port_use::bound : port_use::free;
+  }
   std::vector<std::string> warnings(const helper_config&) override { return {}; }
   std::string default_route_address() override { return "203.0.113.7"; }
 };
@@ -65,6 +67,7 @@ struct harness {
   fake_cutter cutter;
   fake_probe probe;
   std::int64_t now = 1'800'000'000'000;
+  std::int64_t steady_offset = -1'799'000'000'000;  // the monotonic clock follows `now` unless a test steps the wall clock
   int next_id = 0;
   std::unique_ptr<state_store> store;
   std::unique_ptr<firewall_service> service;
@@ -77,7 +80,8 @@ struct harness {
     store = std::make_unique<state_store>(dir.file("port_mappings.json"));
     service = std::make_unique<firewall_service>(
         config, service_deps{nft, cutter, probe, *store, [this] { return now; },
-                             [this] { return "grant-" + std::to_string(++next_id); }, [](log_level, std::string_view) {}});
+                             [this] { return "grant-" + std::to_string(++next_id); }, [](log_level, std::string_view) {},
+                             [this] { return now + steady_offset; }});
     REQUIRE(service->start());
   }
 
@@ -133,7 +137,7 @@ TEST_CASE("an open renders one batch with a timeout and answers with the grant")
         "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
         "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }\n");
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
-  CHECK(h.service->next_deadline_ms() == h.now + 60000);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 60000);
 }
 
 TEST_CASE("every bad open is refused with its typed code and changes nothing") {
@@ -172,6 +176,49 @@ TEST_CASE("0.0.0.0/0 is accepted only when allow_any_source is set") {
   harness h;
   h.config.allow_any_source = true;
   CHECK_FALSE(h.open("metrics", 9100, "0.0.0.0/0", 60).has_error());
+}
+
+TEST_CASE("by default the helper refuses an IPv4 source of /8 or wider and accepts a /24") {
+  for (const char* wide : {"0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "10.0.0.0/15"}) {
+    harness h;
+    INFO(wide);
+    const auto r = h.open("metrics", 9100, wide, 60);
+    CHECK(code_of(r) == v1::SOURCE_NOT_ALLOWED);
+    CHECK(r.error().message().find("min_source_prefix_v4") != std::string::npos);
+    CHECK_FALSE(h.nft.saw("add element"));  // nothing reached the kernel
+  }
+  harness h;
+  CHECK_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
+  CHECK_FALSE(h.open("postgres", 5433, "10.1.0.0/16", 60).has_error());
+}
+
+TEST_CASE("the IPv4 and IPv6 floors come from the config, and allow_any_source lifts them") {
+  auto c = *parse_config(R"({"min_source_prefix_v4": 24, "min_source_prefix_v6": 64})");
+  CHECK(source_refusal(c, *parse_cidr("192.0.2.0/23")));
+  CHECK_FALSE(source_refusal(c, *parse_cidr("192.0.2.0/24")));
+  CHECK(source_refusal(c, *parse_cidr("2001:db8::/56")));
+  CHECK_FALSE(source_refusal(c, *parse_cidr("2001:db8::/64")));
+  const auto defaults = *parse_config("{}");
+  CHECK(source_refusal(defaults, *parse_cidr("2001:db8::/32")));
+  CHECK(source_refusal(defaults, *parse_cidr("::/1")));
+  CHECK_FALSE(source_refusal(defaults, *parse_cidr("2001:db8:1::/48")));
+  c.allow_any_source = true;
+  CHECK_FALSE(source_refusal(c, *parse_cidr("0.0.0.0/1")));
+  CHECK_FALSE(source_refusal(c, *parse_cidr("::/0")));
+  CHECK_FALSE(parse_config(R"({"min_source_prefix_v4": 33})"));
+  CHECK_FALSE(parse_config(R"({"min_source_prefix_v6": 0})"));
+}
+
+TEST_CASE("a recorded door whose source the config no longer allows is closed at start") {
+  harness h;
+  REQUIRE_FALSE(h.open("postgres", 5433, "10.1.0.0/16", 60).has_error());
+  h.config.min_source_prefix_v4 = 24;
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  const auto events = h.events();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().kind() == v1::CLOSED);
+  CHECK(events.back().reason() == "no longer allowed by the helper config");
 }
 
 TEST_CASE("a kernel refusal is NFT_FAILED and leaves no state") {
@@ -225,7 +272,7 @@ TEST_CASE("after a restart a live grant is re-added with its remaining time") {
                                                                         : h.nft.batches.back();
   CHECK(batch.rfind("add table inet sms_bridge\n", 0) == 0);
   CHECK(batch.find("grant_hosts4 { 10.0.0.2 . 9100 timeout 44s500ms }") != std::string::npos);
-  CHECK(h.service->next_deadline_ms() == h.now + 44500);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 44500);
 }
 
 TEST_CASE("a grant whose deadline passed while the helper was down becomes EXPIRED_WHILE_DOWN") {
@@ -328,6 +375,25 @@ TEST_CASE("check-ports and scan-ports report forbidden, granted and busy ports")
   CHECK(code_of(h.call(scan)) == v1::INVALID_ARGUMENT);
 }
 
+TEST_CASE("a port the probe cannot decide about is never reported free, scanned or opened") {
+  harness h;
+  h.probe.undecidable.insert(9102);
+  v1::Request check;
+  check.mutable_check_ports()->add_ports(9102);
+  auto r = h.call(check);
+  REQUIRE(r.check_ports().ports_size() == 1);
+  CHECK_FALSE(r.check_ports().ports(0).free());
+  CHECK(r.check_ports().ports(0).reason() == "the helper cannot tell whether a process on this host is bound to it");
+  v1::Request scan;
+  scan.mutable_scan_ports()->set_start(9102);
+  scan.mutable_scan_ports()->set_end(9103);
+  scan.mutable_scan_ports()->set_count(5);
+  r = h.call(scan);
+  REQUIRE(r.scan_ports().ports_size() == 1);
+  CHECK(r.scan_ports().ports(0).port() == 9103);
+  CHECK(code_of(h.open("metrics", 9102, "10.0.0.2", 60)) == v1::PORT_IN_USE);
+}
+
 TEST_CASE("a missing table is rebuilt with the live grants and reported") {
   harness h;
   REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
@@ -336,6 +402,64 @@ TEST_CASE("a missing table is rebuilt with the live grants and reported") {
   CHECK(h.nft.batches.back().rfind("add table inet sms_bridge\n", 0) == 0);
   CHECK(h.nft.batches.back().find("grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }") != std::string::npos);
   CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::DRIFT_REPAIRED});
+}
+
+namespace {
+// The fixture's intact table; `element` replaces its foreign host grant (10.250.2.2 . 9100, which
+// expires in 3599 s) by one of ours expiring in `expires` s, or removes it when empty.
+std::string listing_with(const std::string& element, int expires) {
+  std::ifstream in(std::string(FIXTURE_DIR) + "/kernel_listing.json");
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  const std::string foreign = R"({"elem": {"val": {"concat": ["10.250.2.2", 9100]}, "timeout": 3600, "expires": 3599}})";
+  const auto at = text.find(foreign);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, foreign.size(), element.empty() ? std::string()
+                                                   : R"({"elem": {"val": {"concat": [")" + element + R"(", 9100]}, "timeout": 60, "expires": )" +
+                                                         std::to_string(expires) + "}}");
+  return text;
+}
+
+// Steps the wall clock by `ms` while the monotonic clock stays where it is.
+void step_wall_clock(harness& h, std::int64_t ms) {
+  h.now += ms;
+  h.steady_offset -= ms;
+}
+}  // namespace
+
+TEST_CASE("a wall-clock step back does not lengthen a door the reconciler re-applies") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  step_wall_clock(h, -3600 * 1000);
+  h.now += 10000;  // ten real seconds later the door has 50 s left, whatever the wall clock says
+  h.nft.listing = listing_with("", 0);  // someone deleted our element: drift
+  h.service->reconcile();
+  CHECK(h.nft.saw("grant_hosts4 { 10.0.0.2 . 9100 timeout 50s }"));
+  CHECK_FALSE(h.nft.saw("timeout 3650s"));
+}
+
+TEST_CASE("after a restart the kernel's remaining timeout bounds a door whose wall-clock deadline moved") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  step_wall_clock(h, -3600 * 1000);  // the state file now says 3,660 s are left
+  h.now += 40000;
+  h.nft.listing = listing_with("10.0.0.2", 20);  // the kernel knows better: 20 s (and < 1 s)
+  h.restart();
+  REQUIRE(h.service->live_grants() == 1);
+  CHECK(h.nft.saw("grant_hosts4 { 10.0.0.2 . 9100 timeout 20s999ms }"));
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 20999);
+}
+
+TEST_CASE("after a restart a door the kernel no longer holds in an intact table has expired") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  step_wall_clock(h, -3600 * 1000);
+  h.now += 70000;  // past its real deadline: the kernel removed it
+  h.nft.listing = listing_with("", 0);
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.event_kinds().back() == v1::EXPIRED_WHILE_DOWN);
 }
 
 TEST_CASE("kernel elements the helper did not issue are deleted and reported") {

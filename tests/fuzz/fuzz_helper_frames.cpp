@@ -25,7 +25,7 @@ struct no_cutter final : flow_cutter {
   void cut(const cidr&, std::uint16_t) override {}
 };
 struct idle_probe final : host_probe {
-  bool port_in_use(std::uint16_t port) override { return port == 5555; }
+  port_use port_in_use(std::uint16_t port) override { return port == 5555 ? port_use::bound : port == 5556 ? port_use::unknown : port_use::free; }
   std::vector<std::string> warnings(const helper_config&) override { return {}; }
   std::string default_route_address() override { return "192.0.2.10"; }
 };

@@ -1,12 +1,14 @@
-// libFuzzer: a raw HTTP request as sms-bridge-api reads it — Beast's parser with the daemon's
-// limits, then the route table, the query-string reader, the JSON body reader, the Basic
-// credentials and session cookie parsers, and an error answer built from it.
+// libFuzzer: a raw HTTP request as sms-bridge-api reads it — its request_reader (bounded buffer,
+// Beast's parser with the daemon's limits, chunk-extension budget) and the answer to a refusal,
+// then the route table, the query-string reader, the JSON body reader, the Basic credentials and
+// session cookie parsers, and an error answer built from it.
 #include <cstdint>
 #include <string_view>
 
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include "api-daemon/basic_auth.hpp"
+#include "api-daemon/http_request_reader.hpp"
 #include "api-daemon/routes.hpp"
 #include "api-daemon/sessions.hpp"
 
@@ -32,19 +34,13 @@ struct world {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static world w;
-  http::request_parser<http::string_body> parser;
-  parser.header_limit(16 * 1024);
-  parser.body_limit(64 * 1024);
-  boost::beast::error_code ec;
-  std::size_t used = 0;
-  while (used < size && !parser.is_done()) {
-    const auto n = parser.put(boost::asio::buffer(data + used, size - used), ec);
-    if (ec == http::error::need_more) ec = {};
-    if (ec || n == 0) break;
-    used += n;
+  request_reader reader(http_limits{});
+  const auto ec = reader.feed(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (ec) {
+    if (ec != http::error::need_more) (void)reader.refusal(ec);
+    return 0;
   }
-  if (ec || !parser.is_done()) return 0;
-  const http_request request = parser.release();
+  const http_request request = reader.parser().release();
   const std::string_view target(request.target().data(), request.target().size());
   (void)w.routes.find(request.method(), target);
   (void)target_path(target);

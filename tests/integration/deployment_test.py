@@ -122,6 +122,9 @@ def scenario_server_compose(w):
           and helper.get("read_only") is True, f"the helper sidecar's confinement: {helper}")
     receiver = services["sms_receiver"]
     check(receiver.get("user", "").split(":")[0] not in ("", "0", "root"), "sms_receiver must not run as root")
+    nofile = receiver.get("ulimits", {}).get("nofile", {})
+    check(isinstance(nofile, dict) and int(nofile.get("soft", 0)) >= 2 * 2048 + 256,
+          f"sms_receiver's nofile ulimit does not fit its connection cap: {nofile}")
     def mounts(service):  # docker-compose v1 prints "source:target:mode", v2 a mapping
         return {(v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2]) for v in service.get("volumes", [])}
     check(("firewall-socket", "/run/sms-bridge") in mounts(receiver) & mounts(helper),
@@ -239,6 +242,9 @@ def scenario_systemd_units(w):
     api = directives("sms-bridge-api.service")
     check(api.get("CapabilityBoundingSet") == "" and api.get("NoNewPrivileges") == "yes" and api.get("User") not in (None, "root"),
           f"the api unit's confinement: {api}")
+    # The api's connection cap (2048 per listener) must fit under its descriptor limit.
+    check(int(api.get("LimitNOFILE", "0")) >= 2 * 2048 + 256, f"the api unit's LimitNOFILE: {api.get('LimitNOFILE')}")
+    check(int(helper.get("LimitNOFILE", "0")) >= 1024, f"the helper unit's LimitNOFILE: {helper.get('LimitNOFILE')}")
     # The helper's systemd config names the api's user; the unit's group owns the socket directory.
     with open(os.path.join(SYSTEMD, "firewall-helper.json")) as f:
         check(api["User"] in json.load(f)["allowed_uids"], "the helper's config does not allow the api unit's user")
@@ -468,7 +474,8 @@ class Site:
             time.sleep(0.05)
         check(os.path.exists(self.socket), "the firewall helper did not start")
 
-    def start_api(self, pg):
+    def start_api(self, pg, extra_env=None, prefix=()):
+        """sms-bridge-api in the server namespace; `prefix` goes before the binary (e.g. prlimit)."""
         api = os.path.join(self.w.build_dir, "api-daemon", "sms-bridge-api")
         r = run([api, "admin", "add", "ops"], input=ADMIN_PASSWORD + "\n", env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
         check(r.returncode == 0, f"admin add: {r.stderr}")
@@ -479,9 +486,9 @@ class Site:
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=settings,
                    SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"), SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789",
-                   SMS_BRIDGE_SMS_API_KEY=self.sms_key)
+                   SMS_BRIDGE_SMS_API_KEY=self.sms_key, **(extra_env or {}))
         log = open(self.w.api_log, "w")
-        p = subprocess.Popen(["ip", "netns", "exec", self.server, api], stdout=log, stderr=log, env=env)
+        p = subprocess.Popen(["ip", "netns", "exec", self.server, *prefix, api], stdout=log, stderr=log, env=env)
         self.w.processes.append(p)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and "listening on" not in self.w.log():
@@ -541,7 +548,7 @@ def scenario_laptop_end_to_end(w):
     site = Site(w)
     pg = site.start_postgres()
     site.start_helper()
-    site.start_api(pg)
+    site.start_api(pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "100000"})  # a registration a second from one laptop
 
     # The laptop folder as a user has it: .env filled in, and `docker` a stand-in that records.
     laptop = compose_dir_with_env(w, LAPTOP, "laptop", {

@@ -391,8 +391,7 @@ def scenario_restart(w):
 def scenario_drift(w):
     w.start_helper()
     w.open("iface", 9100, LAPTOP_IP, 60)
-    w.ns(w.server, "nft", "flush", "ruleset")
-    check(w.kernel_grants() is None, "flush ruleset did not remove the table")
+    w.ns(w.server, "nft", "flush", "ruleset")  # repaired at once, by notice (idle_drift times it)
     wait_for("the table to be rebuilt", lambda: w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, 4)
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door does not work after repair")
     check(any(e["kind"] == "DRIFT_REPAIRED" for e in w.events()), "the drift was not reported")
@@ -400,11 +399,143 @@ def scenario_drift(w):
     w.ns(w.server, "nft", "add", "element", "inet", "sms_bridge", "grant_hosts4", "{ 10.231.2.2 . 9100 timeout 1h }")
     wait_for("the foreign element to be removed", lambda: w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, 4)
     check(any(e["kind"] == "DRIFT_REMOVED" for e in w.events()), "the foreign element was not reported")
-    # With no door open the reconciler sleeps; an Open that finds the table gone repairs it.
+    # With no door open the table is still repaired (by notice), and an Open after a flush works.
     w.fwctl("close-all")
     w.ns(w.server, "nft", "flush", "ruleset")
     w.open("iface", 9100, LAPTOP_IP, 60)
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "an Open after an idle flush does not work")
+
+
+def wakeups(pid):
+    """Context switches of every thread of `pid` so far: a thread that sleeps in epoll adds none."""
+    total = 0
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        with open(status) as f:
+            total += sum(int(l.split()[1]) for l in f if l.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+    return total
+
+
+def repaired_within(w, what, predicate, limit):
+    """Flushes the server's ruleset and returns the seconds until `predicate` holds (fails past `limit`)."""
+    repairs = sum(e["kind"] == "DRIFT_REPAIRED" for e in w.events())
+    start = time.monotonic()
+    w.ns(w.server, "nft", "flush", "ruleset")
+    # The repair is often done before `nft list` could even look: the proof that the flush
+    # happened and was repaired is the new DRIFT_REPAIRED event.
+    while time.monotonic() - start < limit:
+        if predicate() and sum(e["kind"] == "DRIFT_REPAIRED" for e in w.events()) > repairs:
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise TestFailure(f"{what} was not repaired within {limit} s of nft flush ruleset: {w.log_text()}")
+
+
+def scenario_idle_drift(w):
+    # The periodic reconciler is out of the picture (an hour): only nf_tables notifications repair.
+    w.write_config(reconcile_interval_seconds=3600)
+    w.start_helper()
+    guard = lambda: w.ns(w.server, "nft", "list", "chain", "inet", "sms_bridge", "guard_in", check_rc=False).returncode == 0
+    check(guard(), "the table has no guard_in chain")
+    pid = w.helper.pid
+    # Settle first: Asio's timerfd still fires once at the deadline of the last client session's
+    # (cancelled) timeout, client_timeout_seconds (3 s here) after fwctl's status call.
+    time.sleep(4)
+    before = wakeups(pid)
+    time.sleep(3)
+    idle = wakeups(pid) - before
+    check(idle == 0, f"the idle helper woke up {idle} times in 3 s")
+    took_idle = repaired_within(w, "the table and guard_in (no door open)", guard, 1.0)
+    w.open("iface", 9100, LAPTOP_IP, 600)
+    door = lambda: guard() and w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}
+    took_door = repaired_within(w, "the door's grant", door, 1.0)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door does not work after the repair")
+    time.sleep(4)  # past the last fwctl session's timeout, as above
+    before = wakeups(pid)
+    time.sleep(3)
+    idle_door = wakeups(pid) - before
+    check(idle_door == 0, f"the helper with a door open woke up {idle_door} times in 3 s")
+    # Changes to other tables wake it but change nothing.
+    w.ns(w.server, "nft", "add", "table", "ip", "someone_else")
+    check(door(), "a change to another table disturbed ours")
+    print(f"repaired {took_idle * 1000:.0f} ms after a flush with no door, {took_door * 1000:.0f} ms with one; "
+          f"0 wake-ups in 3 s idle, with and without a door")
+
+
+def scenario_emfile(w):
+    # Few descriptors: idle clients exhaust them; the accept loop must pause, not spin a core.
+    w.write_config(client_timeout_seconds=10)
+    w.start_helper(prefix=("prlimit", "--nofile=20:20"))
+    pid = w.helper.pid
+    clients = []
+    try:
+        for _ in range(40):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(w.socket)  # the backlog takes them even while the helper cannot accept
+            clients.append(c)
+        time.sleep(0.5)
+        before = cpu_seconds(pid)
+        time.sleep(3)
+        spent = cpu_seconds(pid) - before
+        print(f"CPU of the helper over 3 s with its descriptors exhausted: {spent:.2f} s")
+        check(spent < 0.5, f"the helper spent {spent:.2f} CPU seconds in 3 s with its descriptors exhausted")
+    finally:
+        for c in clients:
+            c.close()
+    wait_for("the helper to serve again", lambda: w.fwctl("status", check_rc=False)[0] == 0, 15)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scenario_restricted_probe(w):
+    # The helper under its unit's RestrictAddressFamilies=AF_UNIX AF_NETLINK: a port with a
+    # listener (the iface echo target) is never reported free, an unused one is.
+    launcher = os.path.join(w.bin_dir, "..", "tests", "restrict-address-families")
+    check(os.access(launcher, os.X_OK), f"{launcher} is not built")
+    r = w.ns(w.server, launcher, sys.executable, "-c", "import socket; socket.socket()", check_rc=False)
+    check(r.returncode != 0 and "Address family not supported" in r.stderr, f"the filter does not restrict AF_INET: {r.stderr}")
+    w.start_helper(prefix=(launcher,))
+    answer = w.fwctl("check-ports", str(IFACE_TARGET_PORT), "7003")[1]["check_ports"]["ports"]
+    busy, unused = answer
+    check(not busy.get("free") and "bound" in busy.get("reason", ""), f"port {IFACE_TARGET_PORT} (listening) under the unit's restrictions: {busy}")
+    check(unused.get("free") is True, f"port 7003 (unused) under the unit's restrictions: {unused}")
+    code, out, _ = w.fwctl("open", "local", "--port", str(IFACE_TARGET_PORT), "--source", LAPTOP_IP, "--duration", "60", check_rc=False)
+    check(code == 1 and out["error"]["code"] == "PORT_IN_USE", f"an open on a bound port under the restrictions: {out}")
+    print(f"under RestrictAddressFamilies: port {IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free")
+
+
+def scenario_clock_step(w):
+    # A door's deadline counts on the kernel's clock, not the wall clock: the state file is edited
+    # (while the helper is down) as a one-hour step back of the wall clock would read it, and the
+    # restarted helper must still close the door at its real deadline. (The machine's clock itself
+    # is never touched.)
+    import datetime
+    import re
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 5)
+    opened = time.monotonic()
+    w.kill_helper()
+    later = lambda m: (datetime.datetime.strptime(m.group(2)[:19], "%Y-%m-%dT%H:%M:%S") + datetime.timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M:%S") + m.group(2)[19:]
+    edited = 0
+    for path in (w.state, w.state + ".journal"):
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            text = f.read()
+        text, n = re.subn(r'("expires_?[aA]t":\s*")([^"]+)"', lambda m: m.group(1) + later(m) + '"', text)
+        edited += n
+        with open(path, "w") as f:
+            f.write(text)
+    check(edited >= 1, "the state file holds no expires_at to edit")
+    w.start_helper()
+    check(w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, "the door did not survive the restart")
+    time.sleep(max(0, 5 + 1.5 - (time.monotonic() - opened)))
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the door outlived its deadline after a wall-clock step")
+    wait_for("the helper to record the expiry", lambda: w.fwctl("list")[1]["list"].get("grants", []) == [], 3)
+    print("a 5 s door whose recorded deadline moved an hour later still closed on time")
 
 
 def scenario_refusals(w):

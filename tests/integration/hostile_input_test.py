@@ -36,7 +36,7 @@ def request(method, path, body=b"", headers=None, auth=BASIC, content_type="appl
     head = [f"{method} {path} HTTP/1.1", f"Host: {SERVER_IP}:8080", "Connection: close"]
     if auth:
         head.append(f"Authorization: {auth}")
-    if body and content_type:
+    if content_type and (body or method in ("POST", "PUT", "DELETE")):  # a state change over Basic must declare JSON
         head.append(f"Content-Type: {content_type}")
     for k, v in (headers or {}).items():
         head.append(f"{k}: {v}")

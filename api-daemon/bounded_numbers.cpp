@@ -1,0 +1,13 @@
+// Bounds-first conversions of client numbers (see the header).
+#include "api-daemon/bounded_numbers.hpp"
+
+namespace smsbridge::api {
+
+std::optional<std::int64_t> minutes_within(std::int64_t minutes, std::int64_t min_seconds, std::int64_t max_seconds) {
+  if (min_seconds < 0 || max_seconds < min_seconds) return std::nullopt;
+  const std::int64_t lowest = (min_seconds + 59) / 60, highest = max_seconds / 60;  // no overflow: both ≥ 0
+  if (minutes < lowest || minutes > highest) return std::nullopt;
+  return minutes * 60;  // |minutes| ≤ max_seconds / 60: cannot overflow
+}
+
+}  // namespace smsbridge::api
