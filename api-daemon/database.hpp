@@ -43,14 +43,7 @@ class database {
       c = std::make_unique<pg::connection>(std::move(*opened));
     }
     auto result = fn(*c);
-    if (c->usable()) {
-      give_back(std::move(c));
-    } else {
-      // A broken connection is dropped, and so are the idle ones: a break almost always means the
-      // server restarted or the network went, so they are as dead, and each would fail one more
-      // request before being found out. The next calls reconnect.
-      drop_idle();
-    }
+    if (c->usable()) give_back(std::move(c));  // a broken connection is dropped; the next call reconnects
     return result;
   }
 
@@ -67,13 +60,6 @@ class database {
   void give_back(std::unique_ptr<pg::connection> c) {
     std::lock_guard lock(mutex_);
     idle_.push_back(std::move(c));
-  }
-  void drop_idle() {
-    std::vector<std::unique_ptr<pg::connection>> dropped;
-    {
-      std::lock_guard lock(mutex_);
-      dropped.swap(idle_);
-    }  // closed outside the lock
   }
 
   std::string url_;
