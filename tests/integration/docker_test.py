@@ -509,8 +509,12 @@ def scenario_compose_stack(w):
         try:
             login = ["exec", "-e", "PGPASSWORD=file-password-0123456789", "pg_secret_check", "psql", "-h", "127.0.0.1",
                      "-U", "filed", "-Atc", "SELECT current_user"]
-            wait_for("the password-file cluster to take its login",
-                     lambda: w.docker(*login, check_rc=False).stdout.strip() == "filed", 30)
+            try:
+                wait_for("the password-file cluster to take its login",
+                         lambda: w.docker(*login, check_rc=False).stdout.strip() == "filed", 30)
+            except TestFailure as e:
+                r = w.docker("logs", "--tail", "5", "pg_secret_check", check_rc=False)
+                raise TestFailure(f"{e}: {r.stdout}{r.stderr}") from e
             r = w.docker("exec", "-e", "PGPASSWORD=wrong-password-0123", "pg_secret_check", "psql", "-h", "127.0.0.1",
                          "-U", "filed", "-c", "SELECT 1", check_rc=False)
             check(r.returncode != 0 and "password authentication failed" in r.stderr, f"a wrong password got in: {r.stderr}")
