@@ -18,6 +18,8 @@ packages=(
   docker.io mmdebstrap
   # the api benchmark: load generator and the original stack's FastAPI baseline
   wrk python3-fastapi python3-uvicorn
+  # the TLS benchmark: the "tls" profile's proxy, run natively
+  nginx
   # the fuzzers: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # the admin UI's browser tests: Debian's Chromium, driven by playwright-core (npm, below)

@@ -21,7 +21,6 @@ struct app {
   const api_config& config;
   database& db;
   worker& helper_thread;  // the helper client blocks: its calls run here
-  worker& delivery_thread;  // so do POSTs to the backend
   basic_auth& auth;
   metrics& stats;
   std::function<void(std::string_view)> report;  // log lines for operators

@@ -24,11 +24,8 @@ std::optional<std::string> internal_port(const std::string& target) {
 
 // Records one batch in one transaction. Each event is recorded at most once (helper_seq).
 pg::db_result<void> record(pg::connection& c, const std::vector<v1::Event>& events) {
-  if (auto r = c.exec("BEGIN"); !r) return r.error();
-  auto rollback = [&](pg::db_error e) -> pg::db_result<void> {
-    (void)c.exec("ROLLBACK");
-    return e;
-  };
+  auto tx = pg::transaction::begin(c);
+  if (!tx) return tx.error();
   for (const auto& e : events) {
     const auto& g = e.grant();
     const std::string seq = std::to_string(e.seq());
@@ -64,10 +61,10 @@ pg::db_result<void> record(pg::connection& c, const std::vector<v1::Event>& even
                     g.source()});
         break;
     }
-    if (!r) return rollback(r.error());
+    if (!r) return r.error();
   }
-  if (auto r = c.exec("COMMIT"); !r) return rollback(r.error());
-  return {};
+  // Acknowledged to the helper only after this: a COMMIT that rolled back is a failure here.
+  return tx->commit();
 }
 }  // namespace
 

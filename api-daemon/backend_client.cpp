@@ -1,10 +1,13 @@
-// Signed POSTs to the backend with Beast over OpenSSL (verify_peer + host name verification + SNI).
+// Signed POSTs to the backend with Beast over OpenSSL (verify_peer + host name verification + SNI),
+// asynchronous, under one deadline.
 #include "api-daemon/backend_client.hpp"
 
 #include <openssl/ssl.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -23,10 +26,14 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+using clock = std::chrono::steady_clock;
 
+// One request and its answer on a connected (and, for HTTPS, handshaken) stream, every step
+// bounded by the same deadline through the lowest layer's timer.
 template <class Stream>
-fallible<backend_answer> exchange(Stream& stream, const url_parts& u, const std::string& body, std::string_view secret,
-                                  const std::string& idempotency_key) {
+asio::awaitable<fallible<backend_answer>> exchange(Stream& stream, const url_parts& u, const std::string& body,
+                                                   const std::string& secret, const std::string& idempotency_key,
+                                                   clock::time_point deadline) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   http::request<http::string_body> request{http::verb::post, u.target, 11};
   request.set(http::field::host, u.host);
@@ -38,14 +45,36 @@ fallible<backend_answer> exchange(Stream& stream, const url_parts& u, const std:
   request.body() = body;
   request.prepare_payload();
   beast::error_code ec;
-  http::write(stream, request, ec);
-  if (ec) return fail(fmt::format("cannot send to the backend: {}", ec.message()));
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return fail(fmt::format("cannot send to the backend: {}", ec.message()));
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return fail(fmt::format("no answer from the backend: {}", ec.message()));
-  return backend_answer{parser.get().result_int()};
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return fail(fmt::format("no answer from the backend: {}", ec.message()));
+  co_return backend_answer{parser.get().result_int()};
+}
+
+// The host's addresses, or a sentence; the lookup is abandoned (not waited for) at the deadline.
+asio::awaitable<fallible<asio::ip::tcp::resolver::results_type>> resolve(const url_parts& u, clock::time_point deadline) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(executor);
+  asio::steady_timer limit(executor, deadline);
+  limit.async_wait([&resolver](const beast::error_code& ec) {
+    if (!ec) resolver.cancel();
+  });
+  beast::error_code ec;
+  auto endpoints = co_await resolver.async_resolve(u.host, u.port, asio::redirect_error(asio::use_awaitable, ec));
+  limit.cancel();
+  if (ec == asio::error::operation_aborted) co_return fail(fmt::format("looking up the backend host {} timed out", u.host));
+  if (ec) co_return fail(fmt::format("cannot resolve the backend host {}: {}", u.host, ec.message()));
+  co_return endpoints;
+}
+
+std::string timed_out_or(const beast::error_code& ec) {
+  return ec == beast::error::timeout ? std::string("timed out") : ec.message();
 }
 }  // namespace
 
@@ -79,43 +108,51 @@ std::string signature(std::string_view secret, std::int64_t unix_seconds, std::s
   return to_hex(hmac_sha256(secret, std::to_string(unix_seconds) + std::string(body)));
 }
 
-fallible<backend_answer> post_signed(const std::string& url, const std::string& body, std::string_view secret,
-                                     const std::string& idempotency_key, const std::string& ca_file,
-                                     std::chrono::seconds timeout) {
+asio::awaitable<fallible<backend_answer>> post_signed(std::string url, std::string body, std::string secret,
+                                                      std::string idempotency_key, std::string ca_file,
+                                                      std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
   auto u = parse_url(url);
-  if (!u) return u.error();
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
+  if (!u) co_return u.error();
+  auto resolving = resolve(*u, deadline);
+  auto endpoints = co_await std::move(resolving);
+  if (!endpoints) co_return endpoints.error();
+  auto executor = co_await asio::this_coro::executor;
   beast::error_code ec;
-  const auto endpoints = resolver.resolve(u->host, u->port, ec);
-  if (ec) return fail(fmt::format("cannot resolve the backend host {}: {}", u->host, ec.message()));
   if (!u->tls) {
-    beast::tcp_stream stream(io);
-    stream.expires_after(timeout);
-    stream.connect(endpoints, ec);
-    if (ec) return fail(fmt::format("cannot connect to the backend {}:{}: {}", u->host, u->port, ec.message()));
-    auto r = exchange(stream, *u, body, secret, idempotency_key);
+    beast::tcp_stream stream(executor);
+    stream.expires_at(deadline);
+    co_await stream.async_connect(*endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return fail(fmt::format("cannot connect to the backend {}:{}: {}", u->host, u->port, timed_out_or(ec)));
+    auto exchanging = exchange(stream, *u, body, secret, idempotency_key, deadline);
+    auto r = co_await std::move(exchanging);
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    return r;
+    co_return r;
   }
   asio::ssl::context tls(asio::ssl::context::tls_client);
   tls.set_default_verify_paths(ec);
   if (!ca_file.empty()) {
     tls.load_verify_file(ca_file, ec);
-    if (ec) return fail(fmt::format("cannot read the backend CA file {}: {}", ca_file, ec.message()));
+    if (ec) co_return fail(fmt::format("cannot read the backend CA file {}: {}", ca_file, ec.message()));
   }
   tls.set_verify_mode(asio::ssl::verify_peer);
   tls.set_verify_callback(asio::ssl::host_name_verification(u->host));
-  beast::ssl_stream<beast::tcp_stream> stream(io, tls);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), u->host.c_str())) return fail("cannot set the TLS server name.");
-  beast::get_lowest_layer(stream).expires_after(timeout);
-  beast::get_lowest_layer(stream).connect(endpoints, ec);
-  if (ec) return fail(fmt::format("cannot connect to the backend {}:{}: {}", u->host, u->port, ec.message()));
-  stream.handshake(asio::ssl::stream_base::client, ec);
-  if (ec) return fail(fmt::format("TLS with the backend {} failed (certificate not trusted?): {}", u->host, ec.message()));
-  auto r = exchange(stream, *u, body, secret, idempotency_key);
-  stream.shutdown(ec);  // a missing close_notify from the peer is not our problem
-  return r;
+  beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), u->host.c_str())) co_return fail("cannot set the TLS server name.");
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  co_await beast::get_lowest_layer(stream).async_connect(*endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return fail(fmt::format("cannot connect to the backend {}:{}: {}", u->host, u->port, timed_out_or(ec)));
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    co_return fail(fmt::format("TLS with the backend {} failed (certificate not trusted?): {}", u->host, timed_out_or(ec)));
+  }
+  auto exchanging = exchange(stream, *u, body, secret, idempotency_key, deadline);
+  auto r = co_await std::move(exchanging);
+  // No wait for the peer's close_notify: the answer is complete, and a stalled peer must not
+  // hold us past the deadline. Closing the socket ends the connection.
+  beast::get_lowest_layer(stream).close();
+  co_return r;
 }
 
 }  // namespace smsbridge::api

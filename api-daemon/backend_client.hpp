@@ -1,10 +1,13 @@
 // Signed POSTs to the backend (sync_url, recovery_url): HTTPS with the certificate verified, or
-// plain HTTP when the URL says so explicitly. Blocking: call it from a worker thread.
+// plain HTTP when the URL says so explicitly. Asynchronous, on the caller's executor, and bounded
+// as a whole by one deadline: a backend that accepts and then stalls costs at most that long.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/awaitable.hpp>
 
 #include "common/result.hpp"
 
@@ -28,10 +31,12 @@ struct backend_answer {
 };
 
 // POSTs a JSON body with X-Timestamp, X-Signature and Idempotency-Key. `ca_file`, if not empty,
-// is trusted in addition to the system's CAs (for a backend with a private CA). Fails with a
-// sentence on any connection, TLS or verification error; a non-2xx answer is not a failure here.
-fallible<backend_answer> post_signed(const std::string& url, const std::string& body, std::string_view secret,
-                                     const std::string& idempotency_key, const std::string& ca_file,
-                                     std::chrono::seconds timeout);
+// is trusted in addition to the system's CAs (for a backend with a private CA). `timeout` bounds
+// the whole exchange: name lookup, connect, TLS handshake, request and answer. Fails with a
+// sentence on any connection, TLS or verification error and on the deadline; a non-2xx answer is
+// not a failure here. Parameters by value: the coroutine outlives its caller's temporaries.
+boost::asio::awaitable<fallible<backend_answer>> post_signed(std::string url, std::string body, std::string secret,
+                                                             std::string idempotency_key, std::string ca_file,
+                                                             std::chrono::milliseconds timeout);
 
 }  // namespace smsbridge::api

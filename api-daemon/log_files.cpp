@@ -1,4 +1,4 @@
-// Reading log files safely: openat() on the directory with O_NOFOLLOW, a regular-file check, caps.
+// Reading log files safely: openat() from the directory down with O_NOFOLLOW, a regular-file check, caps.
 #include "api-daemon/log_files.hpp"
 
 #include <dirent.h>
@@ -21,17 +21,51 @@ bool is_safe_log_name(std::string_view name) {
          });
 }
 
+bool is_safe_log_path(std::string_view path) {
+  const auto slash = path.find('/');
+  if (slash == std::string_view::npos) return is_safe_log_name(path);
+  return is_safe_log_name(path.substr(0, slash)) && is_safe_log_name(path.substr(slash + 1));
+}
+
+namespace {
+constexpr std::size_t max_listed = 1000;
+
+// Appends the regular files of the open directory `d` (not following links) as prefix + name.
+// Returns the folders it saw, for one level of descent.
+std::vector<std::string> list_into(DIR* d, const std::string& prefix, std::vector<log_file>& out) {
+  std::vector<std::string> folders;
+  while (const dirent* e = ::readdir(d)) {
+    if (out.size() >= max_listed) break;
+    const std::string_view name = e->d_name;
+    if (!is_safe_log_name(name)) continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) folders.emplace_back(name);
+    if (!S_ISREG(st.st_mode)) continue;
+    out.push_back({prefix + std::string(name), static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtime)});
+  }
+  return folders;
+}
+
+// A directory under the open directory dfd, never through a link; nullptr if it is not one.
+DIR* open_folder(int dfd, const std::string& name) {
+  const int fd = ::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  DIR* d = ::fdopendir(fd);
+  if (!d) ::close(fd);
+  return d;
+}
+}  // namespace
+
 fallible<std::vector<log_file>> list_log_files(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return fail(fmt::format("cannot read the log directory {}: {}", dir, std::strerror(errno)));
   std::vector<log_file> out;
-  while (const dirent* e = ::readdir(d)) {
-    if (out.size() >= 1000) break;
-    const std::string_view name = e->d_name;
-    if (!is_safe_log_name(name)) continue;
-    struct stat st {};
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-    out.push_back({std::string(name), static_cast<std::uint64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtime)});
+  for (const auto& folder : list_into(d, "", out)) {
+    if (DIR* sub = open_folder(::dirfd(d), folder)) {
+      list_into(sub, folder + "/", out);
+      ::closedir(sub);
+    }
   }
   ::closedir(d);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -51,12 +85,37 @@ std::string last_lines(std::string_view text, std::size_t n) {
 
 boost::system::result<std::string, log_read_error> read_log_file(const std::string& dir, std::string_view name,
                                                                  std::optional<std::size_t> tail_lines) {
-  if (!is_safe_log_name(name)) return log_read_error::not_found;
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return log_read_error::unreadable;
-  const int fd = ::openat(dfd, std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  ::close(dfd);
-  if (fd < 0) return errno == ENOENT || errno == ELOOP ? log_read_error::not_found : log_read_error::unreadable;
+  if (!is_safe_log_path(name)) return log_read_error::not_found;
+  DIR* top = ::opendir(dir.c_str());
+  if (!top) return log_read_error::unreadable;
+  std::string folder, file(name);
+  if (const auto slash = name.find('/'); slash != std::string_view::npos) {
+    folder = std::string(name.substr(0, slash));
+    file = std::string(name.substr(slash + 1));
+  } else if (DIR* sub = open_folder(::dirfd(top), file)) {
+    // A folder by itself means its newest file, as the seed served "postgres".
+    std::vector<log_file> files;
+    list_into(sub, "", files);
+    ::closedir(sub);
+    if (files.empty()) {
+      ::closedir(top);
+      return log_read_error::not_found;
+    }
+    folder = file;
+    file = std::max_element(files.begin(), files.end(), [](const auto& a, const auto& b) {
+             return a.modified_unix < b.modified_unix;
+           })->name;
+  }
+  DIR* parent = folder.empty() ? nullptr : open_folder(::dirfd(top), folder);
+  if (!folder.empty() && !parent) {
+    ::closedir(top);
+    return log_read_error::not_found;
+  }
+  const int fd = ::openat(::dirfd(parent ? parent : top), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  const int open_errno = errno;
+  if (parent) ::closedir(parent);
+  ::closedir(top);
+  if (fd < 0) return open_errno == ENOENT || open_errno == ELOOP ? log_read_error::not_found : log_read_error::unreadable;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);

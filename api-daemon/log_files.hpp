@@ -1,5 +1,6 @@
-// Reading the daemon's log files for the admin API: only regular files directly under the log
-// directory, never through a link or out of it, and never more than a bounded amount.
+// Reading log files for the admin API: regular files directly under the log directory or one
+// folder below it (the compose stack mounts PostgreSQL's logs there), never through a link or out
+// of it, and never more than a bounded amount.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +17,12 @@ inline constexpr std::size_t max_log_download = 10u << 20;
 inline constexpr std::size_t max_tail_lines = 10000;
 
 struct log_file {
-  std::string name;  // e.g. "sms-bridge-api.log"
+  std::string name;  // e.g. "sms-bridge-api.log", or "postgres/postgresql-2026-12-01.log" one folder down
   std::uint64_t bytes = 0;
   std::int64_t modified_unix = 0;
 };
 
-// The regular files directly in `dir`, by name (at most 1000).
+// The regular files directly in `dir` and in its folders (not deeper), by name (at most 1000).
 fallible<std::vector<log_file>> list_log_files(const std::string& dir);
 
 // True for names made of A-Z a-z 0-9 . _ - (1 to 64), not starting with '.'.
@@ -29,7 +30,12 @@ bool is_safe_log_name(std::string_view name);
 
 enum class log_read_error { not_found, too_large, unreadable };
 
-// The whole file (if at most max_log_download bytes) or its last `tail_lines` lines.
+// True for "NAME" or "FOLDER/NAME" where each part is a safe log name.
+bool is_safe_log_path(std::string_view path);
+
+// The whole file (if at most max_log_download bytes) or its last `tail_lines` lines. `name` is a
+// file ("sms-bridge-api.log", "postgres/postgresql-2026-12-01.log") or a folder, which means its
+// newest file (the seed's /logs/download/postgres).
 boost::system::result<std::string, log_read_error> read_log_file(const std::string& dir, std::string_view name,
                                                                  std::optional<std::size_t> tail_lines);
 

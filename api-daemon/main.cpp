@@ -217,11 +217,10 @@ int main(int argc, char** argv) {
     log_line("warning", "the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
   api::worker helper_thread(1);
-  api::worker delivery_thread(1);
   api::basic_auth auth(db, {});
   api::metrics stats;
   const auto report = [](std::string_view m) { log_line("error", m); };
-  api::app app{config, db, helper_thread, delivery_thread, auth, stats, report, {}, {}, false, false};
+  api::app app{config, db, helper_thread, auth, stats, report, {}, {}, false, false};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
   };

@@ -688,7 +688,8 @@ boost::asio::awaitable<http_response> download_log(app& a, const http_request& r
                                                    const std::string&) {
   const std::string_view target(request.target().data(), request.target().size());
   const std::string_view path = target_path(target);
-  const std::string_view name = path.substr(path.rfind('/') + 1);
+  constexpr std::string_view prefix = "/admin/monitoring/logs/download/";
+  const std::string_view name = path.starts_with(prefix) ? path.substr(prefix.size()) : std::string_view{};
   std::optional<std::size_t> tail;
   if (auto t = query_parameter(target, "tail")) {
     auto n = whole_number(*t);
@@ -711,7 +712,9 @@ boost::asio::awaitable<http_response> download_log(app& a, const http_request& r
   }
   http_response r{http::status::ok, request.version()};
   r.set(http::field::content_type, "text/plain; charset=utf-8");
-  r.set(http::field::content_disposition, fmt::format("attachment; filename=\"{}\"", name));
+  std::string filename(name);
+  std::replace(filename.begin(), filename.end(), '/', '-');
+  r.set(http::field::content_disposition, fmt::format("attachment; filename=\"{}\"", filename));
   r.keep_alive(request.keep_alive());
   r.body() = std::move(*text);
   r.prepare_payload();

@@ -1,8 +1,7 @@
 // The monitoring part of sms_settings.json, parsed strictly with Boost.JSON.
 #include "api-daemon/monitoring_settings.hpp"
+#include "api-daemon/settings_file.hpp"
 
-#include <fstream>
-#include <sstream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -55,12 +54,10 @@ fallible<monitoring_ports> parse_monitoring_ports(std::string_view json_text) {
 }
 
 fallible<monitoring_ports> load_monitoring_ports(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return default_monitoring_ports();
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1 << 20)) return fail(fmt::format("settings file {} is larger than 1 MiB.", path));
-  auto parsed = parse_monitoring_ports(text.str());
+  auto text = read_settings_text(path);
+  if (!text) return text.error();
+  if (!*text) return default_monitoring_ports();
+  auto parsed = parse_monitoring_ports(**text);
   if (!parsed) return fail(fmt::format("settings file {}: {}", path, parsed.error().message));
   return parsed;
 }

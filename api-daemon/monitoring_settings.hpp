@@ -25,7 +25,8 @@ monitoring_ports default_monitoring_ports();
 // Parses a seed-format settings file's text. Other sections are left alone (and kept on write).
 fallible<monitoring_ports> parse_monitoring_ports(std::string_view json_text);
 
-// Reads the file; a missing file gives the defaults. Fails with a sentence naming the file.
+// Reads the file; a missing file gives the defaults. A file that exists but cannot be read, or
+// does not parse, fails with a sentence naming the file (never the defaults).
 fallible<monitoring_ports> load_monitoring_ports(const std::string& path);
 
 }  // namespace smsbridge::api

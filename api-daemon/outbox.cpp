@@ -21,6 +21,9 @@ namespace smsbridge::api {
 namespace {
 namespace json = boost::json;
 constexpr int give_up_after = 10;
+// One delivery, from name lookup to the backend's answer: a stalled backend costs this, then the
+// item waits its backoff and the worker goes on.
+constexpr std::chrono::seconds delivery_timeout{10};
 
 struct outbox_item {
   std::string id, key, body;
@@ -54,10 +57,8 @@ boost::asio::awaitable<void> deliver_outbox(app& a) {
       auto item = co_await std::move(fetch);
       if (item && *item) {
         const outbox_item it = **item;
-        auto send = [url = settings->sync_url, it, secret = a.config.hmac_secret, ca = a.config.backend_ca_file] {
-          return post_signed(url, it.body, secret, it.key, ca, std::chrono::seconds(10));
-        };
-        auto sending = a.delivery_thread.run(std::move(send));
+        auto sending = post_signed(settings->sync_url, it.body, a.config.hmac_secret, it.key, a.config.backend_ca_file,
+                                   delivery_timeout);
         auto sent = co_await std::move(sending);
         const bool accepted = sent && sent->status >= 200 && sent->status < 300;
         const std::string error = accepted ? "" : sent ? fmt::format("the backend answered {}", sent->status) : sent.error().message;

@@ -108,6 +108,32 @@ db_result<void> connection::exec_script(std::string_view sql) {
   return {};
 }
 
+std::string_view rows::command_tag() const {
+  const char* tag = result_ ? PQcmdStatus(result_.get()) : nullptr;
+  return tag ? std::string_view(tag) : std::string_view{};
+}
+
+db_result<transaction> transaction::begin(connection& c) {
+  if (auto r = c.exec("BEGIN"); !r) return r.error();
+  return transaction(c);
+}
+
+transaction::~transaction() { rollback(); }
+
+void transaction::rollback() {
+  if (connection* c = std::exchange(c_, nullptr)) (void)c->exec("ROLLBACK");
+}
+
+db_result<void> transaction::commit() {
+  connection* c = std::exchange(c_, nullptr);
+  auto r = c->exec("COMMIT");
+  if (!r) return r.error();
+  if (r->command_tag() != "COMMIT") {
+    return db_error{error_kind::other, "", fmt::format("the transaction was rolled back (COMMIT answered {})", r->command_tag())};
+  }
+  return {};
+}
+
 bool connection::usable() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
 }  // namespace smsbridge::api::pg

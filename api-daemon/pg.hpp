@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/system/result.hpp>
@@ -38,6 +39,8 @@ class rows {
   int columns() const;
   // nullopt for SQL NULL.
   std::optional<std::string_view> get(int row, int column) const;
+  // The command tag, e.g. "COMMIT", "ROLLBACK", "INSERT 0 1".
+  std::string_view command_tag() const;
 
  private:
   friend class connection;
@@ -79,6 +82,28 @@ class connection {
     void operator()(pg_conn* c) const;
   };
   std::unique_ptr<pg_conn, finish> conn_;
+};
+
+// BEGIN ... COMMIT on one connection, rolled back unless commit() succeeded. commit() checks what
+// PostgreSQL did: after any failed statement a COMMIT "succeeds" with the tag ROLLBACK, having
+// thrown everything away, and that is an error here, never a success.
+class transaction {
+ public:
+  static db_result<transaction> begin(connection& c);
+  transaction(transaction&& other) noexcept : c_(std::exchange(other.c_, nullptr)) {}
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+  transaction& operator=(transaction&&) = delete;
+  ~transaction();
+
+  // Fails (kind other, or connection) when PostgreSQL did not commit.
+  db_result<void> commit();
+  // Ends it now (what the destructor would do), e.g. before a read that must not be part of it.
+  void rollback();
+
+ private:
+  explicit transaction(connection& c) : c_(&c) {}
+  connection* c_;  // null once committed or rolled back
 };
 
 }  // namespace smsbridge::api::pg

@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -67,27 +65,54 @@ fallible<std::string> with_monitoring_ports(const std::string& existing_text, co
   return with_settings(existing_text, json::object{{"monitoring_ports", std::move(section)}});
 }
 
+fallible<std::optional<std::string>> read_settings_text(const std::string& path) {
+  constexpr std::size_t limit = 1 << 20;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    return fail(fmt::format("cannot read settings file {}: {}", path, std::strerror(errno)));
+  }
+  std::string text;
+  char chunk[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return fail(fmt::format("cannot read settings file {}: {}", path, std::strerror(err)));
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+    if (text.size() > limit) {
+      ::close(fd);
+      return fail(fmt::format("settings file {} is larger than 1 MiB.", path));
+    }
+  }
+  ::close(fd);
+  return std::optional<std::string>(std::move(text));
+}
+
 namespace {
 fallible<void> write_text(const std::string& path, const std::string& text);
-std::string read_existing(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+
+// Reads what is there, merges, writes; refuses when what is there cannot be read.
+template <class Merge>
+fallible<void> rewrite(const std::string& path, Merge merge) {
+  auto existing = read_settings_text(path);
+  if (!existing) return fail(fmt::format("{}; nothing was changed.", existing.error().message));
+  auto text = merge(existing->value_or(std::string{}));
+  if (!text) return fail(fmt::format("settings file {}: {}", path, text.error().message));
+  return write_text(path, *text);
 }
 }  // namespace
 
 fallible<void> write_settings_file(const std::string& path, const monitoring_ports& ports) {
-  auto text = with_monitoring_ports(read_existing(path), ports);
-  if (!text) return fail(fmt::format("settings file {}: {}", path, text.error().message));
-  return write_text(path, *text);
+  return rewrite(path, [&](const std::string& existing) { return with_monitoring_ports(existing, ports); });
 }
 
 fallible<void> update_settings_file(const std::string& path, const json::object& updates) {
-  auto text = with_settings(read_existing(path), updates);
-  if (!text) return fail(fmt::format("settings file {}: {}", path, text.error().message));
-  return write_text(path, *text);
+  return rewrite(path, [&](const std::string& existing) { return with_settings(existing, updates); });
 }
 
 namespace {

@@ -26,13 +26,15 @@ std::optional<std::string> string_field(const json::object& o, const char* key, 
   return std::string(v->as_string());
 }
 
-// Appends to sms_bridge_logs (number masked); a failure to log is reported, never fatal.
 // The key of per-number counts: an HMAC of the number, so the logs never hold the number itself.
 std::string number_key(std::string_view secret, std::string_view mobile) { return to_hex(hmac_sha256(secret, mobile)); }
 
-void log_sms(pg::connection& c, std::string_view secret, std::string_view event, std::string_view status, std::string_view mobile,
-             std::string_view message_id, std::string_view detail) {
-  (void)c.exec("INSERT INTO sms_bridge_logs (event, status, mobile_masked, mobile_hash, message_id, detail) "
+// Appends to sms_bridge_logs (number masked). Outside a transaction a failure to log a refusal is
+// not worth failing the answer for; inside one it aborts the transaction, so the caller checks it
+// (and the guard's commit would refuse anyway).
+pg::db_result<pg::rows> log_sms(pg::connection& c, std::string_view secret, std::string_view event, std::string_view status,
+                                std::string_view mobile, std::string_view message_id, std::string_view detail) {
+  return c.exec("INSERT INTO sms_bridge_logs (event, status, mobile_masked, mobile_hash, message_id, detail) "
                "VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6)",
                {std::string(event), std::string(status), mask_number(mobile), number_key(secret, mobile), std::string(message_id),
                 std::string(detail)});
@@ -50,14 +52,14 @@ http_response answer(const http_request& request, const verdict& v) { return jso
 verdict do_register(pg::connection& c, const sms_settings& s, const std::string& secret, const std::string& mobile,
                     const std::optional<std::string>& email, const std::optional<std::string>& device_id) {
   if (s.foreign_number_check && !number_in_countries(mobile, s.allowed_countries)) {
-    log_sms(c, secret, "register", "rejected", mobile, "", "country not allowed");
+    (void)log_sms(c, secret, "register", "rejected", mobile, "", "country not allowed");
     return {http::status::forbidden, {{"detail", "Numbers from this country cannot register."}}};
   }
   if (s.blacklist_check) {
     auto listed = c.exec("SELECT 1 FROM sms_blacklist WHERE mobile_number = $1", {mobile});
     if (!listed) return {http::status::service_unavailable, {{"detail", "Registration is not available right now."}}};
     if (listed->count() > 0) {
-      log_sms(c, secret, "register", "rejected", mobile, "", "blacklisted");
+      (void)log_sms(c, secret, "register", "rejected", mobile, "", "blacklisted");
       return {http::status::forbidden, {{"detail", "This number cannot register."}}};
     }
   }
@@ -65,7 +67,7 @@ verdict do_register(pg::connection& c, const sms_settings& s, const std::string&
                        {mobile, std::to_string(s.count_window_seconds)});
   if (!recent) return {http::status::service_unavailable, {{"detail", "Registration is not available right now."}}};
   if (std::stoll(std::string(*recent->get(0, 0))) >= s.count_threshold) {
-    log_sms(c, secret, "register", "rate_limited", mobile, "", "too many registrations");
+    (void)log_sms(c, secret, "register", "rate_limited", mobile, "", "too many registrations");
     return {http::status::too_many_requests, {{"detail", "Too many registrations for this number; try again later."}}};
   }
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -82,7 +84,7 @@ verdict do_register(pg::connection& c, const sms_settings& s, const std::string&
     }
     return {http::status::service_unavailable, {{"detail", "Registration is not available right now."}}};
   }
-  log_sms(c, secret, "register", "success", mobile, "", "");
+  (void)log_sms(c, secret, "register", "success", mobile, "", "");
   return {http::status::ok,
           {{"status", "success"},
            {"sms_receiving_number", s.sms_receiver_number},
@@ -98,7 +100,7 @@ verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& 
                    const std::string& message) {
   const std::string message_id = to_hex(random_bytes(12));
   const auto failed = [&](std::string_view check, std::string_view why) -> verdict {
-    log_sms(c, secret, "receive", "failed", mobile, message_id, fmt::format("{}: {}", check, why));
+    (void)log_sms(c, secret, "receive", "failed", mobile, message_id, fmt::format("{}: {}", check, why));
     return {http::status::ok, {{"status", "failed"}, {"message_id", message_id}, {"check", check}, {"reason", why}}};
   };
   std::optional<std::string> code;
@@ -106,26 +108,31 @@ verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& 
   if (s.header_hash_check && !text.code) return failed("header_hash_check", text.problem);
   code = text.code;
   if (s.foreign_number_check && !number_in_countries(mobile, s.allowed_countries)) return failed("foreign_number_check", "country not allowed");
+  // A check that cannot ask the database fails closed: the SMS is not let through unchecked.
+  const verdict unavailable{http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
   if (s.count_check) {
     auto n = c.exec("SELECT count(*) FROM sms_bridge_logs WHERE event = 'receive' AND mobile_hash = $1 "
                     "AND at > now() - make_interval(secs => $2::int)",
                     {number_key(secret, mobile), std::to_string(s.count_window_seconds)});
-    if (n && std::stoll(std::string(*n->get(0, 0))) >= s.count_threshold) return failed("count_check", "too many messages");
+    if (!n) return unavailable;
+    if (std::stoll(std::string(*n->get(0, 0))) >= s.count_threshold) return failed("count_check", "too many messages");
   }
   if (s.blacklist_check) {
     auto listed = c.exec("SELECT 1 FROM sms_blacklist WHERE mobile_number = $1", {mobile});
-    if (listed && listed->count() > 0) return failed("blacklist_check", "blacklisted");
+    if (!listed) return unavailable;
+    if (listed->count() > 0) return failed("blacklist_check", "blacklisted");
   }
   if (!code) return failed("header_hash_check", text.problem);
   // One transaction: the code is consumed by exactly one SMS, from the number that registered it.
-  if (auto r = c.exec("BEGIN"); !r) return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
+  auto tx = pg::transaction::begin(c);
+  if (!tx) return unavailable;
   auto used = c.exec("UPDATE onboarding_codes SET consumed_at = now() "
                      "WHERE hash = $1 AND mobile_number = $2 AND consumed_at IS NULL AND expires_at > now() "
                      "RETURNING email, device_id",
                      {*code, mobile});
   if (!used || used->count() == 0) {
-    (void)c.exec("ROLLBACK");
-    if (!used) return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
+    tx->rollback();  // the read below is outside the transaction
+    if (!used) return unavailable;
     auto why = c.exec("SELECT CASE WHEN mobile_number <> $2 THEN 'sent from another number' WHEN consumed_at IS NOT NULL THEN "
                       "'code already used' ELSE 'code expired' END FROM onboarding_codes WHERE hash = $1",
                       {*code, mobile});
@@ -137,12 +144,9 @@ verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& 
                          "device_id = EXCLUDED.device_id, verified_at = now(), pin_consumed_at = NULL",
                          {mobile, *code, used->get(0, 0) ? std::optional<std::string>(std::string(*used->get(0, 0))) : std::nullopt,
                           used->get(0, 1) ? std::optional<std::string>(std::string(*used->get(0, 1))) : std::nullopt});
-  // The log row joins the transaction: one commit (one fsync) per SMS.
-  if (verified) log_sms(c, secret, "receive", "received", mobile, message_id, "verified");
-  if (!verified || !c.exec("COMMIT")) {
-    (void)c.exec("ROLLBACK");
-    return {http::status::service_unavailable, {{"detail", "SMS cannot be processed right now."}}};
-  }
+  // The log row joins the transaction: one commit (one fsync) per SMS. "received" only once
+  // PostgreSQL really committed all three.
+  if (!verified || !log_sms(c, secret, "receive", "received", mobile, message_id, "verified") || !tx->commit()) return unavailable;
   return {http::status::ok, {{"status", "received"}, {"message_id", message_id}}};
 }
 
@@ -150,16 +154,18 @@ verdict do_receive(pg::connection& c, const sms_settings& s, const std::string& 
 
 verdict do_pin_setup(pg::connection& c, const std::string& secret, const std::string& mobile, const std::string& pin,
                      const std::string& code) {
-  if (auto r = c.exec("BEGIN"); !r) return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
+  const verdict unavailable{http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
+  auto tx = pg::transaction::begin(c);
+  if (!tx) return unavailable;
   // Consumed in the same transaction that queues the account: one PIN per verification.
   auto consumed = c.exec("UPDATE verified_numbers SET pin_consumed_at = now() "
                          "WHERE mobile_number = $1 AND hash = $2 AND pin_consumed_at IS NULL RETURNING email, device_id, "
                          "to_char(verified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
                          {mobile, code});
   if (!consumed || consumed->count() == 0) {
-    (void)c.exec("ROLLBACK");
-    if (!consumed) return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
-    log_sms(c, secret, "pin_setup", "rejected", mobile, "", "not verified or already used");
+    tx->rollback();  // the refusal is logged outside it
+    if (!consumed) return unavailable;
+    (void)log_sms(c, secret, "pin_setup", "rejected", mobile, "", "not verified or already used");
     return {http::status::conflict, {{"detail", "This number is not verified with this hash, or its PIN was already set."}}};
   }
   json::object payload{{"mobile_number", mobile}, {"verified_at", std::string(*consumed->get(0, 2))}};
@@ -167,11 +173,7 @@ verdict do_pin_setup(pg::connection& c, const std::string& secret, const std::st
   if (auto d = consumed->get(0, 1)) payload["device_id"] = std::string(*d);
   auto queued = c.exec("INSERT INTO sync_outbox (mobile_number, payload, pin) VALUES ($1, $2::jsonb, $3) RETURNING idempotency_key",
                        {mobile, json::serialize(payload), pin});
-  if (queued) log_sms(c, secret, "pin_setup", "success", mobile, "", "queued for delivery");
-  if (!queued || !c.exec("COMMIT")) {
-    (void)c.exec("ROLLBACK");
-    return {http::status::service_unavailable, {{"detail", "PIN setup is not available right now."}}};
-  }
+  if (!queued || !log_sms(c, secret, "pin_setup", "success", mobile, "", "queued for delivery") || !tx->commit()) return unavailable;
   return {http::status::ok, {{"status", "success"}, {"message", "The account is queued for delivery to the backend."}}};
 }
 
@@ -312,10 +314,10 @@ void add_sms_routes(router& r, app& a) {
           auto settings = settings_of(a);
           if (settings && !settings->recovery_url.empty()) {
             const std::string body = json::serialize(json::object{{"requeued", *requeued}, {"requested_by", admin}});
-            auto call = [url = settings->recovery_url, body, secret = a.config.hmac_secret, ca = a.config.backend_ca_file] {
-              return post_signed(url, body, secret, to_hex(random_bytes(16)), ca, std::chrono::seconds(10));
-            };
-            auto calling = a.delivery_thread.run(std::move(call));
+            // At most 4 s, so that the admin's request is answered within 5 s even when the
+            // backend stalls; the requeue itself is already committed.
+            auto calling = post_signed(settings->recovery_url, body, a.config.hmac_secret, to_hex(random_bytes(16)),
+                                       a.config.backend_ca_file, std::chrono::seconds(4));
             const auto called = co_await std::move(calling);
             out["recovery_url_status"] = called ? static_cast<std::int64_t>(called->status) : 0;
             if (!called) a.report(fmt::format("recovery_url: {}", called.error().message));

@@ -1,9 +1,8 @@
 // The SMS onboarding rules that need no I/O.
 #include "api-daemon/sms_rules.hpp"
+#include "api-daemon/settings_file.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -103,11 +102,10 @@ fallible<sms_settings> parse_sms_settings(std::string_view json_text) {
 }
 
 fallible<sms_settings> load_sms_settings(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return sms_settings{};
-  std::stringstream t;
-  t << in.rdbuf();
-  auto parsed = parse_sms_settings(t.str());
+  auto text = read_settings_text(path);
+  if (!text) return text.error();
+  if (!*text) return sms_settings{};
+  auto parsed = parse_sms_settings(**text);
   if (!parsed) return fail(fmt::format("settings file {}: {}", path, parsed.error().message));
   return parsed;
 }

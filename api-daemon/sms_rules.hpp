@@ -32,6 +32,7 @@ struct sms_settings {
 // count_threshold, count_window_seconds, validation_checks.<check>.enabled, sync_url, recovery_url};
 // missing keys keep their defaults, other keys (the seed's) are ignored. One sentence per mistake.
 fallible<sms_settings> parse_sms_settings(std::string_view json_text);
+// Reads the file like load_monitoring_ports: missing means defaults; unreadable is an error.
 fallible<sms_settings> load_sms_settings(const std::string& path);
 
 // E.164: '+', then 8 to 15 digits, the first not 0.

@@ -15,22 +15,7 @@ source bench/lib.sh
 bench_setup api --no-sync  # this benchmark does not measure commits
 in_ns() { ip netns exec "$ns" "$@"; }
 
-cat > "$work/helper.json" <<JSON
-{"socket": "$work/fw.sock", "state_file": "$work/port_mappings.json",
- "services": {"metrics": {"target": "127.0.0.1:19464"}}}
-JSON
-# Background processes are started with ip netns exec directly (it execs), so $! is their own pid.
-ip netns exec "$ns" build/firewall-helper/sms-bridge-firewall-helper --config "$work/helper.json" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$work/fw.sock" ] && break; sleep 0.1; done
-
-build/api-daemon/sms-bridge-api migrate >/dev/null
-echo "bench-password" | build/api-daemon/sms-bridge-api admin add bench >/dev/null
-SMS_BRIDGE_LISTEN=127.0.0.1:18080 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19464 SMS_BRIDGE_FIREWALL_SOCKET="$work/fw.sock" \
-SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_SERVER_IP=127.0.0.1 \
-  ip netns exec "$ns" build/api-daemon/sms-bridge-api 2>/dev/null &
-api_pid=$!
-pids+=($api_pid)
+bench_start_api 18080 19464
 ip netns exec "$ns" build/bench/beast_hello 18082 >/dev/null &
 pids+=($!)
 # The original's stack, with two workers for the two cores.

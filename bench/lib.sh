@@ -1,4 +1,4 @@
-# Shared by bench/api-run.sh and bench/sms-run.sh (sourced, not run): builds, then makes a private
+# Shared by the bench/*-run.sh scripts (sourced, not run): builds, then makes a private
 # network namespace ($ns, loopback only) and a throwaway PostgreSQL cluster under /var/tmp (a real
 # disk: fsync on tmpfs would flatter every figure), exports SMS_BRIDGE_DATABASE_URL, and removes
 # it all on exit. Processes started in the background go in $pids (started with ip netns exec
@@ -32,4 +32,27 @@ bench_cleanup() {
   [ -f "$work/pg/data/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -w -m fast stop >/dev/null 2>&1
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
+}
+
+# The firewall helper (one "metrics" door) and sms-bridge-api on 127.0.0.1:PORT in $ns, with the
+# admin bench:bench-password; sets $api_pid. Waits until both answer.
+#   bench_start_api PORT METRICS_PORT
+bench_start_api() {
+  local port=$1 metrics_port=$2
+  cat > "$work/helper.json" <<JSON
+{"socket": "$work/fw.sock", "state_file": "$work/port_mappings.json",
+ "services": {"metrics": {"target": "127.0.0.1:$metrics_port"}}}
+JSON
+  # Background processes are started with ip netns exec directly (it execs), so $! is their own pid.
+  ip netns exec "$ns" build/firewall-helper/sms-bridge-firewall-helper --config "$work/helper.json" 2>/dev/null &
+  pids+=($!)
+  for _ in $(seq 100); do [ -S "$work/fw.sock" ] && break; sleep 0.1; done
+  build/api-daemon/sms-bridge-api migrate >/dev/null
+  echo "bench-password" | build/api-daemon/sms-bridge-api admin add bench >/dev/null
+  SMS_BRIDGE_LISTEN=127.0.0.1:$port SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:$metrics_port SMS_BRIDGE_FIREWALL_SOCKET="$work/fw.sock" \
+  SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_SERVER_IP=127.0.0.1 \
+    ip netns exec "$ns" build/api-daemon/sms-bridge-api 2>/dev/null &
+  api_pid=$!
+  pids+=($api_pid)
+  for _ in $(seq 100); do ip netns exec "$ns" curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
 }

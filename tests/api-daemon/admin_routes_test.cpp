@@ -28,8 +28,7 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   worker helper_thread(1);
   basic_auth auth(db, {});
   metrics stats;
-  worker delivery_thread(1);
-  app a{config, db, helper_thread, delivery_thread, auth, stats, [](std::string_view) {}, {}, {}, false, false};
+  app a{config, db, helper_thread, auth, stats, [](std::string_view) {}, {}, {}, false, false};
   const router routes = public_routes(a);
   boost::asio::io_context io;
   int admin_routes = 0;

@@ -1,5 +1,11 @@
 // Log file names and tails: only plain names, and the last N lines exactly.
 #include <catch2/catch.hpp>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
 
 #include "api-daemon/log_files.hpp"
 
@@ -22,4 +28,44 @@ TEST_CASE("last_lines keeps the last n lines") {
   CHECK(last_lines("a\nb\nc\n", 10) == "a\nb\nc\n");
   CHECK(last_lines("one line", 1) == "one line");
   CHECK(last_lines("a\nb\n", 0).empty());
+}
+
+TEST_CASE("a file one folder down is a safe path; deeper, dotted or empty parts are not") {
+  CHECK(is_safe_log_path("sms-bridge-api.log"));
+  CHECK(is_safe_log_path("postgres/postgresql-2026-12-01.log"));
+  CHECK_FALSE(is_safe_log_path("postgres/../../etc/passwd"));
+  CHECK_FALSE(is_safe_log_path("a/b/c"));
+  CHECK_FALSE(is_safe_log_path("../x"));
+  CHECK_FALSE(is_safe_log_path("postgres/"));
+  CHECK_FALSE(is_safe_log_path("/etc"));
+}
+
+TEST_CASE("files one folder down are listed and served, a folder means its newest file, and links are never followed") {
+  char tmpl[] = "/tmp/sms-bridge-logs-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  std::filesystem::create_directory(dir / "postgres");
+  std::filesystem::create_directory(dir / "postgres" / "deeper");
+  std::ofstream(dir / "sms-bridge-api.log") << "api\n";
+  std::ofstream(dir / "postgres" / "postgresql-old.log") << "old\n";
+  std::ofstream(dir / "postgres" / "postgresql-new.log") << "new\n";
+  std::ofstream(dir / "postgres" / "deeper" / "hidden.log") << "too deep\n";
+  std::filesystem::last_write_time(dir / "postgres" / "postgresql-old.log",
+                                   std::filesystem::last_write_time(dir / "postgres" / "postgresql-new.log") - std::chrono::hours(1));
+  std::filesystem::create_directory_symlink("/etc", dir / "etc-link");
+
+  auto files = list_log_files(dir.string());
+  REQUIRE(files.has_value());
+  std::vector<std::string> names;
+  for (const auto& f : *files) names.push_back(f.name);
+  CHECK(names == std::vector<std::string>{"postgres/postgresql-new.log", "postgres/postgresql-old.log", "sms-bridge-api.log"});
+
+  auto old_file = read_log_file(dir.string(), "postgres/postgresql-old.log", std::nullopt);
+  REQUIRE(old_file.has_value());
+  CHECK(*old_file == "old\n");
+  auto newest = read_log_file(dir.string(), "postgres", std::nullopt);
+  REQUIRE(newest.has_value());
+  CHECK(*newest == "new\n");
+  CHECK(read_log_file(dir.string(), "etc-link/passwd", std::nullopt).error() == log_read_error::not_found);
+  CHECK(read_log_file(dir.string(), "postgres/deeper", std::nullopt).error() == log_read_error::not_found);
+  std::filesystem::remove_all(dir);
 }

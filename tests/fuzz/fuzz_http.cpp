@@ -19,10 +19,9 @@ struct world {
   api_config config;
   database db{"postgresql:///unused?host=/nonexistent"};
   worker helper_thread{1};
-  worker delivery_thread{1};
   basic_auth auth{db, {}};
   metrics stats;
-  app a{config, db, helper_thread, delivery_thread, auth, stats, [](std::string_view) {}, {}, false, false};
+  app a{config, db, helper_thread, auth, stats, [](std::string_view) {}, {}, {}, false, false};
   router routes;
   world() {
     config.hmac_secret = config.sms_api_key = "0123456789abcdef0123";

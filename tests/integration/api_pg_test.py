@@ -1012,6 +1012,133 @@ def scenario_delivery(w):
     check(backend.bad_signatures == 0, "a request had a bad signature")
 
 
+def scenario_sms_database_errors(w):
+    """Nothing is answered "received" or "success" unless PostgreSQL committed it, and a check that
+    cannot ask the database refuses (503) instead of letting the SMS through unchecked."""
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    with open(settings, "w") as f:
+        json.dump({"version": "2.3.0", "settings": {"allowed_countries": ["+91"], "count_threshold": 5}}, f)
+    api_key = "gateway-key-0123456789"
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"),
+                {"SMS_BRIDGE_SETTINGS_FILE": settings, "SMS_BRIDGE_HMAC_SECRET": "hmac-secret-0123456789", "SMS_BRIDGE_SMS_API_KEY": api_key})
+    def post(path, body):
+        return w.http("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-API-Key": api_key})
+    def sms(mobile, code):
+        return post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + code, "received_at": "2026-11-27T10:00:00Z"})
+    def sql(statement):
+        return w.pg.psql(statement).stdout.strip()
+    def register(mobile):
+        status, _, reg = post("/onboarding/register", {"mobile_number": mobile})
+        check(status == 200, f"register {mobile}: {status} {reg}")
+        return reg["hash"]
+    # A statement in the transaction fails (here the log row, refused by a trigger): PostgreSQL's
+    # COMMIT then rolls back, and the answer must say so.
+    sql("CREATE FUNCTION sbt_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.status IN ('received', 'success') AND NEW.event <> 'register' THEN RAISE EXCEPTION 'log refused'; END IF; "
+        "RETURN NEW; END $$")
+    sql("CREATE TRIGGER sbt_refuse BEFORE INSERT ON sms_bridge_logs FOR EACH ROW EXECUTE FUNCTION sbt_refuse()")
+    alice = "+919876543210"
+    code = register(alice)
+    status, _, body = sms(alice, code)
+    check(status == 503, f"an SMS whose transaction rolled back was answered {status} {body}")
+    check(sql(f"SELECT count(*) FROM onboarding_codes WHERE hash = '{code}' AND consumed_at IS NULL") == "1"
+          and sql("SELECT count(*) FROM verified_numbers") == "0", "the rolled-back SMS left its changes behind")
+    sql("DROP TRIGGER sbt_refuse ON sms_bridge_logs")
+    status, _, body = sms(alice, code)
+    check(status == 200 and body.get("status") == "received", f"the same SMS once the database works: {status} {body}")
+    sql("CREATE TRIGGER sbt_refuse BEFORE INSERT ON sms_bridge_logs FOR EACH ROW EXECUTE FUNCTION sbt_refuse()")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "1234", "hash": code})
+    check(status == 503, f"a PIN setup whose transaction rolled back was answered {status} {body}")
+    check(sql("SELECT count(*) FROM sync_outbox") == "0" and sql("SELECT count(*) FROM verified_numbers WHERE pin_consumed_at IS NULL") == "1",
+          "the rolled-back PIN setup left its changes behind")
+    sql("DROP TRIGGER sbt_refuse ON sms_bridge_logs")
+    status, _, body = post("/pin-setup", {"mobile_number": alice, "pin": "1234", "hash": code})
+    check(status == 200 and sql("SELECT count(*) FROM sync_outbox") == "1", f"the PIN setup once the database works: {status} {body}")
+    # The count and blacklist checks cannot ask the database: refused, not waved through.
+    bob = "+919876500000"
+    code = register(bob)
+    for broken, repaired, check_name in (
+            ("ALTER TABLE sms_bridge_logs RENAME COLUMN mobile_hash TO mobile_hash_gone",
+             "ALTER TABLE sms_bridge_logs RENAME COLUMN mobile_hash_gone TO mobile_hash", "count_check"),
+            ("ALTER TABLE sms_blacklist RENAME TO sms_blacklist_gone", "ALTER TABLE sms_blacklist_gone RENAME TO sms_blacklist",
+             "blacklist_check")):
+        sql(broken)
+        status, _, body = sms(bob, code)
+        check(status == 503, f"with {check_name} unable to ask the database, the SMS was answered {status} {body}")
+        sql(repaired)
+    check(sql(f"SELECT count(*) FROM onboarding_codes WHERE hash = '{code}' AND consumed_at IS NULL") == "1",
+          "a refused SMS consumed its code")
+    status, _, body = sms(bob, code)
+    check(status == 200 and body.get("status") == "received", f"bob's SMS once the checks work: {status} {body}")
+
+
+def scenario_delivery_stall(w):
+    """A backend that accepts connections and then says nothing freezes neither the outbox nor
+    trigger-recovery: every backend call is bounded as a whole."""
+    import socket
+    import threading
+    secret, api_key = "hmac-secret-0123456789", "gateway-key-0123456789"
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(64)
+    held = []  # accepted and never answered: no TLS handshake, no HTTP
+    def hold():
+        while True:
+            try:
+                held.append(stall.accept()[0])
+            except OSError:
+                return
+    threading.Thread(target=hold, daemon=True).start()
+    stalled_url = f"https://localhost:{stall.getsockname()[1]}"
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    def configure(base):
+        with open(settings + ".tmp", "w") as f:
+            json.dump({"settings": {"allowed_countries": ["+91"], "count_threshold": 50,
+                                    "sync_url": f"{base}/sync", "recovery_url": f"{base}/recovery"}}, f)
+        os.replace(settings + ".tmp", settings)
+    configure(stalled_url)
+    backend = Backend(w.tmp, secret)
+    env = {"SMS_BRIDGE_SETTINGS_FILE": settings, "SMS_BRIDGE_HMAC_SECRET": secret, "SMS_BRIDGE_SMS_API_KEY": api_key,
+           "SMS_BRIDGE_BACKEND_CA_FILE": backend.ca}
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"), env)
+    r = subprocess.run([w.api_bin, "admin", "add", "ops"], input="recovery password\n", capture_output=True, text=True,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url), timeout=60)
+    check(r.returncode == 0, f"admin add: {r.stderr}")
+    def post(path, body):
+        return w.http("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-API-Key": api_key})
+    mobile = "+919800000011"
+    _, _, reg = post("/onboarding/register", {"mobile_number": mobile})
+    post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + reg["hash"], "received_at": "x"})
+    check(post("/pin-setup", {"mobile_number": mobile, "pin": "1234", "hash": reg["hash"]})[0] == 200, "pin-setup failed")
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(held, "the outbox never connected to the stalled backend")
+    # The delivery is stuck in the stalled backend's hands; the admin's recovery still answers.
+    started = time.monotonic()
+    status, _, body = w.http("POST", "/admin/trigger-recovery", body=b"{}",
+                             headers={"Content-Type": "application/json",
+                                      "Authorization": "Basic " + base64.b64encode(b"ops:recovery password").decode()})
+    took = time.monotonic() - started
+    check(status == 200 and body.get("recovery_url_status") == 0 and took < 5,
+          f"trigger-recovery with a stalled backend: {status} {body} after {took:.1f} s")
+    # The stalled delivery ends at its deadline with a sentence, and the worker goes on.
+    def outbox():
+        return w.pg.psql("SELECT status || '|' || attempts || '|' || COALESCE(last_error, '') FROM sync_outbox").stdout.strip()
+    deadline = time.monotonic() + 15
+    while not outbox().startswith("pending|1|") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check(outbox().startswith("pending|1|") and "timed out" in outbox(), f"the stalled delivery did not time out: {outbox()}")
+    configure(f"https://localhost:{backend.port}")
+    deadline = time.monotonic() + 20
+    while not backend.keys() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check(backend.keys() and outbox().startswith("delivered|"), f"the worker did not go on after the stall: {outbox()}")
+    stall.close()
+    for c in held:
+        c.close()
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 

@@ -99,11 +99,24 @@ def scenario_server_compose(w):
     with_redis = compose_config(d, "docker-compose-main.yml", "--profile", "redis")
     plain = compose_config(d, "docker-compose-main.yml")
     services = with_redis["services"]
-    check(set(services) == {"sms_receiver", "firewall-helper", "postgres", "pgbouncer", "redis"}, f"services: {sorted(services)}")
+    check(set(services) == {"sms_receiver", "firewall-helper", "postgres", "pgbouncer", "redis", "tls-proxy"}, f"services: {sorted(services)}")
     check(services["redis"].get("profiles") == ["redis"], "redis is not behind the 'redis' profile")
-    published = [(name, p) for name, s in plain["services"].items() for p in s.get("ports", [])]
-    check([(n, str(p["published"]), p["target"]) for n, p in published] == [("sms_receiver", "8080", 8080)],
-          f"only 8080 may be published: {published}")
+    check(services["tls-proxy"].get("profiles") == ["tls"], "the TLS proxy is not behind the 'tls' profile")
+    def port(p):  # (published, target): docker-compose v1 prints "[IP:]PUBLISHED:TARGET" or a mapping
+        if isinstance(p, dict):
+            return str(p["published"]), int(p["target"])
+        *_, published_port, target = str(p).split(":")
+        return published_port, int(target.split("/")[0])
+    # Without a profile only 8080 is published; the tls profile adds 443 and 80 (its redirect).
+    published = [(name, port(p)) for name, s in plain["services"].items() if not s.get("profiles") for p in s.get("ports", [])]
+    check(published == [("sms_receiver", ("8080", 8080))], f"only 8080 may be published: {published}")
+    tls = services["tls-proxy"]
+    check(sorted(port(p) for p in tls.get("ports", [])) == [("443", 8443), ("80", 8081)],
+          f"the TLS proxy must publish 443 and 80 only: {tls.get('ports')}")
+    check(tls.get("user", "").split(":")[0] not in ("", "0", "root") and tls.get("read_only") is True and tls.get("cap_drop") == ["ALL"],
+          f"the TLS proxy's confinement: {tls}")
+    check(services["sms_receiver"]["environment"].get("SMS_BRIDGE_TRUSTED_PROXIES") ==
+          f"{tls['networks']['public']['ipv4_address']}/32", "SMS_BRIDGE_TRUSTED_PROXIES must name the TLS proxy's fixed address")
     helper = services["firewall-helper"]
     check(helper.get("network_mode") == "host" and helper.get("cap_drop") == ["ALL"] and helper.get("cap_add") == ["NET_ADMIN"]
           and helper.get("read_only") is True, f"the helper sidecar's confinement: {helper}")

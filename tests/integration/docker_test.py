@@ -624,7 +624,7 @@ def scenario_compose_stack(w):
         check(door_reachable(w, 9100), "the metrics door does not answer before down")
         grants = lambda: w.ns(w.server, "nft", "list", "table", "inet", "sms_bridge", check_rc=False).stdout
         check(LAPTOP_IP in grants(), "the kernel holds no grant for the laptop before down")
-        w.compose("--profile", "redis", "down", timeout=300)
+        w.compose("--profile", "redis", "--profile", "tls", "down", timeout=300)
         check(LAPTOP_IP not in grants(), f"a grant outlived docker compose down: {grants()}")
     footprint = {}
     w.step("footprint (docker stats, images, containers, published ports)", lambda: footprint.update(measure(w)))
@@ -643,6 +643,7 @@ def scenario_compose_stack(w):
         status, body = admin(w, "GET", "logs/list")
         check("redis.log" in [f["name"] for f in body.get("files", [])], f"logs/list lacks redis.log: {body}")
     w.step("the redis profile: healthy, its door answers, its log is served", redis_profile)
+    w.step("the tls profile: HTTPS on 443 with the private CA, 80 redirects, 8080 no longer public", lambda: tls_profile(w))
     w.step("docker compose down closes the doors", down_closes_doors)
 
     print(f"build took {build_seconds:.0f} s; whole test {time.monotonic() - w.started:.0f} s", flush=True)
@@ -720,6 +721,60 @@ def laptop_session(w):
         return [v["value"][1] for v in json.loads(text)["data"]["result"]] == ["1"]
     wait_for("up{job=\"sms_bridge\"} == 1 in the laptop's Prometheus", up, 60)
     kill_all([prom])
+
+
+def tls_profile(w):
+    """README's "TLS in front": a certificate from a private CA in compose/certs, 8080 published on
+    127.0.0.1 only, `--profile tls up -d`; then from the laptop HTTPS works against the CA, plain
+    HTTP on 80 is a redirect, the API sees the laptop's own address through the proxy and marks
+    its cookie Secure, and the stranger finds only 80 and 443."""
+    certs = os.path.join(w.project, "compose", "certs")
+    os.makedirs(certs)
+    ca_key, ca = os.path.join(w.tmp, "tls-ca.key"), os.path.join(w.tmp, "tls-ca.pem")
+    key, csr, cert = os.path.join(certs, "privkey.pem"), os.path.join(w.tmp, "tls.csr"), os.path.join(certs, "fullchain.pem")
+    san = os.path.join(w.tmp, "tls-san.ext")
+    with open(san, "w") as f:
+        f.write(f"subjectAltName=IP:{SERVER_IP}\n")
+    for cmd in (["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                 "-subj", "/CN=SMS Bridge test CA", "-keyout", ca_key, "-out", ca],
+                ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={SERVER_IP}",
+                 "-keyout", key, "-out", csr],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+                 "-extfile", san, "-out", cert]):
+        r = run(cmd)
+        check(r.returncode == 0, f"{' '.join(cmd[:2])}: {r.stderr.strip()}")
+    # As README says: the key readable by the proxy's group only.
+    os.chown(key, 0, 10003)
+    os.chmod(key, 0o640)
+    shutil.copy(ca, os.path.join(w.tmp, "laptop-ca.pem"))
+    env_file = os.path.join(w.project, "compose", ".env")
+    text = open(env_file).read()
+    text, n = re.subn(r"^HTTP_PUBLISH_ADDRESS=.*$", "HTTP_PUBLISH_ADDRESS=127.0.0.1", text, flags=re.M)
+    check(n == 1, ".env.example has no HTTP_PUBLISH_ADDRESS= line")
+    with open(env_file, "w") as f:
+        f.write(text)
+    w.compose("--profile", "tls", "build", "--build-arg", f"http_proxy=http://{PROXY_HOST_IP}:{PROXY_PORT}", "tls-proxy",
+              timeout=600)
+    w.compose("--profile", "redis", "--profile", "tls", "up", "-d", timeout=300)
+    wait_for("sms_tls_proxy to be healthy", lambda: w.docker("inspect", "-f", "{{.State.Health.Status}}", "sms_tls_proxy",
+                                                            check_rc=False).stdout.strip() == "healthy", 120, 2)
+    wait_healthy(w, 120)
+    status, text = laptop_curl(w, f"https://{SERVER_IP}/health", "--cacert", ca)
+    check(status == 200 and json.loads(text).get("status") == "healthy", f"https://{SERVER_IP}/health with the CA: {status} {text}")
+    status, text = laptop_curl(w, f"http://{SERVER_IP}/admin", "-D", "-", "-o", "/dev/null")
+    check(status == 308 and f"location: https://{SERVER_IP}/admin" in text.lower(), f"plain HTTP on 80: {status} {text}")
+    status, _ = laptop_curl(w, f"http://{SERVER_IP}:8080/health", timeout=5)
+    check(status == 0, f"8080 still answers from outside with HTTP_PUBLISH_ADDRESS=127.0.0.1: {status}")
+    status, text = laptop_curl(w, f"https://{SERVER_IP}/admin/session", "--cacert", ca, "-u", f"{ADMIN_USER}:{ADMIN_PASSWORD}")
+    check(status == 200 and json.loads(text).get("client_address") == LAPTOP_IP,
+          f"through the proxy the API must see the laptop ({LAPTOP_IP}): {status} {text}")
+    status, text = laptop_curl(w, f"https://{SERVER_IP}/admin/login", "--cacert", ca, "-D", "-", "-o", "/dev/null",
+                               "-H", "Content-Type: application/json",
+                               "--data-binary", json.dumps({"username": ADMIN_USER, "password": ADMIN_PASSWORD}))
+    cookie = next((l for l in text.splitlines() if l.lower().startswith("set-cookie:")), "")
+    check(status == 200 and "; Secure" in cookie, f"the session cookie over HTTPS is not Secure: {status} {cookie!r}")
+    found = port_scan(w, SERVER_IP, w.stranger)
+    check(found == [80, 443], f"with the tls profile the stranger finds {found} open, not only 80 and 443")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
