@@ -27,6 +27,7 @@ struct no_cutter final : flow_cutter {
 struct idle_probe final : host_probe {
   bool port_in_use(std::uint16_t port) override { return port == 5555; }
   std::vector<std::string> warnings(const helper_config&) override { return {}; }
+  std::string default_route_address() override { return "192.0.2.10"; }
 };
 
 struct world {
