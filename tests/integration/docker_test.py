@@ -368,8 +368,10 @@ def laptop_curl(w, url, *args, ns=None, timeout=10):
 
 def admin(w, method, path, body=None):
     args = ["-u", f"{ADMIN_USER}:{ADMIN_PASSWORD}", "-X", method]
+    if method == "POST":  # a change over Basic must declare JSON, with or without a body (CSRF)
+        args += ["-H", "Content-Type: application/json"]
     if body is not None:
-        args += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+        args += ["--data-binary", json.dumps(body)]
     status, text = laptop_curl(w, f"http://{SERVER_IP}:8080/admin/monitoring/{path}", *args)
     try:
         return status, json.loads(text)
