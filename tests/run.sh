@@ -21,12 +21,15 @@ release=$(ctest --test-dir build-release -N -R '^unit:' | sed -n 's/^Total Tests
 
 # The same tests on a Debug build instrumented with ASan + UBSan: any report (a leak included)
 # ends the process and fails its test. The run-command test is left out here: it builds and runs
-# the normal build/ by design; so is the Docker test, whose images build the daemons themselves.
+# the normal build/ by design; so is the Docker test, whose images build the daemons themselves;
+# and so is the api's descriptor-exhaustion scenario: the sanitizer runtime itself needs a
+# descriptor (it probes memory through a pipe) and, with none left, reports a false invalid-vptr
+# error inside Boost.System. It runs in the normal pass, and the helper's runs in both.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSMS_BRIDGE_SANITIZE=ON -DSMS_BRIDGE_BENCH=OFF
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure --parallel 2 -E '^integration: (run command|docker .*)$'
-sanitized=$(ctest --test-dir build-asan -N -E '^integration: (run command|docker .*)$' | sed -n 's/^Total Tests: //p')
+  ctest --test-dir build-asan --output-on-failure --parallel 2 -E '^integration: (run command|docker .*|hostile client emfile)$'
+sanitized=$(ctest --test-dir build-asan -N -E '^integration: (run command|docker .*|hostile client emfile)$' | sed -n 's/^Total Tests: //p')
 
 # libFuzzer (clang): every corpus replayed, then each target fuzzed for a bounded minute.
 bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
