@@ -35,8 +35,8 @@ struct api_config {
   std::uint32_t max_connections = 2048;            // HTTP connections at once, per listener
   std::uint32_t max_connections_per_source = 64;  // from one address (loopback and trusted proxies exempt)
   std::uint32_t sms_requests_per_source = 60;  // registrations, and PIN setups, per address per 10 minutes
-  std::uint32_t pin_retention_seconds = 7 * 86400;
-  std::uint32_t retention_days = 90;  // SMS log, login trail, spent codes, delivered outbox items  // a failed outbox item's (sealed) PIN is wiped after this
+  std::uint32_t pin_retention_seconds = 7 * 86400;  // a failed outbox item's (sealed) PIN is wiped after this
+  std::uint32_t retention_days = 90;  // SMS log, login trail, spent codes, delivered outbox items
   // Secrets: from the environment or SMS_BRIDGE_SECRETS_FILE only, never a flag or the settings file.
   std::string secrets_file;
   std::string hmac_secret;  // SMS_BRIDGE_HMAC_SECRET: signs codes (and, later, deliveries)

@@ -39,4 +39,26 @@ boost::asio::awaitable<fallible<backend_answer>> post_signed(std::string url, st
                                                              std::string idempotency_key, std::string ca_file,
                                                              std::chrono::milliseconds timeout);
 
+// The backend as the outbox and trigger-recovery see it: one signed POST. https_backend is the
+// real one; the tests use a fake.
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual boost::asio::awaitable<fallible<backend_answer>> post(std::string url, std::string body, std::string idempotency_key,
+                                                                std::chrono::milliseconds timeout) = 0;
+};
+
+class https_backend final : public backend {
+ public:
+  https_backend(std::string secret, std::string ca_file) : secret_(std::move(secret)), ca_file_(std::move(ca_file)) {}
+  boost::asio::awaitable<fallible<backend_answer>> post(std::string url, std::string body, std::string idempotency_key,
+                                                        std::chrono::milliseconds timeout) override {
+    auto step = post_signed(std::move(url), std::move(body), secret_, std::move(idempotency_key), ca_file_, timeout);
+    co_return co_await std::move(step);
+  }
+
+ private:
+  std::string secret_, ca_file_;
+};
+
 }  // namespace smsbridge::api

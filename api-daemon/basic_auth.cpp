@@ -59,15 +59,14 @@ std::optional<basic_credentials> parse_basic_authorization(std::string_view head
   return basic_credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
-basic_auth::basic_auth(database& db, limits l)
-    : db_(db), limits_(l), hashers_(l.parallel_hashes), cache_key_secret_(random_bytes(32)) {}
+basic_auth::basic_auth(admin_store& admins, limits l)
+    : admins_(admins), limits_(l), hashers_(l.parallel_hashes), cache_key_secret_(random_bytes(32)) {}
 
 boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authorization, std::string source) {
   auto credentials = parse_basic_authorization(authorization);
   if (!credentials || !is_valid_admin_name(credentials->user)) co_return auth_result{auth_outcome::denied, {}};
   const std::string user = credentials->user;
-  auto lookup = [user](pg::connection& c) { return find_admin(c, user); };
-  auto found_step = db_.call(std::move(lookup));
+  auto found_step = admins_.find_admin(user);
   const auto found = co_await std::move(found_step);
   const auto now = std::chrono::steady_clock::now();
   const std::string key = keyed_hash(cache_key_secret_, credentials->user + '\0' + credentials->password);
@@ -108,8 +107,7 @@ boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authoriza
 
 boost::asio::awaitable<auth_result> basic_auth::login(std::string user, std::string password, std::string source) {
   if (!is_valid_admin_name(user) || password.size() > 256) co_return auth_result{auth_outcome::denied, {}};
-  auto lookup = [user](pg::connection& c) { return find_admin(c, user); };
-  auto found_step = db_.call(std::move(lookup));
+  auto found_step = admins_.find_admin(user);
   const auto found = co_await std::move(found_step);
   if (!found) co_return auth_result{auth_outcome::unavailable, {}};
   auto verify_step = verify(std::move(user), std::move(password), *found, std::move(source), "session");
@@ -120,8 +118,7 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
                                                        std::string source, const char* method) {
   const auto now = std::chrono::steady_clock::now();
   if (const long wait = throttle_.admit(source, user, now); wait > 0) {
-    auto record = [user, source, method](pg::connection& c) { return record_auth_event(c, user, source, method, "throttled"); };
-    auto record_step = db_.call(std::move(record));
+    auto record_step = admins_.record_auth_event(user, source, method, "throttled");
     (void)co_await std::move(record_step);
     co_return auth_result{auth_outcome::throttled, {}, wait};
   }
@@ -137,8 +134,7 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
   if (verified) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
   else throttle_.failed(source, user, admin.has_value(), std::chrono::steady_clock::now());
   const char* outcome = verified ? "success" : "failure";
-  auto record = [user, source, method, outcome](pg::connection& c) { return record_auth_event(c, user, source, method, outcome); };
-  auto record_step = db_.call(std::move(record));
+  auto record_step = admins_.record_auth_event(user, source, method, outcome);
   (void)co_await std::move(record_step);
   if (!verified) co_return auth_result{auth_outcome::denied, {}};
   co_return auth_result{auth_outcome::ok, user, 0, admin->password_version};

@@ -13,8 +13,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "api-daemon/admins.hpp"
-#include "api-daemon/database.hpp"
+#include "api-daemon/admin_store.hpp"
 #include "api-daemon/login_throttle.hpp"
 #include "api-daemon/worker.hpp"
 
@@ -47,7 +46,7 @@ class basic_auth {
     std::size_t cache_entries = 1024;
   };
 
-  basic_auth(database& db, limits l);
+  basic_auth(admin_store& admins, limits l);
 
   // Verifies the request's Authorization header. `source` is the client address (for the trail).
   // The admin's password_version is read on every request, so a password change (also from the
@@ -69,7 +68,7 @@ class basic_auth {
     std::chrono::steady_clock::time_point expires;
   };
 
-  database& db_;
+  admin_store& admins_;
   limits limits_;
   worker hashers_;
   std::size_t in_flight_ = 0;            // touched on the I/O thread only

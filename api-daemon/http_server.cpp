@@ -3,6 +3,8 @@
 // input-caused failure becomes a 4xx JSON answer, every bug one 500.
 #include "api-daemon/http_server.hpp"
 
+#include "api-daemon/trusted_proxies.hpp"
+
 #include <array>
 #include <cerrno>
 #include <memory>
@@ -124,10 +126,7 @@ asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router
   auto executor = co_await asio::this_coro::executor;
   // Shared with the sessions, which may outlive this loop.
   auto limiter = std::make_shared<connection_limiter>(limits.max_connections, limits.max_connections_per_source);
-  std::vector<firewall::cidr> proxies;
-  for (const auto& p : limits.proxies) {
-    if (auto c = firewall::parse_cidr(p)) proxies.push_back(*c);
-  }
+  const trusted_proxies proxies(limits.proxies);
   static const std::string server_full_answer =
       accept_refusal("503 Service Unavailable", "The server has too many connections; try again in a moment.");
   static const std::string source_full_answer =
@@ -151,8 +150,7 @@ asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router
     const auto peer = socket.remote_endpoint(peer_ec);
     const std::string source = peer_ec ? std::string() : peer.address().to_string();
     const auto ip = firewall::parse_ip_address(source);
-    bool exempt = ip && ip->is_loopback();
-    for (const auto& p : proxies) exempt = exempt || (ip && p.contains(*ip));
+    const bool exempt = (ip && ip->is_loopback()) || proxies.trusts(source);
     const auto verdict = limiter->admit(source, exempt);
     if (verdict != connection_limiter::verdict::admitted) {
       // Say why, best effort and without waiting, then close: a full server must not queue more.

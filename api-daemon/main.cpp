@@ -15,7 +15,6 @@
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -27,13 +26,15 @@
 
 #include "api-daemon/admins.hpp"
 #include "api-daemon/api_config.hpp"
-#include "api-daemon/app.hpp"
 #include "api-daemon/database.hpp"
 #include "api-daemon/http_server.hpp"
 #include "api-daemon/metrics.hpp"
 #include "api-daemon/migrations.hpp"
 #include "api-daemon/crypto.hpp"
+#include "api-daemon/firewall_socket_client.hpp"
+#include "api-daemon/retention.hpp"
 #include "api-daemon/routes.hpp"
+#include "api-daemon/supervise.hpp"
 
 extern char** environ;
 
@@ -152,24 +153,6 @@ smsbridge::fallible<void> bootstrap_admin(api::database& db, const api::api_conf
   return {};
 }
 
-// Drains every 5 s (expiries reach the audit trail within 5 s) and reconciles every
-// reconcile_interval_seconds, starting with one at start-up.
-asio::awaitable<void> audit_timer(api::app& a) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  auto next_reconcile = std::chrono::steady_clock::now();
-  for (;;) {
-    if (std::chrono::steady_clock::now() >= next_reconcile) {
-      auto reconcile = api::reconcile_audit(a);
-      co_await std::move(reconcile);
-      next_reconcile = std::chrono::steady_clock::now() + std::chrono::seconds(a.config.reconcile_interval_seconds);
-    } else {
-      auto drain = api::drain_audit(a);
-      co_await std::move(drain);
-    }
-    timer.expires_after(std::chrono::seconds(5));
-    co_await timer.async_wait(asio::use_awaitable);
-  }
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,26 +199,44 @@ int main(int argc, char** argv) {
   if (config.hmac_secret.empty() || config.sms_api_key.empty()) {
     log_line("warning", "the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
-  api::worker helper_thread(1);
-  api::basic_auth auth(db, {});
-  api::metrics stats;
+  // Every part of the daemon, owned here and handed to the concerns that use it.
   const auto report = [](std::string_view m) { log_line("error", m); };
-  api::app app{config, db, helper_thread, auth, stats, report, {}, {}, false, false};
+  api::socket_firewall_client helper(io.get_executor(), config.firewall_socket);
+  api::pg_admin_store admins(db);
+  api::pg_audit_store audit_store(db);
+  api::pg_outbox_store outbox_store(db, config.hmac_secret);
+  api::pg_sms_store sms_store(db, config.hmac_secret);
+  api::https_backend backend(config.hmac_secret, config.backend_ca_file);
+  api::settings_source settings(config.settings_file);
+  const api::trusted_proxies proxies(config.trusted_proxies);
+  api::basic_auth auth(admins, {});
+  api::admin_gate gate(auth, admins, proxies);
+  api::metrics stats;
+  api::health_monitor health(helper, outbox_store);
+  api::audit_drain audit(helper, audit_store, stats, report);
+  api::sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, config.sms_requests_per_source, report};
+  api::worker helper_thread(1);
+  api::app monitoring{config, db, helper_thread, gate, audit, report, {}};
+  api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
   };
-  const api::router public_router = api::public_routes(app);
-  const api::router metrics_router = api::metrics_routes(app);
+  const api::router public_router = api::public_routes(parts);
+  const api::router metrics_router = api::metrics_routes(parts);
   api::http_limits limits;
   limits.max_connections = config.max_connections;
   limits.max_connections_per_source = config.max_connections_per_source;
   limits.proxies = config.trusted_proxies;
-  asio::co_spawn(io, api::serve_http(*public_acceptor, public_router, limits, report, observe), asio::detached);
-  asio::co_spawn(io, api::serve_http(*metrics_acceptor, metrics_router, limits, report, observe), asio::detached);
-  if (config.monitoring_enabled && config.monitoring_worker_enabled) asio::co_spawn(io, audit_timer(app), asio::detached);
-  if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) asio::co_spawn(io, api::deliver_outbox(app), asio::detached);
-  asio::co_spawn(io, api::wipe_stale_pins(app), asio::detached);
-  asio::co_spawn(io, api::apply_retention(app), asio::detached);
+  const auto executor = io.get_executor();
+  api::supervise(executor, "public HTTP listener", [&] { return api::serve_http(*public_acceptor, public_router, limits, report, observe); }, report);
+  api::supervise(executor, "metrics HTTP listener", [&] { return api::serve_http(*metrics_acceptor, metrics_router, limits, report, observe); }, report);
+  if (config.monitoring_enabled && config.monitoring_worker_enabled) {
+    api::supervise(executor, "audit drain", [&] { return api::run_audit_timer(audit, std::chrono::seconds(config.reconcile_interval_seconds)); }, report);
+  }
+  api::outbox_delivery delivery(outbox_store, backend, settings, report);
+  if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) api::supervise(executor, "outbox delivery", [&] { return delivery.run(); }, report);
+  api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds, report); }, report);
+  api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days, report); }, report);
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   std::signal(SIGPIPE, SIG_IGN);

@@ -1,9 +1,6 @@
-// The delivery outbox: the oldest pending account is POSTed to sync_url, signed; on success it is
-// marked delivered and its PIN removed; on failure it waits with exponential backoff (1 s to 5 min)
-// and nothing after it is sent first. After 10 failures an item is set aside as failed, for
-// /admin/trigger-recovery to put back.
+#include "api-daemon/outbox.hpp"
+
 #include <algorithm>
-#include <chrono>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -13,28 +10,14 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
-#include "api-daemon/app.hpp"
-#include "api-daemon/backend_client.hpp"
 #include "api-daemon/crypto.hpp"
-#include "api-daemon/sms_rules.hpp"
 
 namespace smsbridge::api {
 
 namespace {
 namespace json = boost::json;
-constexpr int give_up_after = 10;
-// One delivery, from name lookup to the backend's answer: a stalled backend costs this, then the
-// item waits its backoff and the worker goes on.
-constexpr std::chrono::seconds delivery_timeout{10};
 
-struct outbox_item {
-  std::string id, key, body;
-  int attempts = 0;
-};
-
-// The next item to send, its sealed PIN opened. An item whose PIN cannot be opened (sealed under
-// another HMAC secret) is set aside as failed, never sent without it.
-pg::db_result<std::optional<outbox_item>> next_item(pg::connection& c, const std::string& secret) {
+pg::db_result<std::optional<outbox_item>> next_due(pg::connection& c, const std::string& secret) {
   auto r = c.exec("SELECT id, idempotency_key, payload::text, pin, attempts FROM sync_outbox "
                   "WHERE status = 'pending' AND next_attempt_at <= now() "
                   "AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.status = 'pending' AND o.id < sync_outbox.id) "
@@ -60,65 +43,99 @@ pg::db_result<std::optional<outbox_item>> next_item(pg::connection& c, const std
   return std::optional<outbox_item>{outbox_item{std::string(*r->get(0, 0)), std::string(*r->get(0, 1)), json::serialize(payload),
                                                 std::stoi(std::string(*r->get(0, 4)))}};
 }
+
+pg::db_result<void> no_rows(pg::db_result<pg::rows> r) {
+  if (!r) return r.error();
+  return {};
+}
 }  // namespace
 
-boost::asio::awaitable<void> deliver_outbox(app& a) {
+boost::asio::awaitable<pg::db_result<std::optional<outbox_item>>> pg_outbox_store::next_item() {
+  auto step = db_.call([this](pg::connection& c) { return next_due(c, secret_); });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::delivered(std::string id) {
+  auto step = db_.call([id = std::move(id)](pg::connection& c) {
+    return no_rows(c.exec("UPDATE sync_outbox SET status = 'delivered', pin = NULL, delivered_at = now(), attempts = attempts + 1, "
+                          "last_error = NULL WHERE id = $1::bigint",
+                          {id}));
+  });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::attempt_failed(std::string id, std::string error, int give_up_after) {
+  auto step = db_.call([id = std::move(id), error = std::move(error), give_up_after](pg::connection& c) {
+    return no_rows(c.exec("UPDATE sync_outbox SET attempts = attempts + 1, last_error = $2, "
+                          "status = CASE WHEN attempts + 1 >= $3::int THEN 'failed' ELSE 'pending' END, "
+                          "next_attempt_at = now() + make_interval(secs => least(300, power(2, attempts))::int) "
+                          "WHERE id = $1::bigint",
+                          {id, error, std::to_string(give_up_after)}));
+  });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::wipe_pins_older_than(std::uint32_t seconds) {
+  auto step = db_.call([retention = std::to_string(seconds)](pg::connection& c) {
+    // Delivered items lost their PIN on delivery; failed ones keep it only as long as a
+    // trigger-recovery may still want it.
+    return no_rows(c.exec("UPDATE sync_outbox SET pin = NULL, last_error = coalesce(last_error || '; ', '') || 'PIN wiped after retention' "
+                          "WHERE status = 'failed' AND pin IS NOT NULL AND created_at < now() - make_interval(secs => $1::int)",
+                          {retention}));
+  });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<std::string>> pg_outbox_store::sync_state() {
+  auto step = db_.call([](pg::connection& c) -> pg::db_result<std::string> {
+    auto r = c.exec("SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_outbox WHERE status = 'failed') "
+                    "OR EXISTS (SELECT 1 FROM sync_outbox WHERE status = 'pending' AND attempts > 0 "
+                    "AND created_at < now() - interval '5 minutes') THEN 'failing' ELSE 'ok' END");
+    if (!r) return r.error();
+    return std::string(r->get(0, 0).value_or("ok"));
+  });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<bool> outbox_delivery::deliver_one() {
+  auto settings = settings_.sms();
+  if (!settings || settings->sync_url.empty()) co_return false;
+  auto fetching = store_.next_item();
+  auto item = co_await std::move(fetching);
+  if (!item || !*item) co_return false;
+  const outbox_item it = **item;
+  auto sending = backend_.post(settings->sync_url, it.body, it.key, delivery_timeout);
+  auto sent = co_await std::move(sending);
+  const bool accepted = sent && sent->status >= 200 && sent->status < 300;
+  if (accepted) {
+    auto recording = store_.delivered(it.id);
+    (void)co_await std::move(recording);
+    co_return true;
+  }
+  const std::string error = sent ? fmt::format("the backend answered {}", sent->status) : sent.error().message;
+  auto recording = store_.attempt_failed(it.id, error, give_up_after);
+  (void)co_await std::move(recording);
+  report_(fmt::format("delivery of outbox item {} failed (attempt {}): {}", it.id, it.attempts + 1, error));
+  co_return false;
+}
+
+boost::asio::awaitable<void> outbox_delivery::run() {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
   for (;;) {
-    auto settings = load_sms_settings(a.config.settings_file);
-    bool delivered_one = false;
-    if (settings && !settings->sync_url.empty()) {
-      auto fetch = a.db.call([secret = a.config.hmac_secret](pg::connection& c) { return next_item(c, secret); });
-      auto item = co_await std::move(fetch);
-      if (item && *item) {
-        const outbox_item it = **item;
-        auto sending = post_signed(settings->sync_url, it.body, a.config.hmac_secret, it.key, a.config.backend_ca_file,
-                                   delivery_timeout);
-        auto sent = co_await std::move(sending);
-        const bool accepted = sent && sent->status >= 200 && sent->status < 300;
-        const std::string error = accepted ? "" : sent ? fmt::format("the backend answered {}", sent->status) : sent.error().message;
-        auto record = [it, accepted, error](pg::connection& c) -> pg::db_result<void> {
-          auto r = accepted
-                       ? c.exec("UPDATE sync_outbox SET status = 'delivered', pin = NULL, delivered_at = now(), attempts = attempts + 1, "
-                                "last_error = NULL WHERE id = $1::bigint",
-                                {it.id})
-                       : c.exec("UPDATE sync_outbox SET attempts = attempts + 1, last_error = $2, "
-                                "status = CASE WHEN attempts + 1 >= $3::int THEN 'failed' ELSE 'pending' END, "
-                                "next_attempt_at = now() + make_interval(secs => least(300, power(2, attempts))::int) "
-                                "WHERE id = $1::bigint",
-                                {it.id, error, std::to_string(give_up_after)});
-          if (!r) return r.error();
-          return {};
-        };
-        auto recording = a.db.call(std::move(record));
-        (void)co_await std::move(recording);
-        if (!accepted) a.report(fmt::format("delivery of outbox item {} failed (attempt {}): {}", it.id, it.attempts + 1, error));
-        delivered_one = accepted;
-      }
-    }
-    // Straight on to the next item after a success; otherwise look again in a second.
-    if (!delivered_one) {
-      timer.expires_after(std::chrono::seconds(1));
-      co_await timer.async_wait(boost::asio::use_awaitable);
-    }
+    auto delivering = deliver_one();
+    if (co_await std::move(delivering)) continue;
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(boost::asio::use_awaitable);
   }
 }
 
-boost::asio::awaitable<void> wipe_stale_pins(app& a) {
+boost::asio::awaitable<void> wipe_stale_pins(outbox_store& store, std::uint32_t retention_seconds,
+                                             std::function<void(std::string_view)> report) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-  const auto retention = std::to_string(a.config.pin_retention_seconds);
-  const auto period = std::chrono::seconds(std::clamp<std::uint32_t>(a.config.pin_retention_seconds / 10, 1, 3600));
+  const auto period = std::chrono::seconds(std::clamp<std::uint32_t>(retention_seconds / 10, 1, 3600));
   for (;;) {
-    // Delivered items lost their PIN on delivery; failed ones keep it only as long as a
-    // trigger-recovery may still want it.
-    auto wipe = a.db.call([retention](pg::connection& c) -> pg::db_result<void> {
-      auto r = c.exec("UPDATE sync_outbox SET pin = NULL, last_error = coalesce(last_error || '; ', '') || 'PIN wiped after retention' "
-                      "WHERE status = 'failed' AND pin IS NOT NULL AND created_at < now() - make_interval(secs => $1::int)",
-                      {retention});
-      if (!r) return r.error();
-      return {};
-    });
-    if (auto done = co_await std::move(wipe); !done) a.report(fmt::format("wiping stale outbox PINs: {}", done.error().message));
+    auto wiping = store.wipe_pins_older_than(retention_seconds);
+    if (auto done = co_await std::move(wiping); !done) report(fmt::format("wiping stale outbox PINs: {}", done.error().message));
     timer.expires_after(period);
     co_await timer.async_wait(boost::asio::use_awaitable);
   }

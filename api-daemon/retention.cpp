@@ -1,14 +1,11 @@
-// Retention: rows older than SMS_BRIDGE_RETENTION_DAYS leave the tables that grow with traffic
-// (SMS log, login trail, spent codes, delivered outbox items), at start and then every hour. The
-// doors' audit trail is kept.
+#include "api-daemon/retention.hpp"
+
 #include <chrono>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
-
-#include "api-daemon/app.hpp"
 
 namespace smsbridge::api {
 
@@ -26,17 +23,18 @@ constexpr const char* statements[] = {
 };
 }  // namespace
 
-boost::asio::awaitable<void> apply_retention(app& a) {
+boost::asio::awaitable<void> apply_retention(database& db, std::uint32_t retention_days,
+                                             std::function<void(std::string_view)> report) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-  const std::string days = std::to_string(a.config.retention_days);
+  const std::string days = std::to_string(retention_days);
   for (;;) {
     for (const char* sql : statements) {
-      auto step = a.db.call([sql, days](pg::connection& c) -> pg::db_result<void> {
+      auto step = db.call([sql, days](pg::connection& c) -> pg::db_result<void> {
         auto r = c.exec(sql, {days});
         if (!r) return r.error();
         return {};
       });
-      if (auto done = co_await std::move(step); !done) a.report(fmt::format("retention: {}", done.error().message));
+      if (auto done = co_await std::move(step); !done) report(fmt::format("retention: {}", done.error().message));
     }
     timer.expires_after(std::chrono::hours(1));
     co_await timer.async_wait(boost::asio::use_awaitable);

@@ -1,19 +1,33 @@
-// The api-daemon's route tables: the public listener and the metrics listener.
+// The api-daemon's route tables, composed from the concerns: the public listener and the metrics
+// listener.
 #pragma once
 
+#include "api-daemon/admin_gate.hpp"
+#include "api-daemon/api_config.hpp"
 #include "api-daemon/app.hpp"
+#include "api-daemon/backend_client.hpp"
+#include "api-daemon/health.hpp"
+#include "api-daemon/sms_public.hpp"
 
 namespace smsbridge::api {
 
-// GET /health: {"status": healthy|degraded|unhealthy, "checks": {database, firewall_helper,
-// backend_sync}, "database", "firewall_helper", "version", "timestamp"}; 503 only when unhealthy
-// (no database). The checks behind it run at most once a second.
-handler health_endpoint(app& a);
+// What the tables are built from; main.cpp owns every part.
+struct route_parts {
+  const api_config& config;
+  admin_gate& gate;
+  health_monitor& health;
+  firewall_client& helper;
+  metrics& stats;
+  sms_api_context& sms;
+  api::backend& backend;
+  app& monitoring;  // transitional: the /admin/monitoring endpoints
+};
 
-// GET /metrics (metrics listener only): the Prometheus text format.
-handler metrics_endpoint(app& a);
+// /health, the admin login and UI, the monitoring endpoints (MONITORING_ENABLED), and the SMS
+// API (only when both SMS secrets are set).
+router public_routes(route_parts& parts);
 
-router public_routes(app& a);
-router metrics_routes(app& a);
+// /health and /metrics.
+router metrics_routes(route_parts& parts);
 
 }  // namespace smsbridge::api

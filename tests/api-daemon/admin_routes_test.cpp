@@ -9,6 +9,7 @@
 
 #include "api-daemon/routes.hpp"
 #include "api-daemon/web_ui.hpp"
+#include "tests/api-daemon/fakes.hpp"
 
 using namespace smsbridge::api;
 
@@ -26,10 +27,24 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   config.sms_api_key = "0123456789abcdef0123";
   database db(config.database_url);
   worker helper_thread(1);
-  basic_auth auth(db, {});
+  testing::fake_firewall helper;
+  testing::fake_admin_store admins;
+  testing::fake_audit_store audit_store;
+  testing::fake_outbox_store outbox;
+  testing::fake_sms_store sms_store;
+  testing::fake_backend backend;
+  settings_source settings("/nonexistent/sms_settings.json");
+  const trusted_proxies proxies({});
+  basic_auth auth(admins, {});
+  admin_gate gate(auth, admins, proxies);
   metrics stats;
-  app a{config, db, helper_thread, auth, stats, [](std::string_view) {}, {}, {}, false, false};
-  const router routes = public_routes(a);
+  health_monitor health(helper, outbox);
+  const auto quiet = [](std::string_view) {};
+  audit_drain audit(helper, audit_store, stats, quiet);
+  sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, 60, quiet};
+  app monitoring{config, db, helper_thread, gate, audit, quiet, {}};
+  route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
+  const router routes = public_routes(parts);
   boost::asio::io_context io;
   int admin_routes = 0;
   for (const auto& [verb, path] : routes.routes()) {

@@ -1,0 +1,32 @@
+#include "api-daemon/admin_store.hpp"
+
+namespace smsbridge::api {
+
+// Each runs one function of admins.hpp / sessions.hpp on a database thread.
+boost::asio::awaitable<pg::db_result<std::optional<admin_record>>> pg_admin_store::find_admin(std::string name) {
+  auto step = db_.call([name](pg::connection& c) { return api::find_admin(c, name); });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<void>> pg_admin_store::record_auth_event(std::string name, std::string source,
+                                                                             std::string method, std::string outcome) {
+  auto step = db_.call([name, source, method, outcome](pg::connection& c) { return api::record_auth_event(c, name, source, method, outcome); });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<new_session>> pg_admin_store::create_session(std::string name, std::int32_t password_version) {
+  auto step = db_.call([name, password_version](pg::connection& c) { return api::create_session(c, name, password_version); });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<std::optional<session_record>>> pg_admin_store::find_session(std::string token) {
+  auto step = db_.call([token](pg::connection& c) { return api::find_session(c, token); });
+  co_return co_await std::move(step);
+}
+
+boost::asio::awaitable<pg::db_result<void>> pg_admin_store::delete_session(std::string token) {
+  auto step = db_.call([token](pg::connection& c) { return api::delete_session(c, token); });
+  co_return co_await std::move(step);
+}
+
+}  // namespace smsbridge::api

@@ -1,0 +1,51 @@
+// The audit outbox: the helper's event journal drained into PostgreSQL, acknowledged only after
+// the transaction that recorded it committed, so nothing is lost and nothing is recorded twice.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api-daemon/audit_store.hpp"
+#include "api-daemon/firewall_client.hpp"
+#include "api-daemon/metrics.hpp"
+
+namespace smsbridge::api {
+
+class audit_drain {
+ public:
+  audit_drain(firewall_client& helper, audit_store& store, metrics& stats, std::function<void(std::string_view)> report)
+      : helper_(helper), store_(store), stats_(stats), report_(std::move(report)) {}
+
+  // Moves every event the helper holds into the trail, in batches. Safe to call at any time:
+  // a call during a drain makes that drain go round once more, and returns once it has finished.
+  boost::asio::awaitable<void> drain();
+
+  // The full reconcile (every SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS): drains, then closes in the
+  // trail every door it shows open that the helper does not hold (system-reconcile).
+  boost::asio::awaitable<void> reconcile();
+
+  // How many drain passes have finished (for tests and for readers waiting on one).
+  std::uint64_t passes() const { return passes_; }
+
+  static constexpr std::uint32_t batch_size = 200;
+
+ private:
+  boost::asio::awaitable<void> drain_once();
+
+  firewall_client& helper_;
+  audit_store& store_;
+  metrics& stats_;
+  std::function<void(std::string_view)> report_;
+  bool draining_ = false;  // touched on the I/O thread only
+  bool again_ = false;
+  std::uint64_t passes_ = 0;
+};
+
+// Drains every 5 s (expiries reach the audit trail within 5 s) and reconciles every
+// `reconcile_every`, starting with one at start-up. Runs until cancelled.
+boost::asio::awaitable<void> run_audit_timer(audit_drain& audit, std::chrono::seconds reconcile_every);
+
+}  // namespace smsbridge::api

@@ -1,0 +1,51 @@
+// The doors' audit trail in PostgreSQL as the api sees it: one asynchronous method per query, a
+// PostgreSQL implementation, and (in the tests) a fake.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api-daemon/database.hpp"
+#include "firewall.pb.h"
+
+namespace smsbridge::api {
+
+// ?limit=N and ?service=NAME of the audit endpoints, already checked.
+struct audit_filter {
+  std::int64_t limit = 50;
+  std::optional<std::string> service;
+};
+
+class audit_store {
+ public:
+  virtual ~audit_store() = default;
+  // Records a batch of the helper's events in one transaction, each at most once (its helper_seq):
+  // opens and closes through record_port_opened / record_port_closed, drift and corruption
+  // reports as firewall_incidents.
+  virtual boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events) = 0;
+  // Closes in the trail every door it shows open whose grant is not in `live` (system-reconcile);
+  // how many.
+  virtual boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) = 0;
+  // One entry per door (its open and its close), newest first, as a JSON array.
+  virtual boost::asio::awaitable<pg::db_result<std::string>> history_json(audit_filter filter) = 0;
+  // One entry per recorded action (opened, closed, expired), newest first, as a JSON array.
+  virtual boost::asio::awaitable<pg::db_result<std::string>> actions_json(audit_filter filter, std::optional<std::string> action) = 0;
+};
+
+class pg_audit_store final : public audit_store {
+ public:
+  explicit pg_audit_store(database& db) : db_(db) {}
+  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events) override;
+  boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) override;
+  boost::asio::awaitable<pg::db_result<std::string>> history_json(audit_filter filter) override;
+  boost::asio::awaitable<pg::db_result<std::string>> actions_json(audit_filter filter, std::optional<std::string> action) override;
+
+ private:
+  database& db_;
+};
+
+}  // namespace smsbridge::api

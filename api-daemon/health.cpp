@@ -1,0 +1,91 @@
+#include "api-daemon/health.hpp"
+
+#include <ctime>
+#include <map>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+namespace smsbridge::api {
+
+boost::asio::awaitable<void> health_monitor::refresh() {
+  if (checked_ && std::chrono::steady_clock::now() - checked_at_ < std::chrono::seconds(1)) co_return;
+  if (checking_) {
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    while (checking_) {
+      wait.expires_after(std::chrono::milliseconds(2));
+      co_await wait.async_wait(boost::asio::use_awaitable);
+    }
+    co_return;
+  }
+  checking_ = true;
+  auto asking_db = outbox_.sync_state();
+  const auto db = co_await std::move(asking_db);
+  auto asking_helper = helper_.status();
+  auto helper = co_await std::move(asking_helper);
+  database_up_ = db.has_value();
+  backend_sync_ = db ? *db : "unknown";
+  helper_up_ = helper.has_value();
+  if (helper) helper_status_ = std::move(*helper);
+  checked_ = true;
+  checked_at_ = std::chrono::steady_clock::now();
+  checking_ = false;
+}
+
+handler health_endpoint(health_monitor& health) {
+  return [&health](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+    auto refreshing = health.refresh();
+    co_await std::move(refreshing);
+    const bool db_up = health.database_up(), helper_up = health.helper_up();
+    // unhealthy (503): no database, so neither API can work; degraded (200): the helper or the
+    // backend is away, which must not take the public API offline.
+    const char* status = !db_up ? "unhealthy" : (!helper_up || health.backend_sync() != "ok") ? "degraded" : "healthy";
+    boost::json::object body{{"status", status},
+                             {"checks", boost::json::object{{"database", db_up ? "up" : "down"},
+                                                            {"firewall_helper", helper_up ? "up" : "down"},
+                                                            {"backend_sync", health.backend_sync()}}},
+                             {"database", db_up ? "up" : "down"},
+                             {"firewall_helper", helper_up ? "up" : "down"},
+                             {"version", SMS_BRIDGE_VERSION},
+                             {"timestamp", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)))}};
+    co_return json_response(request, db_up ? http::status::ok : http::status::service_unavailable, body);
+  };
+}
+
+handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats) {
+  return [&health, &helper, sms, &stats](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+    auto asking = helper.status();
+    const auto status = co_await std::move(asking);
+    stats.set_helper_up(status.has_value());
+    if (status) {
+      stats.set_audit_backlog(status->pending_events());
+      std::map<std::string, int> per_service;
+      for (const auto& s : status->services()) per_service[s] = 0;
+      auto listing = all_grants(helper);
+      if (const auto grants = co_await std::move(listing)) {
+        for (const auto& g : *grants) ++per_service[g.service()];
+      }
+      stats.set_open_doors(per_service);
+    }
+    // /health's checks, shared (at most once a second) rather than a query of its own per scrape.
+    auto refreshing = health.refresh();
+    co_await std::move(refreshing);
+    stats.set_database_up(health.database_up());
+    if (sms) {
+      auto counting = sms->gauges();
+      if (const auto g = co_await std::move(counting)) stats.set_sms_gauges(g->outbox_pending, g->active_codes, g->blacklist_size);
+    }
+    http_response r{http::status::ok, request.version()};
+    r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    r.keep_alive(request.keep_alive());
+    r.body() = stats.render();
+    r.prepare_payload();
+    co_return r;
+  };
+}
+
+}  // namespace smsbridge::api

@@ -1,0 +1,51 @@
+// GET /health and GET /metrics: what the database, the helper and the backend look like now,
+// asked at most once a second however many requests come (a load balancer polling every instance
+// must not turn into database load).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api-daemon/firewall_client.hpp"
+#include "api-daemon/http_router.hpp"
+#include "api-daemon/metrics.hpp"
+#include "api-daemon/outbox.hpp"
+#include "api-daemon/sms_store.hpp"
+
+namespace smsbridge::api {
+
+class health_monitor {
+ public:
+  health_monitor(firewall_client& helper, outbox_store& outbox) : helper_(helper), outbox_(outbox) {}
+
+  // Asks again if the last answer is older than a second; concurrent callers during a check wait
+  // for the one check in flight.
+  boost::asio::awaitable<void> refresh();
+
+  bool database_up() const { return database_up_; }
+  bool helper_up() const { return helper_up_; }
+  const std::string& backend_sync() const { return backend_sync_; }  // ok | failing | unknown
+  // The helper's last status, when it answered.
+  const v1::StatusResult& helper_status() const { return helper_status_; }
+
+ private:
+  firewall_client& helper_;
+  outbox_store& outbox_;
+  bool checked_ = false, checking_ = false, database_up_ = false, helper_up_ = false;
+  std::string backend_sync_ = "unknown";
+  v1::StatusResult helper_status_;
+  std::chrono::steady_clock::time_point checked_at_;
+};
+
+// GET /health: {"status": healthy|degraded|unhealthy, "checks": {database, firewall_helper,
+// backend_sync}, "database", "firewall_helper", "version", "timestamp"}; 503 only when unhealthy
+// (no database).
+handler health_endpoint(health_monitor& health);
+
+// GET /metrics (metrics listener only): the Prometheus text format, with the gauges of doors,
+// the helper, the database and the SMS tables read first. `sms` may be null (SMS API off).
+handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats);
+
+}  // namespace smsbridge::api

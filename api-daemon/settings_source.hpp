@@ -1,0 +1,43 @@
+// SETTINGS_FILE, read one way for everyone: the SMS settings and the doors, parsed at most once a
+// second however many requests ask, so a change by hand takes effect within a second without a
+// restart. Every reader runs on the one I/O thread, so the cache needs no lock.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "api-daemon/monitoring_settings.hpp"
+#include "api-daemon/sms_rules.hpp"
+#include "common/result.hpp"
+
+namespace smsbridge::api {
+
+class settings_source {
+ public:
+  explicit settings_source(std::string path) : path_(std::move(path)) {}
+
+  // An unreadable or invalid file fails with the parser's sentence (for the log).
+  fallible<sms_settings> sms();
+  fallible<monitoring_ports> ports();
+
+  // Writes, and the next read sees the change at once.
+  fallible<void> write_sms(const boost::json::object& settings_section);
+  fallible<void> write_ports(const monitoring_ports& ports);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  template <class T>
+  struct cached {
+    std::optional<T> value;
+    std::chrono::steady_clock::time_point read_at;
+  };
+  std::string path_;
+  cached<sms_settings> sms_;
+  cached<monitoring_ports> ports_;
+};
+
+}  // namespace smsbridge::api

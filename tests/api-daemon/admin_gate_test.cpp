@@ -1,0 +1,116 @@
+// The admin gate against a fake admin store: HTTP Basic, browser sessions with their CSRF token,
+// the JSON-only rule for Basic state changes, the login form, and the client address.
+#include <catch2/catch.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include "api-daemon/admin_gate.hpp"
+#include "api-daemon/crypto.hpp"
+#include "tests/api-daemon/fakes.hpp"
+
+using namespace smsbridge::api;
+using namespace smsbridge::api::testing;
+
+namespace {
+const std::pair<std::string, std::string> alice_basic{"Authorization", "Basic YWxpY2U6Y29ycmVjdCBob3JzZSBiYXR0ZXJ5"};
+const std::pair<std::string, std::string> json_type{"Content-Type", "application/json"};
+
+struct gate_site {
+  fake_admin_store admins;
+  trusted_proxies proxies{{"10.0.0.0/8"}};
+  basic_auth auth{admins, {}};
+  admin_gate gate{auth, admins, proxies};
+  router routes;
+  std::vector<std::string> seen_admins;
+  gate_site() {
+    REQUIRE(init_crypto());
+    admins.admins["alice"] = admin_record{*hash_password("correct horse battery"), 1};
+    gate.add_routes(routes);
+    const auto echo = [this](const http_request& request, const request_context&, const std::string& admin)
+        -> boost::asio::awaitable<http_response> {
+      seen_admins.push_back(admin);
+      co_return json_response(request, http::status::ok, boost::json::object{{"admin", admin}});
+    };
+    routes.add(http::verb::get, "/admin/thing", gate.require_admin(echo));
+    routes.add(http::verb::post, "/admin/thing", gate.require_admin(echo));
+  }
+};
+}  // namespace
+
+TEST_CASE("HTTP Basic: the right password passes, a wrong one is 401 with a challenge and is recorded") {
+  gate_site s;
+  auto ok = call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic});
+  CHECK(ok.result() == http::status::ok);
+  CHECK(ok[http::field::x_frame_options] == "DENY");
+  CHECK(s.seen_admins == std::vector<std::string>{"alice"});
+  auto wrong = call(s.routes, http::verb::get, "/admin/thing", "", {{"Authorization", "Basic YWxpY2U6d3Jvbmc="}});
+  CHECK(wrong.result() == http::status::unauthorized);
+  CHECK(wrong[http::field::www_authenticate].starts_with("Basic"));
+  // The UI's own calls get no challenge, so the browser shows no dialog of its own.
+  auto from_ui = call(s.routes, http::verb::get, "/admin/thing", "", {{"X-Requested-With", "sms-bridge-admin-ui"}});
+  CHECK(from_ui[http::field::www_authenticate].empty());
+  CHECK(std::count(s.admins.events.begin(), s.admins.events.end(), "alice 198.51.100.7 basic failure") == 1);
+}
+
+TEST_CASE("HTTP Basic state changes must declare JSON (415 otherwise, nothing run)") {
+  gate_site s;
+  CHECK(call(s.routes, http::verb::post, "/admin/thing", "{}", {alice_basic}).result() == http::status::unsupported_media_type);
+  CHECK(call(s.routes, http::verb::post, "/admin/thing", "{}", {alice_basic, {"Content-Type", "text/plain"}}).result() ==
+        http::status::unsupported_media_type);
+  CHECK(s.seen_admins.empty());
+  CHECK(call(s.routes, http::verb::post, "/admin/thing", "{}", {alice_basic, {"Content-Type", "Application/JSON; charset=utf-8"}}).result() ==
+        http::status::ok);
+}
+
+TEST_CASE("a browser session: login sets the cookie, reads need it, state changes need its CSRF token too") {
+  gate_site s;
+  auto wrong = call(s.routes, http::verb::post, "/admin/login", R"({"username": "alice", "password": "nope"})", {json_type});
+  CHECK(wrong.result() == http::status::unauthorized);
+  CHECK(wrong[http::field::www_authenticate].empty());
+  auto login = call(s.routes, http::verb::post, "/admin/login", R"({"username": "alice", "password": "correct horse battery"})", {json_type});
+  REQUIRE(login.result() == http::status::ok);
+  const std::string cookie(login[http::field::set_cookie]);
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(cookie.find("Secure") == std::string::npos);  // plain HTTP, not from a trusted proxy
+  const auto body = boost::json::parse(login.body()).as_object();
+  const std::string csrf(body.at("csrf_token").as_string());
+  const std::string session = cookie.substr(0, cookie.find(';'));
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {{"Cookie", session}}).result() == http::status::ok);
+  CHECK(call(s.routes, http::verb::post, "/admin/thing", "{}", {{"Cookie", session}}).result() == http::status::forbidden);
+  CHECK(call(s.routes, http::verb::post, "/admin/thing", "{}", {{"Cookie", session}, {"X-CSRF-Token", "csrf-other"}}).result() ==
+        http::status::forbidden);
+  CHECK(call(s.routes, http::verb::post, "/admin/thing", "{}", {{"Cookie", session}, {"X-CSRF-Token", csrf}}).result() == http::status::ok);
+  auto who = call(s.routes, http::verb::get, "/admin/session", "", {{"Cookie", session}});
+  CHECK(boost::json::parse(who.body()).at("csrf_token") == csrf.c_str());
+  CHECK(call(s.routes, http::verb::post, "/admin/logout", "{}", {{"Cookie", session}, {"X-CSRF-Token", csrf}}).result() == http::status::ok);
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {{"Cookie", session}}).result() == http::status::unauthorized);
+}
+
+TEST_CASE("logins that cannot be checked are 503, not 401") {
+  gate_site s;
+  s.admins.down = true;
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic}).result() == http::status::service_unavailable);
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {{"Cookie", "sms_bridge_session=token-1"}}).result() ==
+        http::status::service_unavailable);
+}
+
+TEST_CASE("a session cookie through a trusted HTTPS proxy is Secure, and the client is the proxy's client") {
+  gate_site s;
+  auto login = call(s.routes, http::verb::post, "/admin/login", R"({"username": "alice", "password": "correct horse battery"})",
+                    {json_type, {"X-Forwarded-Proto", "https"}, {"X-Forwarded-For", "203.0.113.9"}}, "10.1.2.3");
+  REQUIRE(login.result() == http::status::ok);
+  CHECK(std::string(login[http::field::set_cookie]).find("; Secure") != std::string::npos);
+  CHECK(std::count(s.admins.events.begin(), s.admins.events.end(), "alice 203.0.113.9 session success") == 1);
+}
+
+TEST_CASE("trusted_proxies: X-Forwarded-For is believed only from our proxies, up to the first untrusted hop") {
+  const trusted_proxies p({"10.0.0.0/8", "fd00::/8"});
+  http_request r{http::verb::get, "/", 11};
+  r.set("X-Forwarded-For", "198.51.100.1, 203.0.113.5, 10.0.0.9");
+  CHECK(p.client_address(r, {"10.0.0.1"}) == "203.0.113.5");
+  CHECK(p.client_address(r, {"192.0.2.1"}) == "192.0.2.1");
+  r.set("X-Forwarded-For", "garbage, 10.0.0.9");
+  CHECK(p.client_address(r, {"10.0.0.1"}) == "10.0.0.1");
+  CHECK(p.trusts("fd00::1"));
+  CHECK(!p.trusts("not an address"));
+}

@@ -1,0 +1,69 @@
+// /health and /metrics against a fake helper and a fake database.
+#include <catch2/catch.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include "api-daemon/health.hpp"
+#include "tests/api-daemon/fakes.hpp"
+
+using namespace smsbridge::api;
+using namespace smsbridge::api::testing;
+
+namespace {
+struct health_site {
+  fake_firewall helper;
+  fake_outbox_store outbox;
+  fake_sms_store sms;
+  metrics stats;
+  health_monitor health{helper, outbox};
+  router routes;
+  health_site() {
+    routes.add(http::verb::get, "/health", health_endpoint(health));
+    routes.add(http::verb::get, "/metrics", metrics_endpoint(health, helper, &sms, stats));
+  }
+  std::string status_of() { return std::string(boost::json::parse(call(routes, http::verb::get, "/health").body()).at("status").as_string()); }
+};
+}  // namespace
+
+TEST_CASE("/health: healthy, degraded without the helper or with a failing backend, unhealthy (503) without the database") {
+  {
+    health_site s;
+    CHECK(s.status_of() == "healthy");
+  }
+  {
+    health_site s;
+    s.helper.down = true;
+    CHECK(s.status_of() == "degraded");
+  }
+  {
+    health_site s;
+    s.outbox.state = "failing";
+    CHECK(s.status_of() == "degraded");
+  }
+  {
+    health_site s;
+    s.outbox.down = true;
+    auto r = call(s.routes, http::verb::get, "/health");
+    CHECK(r.result() == http::status::service_unavailable);
+    CHECK(boost::json::parse(r.body()).at("checks").at("database") == "down");
+  }
+}
+
+TEST_CASE("/health asks the helper and the database at most once a second") {
+  health_site s;
+  for (int i = 0; i < 20; ++i) call(s.routes, http::verb::get, "/health");
+  CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "status") == 1);
+}
+
+TEST_CASE("/metrics serves the doors per service, the helper and the SMS gauges") {
+  health_site s;
+  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice"})).value();
+  s.sms.tables.blacklist.push_back("+919876543210");
+  auto r = call(s.routes, http::verb::get, "/metrics");
+  REQUIRE(r.result() == http::status::ok);
+  const std::string& text = r.body();
+  CHECK(text.find(R"(sms_bridge_monitoring_doors_open{service="metrics"} 1)") != std::string::npos);
+  CHECK(text.find(R"(sms_bridge_monitoring_doors_open{service="postgres"} 0)") != std::string::npos);
+  CHECK(text.find("sms_bridge_firewall_helper_up 1") != std::string::npos);
+  CHECK(text.find("sms_bridge_blacklist_size 1") != std::string::npos);
+}
