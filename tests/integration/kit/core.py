@@ -1,4 +1,5 @@
-"""What the integration test scripts share: failures, checks, and the CI rule on prerequisites."""
+"""What the integration test scripts share: failures, checks, killing what a test started, running
+commands, the shared command line, and the CI rule on prerequisites."""
 import argparse
 import atexit
 import os
@@ -6,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE for these tests
 
@@ -93,16 +93,3 @@ def run(cmd, timeout=120, check_rc=False, **kw):
         raise TestFailure(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()}")
     return r
 
-
-def wait_until(what, predicate, seconds, interval=0.05):
-    """Polls predicate until it returns something true and returns that; a TestFailure naming
-    `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    value = predicate()
-    check(value, f"timed out after {seconds} s waiting for {what}")
-    return value
