@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The admin web UI in a real headless Chromium (Debian's), driven by Playwright.
 
-The server namespace runs PostgreSQL, the firewall helper and sms-bridge-api (as in
+The server namespace runs PostgreSQL, the firewall helper and sms-bridge-api (kit.stack.Stack, as in
 deployment_test.py); the browser runs in the laptop namespace and uses the UI the way an operator
 does (tests/browser/admin_ui.mjs). Screenshots go to BUILD_DIR/screenshots.
 
@@ -12,15 +12,16 @@ import os
 import subprocess
 import sys
 
-from api_pg_test import pg_bin
-from deployment_test import ADMIN_PASSWORD, LAPTOP_IP, SERVER_IP, Site, World
-from testkit import absent_tools, check, integration_main
+from kit.core import absent_tools, check, integration_main
+from kit.postgres import missing_server
+from kit.sites import World
+from kit.stack import ADMIN_PASSWORD, LAPTOP_IP, SERVER_IP, Stack
 
 BROWSER_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "browser"))
 
 
 def run_browser(w, scenario):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg)
@@ -52,8 +53,8 @@ def main():
             absent.append("chromium (/usr/bin/chromium)")
         if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
             absent.append("playwright-core (npm ci in tests/browser)")
-        return absent + ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
-    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
+        return absent + missing_server()
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir), "sms-bridge-deploy-"), missing)
 
 if __name__ == "__main__":
     sys.exit(main())

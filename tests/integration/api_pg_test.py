@@ -9,93 +9,33 @@ Usage: api_pg_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
 import base64
-import glob
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
-from testkit import TestFailure, absent_tools, check, kill_all, integration_main
+from kit import sites
+from kit.api import add_admin, api_bin, curl, curl_with_headers, start_api
+from kit.backend import Backend
+from kit.core import TestFailure, absent_tools, check, integration_main
+from kit.helper import start_helper, write_config
+from kit.postgres import Postgres, missing_server
 
 
+class World(sites.World):
+    """A fresh cluster and, per scenario, sms-bridge-api on this machine's loopback (start_api) or
+    in a Site (below); start_helper puts the real helper in a namespace of its own."""
 
-def pg_bin(name):
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else None
-
-
-class Postgres:
-    """A throwaway cluster: initdb in a temp dir, Unix socket only, as the postgres user."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="sms-bridge-pg-")
-        shutil.chown(self.dir, "postgres", "postgres")
-        self.data = os.path.join(self.dir, "data")
-        self.url = f"postgresql:///sms_bridge?host={self.dir}&user=postgres"
-        self.running = False
-
-    def as_postgres(self, *cmd, check_rc=True):
-        r = subprocess.run(["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True, timeout=120, cwd="/")
-        if check_rc and r.returncode != 0:
-            raise TestFailure(f"{' '.join(cmd)} failed: {r.stderr.strip()}")
-        return r
-
-    def init(self):
-        self.as_postgres(pg_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
-        self.as_postgres(pg_bin("createdb"), "-h", self.dir, "-U", "postgres", "sms_bridge")
-
-    def start(self):
-        self.as_postgres(pg_bin("pg_ctl"), "-D", self.data, "-w", "-l", os.path.join(self.dir, "log"),
-                         "-o", f"-k {self.dir} -c listen_addresses='' -c fsync=off", "start")
-        self.running = True
-
-    def stop(self):
-        if self.running:
-            self.as_postgres(pg_bin("pg_ctl"), "-D", self.data, "-w", "-m", "fast", "stop", check_rc=False)
-            self.running = False
-
-    def psql(self, sql, check_rc=True):
-        r = subprocess.run(["psql", "-h", self.dir, "-U", "postgres", "-d", "sms_bridge", "-X", "-A", "-t",
-                            "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=60)
-        if check_rc and r.returncode != 0:
-            raise TestFailure(f"psql failed: {r.stderr.strip()}")
-        return r
-
-    def remove(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class World:
     def __init__(self, build_dir):
-        self.build_dir = build_dir
-        self.api_bin = os.path.join(build_dir, "api-daemon", "sms-bridge-api")
+        super().__init__(build_dir, "sms-bridge-api-it-")
+        self.api_bin = api_bin(build_dir)
         self.pg = Postgres()
-        self.processes = []
-        self.namespace = None
-        self.extra_namespaces = []
-        self.tmp = tempfile.mkdtemp(prefix="sms-bridge-api-it-")
-        os.chmod(self.tmp, 0o755)
-        self.api_log = os.path.join(self.tmp, "api.log")
         self.port = None
-
-    def teardown(self):
-        kill_all(self.processes)
-        self.processes = []
-        for ns in ([self.namespace] if self.namespace else []) + self.extra_namespaces:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        self.namespace = None
-        self.extra_namespaces = []
-        self.pg.remove()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def api(self, *args, env=None):
         e = dict(os.environ, SMS_BRIDGE_DATABASE_URL=self.pg.url, **(env or {}))
@@ -105,44 +45,21 @@ class World:
         e = dict(os.environ, **(extra_env or {}), SMS_BRIDGE_DATABASE_URL=self.pg.url, SMS_BRIDGE_LISTEN="127.0.0.1:0",
                  SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:0", SMS_BRIDGE_FIREWALL_SOCKET=firewall_socket,
                  SMS_BRIDGE_LOG_DIR=os.path.join(self.tmp, "logs"))
-        log = open(self.api_log, "w")
-        p = subprocess.Popen([self.api_bin], stdout=log, stderr=log, env=e)
-        self.processes.append(p)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            check(p.poll() is None, f"sms-bridge-api exited: {self.log()}")
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(public\) and 127\.0\.0\.1:(\d+)", self.log())
-            if m:
-                self.port, self.metrics_port = int(m.group(1)), int(m.group(2))
-                return p
-            time.sleep(0.05)
-        raise TestFailure(f"sms-bridge-api did not start: {self.log()}")
+        listening = lambda: re.search(r"listening on 127\.0\.0\.1:(\d+) \(public\) and 127\.0\.0\.1:(\d+)", self.log())
+        p = start_api(self, [self.api_bin], e, ready=listening)
+        m = listening()
+        self.port, self.metrics_port = int(m.group(1)), int(m.group(2))
+        return p
 
     def start_helper(self):
         """The real firewall helper, in a network namespace of its own."""
-        self.namespace = f"sbA{os.getpid() % 100000}"
-        subprocess.run(["ip", "netns", "add", self.namespace], check=True)
+        namespace = self.add_namespace(f"sbA{sites.pid_tag()}")
         sock = os.path.join(self.tmp, "fw.sock")
-        config = os.path.join(self.tmp, "helper.json")
-        with open(config, "w") as f:
-            json.dump({"socket": sock, "state_file": os.path.join(self.tmp, "port_mappings.json"),
-                       "services": {"metrics": {"target": "127.0.0.1:9464"}}}, f)
-        p = subprocess.Popen(["ip", "netns", "exec", self.namespace,
-                              os.path.join(self.build_dir, "firewall-helper", "sms-bridge-firewall-helper"),
-                              "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.processes.append(p)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(sock) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        check(os.path.exists(sock), "the firewall helper did not start")
+        config = write_config(os.path.join(self.tmp, "helper.json"), {
+            "socket": sock, "state_file": os.path.join(self.tmp, "port_mappings.json"),
+            "services": {"metrics": {"target": "127.0.0.1:9464"}}})
+        start_helper(self, ["ip", "netns", "exec", namespace], config, sock)
         return sock
-
-    def log(self):
-        try:
-            with open(self.api_log) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
 
     def http(self, method, path, body=None, headers=None, port=None):
         req = urllib.request.Request(f"http://127.0.0.1:{port or self.port}{path}", data=body, method=method,
@@ -303,46 +220,23 @@ for line in sys.stdin:
 PASSWORD = "correct horse battery"
 
 
-class Site:
+class Site(sites.Site):
     """The server namespace (helper + api-daemon) and a laptop namespace joined by a veth pair."""
 
     def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None, extra_env=None):
-        self.w = w
-        tag = os.getpid() % 100000
-        self.server, self.laptop = f"sbAS{tag}", f"sbAL{tag}"
-        w.extra_namespaces = [self.server, self.laptop]
-        for ns in (self.server, self.laptop):
-            subprocess.run(["ip", "netns", "add", ns], check=True)
-            self.ns(ns, "ip", "link", "set", "lo", "up")
-        self.ns(self.server, "ip", "link", "add", "s-lap", "type", "veth", "peer", "name", "l-eth", "netns", self.laptop)
-        self.ns(self.server, "ip", "addr", "add", f"{SERVER_IP}/24", "dev", "s-lap")
-        self.ns(self.server, "ip", "link", "set", "s-lap", "up")
-        self.ns(self.laptop, "ip", "addr", "add", f"{LAPTOP_IP}/24", "dev", "l-eth")
-        self.ns(self.laptop, "ip", "link", "set", "l-eth", "up")
-        self.ns(self.server, "sysctl", "-qw", "net.ipv4.conf.s-lap.route_localnet=1")
+        super().__init__(w, "A", SERVER_IP, LAPTOP_IP, server_if="s-lap")
         self.socket = os.path.join(w.tmp, "fw.sock")
-        config = os.path.join(w.tmp, "helper.json")
-        with open(config, "w") as f:
-            json.dump({"socket": self.socket, "state_file": os.path.join(w.tmp, "port_mappings.json"),
-                       "services": {"metrics": {"target": "127.0.0.1:9464"}, "postgres": {"target": "127.0.0.1:5432"}},
-                       "duration_seconds": {"min": helper_min_seconds, "max": 14400}}, f)
-        self.helper = subprocess.Popen(["ip", "netns", "exec", self.server,
-                                        os.path.join(w.build_dir, "firewall-helper", "sms-bridge-firewall-helper"),
-                                        "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        w.processes.append(self.helper)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.socket) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        check(os.path.exists(self.socket), "the firewall helper did not start")
-        r = subprocess.run([w.api_bin, "admin", "add", "alice"], input=PASSWORD + "\n", capture_output=True, text=True,
-                           timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
-        check(r.returncode == 0, f"admin add: {r.returncode} {r.stderr}")
+        config = write_config(os.path.join(w.tmp, "helper.json"), {
+            "socket": self.socket, "state_file": os.path.join(w.tmp, "port_mappings.json"),
+            "services": {"metrics": {"target": "127.0.0.1:9464"}, "postgres": {"target": "127.0.0.1:5432"}},
+            "duration_seconds": {"min": helper_min_seconds, "max": 14400}})
+        self.helper = start_helper(w, ["ip", "netns", "exec", self.server], config, self.socket)
+        add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_LISTEN=f"{SERVER_IP}:8080",
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds),
                    SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"), **(extra_env or {}))
-        log = open(w.api_log, "w")
         command = ["ip", "netns", "exec", self.server, w.api_bin]
         self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
         if bind_mounted_settings is not None:
@@ -354,56 +248,15 @@ class Site:
                 f.write(BIND_MOUNT_SEED)
             command = ["ip", "netns", "exec", self.server, "unshare", "--mount", "--propagation", "private", "sh", "-c",
                        f"mount --bind {bind_mounted_settings} {self.settings} && exec {w.api_bin}"]
-        self.api = subprocess.Popen(command, stdout=log, stderr=log, env=env)
-        w.processes.append(self.api)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and "listening on" not in w.log():
-            check(self.api.poll() is None, f"sms-bridge-api exited: {w.log()}")
-            time.sleep(0.05)
-        check("listening on" in w.log(), f"sms-bridge-api did not start: {w.log()}")
-
-    def ns(self, ns, *cmd):
-        return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=60, check=True)
+        self.api = start_api(w, command, env)
 
     def curl(self, method, path, body=None, user=f"alice:{PASSWORD}", host=SERVER_IP, port=8080):
         """curl from the laptop, the way the seed's examples do. Returns (status, parsed JSON or text)."""
-        cmd = ["ip", "netns", "exec", self.laptop, "curl", "-s", "-m", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]
-        if user:
-            cmd += ["-u", user]
-        if body is not None or method != "GET":  # an API client declares JSON on every state change
-            cmd += ["-H", "Content-Type: application/json"]
-        if body is not None:
-            cmd += ["--data-binary", body if isinstance(body, str) else json.dumps(body)]
-        r = subprocess.run(cmd + [f"http://{host}:{port}{path}"], capture_output=True, text=True, timeout=30)
-        text, _, code = r.stdout.rpartition("\n")
-        try:
-            parsed = json.loads(text) if text else None
-        except json.JSONDecodeError:
-            parsed = text
-        return int(code or 0), parsed
+        return curl(self.laptop, method, f"http://{host}:{port}{path}", body, user)
 
     def request(self, method, path, body=None, headers=(), user=None):
         """curl from the laptop with extra headers; returns (status, lower-cased headers, parsed body)."""
-        cmd = ["ip", "netns", "exec", self.laptop, "curl", "-s", "-m", "10", "-D", "-", "-o", "-", "-X", method]
-        for h in headers:
-            cmd += ["-H", h]
-        if user:
-            cmd += ["-u", user]
-        if body is not None:
-            cmd += ["--data-binary", body if isinstance(body, str) else json.dumps(body)]
-        r = subprocess.run(cmd + [f"http://{SERVER_IP}:8080{path}"], capture_output=True, text=True, timeout=30)
-        head, _, text = r.stdout.partition("\n\n")  # text mode turned CRLF into LF
-        lines = head.split("\n")
-        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
-        found = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            found[k.strip().lower()] = v.strip()
-        try:
-            parsed = json.loads(text) if text else None
-        except json.JSONDecodeError:
-            parsed = text
-        return status, found, parsed
+        return curl_with_headers(self.laptop, method, f"http://{SERVER_IP}:8080{path}", body, headers, user)
 
     def door_works(self):
         status, body = self.curl("GET", "/health", user=None, port=9100)
@@ -863,86 +716,6 @@ def scenario_sms_flow(w):
         check(line in text, f"/metrics lacks '{line}'")
 
 
-class Backend:
-    """A real HTTPS backend with a private CA: checks each request's signature and records it."""
-
-    def __init__(self, tmp, secret):
-        import hashlib
-        import hmac
-        import http.server
-        import ssl
-        import threading
-        self.secret = secret.encode()
-        self.ca = os.path.join(tmp, "ca.pem")
-        key, cert = os.path.join(tmp, "server.key"), os.path.join(tmp, "server.pem")
-        ca_key = os.path.join(tmp, "ca.key")
-        run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca, "-days", "2",
-            "-subj", "/CN=SMS Bridge test CA")
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", os.path.join(tmp, "server.csr"),
-            "-subj", "/CN=localhost")
-        with open(os.path.join(tmp, "san.ext"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run("openssl", "x509", "-req", "-in", os.path.join(tmp, "server.csr"), "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial",
-            "-out", cert, "-days", "2", "-extfile", os.path.join(tmp, "san.ext"))
-        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.tls.load_cert_chain(cert, key)
-        self.received = []  # (path, idempotency key, payload) with a valid signature
-        self.bad_signatures = 0
-        self.mode = "up"
-        backend = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                expected = hmac.new(backend.secret, self.headers.get("X-Timestamp", "").encode() + body, hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(expected, self.headers.get("X-Signature", "")):
-                    backend.bad_signatures += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                if backend.mode == "fail":
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                if backend.mode == "slow":
-                    time.sleep(3)
-                backend.received.append((self.path, self.headers.get("Idempotency-Key"), json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        class Server(http.server.ThreadingHTTPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client killed mid-request (part of the test) is not news
-
-        self.server_class, self.handler = Server, Handler
-        self.threading = threading
-        self.port = None
-        self.start()
-
-    def start(self):
-        self.httpd = self.server_class(("127.0.0.1", self.port or 0), self.handler)
-        self.httpd.socket = self.tls.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = self.threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def keys(self, path="/sync"):
-        return [k for p, k, _ in self.received if p == path]
-
-
 def scenario_delivery(w):
     secret, api_key = "hmac-secret-0123456789", "gateway-key-0123456789"
     backend = Backend(w.tmp, secret)
@@ -1154,8 +927,7 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 def main():
     def missing(args):
-        return ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"]) + \
-            absent_tools("psql", "curl", "ip", "runuser", "promtool", "unshare", "openssl")
+        return missing_server() + absent_tools("psql", "curl", "ip", "runuser", "promtool", "unshare", "openssl")
     return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing,
                          prepare=lambda world: world.pg.init())
 

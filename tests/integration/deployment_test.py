@@ -19,57 +19,19 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
 import yaml
 
-from api_pg_test import Postgres, pg_bin
-from testkit import TestFailure, absent_tools, check, kill_all, integration_main
+from kit.core import absent_tools, check, integration_main, run
+from kit.postgres import missing_server
+from kit.sites import World
+from kit.stack import ADMIN_PASSWORD, COMPOSE, LAPTOP_IP, MONITOR_PASSWORD, REPO, SERVER_IP, SYSTEMD, Stack
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-COMPOSE = os.path.join(REPO, "compose")
-SYSTEMD = os.path.join(COMPOSE, "systemd")
 LAPTOP = os.path.join(REPO, "laptop-monitoring")
-SERVER_IP, LAPTOP_IP = "10.61.0.1", "10.61.0.2"
-ADMIN_PASSWORD = 'laptop "admin" pass\\word $HOME'  # spaces, quotes, a backslash, a $: .env is literal
-MONITOR_PASSWORD = "monitor-password-123"
 # The Debian 12 base images already hold these (debian:12-slim).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
-
-
-def run(cmd, timeout=120, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-class World:
-    def __init__(self, build_dir):
-        self.build_dir = build_dir
-        self.tmp = tempfile.mkdtemp(prefix="sms-bridge-deploy-")
-        os.chmod(self.tmp, 0o755)
-        self.processes = []
-        self.namespaces = []
-        self.pg = None
-        self.api_log = os.path.join(self.tmp, "api.log")
-
-    def teardown(self):
-        kill_all(self.processes)
-        self.processes = []
-        for ns in self.namespaces:
-            run(["ip", "netns", "del", ns])
-        self.namespaces = []
-        if self.pg:
-            self.pg.remove()
-            self.pg = None
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.api_log) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
 
 
 def compose_dir_with_env(w, source, name, replacements):
@@ -413,113 +375,6 @@ def alert_queries():
 
 # ---------------------------------------------------------------- end to end
 
-class Site:
-    """Server and laptop namespaces; PostgreSQL, the helper and the api in the server one."""
-
-    def __init__(self, w):
-        self.w = w
-        tag = os.getpid() % 100000
-        self.server, self.laptop = f"sbDS{tag}", f"sbDL{tag}"
-        for ns in (self.server, self.laptop):
-            run(["ip", "netns", "add", ns], check=True)
-            w.namespaces.append(ns)
-            self.ns(ns, "ip", "link", "set", "lo", "up")
-        self.ns(self.server, "ip", "link", "add", "s-eth", "type", "veth", "peer", "name", "l-eth", "netns", self.laptop)
-        self.ns(self.server, "ip", "addr", "add", f"{SERVER_IP}/24", "dev", "s-eth")
-        self.ns(self.server, "ip", "link", "set", "s-eth", "up")
-        self.ns(self.laptop, "ip", "addr", "add", f"{LAPTOP_IP}/24", "dev", "l-eth")
-        self.ns(self.laptop, "ip", "link", "set", "l-eth", "up")
-        # The sysctl drop-in's route_localnet line, for this namespace's ingress interface.
-        with open(os.path.join(SYSTEMD, "60-sms-bridge.sysctl.conf")) as f:
-            line = next(l for l in f if l.startswith("net.ipv4.conf."))
-        self.ns(self.server, "sysctl", "-qw", line.split("=")[0].strip().replace(".eth0.", ".s-eth.") + "=1")
-
-    def ns(self, ns, *cmd, check_rc=True, **kw):
-        r = run(["ip", "netns", "exec", ns, *cmd], **kw)
-        if check_rc and r.returncode != 0:
-            raise TestFailure(f"{' '.join(cmd)} in {ns}: {r.stderr.strip()}")
-        return r
-
-    def start_postgres(self):
-        """A cluster on 127.0.0.1:5432 inside the server namespace, the postgres door's target,
-        with the read-only monitoring role README tells operators to create."""
-        pg = Postgres()
-        self.w.pg = pg
-        pg.as_postgres(pg_bin("initdb"), "-D", pg.data, "-A", "trust", "-U", "postgres", "--no-sync")
-        with open(os.path.join(pg.data, "pg_hba.conf"), "a") as f:
-            f.write("host all all 0.0.0.0/0 scram-sha-256\n")
-        r = run(["ip", "netns", "exec", self.server, "runuser", "-u", "postgres", "--", pg_bin("pg_ctl"), "-D", pg.data, "-w",
-                 "-l", os.path.join(pg.dir, "log"), "-o", f"-k {pg.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                cwd="/")
-        check(r.returncode == 0, f"pg_ctl start: {r.stderr}")
-        pg.running = True
-        pg.as_postgres(pg_bin("createdb"), "-h", pg.dir, "-U", "postgres", "sms_bridge")
-        pg.psql(f"CREATE ROLE sms_bridge_monitor LOGIN PASSWORD '{MONITOR_PASSWORD}' IN ROLE pg_monitor")
-        return pg
-
-    def start_helper(self):
-        with open(os.path.join(SYSTEMD, "firewall-helper.json")) as f:
-            config = json.load(f)
-        self.socket = os.path.join(self.w.tmp, "firewall.sock")
-        config.update(socket=self.socket, state_file=os.path.join(self.w.tmp, "port_mappings.json"), allowed_uids=[0])
-        path = os.path.join(self.w.tmp, "firewall-helper.json")
-        with open(path, "w") as f:
-            json.dump(config, f)
-        p = subprocess.Popen(["ip", "netns", "exec", self.server,
-                              os.path.join(self.w.build_dir, "firewall-helper", "sms-bridge-firewall-helper"), "--config", path],
-                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.w.tmp, "helper.log"), "w"))
-        self.w.processes.append(p)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.socket) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        check(os.path.exists(self.socket), "the firewall helper did not start")
-
-    def start_api(self, pg, extra_env=None, prefix=()):
-        """sms-bridge-api in the server namespace; `prefix` goes before the binary (e.g. prlimit)."""
-        api = os.path.join(self.w.build_dir, "api-daemon", "sms-bridge-api")
-        r = run([api, "admin", "add", "ops"], input=ADMIN_PASSWORD + "\n", env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
-        check(r.returncode == 0, f"admin add: {r.stderr}")
-        settings = os.path.join(self.w.tmp, "sms_settings.json")
-        shutil.copy(os.path.join(COMPOSE, "sms_settings.json"), settings)
-        self.sms_key = "gateway-key-0123456789"
-        env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url, SMS_BRIDGE_LISTEN="0.0.0.0:8080",
-                   SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
-                   SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=settings,
-                   SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"), SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789",
-                   SMS_BRIDGE_SMS_API_KEY=self.sms_key, **(extra_env or {}))
-        log = open(self.w.api_log, "w")
-        p = subprocess.Popen(["ip", "netns", "exec", self.server, *prefix, api], stdout=log, stderr=log, env=env)
-        self.w.processes.append(p)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and "listening on" not in self.w.log():
-            check(p.poll() is None, f"sms-bridge-api exited: {self.w.log()}")
-            time.sleep(0.05)
-        check("listening on" in self.w.log(), "sms-bridge-api did not start")
-
-    def laptop_curl(self, url, *args):
-        r = self.ns(self.laptop, "curl", "-s", "-m", "10", "-w", "\n%{http_code}", *args, url, check_rc=False)
-        text, _, code = r.stdout.rpartition("\n")
-        return int(code or 0), text
-
-    def sms_traffic(self, round_number):
-        """One registration, its SMS and its PIN, plus one SMS that fails a check: the SMS panels' data."""
-        mobile = f"+9198765{round_number:05d}"
-        post = lambda path, body, *h: self.laptop_curl(f"http://{SERVER_IP}:8080{path}", "-H", "Content-Type: application/json",
-                                                       *h, "--data-binary", json.dumps(body))
-        status, text = post("/onboarding/register", {"mobile_number": mobile})
-        check(status == 200, f"register: {status} {text}")
-        code = json.loads(text)["hash"]
-        key = ("-H", f"X-API-Key: {self.sms_key}")
-        post("/sms/receive", {"mobile_number": mobile, "message": "JOIN:" + code, "received_at": "2026-11-27T10:00:00Z"}, *key)
-        status, text = post("/sms/receive", {"mobile_number": mobile, "message": "ONBOARD:" + code,
-                                             "received_at": "2026-11-27T10:00:00Z"}, *key)
-        check(status == 200 and json.loads(text)["status"] == "received", f"receive: {status} {text}")
-        status, text = post("/pin-setup", {"mobile_number": mobile, "pin": "1234", "hash": code})
-        check(status == 200, f"pin-setup: {status} {text}")
-        self.laptop_curl(f"http://{SERVER_IP}:8080/health")
-        self.laptop_curl(f"http://{SERVER_IP}:8080/no-such-page")
-
-
 def prometheus_query(site, expr):
     status, text = site.laptop_curl("http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
     check(status == 200, f"query {expr}: {status} {text}")
@@ -545,7 +400,7 @@ def wait_for(what, predicate, seconds, tick=None):
 
 
 def scenario_laptop_end_to_end(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "100000"})  # a registration a second from one laptop
@@ -674,9 +529,8 @@ def main():
         tools = ["docker-compose", "promtool", "shellcheck", "systemd-analyze", "readelf", "ldd", "dpkg"]
         if args.scenario != "laptop_end_to_end":
             return absent_tools(*tools)
-        return absent_tools(*tools, "prometheus", "prometheus-postgres-exporter", "psql", "curl", "ip", "runuser") + \
-            ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
-    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
+        return absent_tools(*tools, "prometheus", "prometheus-postgres-exporter", "psql", "curl", "ip", "runuser") + missing_server()
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir), "sms-bridge-deploy-"), missing)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,7 +37,7 @@ import urllib.parse
 
 import yaml
 
-from testkit import TestFailure, absent_tools, check, integration_main, kill_all
+from kit.core import TestFailure, absent_tools, check, integration_main, kill_all
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))

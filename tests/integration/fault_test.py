@@ -28,7 +28,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,8 +37,12 @@ import time
 import urllib.error
 import urllib.request
 
-from api_pg_test import Backend, Postgres, pg_bin
-from testkit import TestFailure, absent_tools, check, kill_all, integration_main
+from kit import sites
+from kit.api import add_admin, api_bin, start_api
+from kit.backend import Backend
+from kit.core import absent_tools, check, integration_main, run
+from kit.helper import start_helper, write_config
+from kit.postgres import Postgres, missing_server
 
 SERVER_IP, LAPTOP_IP = "10.62.0.1", "10.62.0.2"
 SECRET, API_KEY = "fault-hmac-secret-0123456789", "fault-gateway-key-0123456789"
@@ -54,35 +57,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
-
-
-class World:
+class World(sites.World):
     def __init__(self, build_dir):
-        self.build_dir = build_dir
-        self.tmp = os.path.realpath(__import__("tempfile").mkdtemp(prefix="sms-bridge-fault-"))
-        os.chmod(self.tmp, 0o755)
+        super().__init__(build_dir, "sms-bridge-fault-")
         self.pg = Postgres()
-        self.processes, self.namespaces = [], []
-        self.api_log = os.path.join(self.tmp, "api.log")
         self.helper = self.api = self.holder = None
-
-    def teardown(self):
-        kill_all([p for p in self.processes if p])
-        self.processes = []
-        for ns in self.namespaces:
-            run(["ip", "netns", "del", ns])
-        self.namespaces = []
-        self.pg.remove()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.api_log, errors="replace") as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
 
 
 class Storm:
@@ -107,18 +86,8 @@ class Storm:
 
     def build(self):
         w = self.w
-        tag = os.getpid() % 100000
-        self.server, self.laptop = f"sbFS{tag}", f"sbFL{tag}"
-        for ns in (self.server, self.laptop):
-            run(["ip", "netns", "add", ns], check=True)
-            w.namespaces.append(ns)
-            run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        run(["ip", "netns", "exec", self.server, "ip", "link", "add", "s-eth", "type", "veth", "peer", "name", "l-eth",
-             "netns", self.laptop], check=True)
-        for ns, dev, ip in ((self.server, "s-eth", SERVER_IP), (self.laptop, "l-eth", LAPTOP_IP)):
-            run(["ip", "netns", "exec", ns, "ip", "addr", "add", f"{ip}/24", "dev", dev], check=True)
-            run(["ip", "netns", "exec", ns, "ip", "link", "set", dev, "up"], check=True)
-        run(["ip", "netns", "exec", self.server, "sysctl", "-qw", "net.ipv4.conf.s-eth.route_localnet=1"], check=True)
+        site = sites.Site(w, "F", SERVER_IP, LAPTOP_IP)
+        self.server, self.laptop = site.server, site.laptop
         # The doors' targets: a listener per door in the server namespace that says "ok".
         listener = ("import socket,threading\n"
                     "def serve(p):\n"
@@ -140,10 +109,10 @@ class Storm:
         check("tmpfs" in self.holder_mounts(), "the tmpfs for the helper's state was not mounted")
         self.socket = os.path.join(w.tmp, "fw.sock")
         self.helper_config = os.path.join(w.tmp, "helper.json")
-        with open(self.helper_config, "w") as f:
-            json.dump({"socket": self.socket, "state_file": os.path.join(self.state_dir, "port_mappings.json"),
-                       "services": {name: {"target": f"127.0.0.1:{t}"} for name, (_, t) in DOORS.items()},
-                       "duration_seconds": {"min": 1, "max": 600}, "reconcile_interval_seconds": 1}, f)
+        write_config(self.helper_config, {
+            "socket": self.socket, "state_file": os.path.join(self.state_dir, "port_mappings.json"),
+            "services": {name: {"target": f"127.0.0.1:{t}"} for name, (_, t) in DOORS.items()},
+            "duration_seconds": {"min": 1, "max": 600}, "reconcile_interval_seconds": 1})
         self.start_helper()
         # PostgreSQL, the HTTPS backend, the admin, sms-bridge-api.
         w.pg.init()
@@ -153,9 +122,7 @@ class Storm:
             json.dump({"settings": {"allowed_countries": ["+91"], "count_threshold": 100000,
                                     "sync_url": f"https://localhost:{self.backend.port}/sync",
                                     "monitoring_ports": {name: {"port": e, "enabled": True} for name, (e, _) in DOORS.items()}}}, f)
-        r = run([os.path.join(w.build_dir, "api-daemon", "sms-bridge-api"), "admin", "add", ADMIN[0]], input=ADMIN[1] + "\n",
-                env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
-        check(r.returncode == 0, f"admin add: {r.stderr}")
+        add_admin(w.build_dir, w.pg.url, *ADMIN)
         self.port, self.metrics_port = free_port(), free_port()
         self.start_api()
 
@@ -171,17 +138,13 @@ class Storm:
         return f"/proc/{self.w.holder.pid}/root{self.state_dir}/{name}"
 
     def start_helper(self):
+        """The helper inside the holder's mount namespace (where its state tmpfs is) and the server's
+        network namespace; also used to bring it back after a SIGKILL."""
         if os.path.exists(self.socket):
             os.remove(self.socket)
-        self.w.helper = subprocess.Popen(["nsenter", f"--target={self.w.holder.pid}", "--mount", f"--net=/var/run/netns/{self.server}",
-                                          os.path.join(self.w.build_dir, "firewall-helper", "sms-bridge-firewall-helper"),
-                                          "--config", self.helper_config],
-                                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.w.tmp, "helper.log"), "a"))
-        self.w.processes.append(self.w.helper)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.socket) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        check(os.path.exists(self.socket), "the helper did not come back")
+        enter = ["nsenter", f"--target={self.w.holder.pid}", "--mount", f"--net=/var/run/netns/{self.server}"]
+        self.w.helper = start_helper(self.w, enter, self.helper_config, self.socket,
+                                     stderr=open(os.path.join(self.w.tmp, "helper.log"), "a"))
 
     def start_api(self):
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=self.w.pg.url, SMS_BRIDGE_LISTEN=f"127.0.0.1:{self.port}",
@@ -189,19 +152,13 @@ class Storm:
                    SMS_BRIDGE_SETTINGS_FILE=self.settings, SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"),
                    SMS_BRIDGE_HMAC_SECRET=SECRET, SMS_BRIDGE_SMS_API_KEY=API_KEY, SMS_BRIDGE_BACKEND_CA_FILE=self.backend.ca,
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS="1", SMS_BRIDGE_SERVER_IP=SERVER_IP)
-        log = open(self.w.api_log, "a")
-        self.w.api = subprocess.Popen([os.path.join(self.w.build_dir, "api-daemon", "sms-bridge-api")], stdout=log, stderr=log, env=env)
-        self.w.processes.append(self.w.api)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            check(self.w.api.poll() is None, f"sms-bridge-api exited: {self.w.log()}")
+
+        def answers():
             try:
-                if self.http("GET", "/health")[0] in (200, 503):
-                    return
+                return self.http("GET", "/health")[0] in (200, 503)
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise TestFailure("sms-bridge-api did not come back")
+                return False
+        self.w.api = start_api(self.w, [api_bin(self.w.build_dir)], env, ready=answers, seconds=20, log_mode="a")
 
     def http(self, method, path, body=None, headers=None, timeout=15, auth=True):
         h = {"Content-Type": "application/json", **(headers or {})}
@@ -540,8 +497,7 @@ SCENARIOS = {"storm": scenario_storm}
 
 def main():
     def missing(args):
-        return absent_tools("ip", "nft", "nsenter", "unshare", "psql", "openssl", "runuser") + \
-            ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
+        return absent_tools("ip", "nft", "nsenter", "unshare", "psql", "openssl", "runuser") + missing_server()
     def make_world(args):
         world = World(os.path.abspath(args.build_dir))
         world.seconds = args.seconds

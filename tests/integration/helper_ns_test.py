@@ -22,11 +22,11 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from testkit import TestFailure, check, kill_all, missing_prerequisites, run_scenario
+from kit import sites
+from kit.core import TestFailure, absent_tools, check, kill_all, missing_prerequisites, run_scenario
 
 SERVER_LAPTOP_IP = "10.231.1.1"
 LAPTOP_IP = "10.231.1.2"
@@ -35,13 +35,6 @@ STRANGER_IP = "10.231.2.2"
 IFACE_TARGET_PORT = 7001
 LOCAL_TARGET_PORT = 7002
 NOBODY = 65534
-
-
-def run(cmd, check_rc=True, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
-    if check_rc and r.returncode != 0:
-        raise TestFailure(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,18 +116,15 @@ def agent(host, port):
 # ---------------------------------------------------------------------------------------------
 # The world: namespaces, targets, the helper
 
-class World:
+class World(sites.World):
     def __init__(self, bin_dir, tag):
+        super().__init__(os.path.dirname(bin_dir), "sms-bridge-it-")
         self.bin_dir = bin_dir
         self.tag = tag
         self.server = f"sbS{tag}"
         self.laptop = f"sbL{tag}"
         self.stranger = f"sbX{tag}"
-        self.namespaces = []
-        self.processes = []
         self.helper = None
-        self.tmp = tempfile.mkdtemp(prefix="sms-bridge-it-")
-        os.chmod(self.tmp, 0o755)
         self.socket = os.path.join(self.tmp, "run", "firewall.sock")
         self.state = os.path.join(self.tmp, "state", "port_mappings.json")
         os.makedirs(os.path.dirname(self.socket))
@@ -144,21 +134,14 @@ class World:
 
     # -- set-up and tear-down
     def ns(self, ns, *cmd, check_rc=True):
-        return run(["ip", "netns", "exec", ns, *cmd], check_rc=check_rc)
+        return sites.netns(ns, *cmd, check_rc=check_rc, timeout=60)
 
     def build(self):
         for ns in (self.server, self.laptop, self.stranger):
-            run(["ip", "netns", "add", ns])
-            self.namespaces.append(ns)
-            self.ns(ns, "ip", "link", "set", "lo", "up")
+            self.add_namespace(ns)
         for peer, s_if, p_if, s_ip, p_ip in ((self.laptop, "s-lap", "l-eth", SERVER_LAPTOP_IP, LAPTOP_IP),
                                             (self.stranger, "s-str", "x-eth", SERVER_STRANGER_IP, STRANGER_IP)):
-            # Created inside the server namespace, so the host's namespace never holds the pair.
-            self.ns(self.server, "ip", "link", "add", s_if, "type", "veth", "peer", "name", p_if, "netns", peer)
-            self.ns(self.server, "ip", "addr", "add", f"{s_ip}/24", "dev", s_if)
-            self.ns(self.server, "ip", "link", "set", s_if, "up")
-            self.ns(peer, "ip", "addr", "add", f"{p_ip}/24", "dev", p_if)
-            self.ns(peer, "ip", "link", "set", p_if, "up")
+            sites.veth(self.server, s_if, s_ip, peer, p_if, p_ip)
             self.ns(peer, "ip", "route", "add", "default", "via", s_ip)
             # route_localnet inside the server namespace only: the 127.0.0.1 target is reachable by DNAT.
             self.ns(self.server, "sysctl", "-qw", f"net.ipv4.conf.{s_if}.route_localnet=1")
@@ -179,13 +162,9 @@ class World:
         return p
 
     def teardown(self):
-        kill_all(self.processes + ([self.helper] if self.helper else []))
-        self.processes = []
+        kill_all([self.helper] if self.helper else [])
         self.helper = None
-        for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        self.namespaces = []
-        subprocess.run(["rm", "-rf", self.tmp], capture_output=True)
+        super().teardown()
 
     # -- the helper
     def write_config(self, **overrides):
@@ -760,16 +739,11 @@ def main():
     if not args.bin_dir or not args.scenario:
         parser.error("--bin-dir and --scenario are required")
 
-    missing = []
-    if os.geteuid() != 0:
-        missing.append("root")
-    for tool in ("ip", "nft", "setpriv", "sysctl", "iptables"):
-        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
-            missing.append(tool)
+    missing = ([] if os.geteuid() == 0 else ["root"]) + absent_tools("ip", "nft", "setpriv", "sysctl", "iptables")
     if missing:
         return missing_prerequisites(missing)  # in CI an integration test that cannot run is a failure
 
-    world = World(os.path.abspath(args.bin_dir), f"{os.getpid() % 100000}")
+    world = World(os.path.abspath(args.bin_dir), f"{sites.pid_tag()}")
     return run_scenario(args.scenario, world, world.build, SCENARIOS[args.scenario], world.log_text)
 
 

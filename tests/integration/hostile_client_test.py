@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Hostile clients against the real stack (deployment_test.Site: PostgreSQL,
+"""Hostile clients against the real stack (kit.stack.Stack: PostgreSQL,
 the firewall helper and sms-bridge-api in a server namespace, the attacker in a laptop namespace).
 
 Scenarios:
@@ -41,10 +41,13 @@ import subprocess
 import sys
 import time
 
-from api_pg_test import pg_bin
-from deployment_test import ADMIN_PASSWORD, SERVER_IP, Site, World
-from hostile_input_test import js, request, send
-from testkit import absent_tools, check, integration_main
+from kit.api import api_bin
+from kit.core import absent_tools, check, integration_main
+from kit.helper import helper_bin
+from kit.postgres import missing_server
+from kit.raw import js, request, send
+from kit.sites import World
+from kit.stack import ADMIN_PASSWORD, SERVER_IP, Stack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER_LIMIT = 16 * 1024
@@ -74,7 +77,7 @@ def health(site):
 
 
 def scenario_floods(w):
-    site = Site(w)
+    site = Stack(w)
     site.ns(site.server, "sysctl", "-qw", "net.ipv4.tcp_rmem=4096 16384 65536")  # this namespace only
     pg = site.start_postgres()
     site.start_helper()
@@ -114,7 +117,7 @@ def scenario_floods(w):
 
 
 def fwctl(site, *args):
-    r = subprocess.run([os.path.join(site.w.build_dir, "firewall-helper", "sms-bridge-fwctl"), "--socket", site.socket, *args],
+    r = subprocess.run([helper_bin(site.w.build_dir, "sms-bridge-fwctl"), "--socket", site.socket, *args],
                        capture_output=True, text=True, timeout=15)
     return r.returncode, json.loads(r.stdout) if r.stdout.strip() else None
 
@@ -133,7 +136,7 @@ def detail_of(answer):
 
 
 def full_site(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg)
@@ -210,7 +213,7 @@ def scenario_numbers(w):
 
 
 def admin_command(site, pg, *args, password=""):
-    api = os.path.join(site.w.build_dir, "api-daemon", "sms-bridge-api")
+    api = api_bin(site.w.build_dir)
     r = subprocess.run([api, "admin", *args], input=password + "\n", capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
     check(r.returncode == 0, f"admin {' '.join(args)}: {r.stderr}")
@@ -343,7 +346,7 @@ def health_from(site, address):
 
 
 def scenario_connections(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg, extra_env={"SMS_BRIDGE_MAX_CONNECTIONS": "100", "SMS_BRIDGE_MAX_CONNECTIONS_PER_SOURCE": "64"})
@@ -382,7 +385,7 @@ def cpu_seconds(pid):
 
 
 def scenario_emfile(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg, extra_env={"SMS_BRIDGE_MAX_CONNECTIONS": "4096", "SMS_BRIDGE_MAX_CONNECTIONS_PER_SOURCE": "4096"},
@@ -407,7 +410,7 @@ def scenario_emfile(w):
 
 
 def scenario_pins(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg, extra_env={"SMS_BRIDGE_PIN_RETENTION_SECONDS": "3"})
@@ -429,7 +432,7 @@ def scenario_pins(w):
 
 
 def scenario_sms_budget(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "5"})
@@ -457,7 +460,7 @@ def scenario_sms_budget(w):
 
 
 def scenario_retention(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     api = os.path.join(w.build_dir, "api-daemon", "sms-bridge-api")
     r = subprocess.run([api, "migrate"], capture_output=True, text=True, timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url))
@@ -500,8 +503,8 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 def main():
     def missing(args):
-        return absent_tools("ip", "psql", "runuser", "curl") + ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
-    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
+        return absent_tools("ip", "psql", "runuser", "curl") + missing_server()
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir), "sms-bridge-deploy-"), missing)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A table of hostile inputs against every route of sms-bridge-api's public listener.
 
-The server namespace runs PostgreSQL, the firewall helper and sms-bridge-api (deployment_test.Site);
-the requests are raw bytes sent from the laptop namespace (raw_http.py), so malformed HTTP, NUL
+The server namespace runs PostgreSQL, the firewall helper and sms-bridge-api (kit.stack.Stack);
+the requests are raw bytes sent from the laptop namespace (kit.raw, raw_http.py), so malformed HTTP, NUL
 bytes and non-UTF-8 reach the daemon as written. Expected of every case: an answer (no crash, no
 reset), never a 5xx, and every refusal a JSON {"detail": "<a sentence>"}. Afterwards the daemon
 still answers /health, the helper still serves, and the audit tables are intact.
@@ -13,15 +13,13 @@ Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing 
 import base64
 import json
 import os
-import subprocess
 import sys
 
-from api_pg_test import pg_bin
-from deployment_test import ADMIN_PASSWORD, SERVER_IP, Site, World
-from testkit import absent_tools, check, integration_main
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-BASIC = "Basic " + base64.b64encode(f"ops:{ADMIN_PASSWORD}".encode()).decode()
+from kit.core import absent_tools, check, integration_main
+from kit.postgres import missing_server
+from kit.raw import BASIC, js, request, send
+from kit.sites import World
+from kit.stack import ADMIN_PASSWORD, Stack
 SQL = ["' OR '1'='1", "'; DROP TABLE admins; --", "\\'", "$1", "%_%", "\") OR 1=1 --", "1; SELECT pg_sleep(5)"]
 CIDRS = ["0.0.0.0/0", "::/0", "10.0.0.1/33", "10.0.0.256", "fe80::1%eth0", "::ffff:1.2.3.4", "1.2.3.4/-1", "",
          "1.2.3.4/32 ", "127.0.0.1/8", "1" * 300, "10.61.0.2/32/32", "[::1]", "224.0.0.1", "255.255.255.255/32"]
@@ -29,32 +27,6 @@ BAD_JSON = [b"{", b"[]", b'"text"', b"null", b'{"a":', b"[" * 5000 + b"]" * 5000
             b'{"service": 1e999999}', b'{"service": 123456789012345678901234567890}', b'{"service": "met\x00rics"}',
             b'{"service": "\xff\xfe\xfd"}', b'{"service": "metrics", "service": "postgres", "duration_minutes": 15}',
             b"\x00\x00\x00", b'{"service": "' + b"a" * 60000 + b'"}', b"\xef\xbb\xbf{}", b'{"service": "\\ud800"}']
-
-
-def request(method, path, body=b"", headers=None, auth=BASIC, content_type="application/json"):
-    """The raw bytes of one HTTP/1.1 request."""
-    head = [f"{method} {path} HTTP/1.1", f"Host: {SERVER_IP}:8080", "Connection: close"]
-    if auth:
-        head.append(f"Authorization: {auth}")
-    if content_type and (body or method in ("POST", "PUT", "DELETE")):  # a state change over Basic must declare JSON
-        head.append(f"Content-Type: {content_type}")
-    for k, v in (headers or {}).items():
-        head.append(f"{k}: {v}")
-    if body or method in ("POST", "PUT", "DELETE"):
-        head.append(f"Content-Length: {len(body)}")
-    return "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body
-
-
-def js(value):
-    return json.dumps(value).encode()
-
-
-def send(site, raws):
-    cases = [{"host": SERVER_IP, "port": 8080, "request": base64.b64encode(r).decode()} for r in raws]
-    r = subprocess.run(["ip", "netns", "exec", site.laptop, sys.executable, os.path.join(HERE, "raw_http.py")],
-                       input=json.dumps(cases), capture_output=True, text=True, timeout=1200)
-    check(r.returncode == 0, f"raw_http.py: {r.stderr}")
-    return json.loads(r.stdout)
 
 
 def build_cases(cookie, csrf):
@@ -156,7 +128,7 @@ def build_cases(cookie, csrf):
 
 
 def scenario_table(w):
-    site = Site(w)
+    site = Stack(w)
     pg = site.start_postgres()
     site.start_helper()
     site.start_api(pg)
@@ -202,8 +174,8 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 
 def main():
     def missing(args):
-        return absent_tools("ip", "psql", "runuser") + ([] if pg_bin("initdb") else ["PostgreSQL server (initdb)"])
-    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing)
+        return absent_tools("ip", "psql", "runuser") + missing_server()
+    return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir), "sms-bridge-deploy-"), missing)
 
 if __name__ == "__main__":
     sys.exit(main())

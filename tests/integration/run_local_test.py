@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from testkit import missing_prerequisites
+from kit.core import missing_prerequisites
 
 
 

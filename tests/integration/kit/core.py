@@ -1,4 +1,5 @@
-"""What the integration test scripts share: failures, checks, and the CI rule on prerequisites."""
+"""What the integration test scripts share: failures, checks, killing what a test started, running
+commands, the shared command line, and the CI rule on prerequisites."""
 import argparse
 import atexit
 import os
@@ -82,3 +83,13 @@ def integration_main(doc, scenarios, make_world, missing=lambda args: [], prepar
 def absent_tools(*tools):
     """The command-line tools of `tools` that are not on PATH."""
     return [t for t in tools if shutil.which(t) is None]
+
+
+def run(cmd, timeout=120, check_rc=False, **kw):
+    """Runs a command to completion and captures its text output; with check_rc a non-zero exit
+    is a TestFailure that names the command and quotes its stderr."""
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check_rc and r.returncode != 0:
+        raise TestFailure(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()}")
+    return r
+
