@@ -1,6 +1,8 @@
 // sms-bridge-api's configuration: one table of settings drives parsing, validation and --help.
 #include "api-daemon/api_config.hpp"
 
+#include "api-daemon/bounded_numbers.hpp"
+
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -31,12 +33,9 @@ fallible<listen_address> parse_listen(const std::string& name, const std::string
   boost::system::error_code ec;
   boost::asio::ip::make_address(host, ec);
   if (ec) return fail(fmt::format("{}: '{}' is not a numeric IP address.", name, host));
-  unsigned port = 0;
-  auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || perr != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) {
-    return fail(fmt::format("{}: '{}' is not a port (0 to 65535).", name, port_text));
-  }
-  return listen_address{host, static_cast<std::uint16_t>(port)};
+  const auto port = whole_number(port_text, 0, 65535);
+  if (!port) return fail(fmt::format("{}: '{}' is not a port (0 to 65535).", name, port_text));
+  return listen_address{host, static_cast<std::uint16_t>(*port)};
 }
 
 
@@ -52,22 +51,44 @@ fallible<bool> parse_bool(const std::string& name, const std::string& text) {
   return fail(fmt::format("{} must be true or false, not '{}'.", name, text));
 }
 
-fallible<std::uint32_t> parse_seconds(const std::string& name, const std::string& text) {
-  std::uint32_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v == 0 || v > 604800) {
-    return fail(fmt::format("{} must be a number of seconds from 1 to 604800, not '{}'.", name, text));
-  }
-  return v;
+using apply_fn = std::function<fallible<void>(api_config&, const std::string& name, const std::string& value)>;
+
+// A whole-number setting within [min, max], stored in `field`.
+apply_fn count_into(std::uint32_t api_config::*field, std::uint32_t min, std::uint32_t max) {
+  return [field, min, max](api_config& c, const std::string& name, const std::string& text) -> fallible<void> {
+    const auto v = whole_number(text, min, max);
+    if (!v) return fail(fmt::format("{} must be a whole number from {} to {}, not '{}'.", name, min, max, text));
+    c.*field = static_cast<std::uint32_t>(*v);
+    return {};
+  };
 }
 
-fallible<std::uint32_t> parse_count(const std::string& name, const std::string& text, std::uint32_t min, std::uint32_t max) {
-  std::uint32_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || v < min || v > max) {
-    return fail(fmt::format("{} must be a whole number from {} to {}, not '{}'.", name, min, max, text));
-  }
-  return v;
+// A duration setting, 1 s to a week.
+apply_fn seconds_into(std::uint32_t api_config::*field) {
+  return [field](api_config& c, const std::string& name, const std::string& text) -> fallible<void> {
+    const auto v = whole_number(text, 1, 604800);
+    if (!v) return fail(fmt::format("{} must be a number of seconds from 1 to 604800, not '{}'.", name, text));
+    c.*field = static_cast<std::uint32_t>(*v);
+    return {};
+  };
+}
+
+apply_fn flag_into(bool api_config::*field) {
+  return [field](api_config& c, const std::string& name, const std::string& text) -> fallible<void> {
+    auto b = parse_bool(name, text);
+    if (!b) return b.error();
+    c.*field = *b;
+    return {};
+  };
+}
+
+apply_fn listen_into(listen_address api_config::*field) {
+  return [field](api_config& c, const std::string& name, const std::string& text) -> fallible<void> {
+    auto a = parse_listen(name, text);
+    if (!a) return a.error();
+    c.*field = *a;
+    return {};
+  };
 }
 
 fallible<void> set_text(std::string& field, const std::string& name, const std::string& value) {
@@ -82,68 +103,25 @@ const std::vector<setting>& settings() {
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.database_url, n, v); }},
       {{"--database-connections", "SMS_BRIDGE_DATABASE_CONNECTIONS", "8",
         "PostgreSQL connections (and database threads): how many transactions run at once"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         unsigned k = 0;
-         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), k);
-         if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || k < 1 || k > 64) {
-           return fail(fmt::format("{} must be a whole number from 1 to 64, not '{}'.", n, v));
-         }
-         c.database_connections = k;
-         return {};
-       }},
+       count_into(&api_config::database_connections, 1, 64)},
       {{"--max-connections", "SMS_BRIDGE_MAX_CONNECTIONS", "2048", "HTTP connections at once per listener (keep well under LimitNOFILE)"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto k = parse_count(n, v, 16, 100000);
-         if (!k) return k.error();
-         c.max_connections = *k;
-         return {};
-       }},
+       count_into(&api_config::max_connections, 16, 100000)},
       {{"--max-connections-per-source", "SMS_BRIDGE_MAX_CONNECTIONS_PER_SOURCE", "64",
         "HTTP connections at once from one address (loopback and TRUSTED_PROXIES exempt)"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto k = parse_count(n, v, 1, 100000);
-         if (!k) return k.error();
-         c.max_connections_per_source = *k;
-         return {};
-       }},
+       count_into(&api_config::max_connections_per_source, 1, 100000)},
       {{"--sms-requests-per-source", "SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE", "60",
         "registrations, and PIN setups, one address may make per 10 minutes (429 beyond; loopback exempt)"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto k = parse_count(n, v, 1, 1000000);
-         if (!k) return k.error();
-         c.sms_requests_per_source = *k;
-         return {};
-       }},
+       count_into(&api_config::sms_requests_per_source, 1, 1000000)},
       {{"--retention-days", "SMS_BRIDGE_RETENTION_DAYS", "90",
         "days the SMS log, the login trail, spent codes and delivered outbox items are kept (31 or more)"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto k = parse_count(n, v, 31, 3650);
-         if (!k) return k.error();
-         c.retention_days = *k;
-         return {};
-       }},
+       count_into(&api_config::retention_days, 31, 3650)},
       {{"--pin-retention-seconds", "SMS_BRIDGE_PIN_RETENTION_SECONDS", "604800",
         "how long a failed outbox item keeps its (sealed) PIN for a recovery, in seconds"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto k = parse_count(n, v, 1, 366 * 86400);
-         if (!k) return k.error();
-         c.pin_retention_seconds = *k;
-         return {};
-       }},
+       count_into(&api_config::pin_retention_seconds, 1, 366 * 86400)},
       {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener: /health and the admin API"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto a = parse_listen(n, v);
-         if (!a) return a.error();
-         c.listen = *a;
-         return {};
-       }},
+       listen_into(&api_config::listen)},
       {{"--metrics-listen", "SMS_BRIDGE_METRICS_LISTEN", "127.0.0.1:9464", "the metrics listener: /metrics and /health only (the \"metrics\" door points here)"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto a = parse_listen(n, v);
-         if (!a) return a.error();
-         c.metrics_listen = *a;
-         return {};
-       }},
+       listen_into(&api_config::metrics_listen)},
       {{"--settings-file", "SMS_BRIDGE_SETTINGS_FILE", "/etc/sms-bridge/sms_settings.json",
         "the settings file (seed format; settings.monitoring_ports names the doors)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.settings_file, n, v); }},
@@ -161,20 +139,10 @@ const std::vector<setting>& settings() {
          return {};
        }},
       {{"--monitoring-enabled", "SMS_BRIDGE_MONITORING_ENABLED", "true", "serve the /admin/monitoring API"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto b = parse_bool(n, v);
-         if (!b) return b.error();
-         c.monitoring_enabled = *b;
-         return {};
-       }},
+       flag_into(&api_config::monitoring_enabled)},
       {{"--monitoring-worker-enabled", "SMS_BRIDGE_MONITORING_WORKER_ENABLED", "true",
         "drain the helper's events into the audit trail every 5 s (and after each open or close)"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto b = parse_bool(n, v);
-         if (!b) return b.error();
-         c.monitoring_worker_enabled = *b;
-         return {};
-       }},
+       flag_into(&api_config::monitoring_worker_enabled)},
       {{"--admin-username", "SMS_BRIDGE_ADMIN_USERNAME", "(none)", "first admin, created at start only if no admin exists"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.admin_username, n, v); }},
       {{"--admin-password", "SMS_BRIDGE_ADMIN_PASSWORD", "(none)", "that admin's password (prefer the variable: flags show in ps)"},
@@ -196,27 +164,12 @@ const std::vector<setting>& settings() {
          return {};
        }},
       {{"--port-min-duration-seconds", "SMS_BRIDGE_PORT_MIN_DURATION_SECONDS", "900", "the shortest door"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto s = parse_seconds(n, v);
-         if (!s) return s.error();
-         c.port_min_duration_seconds = *s;
-         return {};
-       }},
+       seconds_into(&api_config::port_min_duration_seconds)},
       {{"--port-max-duration-seconds", "SMS_BRIDGE_PORT_MAX_DURATION_SECONDS", "14400", "the longest door"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto s = parse_seconds(n, v);
-         if (!s) return s.error();
-         c.port_max_duration_seconds = *s;
-         return {};
-       }},
+       seconds_into(&api_config::port_max_duration_seconds)},
       {{"--reconcile-interval-seconds", "SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS", "300",
         "how often the audit trail is reconciled with the helper's live doors"},
-       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
-         auto s = parse_seconds(n, v);
-         if (!s) return s.error();
-         c.reconcile_interval_seconds = *s;
-         return {};
-       }},
+       seconds_into(&api_config::reconcile_interval_seconds)},
       {{"--backend-ca-file", "SMS_BRIDGE_BACKEND_CA_FILE", "(none: the system's CAs)",
         "PEM certificates trusted, besides the system's, for the backend (sync_url, recovery_url)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.backend_ca_file, n, v); }},

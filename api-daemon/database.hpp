@@ -43,7 +43,9 @@ class database {
       c = std::make_unique<pg::connection>(std::move(*opened));
     }
     auto result = fn(*c);
-    if (c->usable()) give_back(std::move(c));  // a broken connection is dropped; the next call reconnects
+    // A broken connection is dropped, and so is one left inside a transaction (a call that began
+    // one without a pg::transaction guard): the next call must never inherit its state.
+    if (c->idle()) give_back(std::move(c));
     return result;
   }
 

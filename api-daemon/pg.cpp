@@ -147,4 +147,6 @@ db_result<void> transaction::commit() {
 
 bool connection::usable() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
+bool connection::idle() const { return usable() && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE; }
+
 }  // namespace smsbridge::api::pg

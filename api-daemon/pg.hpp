@@ -76,6 +76,8 @@ class connection {
   db_result<void> exec_script(std::string_view sql);
 
   bool usable() const;
+  // usable(), and outside any transaction: what a pooled connection must be between calls.
+  bool idle() const;
   // usable(), and the server has not gone away while it sat idle: an idle connection whose server
   // restarted still says CONNECTION_OK until used. Reads what is waiting, without blocking.
   bool alive();
