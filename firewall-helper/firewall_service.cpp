@@ -100,34 +100,11 @@ v1::Response firewall_service::handle(const v1::Request& request, const peer_ide
 
 answer firewall_service::answer_open(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
   const v1::OpenRequest& open = request.open();
-  if (!is_valid_service_name(open.service())) {
-    return refuse(v1::INVALID_ARGUMENT, "The service name must be 1 to 32 of a-z, 0-9, '_' and '-'.");
-  }
-  const service_config* svc = config_.find_service(open.service());
-  if (!svc) return refuse(v1::UNKNOWN_SERVICE, fmt::format("The firewall helper has no service named '{}'.", open.service()));
-  if (open.external_port() == 0 || open.external_port() > 65535) {
-    return refuse(v1::INVALID_ARGUMENT, fmt::format("External port {} is not a TCP port (1 to 65535).", open.external_port()));
-  }
-  const auto port = static_cast<std::uint16_t>(open.external_port());
-  if (config_.forbidden_ports.count(port)) {
-    return refuse(v1::PORT_FORBIDDEN, fmt::format("External port {} is forbidden by the helper config.", port));
-  }
-  if (port < config_.port_min || port > config_.port_max) {
-    return refuse(v1::PORT_FORBIDDEN, fmt::format("External port {} is outside the allowed range {} to {}.", port,
-                                                  config_.port_min, config_.port_max));
-  }
-  if (open.duration_seconds() < config_.duration_min || open.duration_seconds() > config_.duration_max) {
-    return refuse(v1::DURATION_OUT_OF_RANGE, fmt::format("A door may stay open from {} to {} seconds, not {}.",
-                                                         config_.duration_min, config_.duration_max, open.duration_seconds()));
-  }
-  auto source = parse_cidr(open.source());
-  if (!source) return refuse(v1::INVALID_ARGUMENT, fmt::format("The source is invalid: {}", source.error()));
-  if (auto why = source_refusal(config_, *source)) return refuse(v1::SOURCE_NOT_ALLOWED, *why);
-  if (source->network.family != svc->target.address.family) {
-    return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Service '{}' forwards to an {} address, so the source must be {} too.",
-                                                      svc->name, svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6",
-                                                      svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6"));
-  }
+  auto allowed = validate_open(config_, grant_request{open.service(), open.external_port(), open.source(), open.duration_seconds()});
+  if (!allowed) return allowed.error();
+  const service_config* svc = allowed->service;
+  const std::uint16_t port = allowed->external_port;
+  const cidr& source = allowed->source;
   if (auto r = check_text("actor", open.actor(), max_actor); !r) return r;
   if (grants_.count(svc->name)) {
     return refuse(v1::ALREADY_OPEN, fmt::format("Service '{}' already has an open door; close it first.", svc->name));
@@ -145,7 +122,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
 
   const std::int64_t now = deps_.now_ms();
   live_grant g;
-  g.rule = grant_rule{*source, port, svc->target};
+  g.rule = grant_rule{source, port, svc->target};
   g.expires_ms = now + std::int64_t{open.duration_seconds()} * 1000;
   g.deadline_steady_ms = deps_.steady_ms() + std::int64_t{open.duration_seconds()} * 1000;
   g.grant_id = deps_.new_grant_id();
@@ -342,8 +319,7 @@ answer firewall_service::answer_ack(const v1::Request& request, const peer_ident
 // ---- internals ---------------------------------------------------------------------------
 
 std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port, std::string_view for_service) {
-  if (config_.forbidden_ports.count(static_cast<std::uint16_t>(port))) return "forbidden by the helper config";
-  if (port < config_.port_min || port > config_.port_max) return "outside the allowed range";
+  if (auto why = port_not_allowed(config_, static_cast<std::uint16_t>(port))) return why;
   if (auto it = port_owner_.find(static_cast<std::uint16_t>(port)); it != port_owner_.end() && it->second != for_service) {
     return fmt::format("granted to '{}'", it->second);
   }
@@ -530,20 +506,29 @@ fallible<void> firewall_service::start() {
       events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
       continue;
     }
-    // The state file is not trusted for where a door leads: the target comes from the config,
-    // and a grant the config no longer allows is closed.
-    const service_config* svc = config_.find_service(record.service());
-    auto g = svc ? live_grant::from_proto(record, *svc) : fail("unknown service");
-    const bool allowed = g && svc->target.to_string() == record.target() && g->rule.external_port >= config_.port_min &&
-                         g->rule.external_port <= config_.port_max && !config_.forbidden_ports.count(g->rule.external_port) &&
-                         !grants_.count(record.service()) && !port_owner_.count(g->rule.external_port) &&
-                         g->rule.source.network.family == svc->target.address.family &&
-                         !source_refusal(config_, g->rule.source);
+    // The state file is not trusted: the door must still pass the same policy as an Open, its
+    // target comes from the config, and a grant the config no longer allows is closed.
+    auto allowed = validate_open(config_, grant_request{record.service(), record.external_port(), record.source(), std::nullopt});
+    std::optional<std::string> void_reason;
     if (!allowed) {
-      events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", "", 0));
+      void_reason = allowed.error().message;
+    } else if (allowed->service->target.to_string() != record.target()) {
+      void_reason = fmt::format("Service '{}' now forwards to {}, not {}.", record.service(), allowed->service->target.to_string(),
+                                record.target());
+    } else if (grants_.count(record.service()) || port_owner_.count(allowed->external_port)) {
+      void_reason = fmt::format("The state file records a second door for service '{}' or port {}.", record.service(),
+                                allowed->external_port);
+    }
+    if (void_reason) {
+      deps_.log(log_level::info, fmt::format("closed the recorded door of '{}' at start: {}", record.service(), *void_reason));
+      events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", *void_reason, 0));
       continue;
     }
-    g->deadline_steady_ms = steady_now + (expires - now);
+    auto g = live_grant::from_proto(record, *allowed->service);
+    if (!g) continue;  // cannot happen: validate_open parsed the same fields
+    // Its remaining time is bounded by the config's longest door, whatever the file says.
+    const std::int64_t remaining = std::min<std::int64_t>(expires - now, std::int64_t{config_.duration_max} * 1000);
+    g->deadline_steady_ms = steady_now + remaining;
     if (in_kernel != prior.grant_expires_ms.end()) g->deadline_steady_ms = std::min(g->deadline_steady_ms, steady_now + in_kernel->second);
     insert_live(std::move(*g));
   }

@@ -20,6 +20,7 @@
 
 #include "firewall-helper/config.hpp"
 #include "firewall-helper/conntrack.hpp"
+#include "firewall-helper/grant_policy.hpp"
 #include "firewall-helper/host_probe.hpp"
 #include "firewall-helper/nft_context.hpp"
 #include "firewall-helper/ruleset.hpp"
@@ -53,11 +54,6 @@ struct service_deps {
   };
 };
 
-// A refused request: a code from the closed enum and a sentence safe to show a person.
-struct refusal {
-  v1::ErrorCode code;
-  std::string message;
-};
 using answer = boost::system::result<void, refusal>;
 
 class firewall_service {

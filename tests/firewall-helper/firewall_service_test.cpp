@@ -297,6 +297,70 @@ TEST_CASE("a grant the config no longer allows is closed at start") {
   CHECK(events[1].reason() == "no longer allowed by the helper config");
 }
 
+TEST_CASE("a recorded door on a port the config now forbids is closed at start with the sentence Open gives") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.config.forbidden_ports.insert(9100);
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.nft.batches.back().find("10.0.0.2 . 9100") == std::string::npos);  // the table is installed without it
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind() == v1::CLOSED);
+  CHECK(events[1].reason() == "no longer allowed by the helper config");
+  const auto refused = h.open("metrics", 9100, "10.0.0.2", 60);
+  CHECK(code_of(refused) == v1::PORT_FORBIDDEN);
+  CHECK(events[1].detail() == refused.error().message());
+}
+
+TEST_CASE("each config refusal voids a recorded door at start with the sentence Open gives") {
+  struct change {
+    const char* what;
+    void (*apply)(helper_config&);
+    v1::ErrorCode open_code;
+  };
+  const change changes[] = {
+      {"the service was removed", [](helper_config& c) { c.services.erase("metrics"); }, v1::UNKNOWN_SERVICE},
+      {"the port range moved", [](helper_config& c) { c.port_min = 9200; }, v1::PORT_FORBIDDEN},
+      {"the source floor rose", [](helper_config& c) { c.min_source_prefix_v4 = 28; }, v1::SOURCE_NOT_ALLOWED},
+  };
+  for (const auto& ch : changes) {
+    SECTION(ch.what) {
+      harness h;
+      REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
+      ch.apply(h.config);
+      h.restart();
+      CHECK(h.service->live_grants() == 0);
+      const auto events = h.events();
+      REQUIRE(events.size() == 2);
+      CHECK(events[1].kind() == v1::CLOSED);
+      const auto refused = h.open("metrics", 9100, "10.0.0.0/24", 60);
+      CHECK(code_of(refused) == ch.open_code);
+      CHECK(events[1].detail() == refused.error().message());
+    }
+  }
+}
+
+TEST_CASE("a recorded door shorter or longer than the bounds now allow survives a restart, but never past duration_max") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 3600).has_error());
+  h.config.duration_max = 600;  // the door was checked when it opened; its remaining time is capped
+  h.restart();
+  REQUIRE(h.service->live_grants() == 1);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 600 * 1000);
+}
+
+TEST_CASE("check-ports gives the policy's reason for a port the config keeps closed") {
+  harness h;
+  v1::Request check;
+  check.mutable_check_ports()->add_ports(22);
+  check.mutable_check_ports()->add_ports(80);
+  auto r = h.call(check);
+  REQUIRE(r.check_ports().ports_size() == 2);
+  CHECK(r.check_ports().ports(0).reason() == *port_not_allowed(h.config, 22));
+  CHECK(r.check_ports().ports(1).reason() == "outside the allowed range 1024 to 65535");
+}
+
 TEST_CASE("a corrupt state file starts the helper fail-closed and is reported") {
   harness h;
   REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
