@@ -556,22 +556,18 @@ fallible<void> firewall_service::start() {
   return {};
 }
 
-void firewall_service::rebuild_table(std::string_view why) {
+void firewall_service::rebuild_table(std::string_view why, const std::vector<std::string>& doors_to_close) {
   std::vector<v1::Event> events;
-  if (config_.on_drift == drift_policy::report) {
-    // Report: the doors the kernel lost stay closed; the state follows the kernel.
-    std::vector<std::string> services;
-    for (const auto& [name, g] : grants_) services.push_back(name);
-    for (const auto& name : services) {
-      const live_grant g = grants_.at(name);
-      erase_live(name);
-      state::JournalRecord closed;
-      closed.mutable_closed()->set_service(name);
-      closed.mutable_closed()->set_grant_id(g.grant_id);
-      if (auto r = deps_.store.append({closed}); !r) deps_.log(log_level::error, r.error().message);
-      const v1::Grant proto = g.to_proto();
-      events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
-    }
+  // The kernel lost these doors with the table; they stay closed and the state follows the kernel.
+  for (const auto& name : doors_to_close) {
+    const live_grant g = grants_.at(name);
+    erase_live(name);
+    state::JournalRecord closed;
+    closed.mutable_closed()->set_service(name);
+    closed.mutable_closed()->set_grant_id(g.grant_id);
+    if (auto r = deps_.store.append({closed}); !r) deps_.log(log_level::error, r.error().message);
+    const v1::Grant proto = g.to_proto();
+    events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
   }
   if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
     ++counters_.nft_failures;
@@ -588,6 +584,14 @@ void firewall_service::rebuild_table(std::string_view why) {
   record_events(std::move(events));
 }
 
+std::vector<held_grant> firewall_service::held_grants() const {
+  const std::int64_t now = deps_.steady_ms();
+  std::vector<held_grant> held;
+  held.reserve(grants_.size());
+  for (const auto& [name, g] : grants_) held.push_back(held_grant{name, g.rule, g.deadline_steady_ms - now});
+  return held;
+}
+
 void firewall_service::reconcile() {
   auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json);
   kernel_view view;
@@ -602,70 +606,55 @@ void firewall_service::reconcile() {
     deps_.log(log_level::error, fmt::format("reconcile: cannot list the table: {}", listing.error()));
     return;
   }
-  if (!view.skeleton_intact) {
-    rebuild_table(view.table_present ? fmt::format("the table 'inet {}' was damaged", config_.table)
-                                     : fmt::format("the table 'inet {}' was missing", config_.table));
+  const reconcile_plan plan = plan_reconcile(view, held_grants(), config_.on_drift, config_.table, expiry_slack_ms);
+  if (plan.rebuild_because) {
+    rebuild_table(*plan.rebuild_because, plan.doors_to_close);
     return;
   }
   const std::int64_t now = deps_.steady_ms();
   std::vector<v1::Event> events;
-  // Kernel elements with no state row: a leak or tampering. Delete them.
-  for (const auto& [source_text, port] : view.grants) {
-    auto owner = port_owner_.find(port);
-    if (owner != port_owner_.end() && grants_.at(owner->second).rule.source.to_string() == source_text) continue;
-    auto source = parse_cidr(source_text);
-    if (!source) continue;
-    if (auto r = deps_.nft.run(render_delete_element(config_.table, *source, port)); !r) {
-      deps_.log(log_level::error, fmt::format("reconcile: cannot delete {} . {}: {}", source_text, port, r.error()));
+  for (const auto& stray : plan.elements_to_delete) {
+    if (auto r = deps_.nft.run(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
+      deps_.log(log_level::error, fmt::format("reconcile: cannot delete {} . {}: {}", stray.source_text, stray.external_port, r.error()));
       continue;
     }
-    deps_.cutter.cut(*source, port);
+    deps_.cutter.cut(stray.source, stray.external_port);
     v1::Grant unknown;
-    unknown.set_source(source_text);
-    unknown.set_external_port(port);
+    unknown.set_source(stray.source_text);
+    unknown.set_external_port(stray.external_port);
     events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
                                 fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
-                                            source_text, port), 0));
+                                            stray.source_text, stray.external_port), 0));
   }
-  for (const auto& [port, target] : view.forwards) {
-    if (port_owner_.count(port)) continue;
-    const auto family = target.front() == '[' ? ip_family::v6 : ip_family::v4;
-    if (deps_.nft.run(render_delete_map_entry(config_.table, family, port))) {
+  for (const auto& stray : plan.forwards_to_delete) {
+    if (deps_.nft.run(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
       v1::Grant unknown;
-      unknown.set_external_port(port);
-      unknown.set_target(target);
+      unknown.set_external_port(stray.external_port);
+      unknown.set_target(stray.target);
       events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
-                                  fmt::format("the kernel forwarded port {} to {} without a grant; deleted", port, target), 0));
+                                  fmt::format("the kernel forwarded port {} to {} without a grant; deleted", stray.external_port,
+                                              stray.target), 0));
     }
   }
-  // State rows whose element or map entry vanished early.
-  std::vector<std::string> lost;
-  for (const auto& [name, g] : grants_) {
-    if (g.deadline_steady_ms - now <= expiry_slack_ms) continue;  // the expiry timer's job
-    const bool element = view.grants.count({g.rule.source.to_string(), g.rule.external_port}) > 0;
-    auto fwd = view.forwards.find(g.rule.external_port);
-    const bool forward = fwd != view.forwards.end() && fwd->second == g.rule.target.to_string();
-    if (element && forward) continue;
-    if (config_.on_drift == drift_policy::report) {
-      lost.push_back(name);
-      continue;
-    }
+  for (const auto& lost : plan.doors_to_reapply) {
+    const live_grant& g = grants_.at(lost.service);
     std::string batch;
-    if (fwd != view.forwards.end() && !forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
-    if (element) batch += render_delete_grant(config_.table, g.rule, false);
+    if (lost.wrong_forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
+    if (lost.element_present) batch += render_delete_grant(config_.table, g.rule, false);
     batch += render_add_grant(config_.table, g.rule, milliseconds(g.deadline_steady_ms - now));
     if (auto r = deps_.nft.run(batch); !r) {
       ++counters_.nft_failures;
-      deps_.log(log_level::error, fmt::format("reconcile: cannot re-apply '{}': {}", name, r.error()));
+      deps_.log(log_level::error, fmt::format("reconcile: cannot re-apply '{}': {}", lost.service, r.error()));
       continue;
     }
     ++counters_.drift_repairs;
     const v1::Grant proto = g.to_proto();
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "",
-                                fmt::format("the kernel lost the {} of '{}'; re-applied", element ? "forward" : "grant", name), 0));
+                                fmt::format("the kernel lost the {} of '{}'; re-applied", lost.element_present ? "forward" : "grant",
+                                            lost.service), 0));
   }
   record_events(std::move(events));
-  for (const auto& name : lost) {
+  for (const auto& name : plan.doors_to_close) {
     if (auto r = close_grant(name, v1::CLOSED, "system", "lost from the kernel (drift, on_drift = report)"); !r) {
       deps_.log(log_level::error, r.error().message);
     }

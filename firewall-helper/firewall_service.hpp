@@ -23,6 +23,7 @@
 #include "firewall-helper/grant_policy.hpp"
 #include "firewall-helper/host_probe.hpp"
 #include "firewall-helper/nft_context.hpp"
+#include "firewall-helper/reconciler.hpp"
 #include "firewall-helper/ruleset.hpp"
 #include "firewall-helper/state_store.hpp"
 #include "firewall.pb.h"
@@ -78,7 +79,8 @@ class firewall_service {
   // Closes every grant whose deadline has passed (EXPIRED events).
   void expire_due();
 
-  // Compares the kernel with the state and repairs or reports drift (DESIGN.md §4.4).
+  // Compares the kernel with the state and repairs or reports drift (DESIGN.md §4.4): lists the
+  // table, lets plan_reconcile decide, and carries its plan out.
   void reconcile();
 
   // SIGTERM: closes every grant (on_shutdown = close) or leaves them to their kernel timeouts
@@ -145,7 +147,10 @@ class firewall_service {
   std::vector<std::pair<grant_rule, std::chrono::milliseconds>> surviving_rules() const;
   state_store::snapshot_source snapshot() const;
   void maybe_compact();
-  void rebuild_table(std::string_view why);
+  // Re-renders the whole table after the reconciler found it missing or damaged, first closing
+  // `doors_to_close` (on_drift = report).
+  void rebuild_table(std::string_view why, const std::vector<std::string>& doors_to_close);
+  std::vector<held_grant> held_grants() const;
 
   const helper_config& config_;
   service_deps deps_;
