@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "common/log.hpp"
+
 namespace smsbridge::firewall {
 
 namespace {
@@ -90,7 +92,13 @@ v1::Response firewall_service::handle(const v1::Request& request, const peer_ide
   const char* verb = entry ? entry->name : "an unknown verb";
   if (!result) {
     ++counters_.refusals;
-    deps_.log(log_level::info, fmt::format("refused {} from uid {}: {}", verb, peer.uid, result.error().message));
+    // Logged here, once. A failed kernel change or state write was logged as an error where it
+    // failed, with the detail the client's sentence leaves out; it is not logged again.
+    const v1::ErrorCode code = result.error().code;
+    if (code != v1::NFT_FAILED && code != v1::STATE_WRITE_FAILED) {
+      log::write(code == v1::PERMISSION_DENIED ? log::level::warning : log::level::notice,
+                 fmt::format("refused {} from uid {}: {}", verb, peer.uid, result.error().message));
+    }
     return error_response(request.request_id(), result.error().code, result.error().message);
   }
   return response;
@@ -138,28 +146,27 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   if (!added) {
     // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
     // repair it and try once more.
-    deps_.log(log_level::warning, fmt::format("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error()));
+    log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error());
     reconcile();
     added = deps_.nft.run(batch);
   }
   if (!added) {
     ++counters_.nft_failures;
-    deps_.log(log_level::error, fmt::format("nft refused to open {}: {}", svc->name, added.error()));
+    log::error("nft refused to open {}: {}", svc->name, added.error());
     return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
   }
   const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, "", "", next_seq_);
   state::JournalRecord opened;
   *opened.mutable_opened() = record;
-  if (auto r = persist({opened, event_record(event)}); !r) {
+  if (auto r = persist({opened, event_record(event)}, fmt::format("the opening of '{}'", svc->name)); !r) {
     remove_from_kernel(g);
     return r;
   }
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   ++counters_.opens;
-  deps_.log(log_level::warning, fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port,
-                                            record.target(), record.source(), TimeUtil::ToString(record.expires_at()),
-                                            g.opened_by));
+  log::notice("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
+              TimeUtil::ToString(record.expires_at()), g.opened_by);
   *response.mutable_open()->mutable_grant() = record;
   insert_live(std::move(g));
   maybe_compact();
@@ -308,7 +315,7 @@ answer firewall_service::answer_ack(const v1::Request& request, const peer_ident
   }
   state::JournalRecord r;
   r.set_acked_through(seq);
-  if (auto p = persist({r}); !p) return p;
+  if (auto p = persist({r}, fmt::format("the acknowledgement of event {}", seq)); !p) return p;
   while (!events_.empty() && events_.front().seq() <= seq) events_.pop_front();
   response.mutable_ack()->set_acked_through(seq);
   response.mutable_ack()->set_pending_events(static_cast<std::uint32_t>(events_.size()));
@@ -331,9 +338,9 @@ std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port
   return std::nullopt;
 }
 
-answer firewall_service::persist(const std::vector<state::JournalRecord>& records) {
+answer firewall_service::persist(const std::vector<state::JournalRecord>& records, std::string_view what) {
   if (auto r = deps_.store.append(records); !r) {
-    deps_.log(log_level::error, r.error().message);
+    log::error("cannot record {}, so it was not done: {}", what, r.error());
     return refuse(v1::STATE_WRITE_FAILED, "The helper could not write its state file; nothing was changed.");
   }
   return {};
@@ -360,7 +367,9 @@ void firewall_service::record_events(std::vector<v1::Event> events) {
     records.push_back(event_record(e));
   }
   // The events are kept in memory even if the write fails: the next snapshot persists them.
-  if (auto r = deps_.store.append(records); !r) deps_.log(log_level::error, r.error().message);
+  if (auto r = deps_.store.append(records); !r) {
+    log::error("cannot record {} event(s) in the state journal (kept in memory for the next snapshot): {}", records.size(), r.error());
+  }
   for (auto& e : events) events_.push_back(std::move(e));
 }
 
@@ -369,7 +378,7 @@ void firewall_service::remove_from_kernel(const live_grant& g) {
   // The element may already be gone (the kernel expired it); the map entry must still go.
   if (deps_.nft.run(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
   ++counters_.nft_failures;
-  deps_.log(log_level::error, fmt::format("nft could not remove the door of '{}'; the reconciler will retry", g.service));
+  log::error("nft could not remove the door of '{}'; the reconciler will retry", g.service);
   reconcile_wanted_ = true;
 }
 
@@ -383,7 +392,7 @@ answer firewall_service::close_grant(const std::string& service, v1::EventKind k
   state::JournalRecord record;
   record.mutable_closed()->set_service(service);
   record.mutable_closed()->set_grant_id(g.grant_id);
-  if (auto r = persist({record, event_record(event)}); !r) return r;
+  if (auto r = persist({record, event_record(event)}, fmt::format("the closing of '{}'", service)); !r) return r;
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   erase_live(service);
@@ -392,9 +401,8 @@ answer firewall_service::close_grant(const std::string& service, v1::EventKind k
   if (closed) *closed = proto;
   if (kind == v1::EXPIRED) ++counters_.expiries;
   else ++counters_.closes;
-  deps_.log(log_level::warning, fmt::format("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port,
-                                            proto.source(), v1::EventKind_Name(kind), actor,
-                                            reason.empty() ? "" : ": ", reason));
+  log::notice("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port, proto.source(),
+              v1::EventKind_Name(kind), actor, reason.empty() ? "" : ": ", reason);
   maybe_compact();
   return {};
 }
@@ -446,9 +454,9 @@ void firewall_service::expire_due() {
   const std::int64_t now = deps_.steady_ms();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     const std::string service = deadlines_.begin()->second;
-    if (auto r = close_grant(service, v1::EXPIRED, "system", "expired"); !r) {
-      // The kernel timeout has closed the door already; only the record is late. Retry next time.
-      deps_.log(log_level::error, fmt::format("expiry of '{}' not recorded: {}", service, r.error().message));
+    if (!close_grant(service, v1::EXPIRED, "system", "expired")) {
+      // Logged by persist. The kernel timeout has closed the door already; only the record is
+      // late. Retry next time.
       return;
     }
   }
@@ -476,7 +484,7 @@ state_store::snapshot_source firewall_service::snapshot() const {
 
 void firewall_service::maybe_compact() {
   if (!deps_.store.wants_compaction()) return;
-  if (auto r = deps_.store.write_snapshot(snapshot()); !r) deps_.log(log_level::error, r.error().message);
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) log::error("cannot compact the state file: {}", r.error());
 }
 
 fallible<void> firewall_service::start() {
@@ -487,7 +495,7 @@ fallible<void> firewall_service::start() {
   std::vector<v1::Event> events;
   if (loaded.corrupt) {
     started_fail_closed_ = true;
-    deps_.log(log_level::error, *loaded.corrupt);
+    log::error("{}", *loaded.corrupt);
     events.push_back(make_event(v1::STATE_CORRUPT, nullptr, "system", "", *loaded.corrupt, 0));
   }
   const std::int64_t now = deps_.now_ms(), steady_now = deps_.steady_ms();
@@ -503,6 +511,7 @@ fallible<void> firewall_service::start() {
     const auto in_kernel = prior.grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
     const bool kernel_dropped = prior.skeleton_intact && in_kernel == prior.grant_expires_ms.end();
     if (expires <= now || kernel_dropped) {
+      log::notice("the door of '{}' expired while the helper was not running", record.service());
       events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
       continue;
     }
@@ -520,7 +529,7 @@ fallible<void> firewall_service::start() {
                                 allowed->external_port);
     }
     if (void_reason) {
-      deps_.log(log_level::info, fmt::format("closed the recorded door of '{}' at start: {}", record.service(), *void_reason));
+      log::notice("closed the recorded door of '{}' at start: {}", record.service(), *void_reason);
       events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", *void_reason, 0));
       continue;
     }
@@ -538,11 +547,11 @@ fallible<void> firewall_service::start() {
   if (config_.docker_user_chain) {
     auto listing = deps_.nft.run("list chain ip filter DOCKER-USER\n", nft_output::text);
     if (!listing) {
-      deps_.log(log_level::warning, "docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
-                                    "forwarded doors may be dropped by Docker's FORWARD policy.");
+      log::warning("docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
+                   "forwarded doors may be dropped by Docker's FORWARD policy.");
     } else if (listing->find(docker_rule_comment) == std::string::npos) {
       if (auto r = deps_.nft.run(render_docker_user_accept(config_.ct_mark_bit)); !r) {
-        deps_.log(log_level::warning, fmt::format("cannot add our accept rule to DOCKER-USER: {}", r.error()));
+        log::warning("cannot add our accept rule to DOCKER-USER: {}", r.error());
       }
     }
   }
@@ -551,8 +560,8 @@ fallible<void> firewall_service::start() {
     events_.push_back(std::move(e));
   }
   if (auto r = deps_.store.write_snapshot(snapshot()); !r) return fail(fmt::format("cannot write the state file: {}", r.error()));
-  deps_.log(log_level::info, fmt::format("table 'inet {}' installed with {} live door(s); {} event(s) await acknowledgement",
-                                         config_.table, grants_.size(), events_.size()));
+  log::info("table 'inet {}' installed with {} live door(s); {} event(s) await acknowledgement", config_.table, grants_.size(),
+            events_.size());
   return {};
 }
 
@@ -565,13 +574,13 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
     state::JournalRecord closed;
     closed.mutable_closed()->set_service(name);
     closed.mutable_closed()->set_grant_id(g.grant_id);
-    if (auto r = deps_.store.append({closed}); !r) deps_.log(log_level::error, r.error().message);
+    if (auto r = deps_.store.append({closed}); !r) log::error("cannot record that '{}' was lost with the table: {}", name, r.error());
     const v1::Grant proto = g.to_proto();
     events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
   }
   if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
     ++counters_.nft_failures;
-    deps_.log(log_level::error, fmt::format("cannot rebuild the table 'inet {}': {}", config_.table, r.error()));
+    log::error("cannot rebuild the table 'inet {}': {}", config_.table, r.error());
     return;
   }
   ++counters_.drift_repairs;
@@ -580,7 +589,7 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", std::string(why), 0));
   }
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
-  deps_.log(log_level::warning, fmt::format("drift: {}; table rebuilt", why));
+  log::warning("drift: {}; table rebuilt", why);
   record_events(std::move(events));
 }
 
@@ -598,12 +607,12 @@ void firewall_service::reconcile() {
   if (listing) {
     auto parsed = parse_kernel_view(*listing);
     if (!parsed) {
-      deps_.log(log_level::error, fmt::format("reconcile: {}", parsed.error()));
+      log::error("reconcile: {}", parsed.error());
       return;
     }
     view = std::move(*parsed);
   } else if (listing.error().message.find("No such file or directory") == std::string::npos) {
-    deps_.log(log_level::error, fmt::format("reconcile: cannot list the table: {}", listing.error()));
+    log::error("reconcile: cannot list the table: {}", listing.error());
     return;
   }
   const reconcile_plan plan = plan_reconcile(view, held_grants(), config_.on_drift, config_.table, expiry_slack_ms);
@@ -615,25 +624,28 @@ void firewall_service::reconcile() {
   std::vector<v1::Event> events;
   for (const auto& stray : plan.elements_to_delete) {
     if (auto r = deps_.nft.run(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
-      deps_.log(log_level::error, fmt::format("reconcile: cannot delete {} . {}: {}", stray.source_text, stray.external_port, r.error()));
+      log::error("reconcile: cannot delete {} . {}: {}", stray.source_text, stray.external_port, r.error());
       continue;
     }
     deps_.cutter.cut(stray.source, stray.external_port);
     v1::Grant unknown;
     unknown.set_source(stray.source_text);
     unknown.set_external_port(stray.external_port);
-    events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
-                                fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
-                                            stray.source_text, stray.external_port), 0));
+    std::string detail = fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
+                                     stray.source_text, stray.external_port);
+    log::warning("drift: {}", detail);
+    events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
   }
   for (const auto& stray : plan.forwards_to_delete) {
     if (deps_.nft.run(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
       v1::Grant unknown;
       unknown.set_external_port(stray.external_port);
       unknown.set_target(stray.target);
-      events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
-                                  fmt::format("the kernel forwarded port {} to {} without a grant; deleted", stray.external_port,
-                                              stray.target), 0));
+      std::string detail = fmt::format("the kernel forwarded port {} to {} without a grant; deleted", stray.external_port, stray.target);
+      log::warning("drift: {}", detail);
+      events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
+    } else {
+      log::error("reconcile: cannot delete the forward of port {} to {}", stray.external_port, stray.target);
     }
   }
   for (const auto& lost : plan.doors_to_reapply) {
@@ -644,20 +656,19 @@ void firewall_service::reconcile() {
     batch += render_add_grant(config_.table, g.rule, milliseconds(g.deadline_steady_ms - now));
     if (auto r = deps_.nft.run(batch); !r) {
       ++counters_.nft_failures;
-      deps_.log(log_level::error, fmt::format("reconcile: cannot re-apply '{}': {}", lost.service, r.error()));
+      log::error("reconcile: cannot re-apply '{}': {}", lost.service, r.error());
       continue;
     }
     ++counters_.drift_repairs;
     const v1::Grant proto = g.to_proto();
-    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "",
-                                fmt::format("the kernel lost the {} of '{}'; re-applied", lost.element_present ? "forward" : "grant",
-                                            lost.service), 0));
+    std::string detail = fmt::format("the kernel lost the {} of '{}'; re-applied", lost.element_present ? "forward" : "grant", lost.service);
+    log::warning("drift: {}", detail);
+    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", detail, 0));
   }
   record_events(std::move(events));
   for (const auto& name : plan.doors_to_close) {
-    if (auto r = close_grant(name, v1::CLOSED, "system", "lost from the kernel (drift, on_drift = report)"); !r) {
-      deps_.log(log_level::error, r.error().message);
-    }
+    // A failure to record it was logged by persist.
+    (void)close_grant(name, v1::CLOSED, "system", "lost from the kernel (drift, on_drift = report)");
   }
 }
 
@@ -666,13 +677,11 @@ void firewall_service::shutdown() {
     std::vector<std::string> services;
     for (const auto& [name, g] : grants_) services.push_back(name);
     for (const auto& name : services) {
-      if (auto r = close_grant(name, v1::SHUTDOWN_CLOSED, "system-shutdown", "the helper was stopped"); !r) {
-        deps_.log(log_level::error, r.error().message);
-      }
+      (void)close_grant(name, v1::SHUTDOWN_CLOSED, "system-shutdown", "the helper was stopped");  // a failure: logged by persist
     }
   }
-  if (auto r = deps_.store.write_snapshot(snapshot()); !r) deps_.log(log_level::error, r.error().message);
-  deps_.log(log_level::info, fmt::format("stopped with {} live door(s) left to their kernel timeouts", grants_.size()));
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) log::error("cannot write the final state file: {}", r.error());
+  log::info("stopped with {} live door(s) left to their kernel timeouts", grants_.size());
 }
 
 }  // namespace smsbridge::firewall

@@ -1,5 +1,6 @@
 // The helper's core: the privileged verbs (answer_<verb>), expiry, reconciliation and the event
 // journal, over injected kernel, host and state interfaces. No sockets, no timers, no signals.
+// It logs each event once, where it is decided, through common/log.hpp.
 #pragma once
 
 #include <sys/types.h>
@@ -38,8 +39,6 @@ struct peer_identity {
   pid_t pid = 0;
 };
 
-enum class log_level { info, warning, error };
-
 struct service_deps {
   nft_runner& nft;
   flow_cutter& cutter;
@@ -47,7 +46,6 @@ struct service_deps {
   state_store& store;
   std::function<std::int64_t()> now_ms;            // wall clock, ms since the epoch (UTC)
   std::function<std::string()> new_grant_id;       // unique, unguessable
-  std::function<void(log_level, std::string_view)> log;
   // A monotonic clock, ms: every remaining time (expiry, re-applied grants) is computed from it,
   // so a step of the wall clock can neither shorten nor lengthen a door.
   std::function<std::int64_t()> steady_ms = [] {
@@ -137,7 +135,8 @@ class firewall_service {
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
                      v1::Grant* closed = nullptr);
   void remove_from_kernel(const live_grant& g);
-  answer persist(const std::vector<state::JournalRecord>& records);
+  // Appends records durably; on failure logs one error naming `what` and refuses STATE_WRITE_FAILED.
+  answer persist(const std::vector<state::JournalRecord>& records, std::string_view what);
   v1::Event make_event(v1::EventKind kind, const v1::Grant* grant, std::string_view actor, std::string_view reason,
                        std::string_view detail, std::uint64_t seq) const;
   // Appends events (with their journal records) durably; logs if the state cannot be written.
