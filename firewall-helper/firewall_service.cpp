@@ -340,7 +340,7 @@ std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port
 
 answer firewall_service::persist(const std::vector<state::JournalRecord>& records, std::string_view what) {
   if (auto r = deps_.store.append(records); !r) {
-    log::error("cannot record {}, so it was not done: {}", what, r.error());
+    log::error("cannot record {} in the state journal: {}", what, r.error());
     return refuse(v1::STATE_WRITE_FAILED, "The helper could not write its state file; nothing was changed.");
   }
   return {};

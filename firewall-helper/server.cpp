@@ -13,7 +13,6 @@
 #include <chrono>
 #include <csignal>
 #include <exception>
-#include <functional>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>

@@ -684,7 +684,7 @@ TEST_CASE("a refused request is logged once, at notice, with the sentence the cl
   REQUIRE(code_of(r) == v1::PORT_FORBIDDEN);
   REQUIRE(h.logged.size() == 1);
   CHECK(h.logged[0].first == log::level::notice);
-  CHECK(h.logged[0].second == "refused open from uid 0: " + r.error().message());
+  CHECK(h.logged[0].second == fmt::format("refused open from uid 0: {}", r.error().message()));
 }
 
 TEST_CASE("a peer the config does not allow is logged once, at warning") {
