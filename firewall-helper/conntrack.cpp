@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "common/log.hpp"
+
 namespace smsbridge::firewall {
 
 namespace {
@@ -78,8 +80,7 @@ fallible<unsigned> conntrack_table::delete_flows(const std::vector<flow_key>& ke
   return deleted;
 }
 
-background_flow_cutter::background_flow_cutter(std::uint32_t mark_bit, std::function<void(std::string_view)> report)
-    : table_(mark_bit), report_(std::move(report)), worker_([this] { run(); }) {}
+background_flow_cutter::background_flow_cutter(std::uint32_t mark_bit) : table_(mark_bit), worker_([this] { run(); }) {}
 
 background_flow_cutter::~background_flow_cutter() {
   {
@@ -109,7 +110,9 @@ void background_flow_cutter::run() {
     std::vector<flow_key> batch;
     batch.swap(queue_);
     lock.unlock();
-    if (auto r = table_.delete_flows(batch); !r) report_(r.error().message);
+    if (auto r = table_.delete_flows(batch); !r) {
+      log::error("cannot cut the flows of {} closed door(s); the guard chain still resets them: {}", batch.size(), r.error());
+    }
     lock.lock();
   }
 }

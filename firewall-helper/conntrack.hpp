@@ -3,7 +3,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -56,8 +55,8 @@ class conntrack_table {
 // condition variable: no wake-ups while nothing is closed.
 class background_flow_cutter final : public flow_cutter {
  public:
-  // `report` receives a sentence for each failed dump (from the worker thread).
-  background_flow_cutter(std::uint32_t mark_bit, std::function<void(std::string_view)> report);
+  // Logs an error (common/log.hpp, from the worker thread) for each failed dump.
+  explicit background_flow_cutter(std::uint32_t mark_bit);
   ~background_flow_cutter() override;  // finishes queued deletions, then joins
 
   void cut(const cidr& source, std::uint16_t external_port) override;
@@ -66,7 +65,6 @@ class background_flow_cutter final : public flow_cutter {
   void run();
 
   conntrack_table table_;
-  std::function<void(std::string_view)> report_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<flow_key> queue_;

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "common/log.hpp"
+
 namespace smsbridge::firewall {
 
 namespace {
@@ -90,7 +92,13 @@ v1::Response firewall_service::handle(const v1::Request& request, const peer_ide
   const char* verb = entry ? entry->name : "an unknown verb";
   if (!result) {
     ++counters_.refusals;
-    deps_.log(log_level::info, fmt::format("refused {} from uid {}: {}", verb, peer.uid, result.error().message));
+    // Logged here, once. A failed kernel change or state write was logged as an error where it
+    // failed, with the detail the client's sentence leaves out; it is not logged again.
+    const v1::ErrorCode code = result.error().code;
+    if (code != v1::NFT_FAILED && code != v1::STATE_WRITE_FAILED) {
+      log::write(code == v1::PERMISSION_DENIED ? log::level::warning : log::level::notice,
+                 fmt::format("refused {} from uid {}: {}", verb, peer.uid, result.error().message));
+    }
     return error_response(request.request_id(), result.error().code, result.error().message);
   }
   return response;
@@ -100,34 +108,11 @@ v1::Response firewall_service::handle(const v1::Request& request, const peer_ide
 
 answer firewall_service::answer_open(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
   const v1::OpenRequest& open = request.open();
-  if (!is_valid_service_name(open.service())) {
-    return refuse(v1::INVALID_ARGUMENT, "The service name must be 1 to 32 of a-z, 0-9, '_' and '-'.");
-  }
-  const service_config* svc = config_.find_service(open.service());
-  if (!svc) return refuse(v1::UNKNOWN_SERVICE, fmt::format("The firewall helper has no service named '{}'.", open.service()));
-  if (open.external_port() == 0 || open.external_port() > 65535) {
-    return refuse(v1::INVALID_ARGUMENT, fmt::format("External port {} is not a TCP port (1 to 65535).", open.external_port()));
-  }
-  const auto port = static_cast<std::uint16_t>(open.external_port());
-  if (config_.forbidden_ports.count(port)) {
-    return refuse(v1::PORT_FORBIDDEN, fmt::format("External port {} is forbidden by the helper config.", port));
-  }
-  if (port < config_.port_min || port > config_.port_max) {
-    return refuse(v1::PORT_FORBIDDEN, fmt::format("External port {} is outside the allowed range {} to {}.", port,
-                                                  config_.port_min, config_.port_max));
-  }
-  if (open.duration_seconds() < config_.duration_min || open.duration_seconds() > config_.duration_max) {
-    return refuse(v1::DURATION_OUT_OF_RANGE, fmt::format("A door may stay open from {} to {} seconds, not {}.",
-                                                         config_.duration_min, config_.duration_max, open.duration_seconds()));
-  }
-  auto source = parse_cidr(open.source());
-  if (!source) return refuse(v1::INVALID_ARGUMENT, fmt::format("The source is invalid: {}", source.error()));
-  if (auto why = source_refusal(config_, *source)) return refuse(v1::SOURCE_NOT_ALLOWED, *why);
-  if (source->network.family != svc->target.address.family) {
-    return refuse(v1::SOURCE_NOT_ALLOWED, fmt::format("Service '{}' forwards to an {} address, so the source must be {} too.",
-                                                      svc->name, svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6",
-                                                      svc->target.address.family == ip_family::v4 ? "IPv4" : "IPv6"));
-  }
+  auto allowed = validate_open(config_, grant_request{open.service(), open.external_port(), open.source(), open.duration_seconds()});
+  if (!allowed) return allowed.error();
+  const service_config* svc = allowed->service;
+  const std::uint16_t port = allowed->external_port;
+  const cidr& source = allowed->source;
   if (auto r = check_text("actor", open.actor(), max_actor); !r) return r;
   if (grants_.count(svc->name)) {
     return refuse(v1::ALREADY_OPEN, fmt::format("Service '{}' already has an open door; close it first.", svc->name));
@@ -145,7 +130,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
 
   const std::int64_t now = deps_.now_ms();
   live_grant g;
-  g.rule = grant_rule{*source, port, svc->target};
+  g.rule = grant_rule{source, port, svc->target};
   g.expires_ms = now + std::int64_t{open.duration_seconds()} * 1000;
   g.deadline_steady_ms = deps_.steady_ms() + std::int64_t{open.duration_seconds()} * 1000;
   g.grant_id = deps_.new_grant_id();
@@ -161,28 +146,27 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   if (!added) {
     // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
     // repair it and try once more.
-    deps_.log(log_level::warning, fmt::format("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error()));
+    log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error());
     reconcile();
     added = deps_.nft.run(batch);
   }
   if (!added) {
     ++counters_.nft_failures;
-    deps_.log(log_level::error, fmt::format("nft refused to open {}: {}", svc->name, added.error()));
+    log::error("nft refused to open {}: {}", svc->name, added.error());
     return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
   }
   const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, "", "", next_seq_);
   state::JournalRecord opened;
   *opened.mutable_opened() = record;
-  if (auto r = persist({opened, event_record(event)}); !r) {
+  if (auto r = persist({opened, event_record(event)}, fmt::format("the opening of '{}'", svc->name)); !r) {
     remove_from_kernel(g);
     return r;
   }
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   ++counters_.opens;
-  deps_.log(log_level::warning, fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port,
-                                            record.target(), record.source(), TimeUtil::ToString(record.expires_at()),
-                                            g.opened_by));
+  log::notice("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
+              TimeUtil::ToString(record.expires_at()), g.opened_by);
   *response.mutable_open()->mutable_grant() = record;
   insert_live(std::move(g));
   maybe_compact();
@@ -331,7 +315,7 @@ answer firewall_service::answer_ack(const v1::Request& request, const peer_ident
   }
   state::JournalRecord r;
   r.set_acked_through(seq);
-  if (auto p = persist({r}); !p) return p;
+  if (auto p = persist({r}, fmt::format("the acknowledgement of event {}", seq)); !p) return p;
   while (!events_.empty() && events_.front().seq() <= seq) events_.pop_front();
   response.mutable_ack()->set_acked_through(seq);
   response.mutable_ack()->set_pending_events(static_cast<std::uint32_t>(events_.size()));
@@ -342,8 +326,7 @@ answer firewall_service::answer_ack(const v1::Request& request, const peer_ident
 // ---- internals ---------------------------------------------------------------------------
 
 std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port, std::string_view for_service) {
-  if (config_.forbidden_ports.count(static_cast<std::uint16_t>(port))) return "forbidden by the helper config";
-  if (port < config_.port_min || port > config_.port_max) return "outside the allowed range";
+  if (auto why = port_not_allowed(config_, static_cast<std::uint16_t>(port))) return why;
   if (auto it = port_owner_.find(static_cast<std::uint16_t>(port)); it != port_owner_.end() && it->second != for_service) {
     return fmt::format("granted to '{}'", it->second);
   }
@@ -355,9 +338,9 @@ std::optional<std::string> firewall_service::port_unavailable(std::uint32_t port
   return std::nullopt;
 }
 
-answer firewall_service::persist(const std::vector<state::JournalRecord>& records) {
+answer firewall_service::persist(const std::vector<state::JournalRecord>& records, std::string_view what) {
   if (auto r = deps_.store.append(records); !r) {
-    deps_.log(log_level::error, r.error().message);
+    log::error("cannot record {} in the state journal: {}", what, r.error());
     return refuse(v1::STATE_WRITE_FAILED, "The helper could not write its state file; nothing was changed.");
   }
   return {};
@@ -384,7 +367,9 @@ void firewall_service::record_events(std::vector<v1::Event> events) {
     records.push_back(event_record(e));
   }
   // The events are kept in memory even if the write fails: the next snapshot persists them.
-  if (auto r = deps_.store.append(records); !r) deps_.log(log_level::error, r.error().message);
+  if (auto r = deps_.store.append(records); !r) {
+    log::error("cannot record {} event(s) in the state journal (kept in memory for the next snapshot): {}", records.size(), r.error());
+  }
   for (auto& e : events) events_.push_back(std::move(e));
 }
 
@@ -393,7 +378,7 @@ void firewall_service::remove_from_kernel(const live_grant& g) {
   // The element may already be gone (the kernel expired it); the map entry must still go.
   if (deps_.nft.run(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
   ++counters_.nft_failures;
-  deps_.log(log_level::error, fmt::format("nft could not remove the door of '{}'; the reconciler will retry", g.service));
+  log::error("nft could not remove the door of '{}'; the reconciler will retry", g.service);
   reconcile_wanted_ = true;
 }
 
@@ -407,7 +392,7 @@ answer firewall_service::close_grant(const std::string& service, v1::EventKind k
   state::JournalRecord record;
   record.mutable_closed()->set_service(service);
   record.mutable_closed()->set_grant_id(g.grant_id);
-  if (auto r = persist({record, event_record(event)}); !r) return r;
+  if (auto r = persist({record, event_record(event)}, fmt::format("the closing of '{}'", service)); !r) return r;
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   erase_live(service);
@@ -416,9 +401,8 @@ answer firewall_service::close_grant(const std::string& service, v1::EventKind k
   if (closed) *closed = proto;
   if (kind == v1::EXPIRED) ++counters_.expiries;
   else ++counters_.closes;
-  deps_.log(log_level::warning, fmt::format("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port,
-                                            proto.source(), v1::EventKind_Name(kind), actor,
-                                            reason.empty() ? "" : ": ", reason));
+  log::notice("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port, proto.source(),
+              v1::EventKind_Name(kind), actor, reason.empty() ? "" : ": ", reason);
   maybe_compact();
   return {};
 }
@@ -470,9 +454,9 @@ void firewall_service::expire_due() {
   const std::int64_t now = deps_.steady_ms();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     const std::string service = deadlines_.begin()->second;
-    if (auto r = close_grant(service, v1::EXPIRED, "system", "expired"); !r) {
-      // The kernel timeout has closed the door already; only the record is late. Retry next time.
-      deps_.log(log_level::error, fmt::format("expiry of '{}' not recorded: {}", service, r.error().message));
+    if (!close_grant(service, v1::EXPIRED, "system", "expired")) {
+      // Logged by persist. The kernel timeout has closed the door already; only the record is
+      // late. Retry next time.
       return;
     }
   }
@@ -500,7 +484,7 @@ state_store::snapshot_source firewall_service::snapshot() const {
 
 void firewall_service::maybe_compact() {
   if (!deps_.store.wants_compaction()) return;
-  if (auto r = deps_.store.write_snapshot(snapshot()); !r) deps_.log(log_level::error, r.error().message);
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) log::error("cannot compact the state file: {}", r.error());
 }
 
 fallible<void> firewall_service::start() {
@@ -511,7 +495,7 @@ fallible<void> firewall_service::start() {
   std::vector<v1::Event> events;
   if (loaded.corrupt) {
     started_fail_closed_ = true;
-    deps_.log(log_level::error, *loaded.corrupt);
+    log::error("{}", *loaded.corrupt);
     events.push_back(make_event(v1::STATE_CORRUPT, nullptr, "system", "", *loaded.corrupt, 0));
   }
   const std::int64_t now = deps_.now_ms(), steady_now = deps_.steady_ms();
@@ -527,23 +511,33 @@ fallible<void> firewall_service::start() {
     const auto in_kernel = prior.grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
     const bool kernel_dropped = prior.skeleton_intact && in_kernel == prior.grant_expires_ms.end();
     if (expires <= now || kernel_dropped) {
+      log::notice("the door of '{}' expired while the helper was not running", record.service());
       events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
       continue;
     }
-    // The state file is not trusted for where a door leads: the target comes from the config,
-    // and a grant the config no longer allows is closed.
-    const service_config* svc = config_.find_service(record.service());
-    auto g = svc ? live_grant::from_proto(record, *svc) : fail("unknown service");
-    const bool allowed = g && svc->target.to_string() == record.target() && g->rule.external_port >= config_.port_min &&
-                         g->rule.external_port <= config_.port_max && !config_.forbidden_ports.count(g->rule.external_port) &&
-                         !grants_.count(record.service()) && !port_owner_.count(g->rule.external_port) &&
-                         g->rule.source.network.family == svc->target.address.family &&
-                         !source_refusal(config_, g->rule.source);
+    // The state file is not trusted: the door must still pass the same policy as an Open, its
+    // target comes from the config, and a grant the config no longer allows is closed.
+    auto allowed = validate_open(config_, grant_request{record.service(), record.external_port(), record.source(), std::nullopt});
+    std::optional<std::string> void_reason;
     if (!allowed) {
-      events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", "", 0));
+      void_reason = allowed.error().message;
+    } else if (allowed->service->target.to_string() != record.target()) {
+      void_reason = fmt::format("Service '{}' now forwards to {}, not {}.", record.service(), allowed->service->target.to_string(),
+                                record.target());
+    } else if (grants_.count(record.service()) || port_owner_.count(allowed->external_port)) {
+      void_reason = fmt::format("The state file records a second door for service '{}' or port {}.", record.service(),
+                                allowed->external_port);
+    }
+    if (void_reason) {
+      log::notice("closed the recorded door of '{}' at start: {}", record.service(), *void_reason);
+      events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", *void_reason, 0));
       continue;
     }
-    g->deadline_steady_ms = steady_now + (expires - now);
+    auto g = live_grant::from_proto(record, *allowed->service);
+    if (!g) continue;  // cannot happen: validate_open parsed the same fields
+    // Its remaining time is bounded by the config's longest door, whatever the file says.
+    const std::int64_t remaining = std::min<std::int64_t>(expires - now, std::int64_t{config_.duration_max} * 1000);
+    g->deadline_steady_ms = steady_now + remaining;
     if (in_kernel != prior.grant_expires_ms.end()) g->deadline_steady_ms = std::min(g->deadline_steady_ms, steady_now + in_kernel->second);
     insert_live(std::move(*g));
   }
@@ -553,11 +547,11 @@ fallible<void> firewall_service::start() {
   if (config_.docker_user_chain) {
     auto listing = deps_.nft.run("list chain ip filter DOCKER-USER\n", nft_output::text);
     if (!listing) {
-      deps_.log(log_level::warning, "docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
-                                    "forwarded doors may be dropped by Docker's FORWARD policy.");
+      log::warning("docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
+                   "forwarded doors may be dropped by Docker's FORWARD policy.");
     } else if (listing->find(docker_rule_comment) == std::string::npos) {
       if (auto r = deps_.nft.run(render_docker_user_accept(config_.ct_mark_bit)); !r) {
-        deps_.log(log_level::warning, fmt::format("cannot add our accept rule to DOCKER-USER: {}", r.error()));
+        log::warning("cannot add our accept rule to DOCKER-USER: {}", r.error());
       }
     }
   }
@@ -566,31 +560,27 @@ fallible<void> firewall_service::start() {
     events_.push_back(std::move(e));
   }
   if (auto r = deps_.store.write_snapshot(snapshot()); !r) return fail(fmt::format("cannot write the state file: {}", r.error()));
-  deps_.log(log_level::info, fmt::format("table 'inet {}' installed with {} live door(s); {} event(s) await acknowledgement",
-                                         config_.table, grants_.size(), events_.size()));
+  log::info("table 'inet {}' installed with {} live door(s); {} event(s) await acknowledgement", config_.table, grants_.size(),
+            events_.size());
   return {};
 }
 
-void firewall_service::rebuild_table(std::string_view why) {
+void firewall_service::rebuild_table(std::string_view why, const std::vector<std::string>& doors_to_close) {
   std::vector<v1::Event> events;
-  if (config_.on_drift == drift_policy::report) {
-    // Report: the doors the kernel lost stay closed; the state follows the kernel.
-    std::vector<std::string> services;
-    for (const auto& [name, g] : grants_) services.push_back(name);
-    for (const auto& name : services) {
-      const live_grant g = grants_.at(name);
-      erase_live(name);
-      state::JournalRecord closed;
-      closed.mutable_closed()->set_service(name);
-      closed.mutable_closed()->set_grant_id(g.grant_id);
-      if (auto r = deps_.store.append({closed}); !r) deps_.log(log_level::error, r.error().message);
-      const v1::Grant proto = g.to_proto();
-      events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
-    }
+  // The kernel lost these doors with the table; they stay closed and the state follows the kernel.
+  for (const auto& name : doors_to_close) {
+    const live_grant g = grants_.at(name);
+    erase_live(name);
+    state::JournalRecord closed;
+    closed.mutable_closed()->set_service(name);
+    closed.mutable_closed()->set_grant_id(g.grant_id);
+    if (auto r = deps_.store.append({closed}); !r) log::error("cannot record that '{}' was lost with the table: {}", name, r.error());
+    const v1::Grant proto = g.to_proto();
+    events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
   }
   if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
     ++counters_.nft_failures;
-    deps_.log(log_level::error, fmt::format("cannot rebuild the table 'inet {}': {}", config_.table, r.error()));
+    log::error("cannot rebuild the table 'inet {}': {}", config_.table, r.error());
     return;
   }
   ++counters_.drift_repairs;
@@ -599,8 +589,16 @@ void firewall_service::rebuild_table(std::string_view why) {
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", std::string(why), 0));
   }
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
-  deps_.log(log_level::warning, fmt::format("drift: {}; table rebuilt", why));
+  log::warning("drift: {}; table rebuilt", why);
   record_events(std::move(events));
+}
+
+std::vector<held_grant> firewall_service::held_grants() const {
+  const std::int64_t now = deps_.steady_ms();
+  std::vector<held_grant> held;
+  held.reserve(grants_.size());
+  for (const auto& [name, g] : grants_) held.push_back(held_grant{name, g.rule, g.deadline_steady_ms - now});
+  return held;
 }
 
 void firewall_service::reconcile() {
@@ -609,81 +607,68 @@ void firewall_service::reconcile() {
   if (listing) {
     auto parsed = parse_kernel_view(*listing);
     if (!parsed) {
-      deps_.log(log_level::error, fmt::format("reconcile: {}", parsed.error()));
+      log::error("reconcile: {}", parsed.error());
       return;
     }
     view = std::move(*parsed);
   } else if (listing.error().message.find("No such file or directory") == std::string::npos) {
-    deps_.log(log_level::error, fmt::format("reconcile: cannot list the table: {}", listing.error()));
+    log::error("reconcile: cannot list the table: {}", listing.error());
     return;
   }
-  if (!view.skeleton_intact) {
-    rebuild_table(view.table_present ? fmt::format("the table 'inet {}' was damaged", config_.table)
-                                     : fmt::format("the table 'inet {}' was missing", config_.table));
+  const reconcile_plan plan = plan_reconcile(view, held_grants(), config_.on_drift, config_.table, expiry_slack_ms);
+  if (plan.rebuild_because) {
+    rebuild_table(*plan.rebuild_because, plan.doors_to_close);
     return;
   }
   const std::int64_t now = deps_.steady_ms();
   std::vector<v1::Event> events;
-  // Kernel elements with no state row: a leak or tampering. Delete them.
-  for (const auto& [source_text, port] : view.grants) {
-    auto owner = port_owner_.find(port);
-    if (owner != port_owner_.end() && grants_.at(owner->second).rule.source.to_string() == source_text) continue;
-    auto source = parse_cidr(source_text);
-    if (!source) continue;
-    if (auto r = deps_.nft.run(render_delete_element(config_.table, *source, port)); !r) {
-      deps_.log(log_level::error, fmt::format("reconcile: cannot delete {} . {}: {}", source_text, port, r.error()));
+  for (const auto& stray : plan.elements_to_delete) {
+    if (auto r = deps_.nft.run(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
+      log::error("reconcile: cannot delete {} . {}: {}", stray.source_text, stray.external_port, r.error());
       continue;
     }
-    deps_.cutter.cut(*source, port);
+    deps_.cutter.cut(stray.source, stray.external_port);
     v1::Grant unknown;
-    unknown.set_source(source_text);
-    unknown.set_external_port(port);
-    events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
-                                fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
-                                            source_text, port), 0));
+    unknown.set_source(stray.source_text);
+    unknown.set_external_port(stray.external_port);
+    std::string detail = fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
+                                     stray.source_text, stray.external_port);
+    log::warning("drift: {}", detail);
+    events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
   }
-  for (const auto& [port, target] : view.forwards) {
-    if (port_owner_.count(port)) continue;
-    const auto family = target.front() == '[' ? ip_family::v6 : ip_family::v4;
-    if (deps_.nft.run(render_delete_map_entry(config_.table, family, port))) {
+  for (const auto& stray : plan.forwards_to_delete) {
+    if (deps_.nft.run(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
       v1::Grant unknown;
-      unknown.set_external_port(port);
-      unknown.set_target(target);
-      events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "",
-                                  fmt::format("the kernel forwarded port {} to {} without a grant; deleted", port, target), 0));
+      unknown.set_external_port(stray.external_port);
+      unknown.set_target(stray.target);
+      std::string detail = fmt::format("the kernel forwarded port {} to {} without a grant; deleted", stray.external_port, stray.target);
+      log::warning("drift: {}", detail);
+      events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
+    } else {
+      log::error("reconcile: cannot delete the forward of port {} to {}", stray.external_port, stray.target);
     }
   }
-  // State rows whose element or map entry vanished early.
-  std::vector<std::string> lost;
-  for (const auto& [name, g] : grants_) {
-    if (g.deadline_steady_ms - now <= expiry_slack_ms) continue;  // the expiry timer's job
-    const bool element = view.grants.count({g.rule.source.to_string(), g.rule.external_port}) > 0;
-    auto fwd = view.forwards.find(g.rule.external_port);
-    const bool forward = fwd != view.forwards.end() && fwd->second == g.rule.target.to_string();
-    if (element && forward) continue;
-    if (config_.on_drift == drift_policy::report) {
-      lost.push_back(name);
-      continue;
-    }
+  for (const auto& lost : plan.doors_to_reapply) {
+    const live_grant& g = grants_.at(lost.service);
     std::string batch;
-    if (fwd != view.forwards.end() && !forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
-    if (element) batch += render_delete_grant(config_.table, g.rule, false);
+    if (lost.wrong_forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
+    if (lost.element_present) batch += render_delete_grant(config_.table, g.rule, false);
     batch += render_add_grant(config_.table, g.rule, milliseconds(g.deadline_steady_ms - now));
     if (auto r = deps_.nft.run(batch); !r) {
       ++counters_.nft_failures;
-      deps_.log(log_level::error, fmt::format("reconcile: cannot re-apply '{}': {}", name, r.error()));
+      log::error("reconcile: cannot re-apply '{}': {}", lost.service, r.error());
       continue;
     }
     ++counters_.drift_repairs;
     const v1::Grant proto = g.to_proto();
-    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "",
-                                fmt::format("the kernel lost the {} of '{}'; re-applied", element ? "forward" : "grant", name), 0));
+    std::string detail = fmt::format("the kernel lost the {} of '{}'; re-applied", lost.element_present ? "forward" : "grant", lost.service);
+    log::warning("drift: {}", detail);
+    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", detail, 0));
   }
   record_events(std::move(events));
-  for (const auto& name : lost) {
-    if (auto r = close_grant(name, v1::CLOSED, "system", "lost from the kernel (drift, on_drift = report)"); !r) {
-      deps_.log(log_level::error, r.error().message);
-    }
+  for (const auto& name : plan.doors_to_close) {
+    // A failure to record it was logged by persist.
+    (void)close_grant(name, v1::CLOSED, "system", "lost from the kernel (drift, on_drift = report)");
   }
 }
 
@@ -692,13 +677,11 @@ void firewall_service::shutdown() {
     std::vector<std::string> services;
     for (const auto& [name, g] : grants_) services.push_back(name);
     for (const auto& name : services) {
-      if (auto r = close_grant(name, v1::SHUTDOWN_CLOSED, "system-shutdown", "the helper was stopped"); !r) {
-        deps_.log(log_level::error, r.error().message);
-      }
+      (void)close_grant(name, v1::SHUTDOWN_CLOSED, "system-shutdown", "the helper was stopped");  // a failure: logged by persist
     }
   }
-  if (auto r = deps_.store.write_snapshot(snapshot()); !r) deps_.log(log_level::error, r.error().message);
-  deps_.log(log_level::info, fmt::format("stopped with {} live door(s) left to their kernel timeouts", grants_.size()));
+  if (auto r = deps_.store.write_snapshot(snapshot()); !r) log::error("cannot write the final state file: {}", r.error());
+  log::info("stopped with {} live door(s) left to their kernel timeouts", grants_.size());
 }
 
 }  // namespace smsbridge::firewall

@@ -1,5 +1,6 @@
 // The helper's core: the privileged verbs (answer_<verb>), expiry, reconciliation and the event
 // journal, over injected kernel, host and state interfaces. No sockets, no timers, no signals.
+// It logs each event once, where it is decided, through common/log.hpp.
 #pragma once
 
 #include <sys/types.h>
@@ -20,8 +21,10 @@
 
 #include "firewall-helper/config.hpp"
 #include "firewall-helper/conntrack.hpp"
+#include "firewall-helper/grant_policy.hpp"
 #include "firewall-helper/host_probe.hpp"
 #include "firewall-helper/nft_context.hpp"
+#include "firewall-helper/reconciler.hpp"
 #include "firewall-helper/ruleset.hpp"
 #include "firewall-helper/state_store.hpp"
 #include "firewall.pb.h"
@@ -36,8 +39,6 @@ struct peer_identity {
   pid_t pid = 0;
 };
 
-enum class log_level { info, warning, error };
-
 struct service_deps {
   nft_runner& nft;
   flow_cutter& cutter;
@@ -45,7 +46,6 @@ struct service_deps {
   state_store& store;
   std::function<std::int64_t()> now_ms;            // wall clock, ms since the epoch (UTC)
   std::function<std::string()> new_grant_id;       // unique, unguessable
-  std::function<void(log_level, std::string_view)> log;
   // A monotonic clock, ms: every remaining time (expiry, re-applied grants) is computed from it,
   // so a step of the wall clock can neither shorten nor lengthen a door.
   std::function<std::int64_t()> steady_ms = [] {
@@ -53,11 +53,6 @@ struct service_deps {
   };
 };
 
-// A refused request: a code from the closed enum and a sentence safe to show a person.
-struct refusal {
-  v1::ErrorCode code;
-  std::string message;
-};
 using answer = boost::system::result<void, refusal>;
 
 class firewall_service {
@@ -82,7 +77,8 @@ class firewall_service {
   // Closes every grant whose deadline has passed (EXPIRED events).
   void expire_due();
 
-  // Compares the kernel with the state and repairs or reports drift (DESIGN.md §4.4).
+  // Compares the kernel with the state and repairs or reports drift (DESIGN.md §4.4): lists the
+  // table, lets plan_reconcile decide, and carries its plan out.
   void reconcile();
 
   // SIGTERM: closes every grant (on_shutdown = close) or leaves them to their kernel timeouts
@@ -139,7 +135,8 @@ class firewall_service {
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
                      v1::Grant* closed = nullptr);
   void remove_from_kernel(const live_grant& g);
-  answer persist(const std::vector<state::JournalRecord>& records);
+  // Appends records durably; on failure logs one error naming `what` and refuses STATE_WRITE_FAILED.
+  answer persist(const std::vector<state::JournalRecord>& records, std::string_view what);
   v1::Event make_event(v1::EventKind kind, const v1::Grant* grant, std::string_view actor, std::string_view reason,
                        std::string_view detail, std::uint64_t seq) const;
   // Appends events (with their journal records) durably; logs if the state cannot be written.
@@ -149,7 +146,10 @@ class firewall_service {
   std::vector<std::pair<grant_rule, std::chrono::milliseconds>> surviving_rules() const;
   state_store::snapshot_source snapshot() const;
   void maybe_compact();
-  void rebuild_table(std::string_view why);
+  // Re-renders the whole table after the reconciler found it missing or damaged, first closing
+  // `doors_to_close` (on_drift = report).
+  void rebuild_table(std::string_view why, const std::vector<std::string>& doors_to_close);
+  std::vector<held_grant> held_grants() const;
 
   const helper_config& config_;
   service_deps deps_;

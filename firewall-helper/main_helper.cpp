@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/log.hpp"
 #include "firewall-helper/config.hpp"
 #include "firewall-helper/conntrack.hpp"
 #include "firewall-helper/firewall_service.hpp"
@@ -20,6 +21,7 @@
 #include "firewall-helper/state_store.hpp"
 
 namespace fw = smsbridge::firewall;
+
 
 namespace {
 constexpr const char* usage =
@@ -50,15 +52,11 @@ std::string random_id() {
   for (auto b : bytes) out += fmt::format("{:02x}", b);
   return out;
 }
-
-void log_line(fw::log_level level, std::string_view message) {
-  const char* tag = level == fw::log_level::error ? "error" : level == fw::log_level::warning ? "warning" : "info";
-  std::fprintf(stderr, "sms-bridge-firewall-helper: %s: %.*s\n", tag, static_cast<int>(message.size()), message.data());
-  std::fflush(stderr);
-}
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One line per event on stderr; under systemd, with the journal's priority prefix.
+  smsbridge::log::set_sink(smsbridge::log::stderr_sink("sms-bridge-firewall-helper"));
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -85,7 +83,7 @@ int main(int argc, char** argv) {
   }
   auto config = fw::load_config(config_path);
   if (!config) {
-    std::fprintf(stderr, "sms-bridge-firewall-helper: %s\n", config.error().message.c_str());
+    smsbridge::log::error("{}", config.error());
     return 2;
   }
   if (check_only) {
@@ -93,19 +91,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!fw::has_cap_net_admin()) {
-    std::fputs("sms-bridge-firewall-helper: refusing to start: this process lacks the CAP_NET_ADMIN capability, "
-               "which it needs to manage nftables. Run it as root, or as its own user with "
-               "AmbientCapabilities=CAP_NET_ADMIN (systemd) or setpriv --ambient-caps +net_admin.\n",
-               stderr);
+    smsbridge::log::error("refusing to start: this process lacks the CAP_NET_ADMIN capability, which it needs to manage nftables. "
+               "Run it as root, or as its own user with AmbientCapabilities=CAP_NET_ADMIN (systemd) or "
+               "setpriv --ambient-caps +net_admin.");
     return 1;
   }
   if (fw::has_capabilities_beyond_net_admin()) {
-    log_line(fw::log_level::warning, "running with capabilities beyond CAP_NET_ADMIN; it needs only that one.");
+    smsbridge::log::warning("running with capabilities beyond CAP_NET_ADMIN; it needs only that one.");
   }
   try {
     fw::nft_context nft;
-    fw::background_flow_cutter cutter(config->ct_mark_bit,
-                                      [](std::string_view m) { log_line(fw::log_level::error, m); });
+    fw::background_flow_cutter cutter(config->ct_mark_bit);
     fw::linux_host_probe probe;
     fw::state_store store(config->state_file);
     fw::firewall_service service(*config, fw::service_deps{
@@ -113,21 +109,21 @@ int main(int argc, char** argv) {
         [] {
           return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         },
-        random_id, log_line});
+        random_id});
     if (auto r = service.start(); !r) {
-      log_line(fw::log_level::error, r.error().message);
+      smsbridge::log::error("{}", r.error());
       return 1;
     }
-    for (const auto& w : probe.warnings(*config)) log_line(fw::log_level::warning, w);
+    for (const auto& w : probe.warnings(*config)) smsbridge::log::warning("{}", w);
     // Parsing the config and replaying the state left freed heap behind; give it back.
     ::malloc_trim(0);
-    if (auto r = fw::serve(*config, service, [](std::string_view m) { log_line(fw::log_level::error, m); }); !r) {
-      log_line(fw::log_level::error, r.error().message);
+    if (auto r = fw::serve(*config, service); !r) {
+      smsbridge::log::error("{}", r.error());
       return 1;
     }
   } catch (const std::exception& e) {
     // Broken infrastructure (no netlink, no memory): one line, and a non-zero exit for the supervisor.
-    log_line(fw::log_level::error, e.what());
+    smsbridge::log::error("{}", e.what());
     return 1;
   }
   return 0;

@@ -13,7 +13,6 @@
 #include <chrono>
 #include <csignal>
 #include <exception>
-#include <functional>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -29,6 +28,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include "common/log.hpp"
 #include "firewall-helper/nft_notices.hpp"
 #include "proto/framing.hpp"
 
@@ -43,9 +43,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class helper_server {
  public:
-  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service,
-                std::function<void(std::string_view)> report)
-      : io_(io), config_(config), service_(service), report_(std::move(report)), acceptor_(io), expiry_timer_(io),
+  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service)
+      : io_(io), config_(config), service_(service), acceptor_(io), expiry_timer_(io),
         reconcile_timer_(io), signals_(io, SIGTERM, SIGINT), notices_(io),
         notice_filter_(config.table, static_cast<std::uint32_t>(::getpid())) {}
 
@@ -65,7 +64,6 @@ class helper_server {
   asio::io_context& io_;
   const helper_config& config_;
   firewall_service& service_;
-  std::function<void(std::string_view)> report_;
   stream_protocol::acceptor acceptor_;
   asio::steady_timer expiry_timer_;  // monotonic, like the service's deadlines
   std::optional<std::int64_t> expiry_armed_for_;
@@ -116,7 +114,7 @@ void helper_server::run() {
     notices_.assign(*fd);
     asio::co_spawn(io_, notice_loop(), [this](std::exception_ptr e) { on_exception(e, "the nf_tables notice loop"); });
   } else {
-    report_(fmt::format("{}; drift is repaired only by the periodic reconciler and the next Open", fd.error().message));
+    log::warning("{}; drift is repaired only by the periodic reconciler and the next Open", fd.error());
   }
   service_.reconcile();
   after_change();
@@ -238,9 +236,9 @@ void helper_server::on_exception(std::exception_ptr e, std::string_view where) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& x) {
-    report_(fmt::format("{} failed: {}", where, x.what()));
+    log::error("{} failed: {}", where, x.what());
   } catch (...) {
-    report_(fmt::format("{} failed with an unknown exception", where));
+    log::error("{} failed with an unknown exception", where);
   }
 }
 
@@ -285,11 +283,10 @@ void helper_server::arm_reconcile() {
 }
 }  // namespace
 
-fallible<void> serve(const helper_config& config, firewall_service& service,
-                     std::function<void(std::string_view)> report) {
+fallible<void> serve(const helper_config& config, firewall_service& service) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  helper_server server(io, config, service, std::move(report));
+  helper_server server(io, config, service);
   if (auto r = server.listen(); !r) return r;
   server.run();
   return {};

@@ -1,11 +1,6 @@
 // The helper's I/O shell: the Unix socket server, the expiry and reconcile timers, and signals.
 #pragma once
 
-#include <memory>
-#include <functional>
-#include <string>
-#include <string_view>
-
 #include "common/result.hpp"
 
 #include "firewall-helper/config.hpp"
@@ -15,8 +10,7 @@ namespace smsbridge::firewall {
 
 // Serves `service` on config.socket_path until SIGTERM or SIGINT, then runs service.shutdown().
 // Fails with a sentence if the socket cannot be created (or another helper is serving it).
-// `report` receives a sentence when a session ends on an unexpected exception.
-fallible<void> serve(const helper_config& config, firewall_service& service,
-                     std::function<void(std::string_view)> report);
+// Logs (common/log.hpp) an error when a session or loop ends on an unexpected exception.
+fallible<void> serve(const helper_config& config, firewall_service& service);
 
 }  // namespace smsbridge::firewall

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/log.hpp"
 #include "firewall-helper/firewall_service.hpp"
 #include "temp_dir.hpp"
 
@@ -61,6 +62,9 @@ const char* config_json = R"({
 })";
 
 struct harness {
+  // What the service logged, one entry per line (declared first: it outlives the service).
+  std::vector<std::pair<log::level, std::string>> logged;
+  log::scoped_sink sink{[this](log::level l, std::string_view m) { logged.emplace_back(l, std::string(m)); }};
   temp_dir dir;
   helper_config config = *parse_config(config_json);
   fake_nft nft;
@@ -80,7 +84,7 @@ struct harness {
     store = std::make_unique<state_store>(dir.file("port_mappings.json"));
     service = std::make_unique<firewall_service>(
         config, service_deps{nft, cutter, probe, *store, [this] { return now; },
-                             [this] { return "grant-" + std::to_string(++next_id); }, [](log_level, std::string_view) {},
+                             [this] { return "grant-" + std::to_string(++next_id); },
                              [this] { return now + steady_offset; }});
     REQUIRE(service->start());
   }
@@ -113,6 +117,13 @@ struct harness {
     r.mutable_events()->set_max(1000);
     auto resp = call(r);
     return {resp.events().events().begin(), resp.events().events().end()};
+  }
+
+  // The lines logged at `l` that contain `needle`.
+  std::size_t lines(log::level l, std::string_view needle = "") const {
+    std::size_t n = 0;
+    for (const auto& [level, text] : logged) n += level == l && text.find(needle) != std::string::npos;
+    return n;
   }
 
   std::vector<v1::EventKind> event_kinds() {
@@ -295,6 +306,70 @@ TEST_CASE("a grant the config no longer allows is closed at start") {
   REQUIRE(events.size() == 2);
   CHECK(events[1].kind() == v1::CLOSED);
   CHECK(events[1].reason() == "no longer allowed by the helper config");
+}
+
+TEST_CASE("a recorded door on a port the config now forbids is closed at start with the sentence Open gives") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.config.forbidden_ports.insert(9100);
+  h.restart();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.nft.batches.back().find("10.0.0.2 . 9100") == std::string::npos);  // the table is installed without it
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind() == v1::CLOSED);
+  CHECK(events[1].reason() == "no longer allowed by the helper config");
+  const auto refused = h.open("metrics", 9100, "10.0.0.2", 60);
+  CHECK(code_of(refused) == v1::PORT_FORBIDDEN);
+  CHECK(events[1].detail() == refused.error().message());
+}
+
+TEST_CASE("each config refusal voids a recorded door at start with the sentence Open gives") {
+  struct change {
+    const char* what;
+    void (*apply)(helper_config&);
+    v1::ErrorCode open_code;
+  };
+  const change changes[] = {
+      {"the service was removed", [](helper_config& c) { c.services.erase("metrics"); }, v1::UNKNOWN_SERVICE},
+      {"the port range moved", [](helper_config& c) { c.port_min = 9200; }, v1::PORT_FORBIDDEN},
+      {"the source floor rose", [](helper_config& c) { c.min_source_prefix_v4 = 28; }, v1::SOURCE_NOT_ALLOWED},
+  };
+  for (const auto& ch : changes) {
+    SECTION(ch.what) {
+      harness h;
+      REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.0/24", 60).has_error());
+      ch.apply(h.config);
+      h.restart();
+      CHECK(h.service->live_grants() == 0);
+      const auto events = h.events();
+      REQUIRE(events.size() == 2);
+      CHECK(events[1].kind() == v1::CLOSED);
+      const auto refused = h.open("metrics", 9100, "10.0.0.0/24", 60);
+      CHECK(code_of(refused) == ch.open_code);
+      CHECK(events[1].detail() == refused.error().message());
+    }
+  }
+}
+
+TEST_CASE("a recorded door shorter or longer than the bounds now allow survives a restart, but never past duration_max") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 3600).has_error());
+  h.config.duration_max = 600;  // the door was checked when it opened; its remaining time is capped
+  h.restart();
+  REQUIRE(h.service->live_grants() == 1);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 600 * 1000);
+}
+
+TEST_CASE("check-ports gives the policy's reason for a port the config keeps closed") {
+  harness h;
+  v1::Request check;
+  check.mutable_check_ports()->add_ports(22);
+  check.mutable_check_ports()->add_ports(80);
+  auto r = h.call(check);
+  REQUIRE(r.check_ports().ports_size() == 2);
+  CHECK(r.check_ports().ports(0).reason() == *port_not_allowed(h.config, 22));
+  CHECK(r.check_ports().ports(1).reason() == "outside the allowed range 1024 to 65535");
 }
 
 TEST_CASE("a corrupt state file starts the helper fail-closed and is reported") {
@@ -571,7 +646,7 @@ TEST_CASE("an open that finds the table gone rebuilds it and succeeds") {
     }
   } flaky(h.nft);
   firewall_service service(h.config, service_deps{flaky, h.cutter, h.probe, *h.store, [&] { return h.now; },
-                                                  [] { return std::string("g"); }, [](log_level, std::string_view) {}});
+                                                  [] { return std::string("g"); }});
   REQUIRE(service.start());
   h.nft.listing.reset();  // the kernel says: no such table
   v1::Request r;
@@ -600,4 +675,67 @@ TEST_CASE("status reports the host's default-route address, the one a laptop rea
   v1::Request r;
   r.mutable_status();
   CHECK(h.call(r).status().host_address() == "203.0.113.7");
+}
+
+TEST_CASE("a refused request is logged once, at notice, with the sentence the client gets") {
+  harness h;
+  h.logged.clear();
+  const auto r = h.open("metrics", 22, "10.0.0.2", 60);
+  REQUIRE(code_of(r) == v1::PORT_FORBIDDEN);
+  REQUIRE(h.logged.size() == 1);
+  CHECK(h.logged[0].first == log::level::notice);
+  CHECK(h.logged[0].second == fmt::format("refused open from uid 0: {}", r.error().message()));
+}
+
+TEST_CASE("a peer the config does not allow is logged once, at warning") {
+  harness h;
+  h.logged.clear();
+  REQUIRE(code_of(h.open("metrics", 9100, "10.0.0.2", 60, 1234)) == v1::PERMISSION_DENIED);
+  REQUIRE(h.logged.size() == 1);
+  CHECK(h.lines(log::level::warning, "refused open from uid 1234: uid 1234 (gid 1234) is not allowed") == 1);
+}
+
+TEST_CASE("a kernel refusal is logged once as an error, with nft's detail, and not again as a refusal") {
+  harness h;
+  h.nft.refuse_changes = true;
+  h.logged.clear();
+  REQUIRE(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::NFT_FAILED);
+  // (The reconcile it tries in between is an event of its own: here, a failed table rebuild.)
+  CHECK(h.lines(log::level::error, "open metrics") == 1);
+  CHECK(h.lines(log::level::error, "nft refused to open metrics: Error: Could not process rule") == 1);
+  CHECK(h.lines(log::level::notice, "refused") == 0);
+}
+
+TEST_CASE("an opened and a closed door are logged once each, at notice") {
+  harness h;
+  h.logged.clear();
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  REQUIRE_FALSE(h.close("metrics").has_error());
+  REQUIRE(h.logged.size() == 2);
+  CHECK(h.lines(log::level::notice, "opened door metrics port 9100 -> 127.0.0.1:8080 for 10.0.0.2/32") == 1);
+  CHECK(h.lines(log::level::notice, "closed door metrics port 9100 for 10.0.0.2/32 (CLOSED, by bob: done)") == 1);
+}
+
+TEST_CASE("a recorded door voided at start is logged once, with the sentence of its event") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.config.forbidden_ports.insert(9100);
+  h.logged.clear();
+  h.restart();
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(h.lines(log::level::notice, events[1].detail()) == 1);
+  CHECK(h.lines(log::level::notice, "closed the recorded door of 'metrics' at start") == 1);
+}
+
+TEST_CASE("each drift the reconciler repairs is logged once, at warning") {
+  harness h;
+  std::ifstream in(std::string(FIXTURE_DIR) + "/kernel_listing.json");
+  std::stringstream s;
+  s << in.rdbuf();
+  h.nft.listing = s.str();
+  h.logged.clear();
+  h.service->reconcile();
+  CHECK(h.lines(log::level::warning, "drift: ") == h.events().size());
+  CHECK(h.logged.size() == h.events().size());
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/log.hpp"
 #include "firewall-helper/firewall_service.hpp"
 #include "proto/framing.hpp"
 
@@ -47,10 +48,10 @@ struct world {
     config = *parse_config(R"({"services": {"metrics": {"target": "127.0.0.1:9464"}, "postgres": {"target": "10.9.0.2:5432"}},
                                "duration_seconds": {"min": 1, "max": 14400}, "allowed_uids": [0], "max_grants": 64,
                                "max_pending_events": 256})");
+    smsbridge::log::set_sink(nullptr);  // a line per refused frame would drown the fuzzer's output
     store = std::make_unique<state_store>(dir + "/port_mappings.json");
     service = std::make_unique<firewall_service>(
-        config, service_deps{nft, cutter, probe, *store, [this] { return now; }, [this] { return "g" + std::to_string(++ids); },
-                             [](log_level, std::string_view) {}});
+        config, service_deps{nft, cutter, probe, *store, [this] { return now; }, [this] { return "g" + std::to_string(++ids); }});
     (void)service->start();
   }
   ~world() { std::filesystem::remove_all(dir); }
