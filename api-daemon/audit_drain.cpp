@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "common/log.hpp"
+
 namespace smsbridge::api {
 
 boost::asio::awaitable<void> audit_drain::drain() {
@@ -42,7 +44,7 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
     auto written = co_await std::move(writing);
     if (!written) {
       // Not acknowledged: the helper keeps the events and the next drain retries them.
-      report_(fmt::format("audit: cannot record {} helper event(s) yet: {}", events.size(), written.error().message));
+      log::warning("audit: cannot record {} helper event(s) yet: {}", events.size(), written.error().message);
       co_return;
     }
     for (const auto& e : events) {
@@ -72,8 +74,8 @@ boost::asio::awaitable<void> audit_drain::reconcile() {
   for (const auto& g : *grants) live.push_back(g.grant_id());
   auto closing = store_.close_orphans(std::move(live));
   const auto closed = co_await std::move(closing);
-  if (!closed) report_(fmt::format("audit reconcile: {}", closed.error().message));
-  else if (*closed > 0) report_(fmt::format("audit reconcile: closed {} audit row(s) of doors the helper does not hold", *closed));
+  if (!closed) log::warning("audit reconcile: {}", closed.error().message);
+  else if (*closed > 0) log::notice("audit reconcile: closed {} audit row(s) of doors the helper does not hold", *closed);
 }
 
 boost::asio::awaitable<void> run_audit_timer(audit_drain& audit, std::chrono::seconds reconcile_every) {

@@ -3,8 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -16,8 +14,7 @@ namespace smsbridge::api {
 
 class audit_drain {
  public:
-  audit_drain(firewall_client& helper, audit_store& store, metrics& stats, std::function<void(std::string_view)> report)
-      : helper_(helper), store_(store), stats_(stats), report_(std::move(report)) {}
+  audit_drain(firewall_client& helper, audit_store& store, metrics& stats) : helper_(helper), store_(store), stats_(stats) {}
 
   // Moves every event the helper holds into the trail, in batches. Safe to call at any time:
   // a call during a drain makes that drain go round once more, and returns once it has finished.
@@ -38,7 +35,6 @@ class audit_drain {
   firewall_client& helper_;
   audit_store& store_;
   metrics& stats_;
-  std::function<void(std::string_view)> report_;
   bool draining_ = false;  // touched on the I/O thread only
   bool again_ = false;
   std::uint64_t passes_ = 0;

@@ -4,6 +4,7 @@
 #include "api-daemon/http_server.hpp"
 
 #include "api-daemon/trusted_proxies.hpp"
+#include "common/log.hpp"
 
 #include <array>
 #include <cerrno>
@@ -50,7 +51,7 @@ std::string accept_refusal(std::string_view status_line, std::string_view senten
 
 // `slot` holds this connection's place under the connection caps until the session ends.
 asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, http_limits limits,
-                              std::function<void(std::string_view)> report, request_observer observe,
+                              request_observer observe,
                               std::shared_ptr<void> slot) {
   (void)slot;
   request_reader reader(limits);
@@ -88,8 +89,7 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
         try {
           response = co_await (*m.found)(request, context);
         } catch (const std::exception& e) {
-          report(fmt::format("{} {} failed: {}", std::string(request.method_string()), std::string(target_path(request.target())),
-                             e.what()));
+          log::error("{} {} failed: {}", std::string(request.method_string()), std::string(target_path(request.target())), e.what());
           response = bare_500(request);
         }
       } else if (m.path_known) {
@@ -122,7 +122,7 @@ asio::awaitable<void> session(beast::tcp_stream stream, const router& routes, ht
 }  // namespace
 
 asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router& routes, http_limits limits,
-                                 std::function<void(std::string_view)> report, request_observer observe) {
+                                 request_observer observe) {
   auto executor = co_await asio::this_coro::executor;
   // Shared with the sessions, which may outlive this loop.
   auto limiter = std::make_shared<connection_limiter>(limits.max_connections, limits.max_connections_per_source);
@@ -161,13 +161,13 @@ asio::awaitable<void> serve_http(asio::ip::tcp::acceptor& acceptor, const router
       continue;
     }
     std::shared_ptr<void> slot(nullptr, [limiter, source, exempt](void*) { limiter->release(source, exempt); });
-    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, report, observe, std::move(slot)),
-                   [report](std::exception_ptr e) {
+    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket)), routes, limits, observe, std::move(slot)),
+                   [](std::exception_ptr e) {
                      if (!e) return;
                      try {
                        std::rethrow_exception(e);
                      } catch (const std::exception& x) {
-                       report(fmt::format("an HTTP session failed: {}", x.what()));
+                       log::error("{}", fmt::format("an HTTP session failed: {}", x.what()));
                      }
                    });
   }

@@ -19,9 +19,8 @@ namespace smsbridge::api {
 using request_observer = std::function<void(std::string_view route, std::string_view method, unsigned status, double seconds)>;
 
 // Accepts on `acceptor` forever, one coroutine per connection. A failure inside a handler is
-// logged through `report` and answered with a bare 500.
+// logged (as an error: it is a bug) and answered with a bare 500.
 boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::acceptor& acceptor, const router& routes,
-                                        http_limits limits, std::function<void(std::string_view)> report,
-                                        request_observer observe);
+                                        http_limits limits, request_observer observe);
 
 }  // namespace smsbridge::api

@@ -35,6 +35,7 @@
 #include "api-daemon/retention.hpp"
 #include "api-daemon/routes.hpp"
 #include "api-daemon/supervise.hpp"
+#include "common/log.hpp"
 
 extern char** environ;
 
@@ -42,18 +43,23 @@ namespace api = smsbridge::api;
 namespace asio = boost::asio;
 
 namespace {
-// Until the log directory is known, lines go to stderr only; then also to LOG_DIR/sms-bridge-api.log.
+namespace log = smsbridge::log;  // not at file scope, where <cmath>'s ::log lives
+
+// Every line goes to stderr (the journal, with its priority, under systemd) and, once the log
+// directory is known, also to LOG_DIR/sms-bridge-api.log, which the logs endpoints serve.
 std::shared_ptr<spdlog::logger> file_logger;
 
-void log_line(std::string_view level, std::string_view message) {
-  std::fprintf(stderr, "sms-bridge-api: %.*s: %.*s\n", static_cast<int>(level.size()), level.data(),
-               static_cast<int>(message.size()), message.data());
-  std::fflush(stderr);
-  if (file_logger) {
-    file_logger->log(level == "error" ? spdlog::level::err : level == "warning" ? spdlog::level::warn : spdlog::level::info,
-                     "{}", message);
+void install_log_sink() {
+  auto to_stderr = log::stderr_sink("sms-bridge-api");
+  log::set_sink([to_stderr](log::level l, std::string_view sentence) {
+    to_stderr(l, sentence);
+    if (!file_logger) return;
+    using log::level;
+    file_logger->log(l == level::error ? spdlog::level::err : l == level::warning ? spdlog::level::warn
+                     : l == level::debug ? spdlog::level::debug : spdlog::level::info,
+                     "{}", sentence);
     file_logger->flush();
-  }
+  });
 }
 
 // The rotating log file under LOG_DIR (created if missing). Fails with a sentence.
@@ -96,39 +102,39 @@ smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const ap
 // `admin add|passwd|remove NAME`; the password is the first line of stdin.
 int admin_command(api::database& db, const std::string& action, const std::string& name) {
   if (!api::is_valid_admin_name(name)) {
-    log_line("error", "an admin name is 1 to 64 of A-Z, a-z, 0-9, '_', '.', '@' and '-'.");
+    log::error("an admin name is 1 to 64 of A-Z, a-z, 0-9, '_', '.', '@' and '-'.");
     return 2;
   }
   if (action == "remove") {
     auto remove = [&](api::pg::connection& c) { return api::remove_admin(c, name); };
     auto removed = db.call_now(remove);
-    if (!removed) return log_line("error", removed.error().message), 1;
-    if (!*removed) return log_line("error", fmt::format("there is no admin named '{}'.", name)), 1;
+    if (!removed) return log::error("{}", removed.error().message), 1;
+    if (!*removed) return log::error("there is no admin named '{}'.", name), 1;
     std::printf("admin '%s' removed\n", name.c_str());
     return 0;
   }
   std::string password;
   std::getline(std::cin, password);
   if (password.size() < 8 || password.size() > 256) {
-    log_line("error", "the password (the first line of stdin) must be 8 to 256 characters.");
+    log::error("the password (the first line of stdin) must be 8 to 256 characters.");
     return 2;
   }
   auto hash = api::hash_password(password);
-  if (!hash) return log_line("error", hash.error().message), 1;
+  if (!hash) return log::error("{}", hash.error().message), 1;
   if (action == "add") {
     auto add = [&](api::pg::connection& c) { return api::add_admin(c, name, *hash); };
     auto added = db.call_now(add);
     if (!added && added.error().kind == api::pg::error_kind::unique_violation) {
-      return log_line("error", fmt::format("an admin named '{}' already exists; use admin passwd.", name)), 1;
+      return log::error("an admin named '{}' already exists; use admin passwd.", name), 1;
     }
-    if (!added) return log_line("error", added.error().message), 1;
+    if (!added) return log::error("{}", added.error().message), 1;
     std::printf("admin '%s' added\n", name.c_str());
     return 0;
   }
   auto change = [&](api::pg::connection& c) { return api::set_admin_password(c, name, *hash); };
   auto changed = db.call_now(change);
-  if (!changed) return log_line("error", changed.error().message), 1;
-  if (!*changed) return log_line("error", fmt::format("there is no admin named '{}'.", name)), 1;
+  if (!changed) return log::error("{}", changed.error().message), 1;
+  if (!*changed) return log::error("there is no admin named '{}'.", name), 1;
   auto audit = [&](api::pg::connection& c) { return api::record_auth_event(c, name, "cli", "cli", "changed"); };
   (void)db.call_now(audit);
   std::printf("password of admin '%s' changed\n", name.c_str());
@@ -149,24 +155,25 @@ smsbridge::fallible<void> bootstrap_admin(api::database& db, const api::api_conf
   if (auto r = db.call_now(add); !r && r.error().kind != api::pg::error_kind::unique_violation) {
     return smsbridge::fail(r.error().message);
   }
-  log_line("info", fmt::format("created the first admin '{}'", config.admin_username));
+  log::info("created the first admin '{}'", config.admin_username);
   return {};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  install_log_sink();
   auto cl = api::parse_command_line(environment(), std::vector<std::string>(argv + 1, argv + argc));
   if (!cl) {
-    log_line("error", cl.error().message);
+    log::error("{}", cl.error().message);
     return 2;
   }
   if (cl->help) {
     std::fputs(api::usage().c_str(), stdout);
     return 0;
   }
-  if (auto r = api::init_crypto(); !r) return log_line("error", r.error().message), 1;
-  if (auto r = api::load_secrets(cl->config, environment()); !r) return log_line("error", r.error().message), 2;
+  if (auto r = api::init_crypto(); !r) return log::error("{}", r.error().message), 1;
+  if (auto r = api::load_secrets(cl->config, environment()); !r) return log::error("{}", r.error().message), 2;
   const api::api_config& config = cl->config;
   api::database db(config.database_url, config.database_connections, config.database_password);
 
@@ -174,18 +181,18 @@ int main(int argc, char** argv) {
   auto do_migrate = [](api::pg::connection& c) { return api::migrate(c, api::builtin_migrations()); };
   auto applied = db.call_now(do_migrate);
   if (!applied) {
-    log_line("error", fmt::format("cannot migrate the database: {}", applied.error().message));
+    log::error("cannot migrate the database: {}", applied.error().message);
     return 1;
   }
-  for (const auto& v : *applied) log_line("info", fmt::format("applied migration {}", v));
+  for (const auto& v : *applied) log::info("applied migration {}", v);
   if (cl->command == "migrate") {
     std::printf("%zu migration(s) applied; the schema is up to date.\n", applied->size());
     return 0;
   }
   if (cl->command == "admin") return admin_command(db, cl->operands[0], cl->operands[1]);
-  if (auto r = open_log_file(config.log_dir); !r) return log_line("error", r.error().message), 1;
+  if (auto r = open_log_file(config.log_dir); !r) return log::error("{}", r.error().message), 1;
   if (auto r = bootstrap_admin(db, config); !r) {
-    log_line("error", fmt::format("cannot create the first admin: {}", r.error().message));
+    log::error("cannot create the first admin: {}", r.error().message);
     return 1;
   }
 
@@ -193,14 +200,14 @@ int main(int argc, char** argv) {
   auto public_acceptor = bind(io, config.listen, "SMS_BRIDGE_LISTEN");
   auto metrics_acceptor = bind(io, config.metrics_listen, "SMS_BRIDGE_METRICS_LISTEN");
   if (!public_acceptor || !metrics_acceptor) {
-    log_line("error", (!public_acceptor ? public_acceptor.error() : metrics_acceptor.error()).message);
+    log::error("{}", (!public_acceptor ? public_acceptor.error() : metrics_acceptor.error()).message);
     return 1;
   }
   if (config.hmac_secret.empty() || config.sms_api_key.empty()) {
-    log_line("warning", "the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
+    log::warning("the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
   // Every part of the daemon, owned here and handed to the concerns that use it.
-  const auto report = [](std::string_view m) { log_line("error", m); };
+  const auto report = [](std::string_view m) { log::error("{}", m); };
   api::socket_firewall_client helper(io.get_executor(), config.firewall_socket);
   api::pg_admin_store admins(db);
   api::pg_audit_store audit_store(db);
@@ -213,8 +220,8 @@ int main(int argc, char** argv) {
   api::admin_gate gate(auth, admins, proxies);
   api::metrics stats;
   api::health_monitor health(helper, outbox_store);
-  api::audit_drain audit(helper, audit_store, stats, report);
-  api::sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, config.sms_requests_per_source, report};
+  api::audit_drain audit(helper, audit_store, stats);
+  api::sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, config.sms_requests_per_source};
   api::worker helper_thread(1);
   api::app monitoring{config, db, helper_thread, gate, audit, report, {}};
   api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
@@ -228,22 +235,22 @@ int main(int argc, char** argv) {
   limits.max_connections_per_source = config.max_connections_per_source;
   limits.proxies = config.trusted_proxies;
   const auto executor = io.get_executor();
-  api::supervise(executor, "public HTTP listener", [&] { return api::serve_http(*public_acceptor, public_router, limits, report, observe); }, report);
-  api::supervise(executor, "metrics HTTP listener", [&] { return api::serve_http(*metrics_acceptor, metrics_router, limits, report, observe); }, report);
+  api::supervise(executor, "public HTTP listener", [&] { return api::serve_http(*public_acceptor, public_router, limits, observe); });
+  api::supervise(executor, "metrics HTTP listener", [&] { return api::serve_http(*metrics_acceptor, metrics_router, limits, observe); });
   if (config.monitoring_enabled && config.monitoring_worker_enabled) {
-    api::supervise(executor, "audit drain", [&] { return api::run_audit_timer(audit, std::chrono::seconds(config.reconcile_interval_seconds)); }, report);
+    api::supervise(executor, "audit drain", [&] { return api::run_audit_timer(audit, std::chrono::seconds(config.reconcile_interval_seconds)); });
   }
-  api::outbox_delivery delivery(outbox_store, backend, settings, report);
-  if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) api::supervise(executor, "outbox delivery", [&] { return delivery.run(); }, report);
-  api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds, report); }, report);
-  api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days, report); }, report);
+  api::outbox_delivery delivery(outbox_store, backend, settings);
+  if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) api::supervise(executor, "outbox delivery", [&] { return delivery.run(); });
+  api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
+  api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   std::signal(SIGPIPE, SIG_IGN);
-  log_line("info", fmt::format("listening on {}:{} (public) and {}:{} (metrics)", config.listen.host,
+  log::info("listening on {}:{} (public) and {}:{} (metrics)", config.listen.host,
                                public_acceptor->local_endpoint().port(), config.metrics_listen.host,
-                               metrics_acceptor->local_endpoint().port()));
+                               metrics_acceptor->local_endpoint().port());
   io.run();
-  log_line("info", "stopped");
+  log::info("stopped");
   return 0;
 }

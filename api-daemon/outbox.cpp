@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "api-daemon/crypto.hpp"
+#include "common/log.hpp"
 
 namespace smsbridge::api {
 
@@ -115,7 +116,7 @@ boost::asio::awaitable<bool> outbox_delivery::deliver_one() {
   const std::string error = sent ? fmt::format("the backend answered {}", sent->status) : sent.error().message;
   auto recording = store_.attempt_failed(it.id, error, give_up_after);
   (void)co_await std::move(recording);
-  report_(fmt::format("delivery of outbox item {} failed (attempt {}): {}", it.id, it.attempts + 1, error));
+  log::warning("delivery of outbox item {} failed (attempt {}): {}", it.id, it.attempts + 1, error);
   co_return false;
 }
 
@@ -129,13 +130,12 @@ boost::asio::awaitable<void> outbox_delivery::run() {
   }
 }
 
-boost::asio::awaitable<void> wipe_stale_pins(outbox_store& store, std::uint32_t retention_seconds,
-                                             std::function<void(std::string_view)> report) {
+boost::asio::awaitable<void> wipe_stale_pins(outbox_store& store, std::uint32_t retention_seconds) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
   const auto period = std::chrono::seconds(std::clamp<std::uint32_t>(retention_seconds / 10, 1, 3600));
   for (;;) {
     auto wiping = store.wipe_pins_older_than(retention_seconds);
-    if (auto done = co_await std::move(wiping); !done) report(fmt::format("wiping stale outbox PINs: {}", done.error().message));
+    if (auto done = co_await std::move(wiping); !done) log::warning("wiping stale outbox PINs: {}", done.error().message);
     timer.expires_after(period);
     co_await timer.async_wait(boost::asio::use_awaitable);
   }

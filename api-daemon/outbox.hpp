@@ -6,10 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -56,8 +54,8 @@ class pg_outbox_store final : public outbox_store {
 
 class outbox_delivery {
  public:
-  outbox_delivery(outbox_store& store, backend& backend, settings_source& settings, std::function<void(std::string_view)> report)
-      : store_(store), backend_(backend), settings_(settings), report_(std::move(report)) {}
+  outbox_delivery(outbox_store& store, backend& to_backend, settings_source& settings)
+      : store_(store), backend_(to_backend), settings_(settings) {}
 
   // Sends the next due item, if there is one and sync_url is set. True when one was delivered.
   boost::asio::awaitable<bool> deliver_one();
@@ -74,12 +72,10 @@ class outbox_delivery {
   outbox_store& store_;
   api::backend& backend_;
   settings_source& settings_;
-  std::function<void(std::string_view)> report_;
 };
 
 // Wipes the PINs of failed items older than `retention_seconds`, forever, checking a tenth of
 // that period apart (at least every second, at most every hour).
-boost::asio::awaitable<void> wipe_stale_pins(outbox_store& store, std::uint32_t retention_seconds,
-                                             std::function<void(std::string_view)> report);
+boost::asio::awaitable<void> wipe_stale_pins(outbox_store& store, std::uint32_t retention_seconds);
 
 }  // namespace smsbridge::api

@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "common/log.hpp"
+
 namespace smsbridge::api {
 
 namespace {
@@ -23,8 +25,7 @@ constexpr const char* statements[] = {
 };
 }  // namespace
 
-boost::asio::awaitable<void> apply_retention(database& db, std::uint32_t retention_days,
-                                             std::function<void(std::string_view)> report) {
+boost::asio::awaitable<void> apply_retention(database& db, std::uint32_t retention_days) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
   const std::string days = std::to_string(retention_days);
   for (;;) {
@@ -34,7 +35,7 @@ boost::asio::awaitable<void> apply_retention(database& db, std::uint32_t retenti
         if (!r) return r.error();
         return {};
       });
-      if (auto done = co_await std::move(step); !done) report(fmt::format("retention: {}", done.error().message));
+      if (auto done = co_await std::move(step); !done) log::warning("retention: {}", done.error().message);
     }
     timer.expires_after(std::chrono::hours(1));
     co_await timer.async_wait(boost::asio::use_awaitable);

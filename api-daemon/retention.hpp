@@ -4,8 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -13,6 +11,6 @@
 
 namespace smsbridge::api {
 
-boost::asio::awaitable<void> apply_retention(database& db, std::uint32_t retention_days, std::function<void(std::string_view)> report);
+boost::asio::awaitable<void> apply_retention(database& db, std::uint32_t retention_days);
 
 }  // namespace smsbridge::api

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api-daemon/crypto.hpp"
+#include "common/log.hpp"
 
 namespace smsbridge::api {
 
@@ -50,7 +51,7 @@ void add_sms_admin_routes(router& r, admin_gate& gate, sms_api_context& c, backe
                                -> boost::asio::awaitable<http_response> {
           auto settings = c.settings.sms();
           if (!settings) {
-            c.report(settings.error().message);
+            log::error("{}", settings.error().message);
             co_return settings_unreadable(request);
           }
           co_return json_response(request, http::status::ok, json::object{{"settings", settings_json(*settings)}});
@@ -65,7 +66,7 @@ void add_sms_admin_routes(router& r, admin_gate& gate, sms_api_context& c, backe
           }
           auto current = c.settings.sms();
           if (!current) {
-            c.report(current.error().message);
+            log::error("{}", current.error().message);
             co_return settings_unreadable(request);
           }
           json::object merged = settings_json(*current);
@@ -78,10 +79,10 @@ void add_sms_admin_routes(router& r, admin_gate& gate, sms_api_context& c, backe
           auto checked = parse_sms_settings(json::serialize(json::object{{"settings", merged}}));
           if (!checked) co_return error_response(request, http::status::unprocessable_entity, checked.error().message);
           if (auto w = c.settings.write_sms(settings_json(*checked)); !w) {
-            c.report(w.error().message);
+            log::error("{}", w.error().message);
             co_return error_response(request, http::status::internal_server_error, "The settings file cannot be written.");
           }
-          c.report(fmt::format("SMS settings changed by {}", admin));
+          log::notice("SMS settings changed by {}", admin);
           co_return json_response(request, http::status::ok, json::object{{"status", "saved"}, {"settings", settings_json(*checked)}});
         }));
 
@@ -140,7 +141,7 @@ void add_sms_admin_routes(router& r, admin_gate& gate, sms_api_context& c, backe
             auto calling = backend.post(settings->recovery_url, body, to_hex(random_bytes(16)), std::chrono::seconds(4));
             const auto called = co_await std::move(calling);
             out["recovery_url_status"] = called ? static_cast<std::int64_t>(called->status) : 0;
-            if (!called) c.report(fmt::format("recovery_url: {}", called.error().message));
+            if (!called) log::warning("recovery_url: {}", called.error().message);
           }
           co_return json_response(request, http::status::ok, out);
         }));

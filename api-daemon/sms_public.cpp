@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 
 #include "api-daemon/crypto.hpp"
+#include "common/log.hpp"
 
 namespace smsbridge::api {
 
@@ -33,7 +34,7 @@ http_response settings_unreadable(const http_request& request) {
 std::optional<sms_settings> current_settings(sms_api_context& c) {
   auto s = c.settings.sms();
   if (!s) {
-    c.report(s.error().message);
+    log::error("{}", s.error().message);
     return std::nullopt;
   }
   return std::move(*s);

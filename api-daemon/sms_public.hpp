@@ -2,7 +2,6 @@
 // here; the decisions are sms_core's; the answer and the metrics both follow from its outcome.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,7 +23,6 @@ struct sms_api_context {
   std::string hmac_secret;
   std::string sms_api_key;
   std::uint32_t requests_per_source = 60;  // registrations, and PIN setups, per address per 10 minutes
-  std::function<void(std::string_view)> report;
 };
 
 // The HTTP answers of each outcome (pure).

@@ -9,11 +9,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "common/log.hpp"
+
 namespace smsbridge::api {
 
 namespace {
 boost::asio::awaitable<void> supervised(boost::asio::any_io_executor executor, std::string name, loop_factory loop,
-                                        std::function<void(std::string_view)> report, std::chrono::milliseconds first_pause) {
+                                        std::chrono::milliseconds first_pause) {
   boost::asio::steady_timer timer(executor);
   auto pause = first_pause;
   for (;;) {
@@ -27,7 +29,7 @@ boost::asio::awaitable<void> supervised(boost::asio::any_io_executor executor, s
     } catch (...) {
       why = "an unknown exception";
     }
-    report(fmt::format("the {} loop stopped ({}); it restarts in {} ms.", name, why, pause.count()));
+    log::error("the {} loop stopped ({}); it restarts in {} ms.", name, why, pause.count());
     timer.expires_after(pause);
     co_await timer.async_wait(boost::asio::use_awaitable);
     pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::minutes(1));
@@ -35,11 +37,10 @@ boost::asio::awaitable<void> supervised(boost::asio::any_io_executor executor, s
 }
 }  // namespace
 
-void supervise(boost::asio::any_io_executor executor, std::string name, loop_factory loop,
-               std::function<void(std::string_view)> report, std::chrono::milliseconds first_pause) {
+void supervise(boost::asio::any_io_executor executor, std::string name, loop_factory loop, std::chrono::milliseconds first_pause) {
   // detached is safe here: supervised() catches everything its loop throws, and its own timer
   // throws only when the executor is being destroyed.
-  boost::asio::co_spawn(executor, supervised(executor, std::move(name), std::move(loop), std::move(report), first_pause),
+  boost::asio::co_spawn(executor, supervised(executor, std::move(name), std::move(loop), first_pause),
                         boost::asio::detached);
 }
 

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <functional>
 #include <string>
-#include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -16,7 +15,6 @@ using loop_factory = std::function<boost::asio::awaitable<void>()>;
 
 // Runs loop() on `executor` for the life of the daemon (until the executor stops).
 void supervise(boost::asio::any_io_executor executor, std::string name, loop_factory loop,
-               std::function<void(std::string_view)> report,
                std::chrono::milliseconds first_pause = std::chrono::seconds(1));
 
 }  // namespace smsbridge::api

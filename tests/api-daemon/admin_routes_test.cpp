@@ -40,8 +40,8 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   metrics stats;
   health_monitor health(helper, outbox);
   const auto quiet = [](std::string_view) {};
-  audit_drain audit(helper, audit_store, stats, quiet);
-  sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, 60, quiet};
+  audit_drain audit(helper, audit_store, stats);
+  sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, 60};
   app monitoring{config, db, helper_thread, gate, audit, quiet, {}};
   route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   const router routes = public_routes(parts);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "api-daemon/audit_drain.hpp"
+#include "common/log.hpp"
 #include "tests/api-daemon/fakes.hpp"
 
 using namespace smsbridge::api;
@@ -14,7 +15,8 @@ struct audit_site {
   fake_audit_store trail;
   metrics stats;
   std::vector<std::string> logged;
-  audit_drain audit{helper, trail, stats, [this](std::string_view m) { logged.emplace_back(m); }};
+  smsbridge::log::scoped_sink recorder{[this](smsbridge::log::level, std::string_view m) { logged.emplace_back(m); }};
+  audit_drain audit{helper, trail, stats};
 
   void open(const std::string& service) { run(helper.open({service, 9100, "10.0.0.2/32", 900, "alice"})).value(); }
 };

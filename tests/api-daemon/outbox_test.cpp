@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "api-daemon/outbox.hpp"
+#include "common/log.hpp"
 #include "tests/api-daemon/fakes.hpp"
 
 using namespace smsbridge::api;
@@ -19,6 +20,7 @@ struct outbox_site {
   fake_backend backend;
   std::unique_ptr<settings_source> settings;
   std::vector<std::string> logged;
+  smsbridge::log::scoped_sink recorder{[this](smsbridge::log::level, std::string_view m) { logged.emplace_back(m); }};
   std::unique_ptr<outbox_delivery> delivery;
 
   explicit outbox_site(const std::string& sync_url) {
@@ -27,7 +29,7 @@ struct outbox_site {
     path = name;
     std::ofstream(path) << R"({"settings": {"sync_url": ")" << sync_url << R"("}})";
     settings = std::make_unique<settings_source>(path);
-    delivery = std::make_unique<outbox_delivery>(store, backend, *settings, [this](std::string_view m) { logged.emplace_back(m); });
+    delivery = std::make_unique<outbox_delivery>(store, backend, *settings);
     store.pending.push_back({"1", "key-1", R"({"mobile_number":"+919876543210","pin":"1234"})", 0});
   }
   ~outbox_site() { std::remove(path.c_str()); }

@@ -55,9 +55,7 @@ struct sms_site {
   settings_source settings{file.path};
   trusted_proxies proxies{{}};
   metrics stats;
-  std::vector<std::string> logged;
-  sms_api_context context{store, settings, proxies, stats, secret, "gateway-key-0123456789", 60,
-                          [this](std::string_view m) { logged.emplace_back(m); }};
+  sms_api_context context{store, settings, proxies, stats, secret, "gateway-key-0123456789", 60};
   basic_auth auth{admins, {}};
   admin_gate gate{auth, admins, proxies};
   router routes;
