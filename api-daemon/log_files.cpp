@@ -72,6 +72,26 @@ fallible<std::vector<log_file>> list_log_files(const std::string& dir) {
   return out;
 }
 
+std::optional<log_file> newest_service_log(const std::vector<log_file>& files, std::string_view service) {
+  const auto belongs = [service](std::string_view name) {
+    std::string_view folder, file = name;
+    if (const auto slash = name.find('/'); slash != std::string_view::npos) {
+      folder = name.substr(0, slash);
+      file = name.substr(slash + 1);
+    }
+    if (service == "application") return folder.empty() && file == "sms-bridge-api.log";
+    if (!file.ends_with(".log")) return false;
+    if (service == "postgres") return (folder.empty() || folder == "postgres" || folder == "postgresql") && file.starts_with("postgresql");
+    if (service == "redis") return (folder.empty() || folder == "redis") && file.starts_with("redis");
+    return false;
+  };
+  std::optional<log_file> newest;
+  for (const auto& f : files) {
+    if (belongs(f.name) && (!newest || f.modified_unix > newest->modified_unix)) newest = f;
+  }
+  return newest;
+}
+
 std::string last_lines(std::string_view text, std::size_t n) {
   if (n == 0) return {};
   std::size_t end = text.size();

@@ -39,6 +39,16 @@ bool is_safe_log_path(std::string_view path);
 boost::system::result<std::string, log_read_error> read_log_file(const std::string& dir, std::string_view name,
                                                                  std::optional<std::size_t> tail_lines);
 
+// The services the original's logs/list and logs/download/{service} name.
+inline constexpr std::string_view log_services[] = {"application", "postgres", "redis"};
+
+// The newest file (by modification time) of a service among `files` (as list_log_files gives
+// them), or nullopt when it has none or `service` is not one of log_services:
+// application = sms-bridge-api.log (the rotating sink's current file); postgres = postgresql*.log;
+// redis = redis*.log. Those two are found directly in the directory (the compose stack shares one
+// log volume) or one folder down in postgres/, postgresql/ or redis/ (the original's layout).
+std::optional<log_file> newest_service_log(const std::vector<log_file>& files, std::string_view service);
+
 // The last n lines of text (pure, for tests).
 std::string last_lines(std::string_view text, std::size_t n);
 

@@ -17,6 +17,7 @@
 #include "api-daemon/app.hpp"
 #include "api-daemon/bounded_numbers.hpp"
 #include "api-daemon/log_files.hpp"
+#include "api-daemon/monitoring_shapes.hpp"
 #include "api-daemon/monitoring_settings.hpp"
 #include "api-daemon/settings_file.hpp"
 #include "proto/net_types.hpp"
@@ -28,7 +29,9 @@ namespace v1 = firewall::v1;
 using google::protobuf::util::TimeUtil;
 namespace json = boost::json;
 
+// Every timestamp is ISO 8601 in UTC with a Z (the original wrote naive local time).
 std::string iso(const google::protobuf::Timestamp& t) { return TimeUtil::ToString(t); }
+std::string now_iso() { return iso(TimeUtil::GetCurrentTime()); }
 
 std::optional<std::int64_t> whole_number(std::string_view text) {
   std::int64_t v = 0;
@@ -248,6 +251,7 @@ boost::asio::awaitable<open_outcome> open_door(app& a, std::string name, monitor
       json::object out{{"service", name}, {"port", door.port}};
       if (current) out = describe_grant(a, *current, ip);
       out["status"] = "already_open";
+      out["message"] = "Port is already open";
       co_return open_outcome{http::status::ok, std::move(out)};
     }
     http_request stub;
@@ -304,12 +308,17 @@ boost::asio::awaitable<http_response> open_all(app& a, const http_request& reque
     if (!door.enabled) continue;
     auto step = open_door(a, name, door, duration.seconds, cidr->to_string(), admin);
     auto outcome = co_await std::move(step);
-    if (outcome.status != http::status::ok) outcome.body["status"] = "error";
+    if (outcome.status != http::status::ok) {
+      // The original's {error: sentence} for a door that did not open.
+      const auto* detail = outcome.body.if_contains("detail");
+      outcome.body = {{"status", "error"}, {"error", detail && detail->is_string() ? detail->as_string() : "The door did not open."}};
+    }
     results[name] = std::move(outcome.body);
   }
   auto drain = drain_audit(a);
   co_await std::move(drain);
-  co_return json_response(request, http::status::ok, json::object{{"results", std::move(results)}});
+  co_return json_response(request, http::status::ok,
+                          json::object{{"status", "completed"}, {"results", std::move(results)}, {"timestamp", now_iso()}});
 }
 
 boost::asio::awaitable<http_response> close_all(app& a, const http_request& request, const request_context&,
@@ -321,14 +330,20 @@ boost::asio::awaitable<http_response> close_all(app& a, const http_request& requ
   auto answer = co_await std::move(step);
   if (!answer) co_return unreachable(request);
   if (answer->has_error()) co_return refusal(request, answer->error());
+  // The helper closes every door in one batch or none, so errors is always null here: a refusal
+  // of the batch is an HTTP error instead.
   json::object results;
+  json::array closed;
   for (const auto& g : answer->close_all().closed()) {
     results[g.service()] = json::object{{"status", "closed"}, {"port", g.external_port()}};
+    closed.push_back(json::string(g.service()));
   }
   auto drain = drain_audit(a);
   co_await std::move(drain);
   co_return json_response(request, http::status::ok,
-                          json::object{{"results", std::move(results)}, {"closed", answer->close_all().closed_count()}});
+                          json::object{{"status", "completed"}, {"closed", std::move(closed)}, {"errors", nullptr},
+                                       {"timestamp", now_iso()}, {"results", std::move(results)},
+                                       {"closed_count", answer->close_all().closed_count()}});
 }
 
 boost::asio::awaitable<http_response> close_port(app& a, const http_request& request, const request_context&,
@@ -360,6 +375,23 @@ boost::asio::awaitable<http_response> close_port(app& a, const http_request& req
                                        {"port", answer->close().grant().external_port()}});
 }
 
+// The original's get_active_ports() map, {service: {port, opened_at, expires_at, opened_by,
+// time_remaining: "H:MM:SS", connection_info}}, plus source and time_remaining_seconds. The
+// helper closes expired doors itself, so nothing here has expired.
+json::object active_ports(const app& a, const v1::ListResult& list, const std::string& ip) {
+  const auto now = TimeUtil::TimestampToMilliseconds(list.now());
+  json::object ports;
+  for (const auto& g : list.grants()) {
+    auto d = describe_grant(a, g, ip);
+    d.erase("service");
+    const std::int64_t remaining = std::max<std::int64_t>(0, (TimeUtil::TimestampToMilliseconds(g.expires_at()) - now) / 1000);
+    d["time_remaining"] = time_remaining_text(remaining);
+    d["time_remaining_seconds"] = remaining;
+    ports[g.service()] = std::move(d);
+  }
+  return ports;
+}
+
 boost::asio::awaitable<http_response> port_status(app& a, const http_request& request, const request_context&,
                                                   const std::string&) {
   v1::Request list;
@@ -370,15 +402,7 @@ boost::asio::awaitable<http_response> port_status(app& a, const http_request& re
   if (answer->has_error()) co_return refusal(request, answer->error());
   auto address_step = server_address(a);
   const std::string ip = co_await std::move(address_step);
-  const auto now = TimeUtil::TimestampToMilliseconds(answer->list().now());
-  json::object ports;
-  for (const auto& g : answer->list().grants()) {
-    auto d = describe_grant(a, g, ip);
-    d.erase("service");
-    d["time_remaining_seconds"] = std::max<std::int64_t>(0, (TimeUtil::TimestampToMilliseconds(g.expires_at()) - now) / 1000);
-    ports[g.service()] = std::move(d);
-  }
-  co_return json_response(request, http::status::ok, json::object{{"open_ports", std::move(ports)}});
+  co_return json_response(request, http::status::ok, active_ports(a, answer->list(), ip));
 }
 
 boost::asio::awaitable<http_response> services(app& a, const http_request& request, const request_context&,
@@ -390,9 +414,9 @@ boost::asio::awaitable<http_response> services(app& a, const http_request& reque
   auto step = call_helper(a, list);
   auto answer = co_await std::move(step);
   const bool helper_up = answer && !answer->has_error();
-  json::array out;
+  json::object out;
   for (const auto& [name, door] : *ports) {
-    json::object s{{"service", name}, {"port", door.port}, {"enabled", door.enabled}, {"description", door.description},
+    json::object s{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}, {"service", name},
                    {"status", helper_up ? "closed" : "unknown"}};
     if (helper_up) {
       for (const auto& g : answer->list().grants()) {
@@ -403,9 +427,17 @@ boost::asio::awaitable<http_response> services(app& a, const http_request& reque
         s["opened_by"] = g.opened_by();
       }
     }
-    out.push_back(std::move(s));
+    out[name] = std::move(s);
   }
-  co_return json_response(request, http::status::ok, json::object{{"services", std::move(out)}, {"firewall_helper", helper_up ? "up" : "down"}});
+  json::object open;  // with the helper down nothing is known to be open
+  if (helper_up) {
+    auto address_step = server_address(a);
+    const std::string ip = co_await std::move(address_step);
+    open = active_ports(a, answer->list(), ip);
+  }
+  co_return json_response(request, http::status::ok,
+                          json::object{{"services", std::move(out)}, {"active_ports", std::move(open)},
+                                       {"firewall_helper", helper_up ? "up" : "down"}, {"timestamp", now_iso()}});
 }
 
 // The common query filters of the audit endpoints: ?limit=N (1..1000) and ?service=NAME.
@@ -482,7 +514,7 @@ boost::asio::awaitable<http_response> audit(app& a, const http_request& request,
 json::object ports_json(const monitoring_ports& ports) {
   json::object out;
   for (const auto& [name, door] : ports) {
-    out[name] = json::object{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}};
+    out[name] = json::object{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}, {"service", name}};
   }
   return out;
 }
@@ -491,7 +523,19 @@ boost::asio::awaitable<http_response> get_port_config(app& a, const http_request
                                                       const std::string&) {
   auto ports = read_ports(a);
   if (!ports) co_return settings_unreadable(request);
-  co_return json_response(request, http::status::ok, json::object{{"config", ports_json(*ports)}});
+  v1::Request list;
+  list.mutable_list();
+  auto step = call_helper(a, list);
+  auto answer = co_await std::move(step);
+  const bool helper_up = answer && !answer->has_error();
+  json::array open;  // with the helper down nothing is known to be open
+  if (helper_up) {
+    for (const auto& g : answer->list().grants()) open.push_back(json::string(g.service()));
+  }
+  auto config = ports_json(*ports);
+  co_return json_response(request, http::status::ok,
+                          json::object{{"current_config", config}, {"active_ports", std::move(open)}, {"version", SMS_BRIDGE_VERSION},
+                                       {"timestamp", now_iso()}, {"config", config}, {"firewall_helper", helper_up ? "up" : "down"}});
 }
 
 // A 422 about one door's port: "field" names it ("metrics.port") so a form can show the sentence
@@ -503,7 +547,9 @@ http_response port_error(const http_request& request, const std::string& service
 
 // Validates a new monitoring_ports section against the rules and the helper, then writes it.
 // While any door is open the configuration cannot change (409, listing the open doors).
-boost::asio::awaitable<http_response> store_port_config(app& a, const http_request& request, const monitoring_ports& wanted) {
+// `done` is the answer's status: the original's "success" for a change, "reset" for a reset.
+boost::asio::awaitable<http_response> store_port_config(app& a, const http_request& request, const monitoring_ports& wanted,
+                                                        std::string done) {
   v1::Request list;
   list.mutable_list();
   auto list_step = call_helper(a, list);
@@ -554,7 +600,8 @@ boost::asio::awaitable<http_response> store_port_config(app& a, const http_reque
     a.report(r.error().message);
     co_return error_response(request, http::status::internal_server_error, "The settings file cannot be written.");
   }
-  co_return json_response(request, http::status::ok, json::object{{"status", "saved"}, {"config", ports_json(wanted)}});
+  co_return json_response(request, http::status::ok,
+                          json::object{{"status", std::move(done)}, {"config", ports_json(wanted)}, {"timestamp", now_iso()}});
 }
 
 boost::asio::awaitable<http_response> post_port_config(app& a, const http_request& request, const request_context&,
@@ -567,7 +614,7 @@ boost::asio::awaitable<http_response> post_port_config(app& a, const http_reques
   }
   auto parsed = parse_monitoring_ports(json::serialize(json::object{{"settings", json::object{{"monitoring_ports", *config}}}}));
   if (!parsed) co_return error_response(request, http::status::unprocessable_entity, parsed.error().message);
-  auto step = store_port_config(a, request, *parsed);
+  auto step = store_port_config(a, request, *parsed, "success");
   co_return co_await std::move(step);
 }
 
@@ -584,7 +631,7 @@ boost::asio::awaitable<http_response> reset_port_config(app& a, const http_reque
     const auto& known = helper->status().services();
     if (std::find(known.begin(), known.end(), name) != known.end()) defaults.emplace(name, door);
   }
-  auto step = store_port_config(a, request, defaults);
+  auto step = store_port_config(a, request, defaults, "reset");
   co_return co_await std::move(step);
 }
 
@@ -610,8 +657,11 @@ boost::asio::awaitable<http_response> available_ports(app& a, const http_request
   if (answer->has_error()) co_return refusal(request, answer->error());
   json::array free_ports;
   for (const auto& p : answer->scan_ports().ports()) free_ports.push_back(p.port());
+  // count: how many were found (at most the count asked for), as the original's len(ports).
+  const auto found = free_ports.size();
   co_return json_response(request, http::status::ok,
-                          json::object{{"available_ports", std::move(free_ports)}, {"start", *start}, {"end", *end}});
+                          json::object{{"available_ports", std::move(free_ports)}, {"scanned_range", fmt::format("{}-{}", *start, *end)},
+                                       {"count", found}, {"start", *start}, {"end", *end}});
 }
 
 boost::asio::awaitable<http_response> export_prometheus_config(app& a, const http_request& request, const request_context&,
@@ -677,13 +727,24 @@ boost::asio::awaitable<http_response> list_logs(app& a, const http_request& requ
     a.report(files.error().message);
     co_return error_response(request, http::status::service_unavailable, "The log directory cannot be read.");
   }
-  json::array out;
-  for (const auto& f : *files) {
+  const auto modified = [](const log_file& f) {
     google::protobuf::Timestamp t;
     t.set_seconds(f.modified_unix);
-    out.push_back(json::object{{"name", f.name}, {"bytes", f.bytes}, {"modified_at", iso(t)}});
+    return iso(t);
+  };
+  // The original's {service: {path, size, modified}} for the services that have a log; every
+  // file, by the name logs/download takes, under "files".
+  json::object services;
+  for (const auto service : log_services) {
+    if (auto f = newest_service_log(*files, service)) {
+      services[service] = json::object{{"path", fmt::format("{}/{}", a.config.log_dir, f->name)}, {"size", f->bytes},
+                                       {"modified", modified(*f)}, {"name", f->name}};
+    }
   }
-  co_return json_response(request, http::status::ok, json::object{{"files", std::move(out)}});
+  json::array out;
+  for (const auto& f : *files) out.push_back(json::object{{"name", f.name}, {"bytes", f.bytes}, {"modified_at", modified(f)}});
+  co_return json_response(request, http::status::ok,
+                          json::object{{"logs", std::move(services)}, {"timestamp", now_iso()}, {"files", std::move(out)}});
 }
 
 boost::asio::awaitable<http_response> download_log(app& a, const http_request& request, const request_context&,
@@ -700,7 +761,26 @@ boost::asio::awaitable<http_response> download_log(app& a, const http_request& r
     }
     tail = static_cast<std::size_t>(*n);
   }
-  auto text = read_log_file(a.config.log_dir, name, tail);
+  // application, postgres and redis (the original's services) mean that service's newest file,
+  // downloaded as SERVICE-YYYYMMDD.log; any other name is a file (or folder) of the log directory.
+  std::string file(name), filename(name);
+  std::replace(filename.begin(), filename.end(), '/', '-');
+  if (std::find(std::begin(log_services), std::end(log_services), name) != std::end(log_services)) {
+    auto files = list_log_files(a.config.log_dir);
+    if (!files) {
+      a.report(files.error().message);
+      co_return error_response(request, http::status::service_unavailable, "The log directory cannot be read.");
+    }
+    auto newest = newest_service_log(*files, name);
+    if (!newest) co_return error_response(request, http::status::not_found, fmt::format("There is no {} log yet.", name));
+    file = newest->name;
+    google::protobuf::Timestamp t;
+    t.set_seconds(newest->modified_unix);
+    std::string day = TimeUtil::ToString(t).substr(0, 10);  // the file's last write, YYYY-MM-DD
+    day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
+    filename = fmt::format("{}-{}.log", name, day);
+  }
+  auto text = read_log_file(a.config.log_dir, file, tail);
   if (!text) {
     switch (text.error()) {
       case log_read_error::not_found:
@@ -714,8 +794,6 @@ boost::asio::awaitable<http_response> download_log(app& a, const http_request& r
   }
   http_response r{http::status::ok, request.version()};
   r.set(http::field::content_type, "text/plain; charset=utf-8");
-  std::string filename(name);
-  std::replace(filename.begin(), filename.end(), '/', '-');
   r.set(http::field::content_disposition, fmt::format("attachment; filename=\"{}\"", filename));
   r.keep_alive(request.keep_alive());
   r.body() = std::move(*text);

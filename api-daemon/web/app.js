@@ -262,7 +262,9 @@ async function refreshDoors() {
   const box = $("cards");
   const seen = new Set();
   doorsOpen = [];
-  for (const s of r.body.services) {
+  // services maps each name to its door, as the original's GET /services did.
+  for (const [name, door] of Object.entries(r.body.services)) {
+    const s = { ...door, service: name };
     seen.add(s.service);
     if (s.status === "open") doorsOpen.push(s.service);
     let card = cards.get(s.service);
@@ -312,7 +314,7 @@ async function openAll(event) {
   const r = await api("POST", "/admin/monitoring/open-all", { duration_minutes: minutes });
   if (r.status !== 200) banner(detailOf(r), true);
   else {
-    const failed = Object.entries(r.body.results || {}).filter(([, v]) => v.status === "error").map(([k, v]) => `${k}: ${v.detail}`);
+    const failed = Object.entries(r.body.results || {}).filter(([, v]) => v.status === "error").map(([k, v]) => `${k}: ${v.error}`);
     banner(failed.length ? `Some doors did not open — ${failed.join("; ")}` : `Opened every enabled door for ${minutes} minutes.`, failed.length > 0);
   }
   await refresh();
@@ -329,23 +331,24 @@ async function closeAll() {
   closeAllArmed = false;
   text(button, "Close all");
   const r = await api("POST", "/admin/monitoring/close-all");
-  banner(r.status === 200 ? `Closed ${r.body.closed} door${r.body.closed === 1 ? "" : "s"}.` : detailOf(r), r.status !== 200);
+  const closed = r.status === 200 ? r.body.closed.length : 0;  // closed lists the doors' names
+  banner(r.status === 200 ? `Closed ${closed} door${closed === 1 ? "" : "s"}.` : detailOf(r), r.status !== 200);
   await refresh();
 }
 
 // ---- port configuration -----------------------------------------------------------------------
 
 async function refreshConfig() {
-  const [config, services] = await Promise.all([api("GET", "/admin/monitoring/port-config"), api("GET", "/admin/monitoring/services")]);
+  const config = await api("GET", "/admin/monitoring/port-config");
   if (config.status !== 200) return banner(detailOf(config), true);
-  doorsOpen = services.status === 200 ? services.body.services.filter((s) => s.status === "open").map((s) => s.service) : [];
+  doorsOpen = config.body.active_ports;
   const locked = doorsOpen.length > 0;
   const lock = $("config-lock");
   text(lock, locked ? `Editing is disabled while doors are open (${doorsOpen.join(", ")}). Close them on the Monitoring doors page first.` : "");
   lock.hidden = !locked;
   const form = $("config-form");
   const editing = form.contains(document.activeElement) && !locked;
-  if (!editing) drawConfigRows(config.body.config);
+  if (!editing) drawConfigRows(config.body.current_config);
   for (const control of form.querySelectorAll("input, button")) control.disabled = locked;
 }
 
@@ -428,7 +431,7 @@ async function refreshHistory() {
   if (r.status !== 200) return banner(detailOf(r), true);
   if (services.status === 200) {
     const select = $("history-service");
-    const names = services.body.services.map((s) => s.service);
+    const names = Object.keys(services.body.services);
     const have = [...select.options].slice(1).map((o) => o.value);
     if (names.join() !== have.join()) {
       const chosen = select.value;

@@ -69,3 +69,21 @@ TEST_CASE("files one folder down are listed and served, a folder means its newes
   CHECK(read_log_file(dir.string(), "postgres/deeper", std::nullopt).error() == log_read_error::not_found);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("the original's log services name the newest file of each, flat or one folder down") {
+  const std::vector<log_file> files{{"sms-bridge-api.log", 10, 500},
+                                    {"sms-bridge-api.log.1", 10, 400},
+                                    {"postgresql-2026-11-30.log", 10, 100},
+                                    {"postgres/postgresql-2026-12-01.log", 10, 300},
+                                    {"postgres/postgresql-2026-11-29.log", 10, 50},
+                                    {"pgbouncer.log", 10, 900},
+                                    {"redis.log", 10, 200},
+                                    {"elsewhere/redis.log", 10, 999}};
+  CHECK(newest_service_log(files, "application")->name == "sms-bridge-api.log");
+  CHECK(newest_service_log(files, "postgres")->name == "postgres/postgresql-2026-12-01.log");
+  CHECK(newest_service_log(files, "redis")->name == "redis.log");
+  CHECK_FALSE(newest_service_log(files, "pgbouncer").has_value());  // not one of the original's three
+  CHECK_FALSE(newest_service_log(files, "sms-bridge-api.log").has_value());
+  CHECK_FALSE(newest_service_log({{"sms-bridge-api.log.1", 1, 1}}, "application").has_value());
+  CHECK_FALSE(newest_service_log({}, "postgres").has_value());
+}

@@ -285,7 +285,7 @@ def scenario_monitoring_flow(w):
         status, body = site.curl("GET", "/admin/monitoring/port-status", user=user)
         check(status == 401, f"port-status as {user}: {status} {body}")
     status, body = site.curl("GET", "/admin/monitoring/services")
-    check(status == 200 and {s["service"]: s["status"] for s in body["services"]}.get("metrics") == "closed", f"services: {status} {body}")
+    check(status == 200 and body["services"]["metrics"]["status"] == "closed", f"services: {status} {body}")
     check(not site.door_works(), "the metrics door answered before it was opened")
     # The seed's curl example: open for an hour.
     status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
@@ -303,7 +303,7 @@ def scenario_monitoring_flow(w):
         check(line in r.stdout, f"/metrics lacks '{line}':\n{r.stdout[:3000]}")
     check(site.curl("GET", "/metrics", user=None)[0] == 404, "the public listener serves /metrics")
     status, body = site.curl("GET", "/admin/monitoring/port-status")
-    remaining = body["open_ports"]["metrics"]["time_remaining_seconds"]
+    remaining = body["metrics"]["time_remaining_seconds"]
     check(status == 200 and 3500 <= remaining <= 3600, f"port-status: {status} {body}")
     status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
     check(status == 200 and body["status"] == "already_open", f"second open: {status} {body}")
@@ -399,7 +399,7 @@ def scenario_port_config(w):
     source = os.path.join(w.tmp, "settings-on-host.json")
     site = Site(w, bind_mounted_settings=source)
     status, body = site.curl("GET", "/admin/monitoring/port-config")
-    check(status == 200 and body["config"]["metrics"]["port"] == 9100, f"port-config: {status} {body}")
+    check(status == 200 and body["current_config"]["metrics"]["port"] == 9100, f"port-config: {status} {body}")
     bad = [({"config": {"metrics": {"port": 9200}, "postgres": {"port": 9200}}}, "given to both"),
            ({"config": {"metrics": {"port": 1000}}}, "below 1024"),
            ({"config": {"metrics": {"port": 8080}}}, "forbidden"),
@@ -412,7 +412,7 @@ def scenario_port_config(w):
     status, body = site.curl("POST", "/admin/monitoring/port-config",
                              {"config": {"metrics": {"port": 9200, "enabled": True, "description": "metrics"},
                                          "postgres": {"port": 5434, "enabled": False, "description": "db"}}})
-    check(status == 200 and body["status"] == "saved", f"saving port-config: {status} {body}")
+    check(status == 200 and body["status"] == "success", f"saving port-config: {status} {body}")
     with open(source) as f:
         saved = json.load(f)  # written through the bind mount, in place
     check(saved["settings"]["monitoring_ports"]["metrics"]["port"] == 9200, f"the file was not updated: {saved}")
@@ -425,13 +425,13 @@ def scenario_port_config(w):
     status, body = site.curl("POST", "/admin/monitoring/port-config", {"config": {"metrics": {"port": 9300}}})
     check(status == 409 and body["open_ports"] == [{"service": "metrics", "port": 9200}], f"config while open: {status} {body}")
     status, body = site.curl("POST", "/admin/monitoring/close-all")
-    check(status == 200 and body["closed"] == 1 and body["results"]["metrics"]["status"] == "closed", f"close-all: {status} {body}")
+    check(status == 200 and body["closed"] == ["metrics"] and body["results"]["metrics"]["status"] == "closed", f"close-all: {status} {body}")
     status, body = site.curl("GET", "/admin/monitoring/port-config/available-ports?start=9100&end=9200&count=5")
     check(status == 200 and len(body["available_ports"]) == 5 and body["available_ports"][0] == 9100, f"available-ports: {status} {body}")
     status, body = site.curl("GET", "/admin/monitoring/port-config/available-ports?start=1&end=99999&count=500")
     check(status == 422, f"unbounded available-ports: {status} {body}")
     status, body = site.curl("POST", "/admin/monitoring/port-config/reset")
-    check(status == 200 and body["config"]["metrics"]["port"] == 9100 and set(body["config"]) == {"metrics", "postgres"},
+    check(status == 200 and body["status"] == "reset" and body["config"]["metrics"]["port"] == 9100 and set(body["config"]) == {"metrics", "postgres"},
           f"reset: {status} {body}")
     # The exported Prometheus configuration passes promtool.
     r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "-f", "-u", f"alice:{PASSWORD}",
@@ -552,6 +552,147 @@ def scenario_logs(w):
         r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
                             "-u", f"alice:{PASSWORD}", f"http://{SERVER_IP}:8080{path}"], capture_output=True, text=True, timeout=30)
         check(r.stdout == "404", f"{path} gave {r.stdout}, not 404")
+
+
+# The success shapes of the original v2.3 monitoring API, key by key with their JSON types, from
+# /work/shared/reference/original-v2.3-inventory.md (section named per entry). Our answers may
+# carry more keys and more precise values; none of these may go missing or change type.
+ORIGINAL_SHAPES = {
+    "services": {"services": "object", "active_ports": "object", "timestamp": "string"},  # §1 #1
+    "services entry": {"port": "number", "enabled": "boolean", "description": "string"},  # §1 #1, §5
+    "opened": {"status": "string", "service": "string", "port": "number", "opened_at": "string",  # §1.1
+               "expires_at": "string", "connection_info": "object"},
+    "already open": {"status": "string", "service": "string", "port": "number", "message": "string",  # §1.1
+                     "opened_at": "string", "expires_at": "string", "opened_by": "string", "connection_info": "object"},
+    "closed": {"status": "string", "service": "string", "port": "number"},  # §1 #3
+    "active port": {"port": "number", "opened_at": "string", "expires_at": "string", "opened_by": "string",  # §2.6
+                    "time_remaining": "string", "connection_info": "object"},
+    "metrics connection": {"url": "string", "health": "string", "prometheus_target": "string"},  # §2.4
+    "postgres connection": {"host": "string", "port": "number", "database": "string", "username": "string",  # §2.4
+                            "connection_string": "string", "note": "string"},
+    "open-all": {"status": "string", "results": "object", "timestamp": "string"},  # §1 #5
+    "open-all failure": {"error": "string"},  # §1 #5
+    "close-all": {"status": "string", "closed": "array", "errors": ("object", "null"), "timestamp": "string"},  # §1 #6
+    "port-config": {"current_config": "object", "active_ports": "array", "version": "string", "timestamp": "string"},  # §1 #7
+    "port-config saved": {"status": "string", "config": "object", "timestamp": "string"},  # §1 #8
+    "port-config reset": {"status": "string", "config": "object", "timestamp": "string"},  # §1 #9
+    "available-ports": {"available_ports": "array", "scanned_range": "string", "count": "number"},  # §1 #10
+    "logs/list": {"logs": "object", "timestamp": "string"},  # §1 #12
+    "log entry": {"path": "string", "size": "number", "modified": "string"},  # §1.4
+}
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def json_type(value):
+    """The JSON type of a parsed value (bool before number: True is an int in Python)."""
+    for python_type, name in ((bool, "boolean"), ((int, float), "number"), (str, "string"), (dict, "object"),
+                              (list, "array"), (type(None), "null")):
+        if isinstance(value, python_type):
+            return name
+    return "unknown"
+
+
+def check_shape(shape, body, where):
+    """Fails unless body is an object with every key of ORIGINAL_SHAPES[shape], each of its type."""
+    check(isinstance(body, dict), f"{where}: not a JSON object: {body!r:.300}")
+    for key, wanted in ORIGINAL_SHAPES[shape].items():
+        wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+        check(key in body, f"{where}: the original's key '{key}' is missing: {body!r:.500}")
+        check(json_type(body[key]) in wanted, f"{where}: '{key}' is {json_type(body[key])}, the original's is {'/'.join(wanted)}")
+        if key in ("timestamp", "opened_at", "expires_at", "modified"):
+            check(ISO_UTC.match(body[key]), f"{where}: '{key}' is not ISO 8601 UTC with Z: {body[key]!r}")
+
+
+def scenario_original_shapes(w):
+    """A client written against the original v2.3 reads every one of the 13 endpoints."""
+    site = Site(w)
+    logs = os.path.join(w.tmp, "logs")
+    status, body = site.curl("GET", "/admin/monitoring/services")  # 1
+    check(status == 200, f"services: {status} {body}")
+    check_shape("services", body, "services")
+    check(body["active_ports"] == {}, f"services: nothing is open yet: {body}")
+    for name in ("metrics", "postgres", "pgbouncer", "redis"):  # the seed's defaults (no settings file yet)
+        check_shape("services entry", body["services"].get(name), f"services.{name}")
+    check(body["services"]["pgbouncer"]["enabled"] is False and body["services"]["metrics"]["port"] == 9100, f"services: {body}")
+
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})  # 2
+    check(status == 200 and body.get("status") == "opened", f"open-port: {status} {body}")
+    check_shape("opened", body, "open-port")
+    check_shape("metrics connection", body["connection_info"], "open-port connection_info")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
+    check(status == 200 and body.get("status") == "already_open" and body.get("message") == "Port is already open", f"already open: {body}")
+    check_shape("already open", body, "open-port (already open)")
+    check(not {"internal_port", "container", "external_port"} & set(body), f"already open leaks the inside: {body}")
+
+    status, body = site.curl("GET", "/admin/monitoring/services")
+    check_shape("active port", body["active_ports"].get("metrics"), "services.active_ports.metrics")
+    status, body = site.curl("GET", "/admin/monitoring/port-status")  # 4
+    check(status == 200 and set(body) == {"metrics"}, f"port-status is the map of open doors: {status} {body}")
+    check_shape("active port", body["metrics"], "port-status.metrics")
+    check(re.match(r"^0:5\d:\d\d$|^1:00:00$", body["metrics"]["time_remaining"]), f"time_remaining: {body['metrics']}")
+
+    status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})  # 3
+    check(status == 200 and body.get("status") == "closed", f"close-port: {status} {body}")
+    check_shape("closed", body, "close-port")
+
+    status, body = site.curl("POST", "/admin/monitoring/open-all?duration_minutes=60")  # 5, as the original: a query
+    check(status == 200 and body.get("status") == "completed", f"open-all: {status} {body}")
+    check_shape("open-all", body, "open-all")
+    check(set(body["results"]) == {"metrics", "postgres", "redis"}, f"open-all opens every enabled door: {body}")
+    check_shape("opened", body["results"]["metrics"], "open-all.results.metrics")
+    check_shape("postgres connection", body["results"]["postgres"]["connection_info"], "open-all postgres connection_info")
+    check_shape("open-all failure", body["results"]["redis"], "open-all.results.redis")  # the helper has no redis door
+
+    status, body = site.curl("GET", "/admin/monitoring/port-config")  # 7
+    check(status == 200, f"port-config: {status} {body}")
+    check_shape("port-config", body, "port-config")
+    check(sorted(body["active_ports"]) == ["metrics", "postgres"] and re.match(r"^\d+\.\d+\.\d+", body["version"]), f"port-config: {body}")
+    for name, door in body["current_config"].items():
+        check_shape("services entry", door, f"port-config.current_config.{name}")
+    config = {k: v for k, v in body["current_config"].items() if k in ("metrics", "postgres")}
+
+    status, body = site.curl("POST", "/admin/monitoring/close-all")  # 6
+    check(status == 200 and body.get("status") == "completed", f"close-all: {status} {body}")
+    check_shape("close-all", body, "close-all")
+    check(sorted(body["closed"]) == ["metrics", "postgres"] and body["errors"] is None, f"close-all: {body}")
+
+    status, body = site.curl("POST", "/admin/monitoring/port-config", {"config": config})  # 8, sent back as read
+    check(status == 200 and body.get("status") == "success", f"port-config save: {status} {body}")
+    check_shape("port-config saved", body, "port-config (POST)")
+    status, body = site.curl("POST", "/admin/monitoring/port-config/reset")  # 9
+    check(status == 200 and body.get("status") == "reset", f"reset: {status} {body}")
+    check_shape("port-config reset", body, "port-config/reset")
+
+    status, body = site.curl("GET", "/admin/monitoring/port-config/available-ports?start=9100&end=9200&count=5")  # 10
+    check(status == 200, f"available-ports: {status} {body}")
+    check_shape("available-ports", body, "available-ports")
+    check(body["scanned_range"] == "9100-9200" and body["count"] == len(body["available_ports"]) == 5, f"available-ports: {body}")
+
+    status, headers, text = site.request("GET", "/admin/monitoring/export-prometheus-config", user=f"alice:{PASSWORD}")  # 11
+    check(status == 200 and "filename=\"prometheus-remote.yml\"" in headers.get("content-disposition", "")
+          and "yaml" in headers.get("content-type", "") and "scrape_configs:" in text, f"export: {status} {headers}")
+
+    # The original's layout: postgres logs one folder down, redis's too; the application's on top.
+    os.makedirs(os.path.join(logs, "postgres"), exist_ok=True)
+    os.makedirs(os.path.join(logs, "redis"), exist_ok=True)
+    for name, line in (("postgres/postgresql-2026-11-30.log", "old postgres"), ("postgres/postgresql-2026-12-01.log", "new postgres"),
+                       ("redis/redis.log", "redis says hello")):
+        with open(os.path.join(logs, name), "w") as f:
+            f.write(line + "\n")
+    os.utime(os.path.join(logs, "postgres/postgresql-2026-11-30.log"), (time.time() - 86400, time.time() - 86400))
+    status, body = site.curl("GET", "/admin/monitoring/logs/list")  # 12
+    check(status == 200, f"logs/list: {status} {body}")
+    check_shape("logs/list", body, "logs/list")
+    check(set(body["logs"]) == {"application", "postgres", "redis"}, f"logs/list: {body['logs']}")
+    for name, entry in body["logs"].items():
+        check_shape("log entry", entry, f"logs/list.logs.{name}")
+    check(body["logs"]["postgres"]["path"].endswith("postgresql-2026-12-01.log"), f"the newest postgres log: {body['logs']}")
+    for service, words in (("application", "listening on"), ("postgres", "new postgres"), ("redis", "redis says hello")):  # 13
+        status, headers, text = site.request("GET", f"/admin/monitoring/logs/download/{service}", user=f"alice:{PASSWORD}")
+        check(status == 200 and words in text and re.search(rf'filename="{service}-\d{{8}}\.log"', headers.get("content-disposition", "")),
+              f"logs/download/{service}: {status} {headers} {text!r:.200}")
+    status, text = site.curl("GET", "/admin/monitoring/logs/download/sms-bridge-api.log")
+    check(status == 200 and "listening on" in text, f"download by file name: {status}")
 
 
 def scenario_admin_commands(w):

@@ -489,22 +489,23 @@ def scenario_compose_stack(w):
     def port_config_writes():
         status, body = admin(w, "GET", "port-config")
         check(status == 200, f"GET port-config: {status} {body}")
-        config = body["config"]
+        config = body["current_config"]
         config["metrics"]["port"] = 9101
         status, body = admin(w, "POST", "port-config", {"config": config})
         check(status == 200, f"POST port-config: {status} {body}")
         status, body = admin(w, "GET", "port-config")
-        check(body["config"]["metrics"]["port"] == 9101, f"the saved port-config did not stick: {body}")
+        check(body["current_config"]["metrics"]["port"] == 9101, f"the saved port-config did not stick: {body}")
         status, body = admin(w, "POST", "port-config/reset")
         check(status == 200, f"POST port-config/reset: {status} {body}")
         status, body = admin(w, "GET", "port-config")
-        check(body["config"]["metrics"]["port"] == 9100, f"reset did not restore the default: {body}")
+        check(body["current_config"]["metrics"]["port"] == 9100, f"reset did not restore the default: {body}")
     w.step("port-config save and reset answer 200 (and stick)", port_config_writes)
 
     def logs_endpoints():
         status, body = admin(w, "GET", "logs/list")
         check(status == 200, f"logs/list: {status} {body}")
-        names = [f["name"] for f in (body.get("files") or body.get("logs") or [])] if isinstance(body, dict) else []
+        names = [f["name"] for f in body.get("files", [])] if isinstance(body, dict) else []
+        check({"application", "postgres"} <= set(body.get("logs", {})), f"logs/list lacks the original's services: {body}")
         check("sms-bridge-api.log" in names, f"logs/list lacks sms-bridge-api.log: {body}")
         pg_logs = [n for n in names if re.fullmatch(r"postgresql-\d{4}-\d{2}-\d{2}\.log", n)]
         check(pg_logs, f"logs/list lacks the postgres log: {names}")
@@ -516,6 +517,11 @@ def scenario_compose_stack(w):
         status, text = laptop_curl(w, f"http://{SERVER_IP}:8080/admin/monitoring/logs/download/sms-bridge-api.log?tail=50",
                                    "-u", f"{ADMIN_USER}:{ADMIN_PASSWORD}")
         check(status == 200 and text.strip(), f"logs/download of sms-bridge-api.log: {status} {text[:300]}")
+        # The original's names: the newest postgres log, from the stack's one shared log volume.
+        status, text = laptop_curl(w, f"http://{SERVER_IP}:8080/admin/monitoring/logs/download/postgres?tail=200",
+                                   "-u", f"{ADMIN_USER}:{ADMIN_PASSWORD}")
+        check(status == 200 and "database system is ready to accept connections" in text,
+              f"logs/download/postgres: {status} {text[:300]}")
     w.step("logs/list and logs/download, postgres logs included", logs_endpoints)
 
     def postgres_password_file():
@@ -618,7 +624,7 @@ def scenario_compose_stack(w):
         w.docker("restart", "sms_receiver", timeout=120)
         wait_healthy(w, 120)
         status, body = admin(w, "GET", "port-status")
-        check(status == 200 and {"metrics", "postgres"} <= set(body.get("open_ports", {})), f"port-status after the restart: {body}")
+        check(status == 200 and {"metrics", "postgres"} <= set(body if isinstance(body, dict) else {}), f"port-status after the restart: {body}")
         check(door_reachable(w, 9100), "the metrics door does not answer after sms_receiver restarted")
     w.step("a restart of sms_receiver keeps the doors", receiver_restart_keeps_doors)
 
@@ -662,7 +668,8 @@ def scenario_compose_stack(w):
         r = w.ns(w.laptop, sys.executable, "-c", ping, check_rc=False, timeout=15)
         check(r.stdout.strip() == "+PONG", f"PING through the redis door: {r.stdout} {r.stderr}")
         status, body = admin(w, "GET", "logs/list")
-        check("redis.log" in [f["name"] for f in body.get("files", [])], f"logs/list lacks redis.log: {body}")
+        check("redis.log" in [f["name"] for f in body.get("files", [])] and "redis" in body.get("logs", {}),
+              f"logs/list lacks redis.log: {body}")
     w.step("the redis profile: healthy, its door answers, its log is served", redis_profile)
     w.step("docker compose down closes the doors", down_closes_doors)
     # Last: it starts the stack again with 8080 published on 127.0.0.1 only, out of the laptop's reach.

@@ -267,7 +267,7 @@ class Storm:
             status, body = self.http("GET", "/admin/monitoring/port-status", timeout=5)
         except (OSError, urllib.error.URLError, ValueError):
             return []
-        return [(s, d) for s, d in body.get("open_ports", {}).items()] if status == 200 else []
+        return [(s, d) for s, d in body.items()] if status == 200 and isinstance(body, dict) else []
 
     def helper_grants(self):
         """The helper's live grants (fwctl list), or None if it does not answer."""
