@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,6 +33,17 @@ boost::asio::awaitable<void> audit_drain::drain() {
     ++passes_;
   } while (again_);
   draining_ = false;
+}
+
+void audit_drain::drain_soon(boost::asio::any_io_executor executor) {
+  boost::asio::co_spawn(executor, drain(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log::error("an audit drain failed: {}", x.what());
+    }
+  });
 }
 
 boost::asio::awaitable<void> audit_drain::drain_once() {

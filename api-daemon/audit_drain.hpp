@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "api-daemon/audit_store.hpp"
@@ -19,6 +20,10 @@ class audit_drain {
   // Moves every event the helper holds into the trail, in batches. Safe to call at any time:
   // a call during a drain makes that drain go round once more, and returns once it has finished.
   boost::asio::awaitable<void> drain();
+
+  // Starts a drain without waiting for it (after a door change: the HTTP answer does not wait for
+  // the trail, and the audit endpoints drain before they read, so they still show the change).
+  void drain_soon(boost::asio::any_io_executor executor);
 
   // The full reconcile (every SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS): drains, then closes in the
   // trail every door it shows open that the helper does not hold (system-reconcile).

@@ -207,7 +207,6 @@ int main(int argc, char** argv) {
     log::warning("the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
   // Every part of the daemon, owned here and handed to the concerns that use it.
-  const auto report = [](std::string_view m) { log::error("{}", m); };
   api::socket_firewall_client helper(io.get_executor(), config.firewall_socket);
   api::pg_admin_store admins(db);
   api::pg_audit_store audit_store(db);
@@ -222,8 +221,8 @@ int main(int argc, char** argv) {
   api::health_monitor health(helper, outbox_store);
   api::audit_drain audit(helper, audit_store, stats);
   api::sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, config.sms_requests_per_source};
-  api::worker helper_thread(1);
-  api::app monitoring{config, db, helper_thread, gate, audit, report, {}};
+  api::server_address_source server_address(config.server_ip, helper);
+  api::monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, server_address};
   api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);

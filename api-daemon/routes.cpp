@@ -1,5 +1,10 @@
 #include "api-daemon/routes.hpp"
 
+#include "api-daemon/audit_queries.hpp"
+#include "api-daemon/doors.hpp"
+#include "api-daemon/log_endpoints.hpp"
+#include "api-daemon/port_config.hpp"
+#include "api-daemon/prometheus_export.hpp"
 #include "api-daemon/sms_admin.hpp"
 #include "api-daemon/web_ui.hpp"
 
@@ -10,7 +15,13 @@ router public_routes(route_parts& p) {
   r.add(http::verb::get, "/health", health_endpoint(p.health));
   p.gate.add_routes(r);
   add_web_ui_routes(r);
-  if (p.config.monitoring_enabled) add_monitoring_routes(r, p.monitoring);
+  if (p.config.monitoring_enabled) {
+    add_door_routes(r, p.monitoring);
+    add_port_config_routes(r, p.monitoring);
+    add_audit_routes(r, p.monitoring);
+    add_log_routes(r, p.monitoring);
+    add_prometheus_export_route(r, p.monitoring);
+  }
   if (!p.config.hmac_secret.empty() && !p.config.sms_api_key.empty()) {
     add_sms_public_routes(r, p.sms);
     add_sms_admin_routes(r, p.gate, p.sms, p.backend);

@@ -4,9 +4,9 @@
 
 #include "api-daemon/admin_gate.hpp"
 #include "api-daemon/api_config.hpp"
-#include "api-daemon/app.hpp"
 #include "api-daemon/backend_client.hpp"
 #include "api-daemon/health.hpp"
+#include "api-daemon/monitoring_context.hpp"
 #include "api-daemon/sms_public.hpp"
 
 namespace smsbridge::api {
@@ -20,7 +20,7 @@ struct route_parts {
   metrics& stats;
   sms_api_context& sms;
   api::backend& backend;
-  app& monitoring;  // transitional: the /admin/monitoring endpoints
+  monitoring_context& monitoring;
 };
 
 // /health, the admin login and UI, the monitoring endpoints (MONITORING_ENABLED), and the SMS

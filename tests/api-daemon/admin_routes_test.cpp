@@ -25,8 +25,6 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   config.firewall_socket = "/nonexistent/firewall.sock";
   config.hmac_secret = "0123456789abcdef0123";  // so that the SMS API's admin routes are mounted too
   config.sms_api_key = "0123456789abcdef0123";
-  database db(config.database_url);
-  worker helper_thread(1);
   testing::fake_firewall helper;
   testing::fake_admin_store admins;
   testing::fake_audit_store audit_store;
@@ -39,10 +37,10 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   admin_gate gate(auth, admins, proxies);
   metrics stats;
   health_monitor health(helper, outbox);
-  const auto quiet = [](std::string_view) {};
   audit_drain audit(helper, audit_store, stats);
   sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, 60};
-  app monitoring{config, db, helper_thread, gate, audit, quiet, {}};
+  server_address_source address(config.server_ip, helper);
+  monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, address};
   route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   const router routes = public_routes(parts);
   boost::asio::io_context io;

@@ -1,0 +1,306 @@
+#include "api-daemon/doors.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/this_coro.hpp>
+#include <google/protobuf/util/time_util.h>
+#include <fmt/format.h>
+
+#include "api-daemon/bounded_numbers.hpp"
+#include "api-daemon/monitoring_shapes.hpp"
+#include "api-daemon/pg.hpp"
+#include "common/log.hpp"
+#include "proto/net_types.hpp"
+
+namespace smsbridge::api {
+
+namespace {
+namespace json = boost::json;
+using google::protobuf::util::TimeUtil;
+
+// The "service" of a body: a name of 1 to 32 characters.
+std::optional<std::string> service_field(const json::object& body) {
+  const auto* service = body.if_contains("service");
+  if (!service || !service->is_string() || service->as_string().empty() || service->as_string().size() > 32) return std::nullopt;
+  return std::string(service->as_string());
+}
+
+json::object describe_grant(const api_config& config, const v1::Grant& g, const std::string& ip) {
+  return {{"service", g.service()},       {"port", g.external_port()}, {"source", g.source()},
+          {"opened_at", iso(g.opened_at())}, {"expires_at", iso(g.expires_at())}, {"opened_by", g.opened_by()},
+          {"connection_info", connection_info(config, g.service(), g.external_port(), ip)}};
+}
+
+struct open_outcome {
+  http::status status = http::status::ok;
+  json::object body;
+};
+
+// Opens one door and describes the result, as open-port and open-all report it: one helper round
+// trip (the server's address is known from the last minute, the already-open case asks again).
+// Parameters by value: a coroutine outlives the full-expression that starts it, so a reference
+// parameter bound to a temporary (cidr->to_string()) would dangle (found by ASan).
+boost::asio::awaitable<open_outcome> open_door(monitoring_context& m, std::string name, monitoring_port door, std::int64_t seconds,
+                                               std::string source, std::string admin) {
+  auto opening = m.helper.open({name, door.port, std::move(source), static_cast<std::uint32_t>(seconds), std::move(admin)});
+  const auto opened = co_await std::move(opening);
+  auto addressing = m.address.get();
+  const std::string ip = co_await std::move(addressing);
+  if (opened) {
+    json::object out = describe_grant(m.config, *opened, ip);
+    out["status"] = "opened";
+    co_return open_outcome{http::status::ok, std::move(out)};
+  }
+  if (opened.error().code == v1::ALREADY_OPEN && !opened.error().unreachable) {
+    // The original answered 200 with the live door; the duration is not changed.
+    json::object out{{"service", name}, {"port", door.port}};
+    auto listing = all_grants(m.helper);
+    if (const auto grants = co_await std::move(listing)) {
+      for (const auto& g : *grants)
+        if (g.service() == name) out = describe_grant(m.config, g, ip);
+    }
+    out["status"] = "already_open";
+    out["message"] = "Port is already open";
+    co_return open_outcome{http::status::ok, std::move(out)};
+  }
+  const auto answer = refused(http_request{}, opened.error());
+  co_return open_outcome{answer.result(), json::object{{"detail", public_sentence(opened.error())}}};
+}
+
+// Looks a door up in the settings file: 404 (unknown), 400 (disabled) or 500 (unreadable).
+struct door_lookup {
+  std::optional<monitoring_port> door;
+  std::optional<http_response> error;
+};
+door_lookup find_door(monitoring_context& m, const http_request& request, std::string_view service) {
+  auto ports = read_ports(m);
+  if (!ports) return {std::nullopt, settings_unreadable(request)};
+  auto it = ports->find(std::string(service));
+  if (it == ports->end()) {
+    return {std::nullopt, error_response(request, http::status::not_found, fmt::format("There is no monitoring service '{}'.", service))};
+  }
+  if (!it->second.enabled) {
+    return {std::nullopt, error_response(request, http::status::bad_request, fmt::format("Monitoring service '{}' is disabled.", service))};
+  }
+  return {it->second, std::nullopt};
+}
+
+boost::asio::awaitable<http_response> open_port(monitoring_context& m, const http_request& request, const request_context& context,
+                                                const std::string& admin) {
+  auto body = json_object_body(request);
+  if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+  const auto name = service_field(*body);
+  if (!name) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
+  const auto duration = read_duration(m.config, &*body, "");
+  if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
+  std::string source = m.gate.proxies().client_address(request, context);
+  if (const auto* s = body->if_contains("source")) {
+    if (!s->is_string()) co_return error_response(request, http::status::unprocessable_entity, "'source' must be a CIDR.");
+    source = std::string(s->as_string());
+  }
+  auto cidr = firewall::parse_cidr(source);
+  if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
+  auto door = find_door(m, request, *name);
+  if (door.error) co_return std::move(*door.error);
+  auto opening = open_door(m, *name, *door.door, duration.seconds, cidr->to_string(), admin);
+  auto outcome = co_await std::move(opening);
+  const auto executor = co_await boost::asio::this_coro::executor;
+  m.audit.drain_soon(executor);
+  co_return json_response(request, outcome.status, outcome.body);
+}
+
+boost::asio::awaitable<http_response> open_all(monitoring_context& m, const http_request& request, const request_context& context,
+                                               const std::string& admin) {
+  std::optional<json::object> body;
+  if (!request.body().empty()) {
+    body = json_object_body(request);
+    if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+  }
+  const auto duration = read_duration(m.config, body ? &*body : nullptr, std::string_view(request.target().data(), request.target().size()));
+  if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
+  auto cidr = firewall::parse_cidr(m.gate.proxies().client_address(request, context));
+  if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
+  auto ports = read_ports(m);
+  if (!ports) co_return settings_unreadable(request);
+  json::object results;
+  for (const auto& [name, door] : *ports) {
+    if (!door.enabled) continue;
+    auto opening = open_door(m, name, door, duration.seconds, cidr->to_string(), admin);
+    auto outcome = co_await std::move(opening);
+    if (outcome.status != http::status::ok) {
+      // The original's {error: sentence} for a door that did not open.
+      const auto* detail = outcome.body.if_contains("detail");
+      outcome.body = {{"status", "error"}, {"error", detail && detail->is_string() ? detail->as_string() : "The door did not open."}};
+    }
+    results[name] = std::move(outcome.body);
+  }
+  const auto executor = co_await boost::asio::this_coro::executor;
+  m.audit.drain_soon(executor);
+  co_return json_response(request, http::status::ok,
+                          json::object{{"status", "completed"}, {"results", std::move(results)}, {"timestamp", now_iso()}});
+}
+
+boost::asio::awaitable<http_response> close_all(monitoring_context& m, const http_request& request, const request_context&,
+                                                const std::string& admin) {
+  auto closing = m.helper.close_all(admin, "closed through the admin API (close-all)");
+  const auto closed_all = co_await std::move(closing);
+  if (!closed_all) co_return refused(request, closed_all.error());
+  // The helper closes every door in one batch or none, so errors is always null here: a refusal
+  // of the batch is an HTTP error instead.
+  json::object results;
+  json::array closed;
+  for (const auto& g : closed_all->closed()) {
+    results[g.service()] = json::object{{"status", "closed"}, {"port", g.external_port()}};
+    closed.push_back(json::string(g.service()));
+  }
+  const auto executor = co_await boost::asio::this_coro::executor;
+  m.audit.drain_soon(executor);
+  co_return json_response(request, http::status::ok,
+                          json::object{{"status", "completed"}, {"closed", std::move(closed)}, {"errors", nullptr},
+                                       {"timestamp", now_iso()}, {"results", std::move(results)},
+                                       {"closed_count", closed_all->closed_count()}});
+}
+
+boost::asio::awaitable<http_response> close_port(monitoring_context& m, const http_request& request, const request_context&,
+                                                 const std::string& admin) {
+  auto body = json_object_body(request);
+  if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+  const auto service = service_field(*body);
+  if (!service) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
+  std::string reason = "closed through the admin API";
+  if (const auto* r = body->if_contains("reason")) {
+    if (!r->is_string() || r->as_string().size() > 200) {
+      co_return error_response(request, http::status::unprocessable_entity, "'reason' must be a string of at most 200 characters.");
+    }
+    reason = std::string(r->as_string());
+  }
+  auto closing = m.helper.close(*service, admin, reason);
+  const auto closed = co_await std::move(closing);
+  if (!closed) co_return refused(request, closed.error());
+  const auto executor = co_await boost::asio::this_coro::executor;
+  m.audit.drain_soon(executor);
+  co_return json_response(request, http::status::ok,
+                          json::object{{"status", "closed"}, {"service", closed->service()}, {"port", closed->external_port()}});
+}
+
+boost::asio::awaitable<http_response> port_status(monitoring_context& m, const http_request& request, const request_context&,
+                                                  const std::string&) {
+  auto listing = m.helper.list("");
+  const auto list = co_await std::move(listing);
+  if (!list) co_return refused(request, list.error());
+  auto addressing = m.address.get();
+  const std::string ip = co_await std::move(addressing);
+  co_return json_response(request, http::status::ok, active_ports(m.config, *list, ip));
+}
+
+boost::asio::awaitable<http_response> services(monitoring_context& m, const http_request& request, const request_context&,
+                                               const std::string&) {
+  auto ports = read_ports(m);
+  if (!ports) co_return settings_unreadable(request);
+  auto listing = m.helper.list("");
+  const auto list = co_await std::move(listing);
+  json::object out;
+  for (const auto& [name, door] : *ports) {
+    json::object s{{"port", door.port}, {"enabled", door.enabled}, {"description", door.description}, {"service", name},
+                   {"status", list ? "closed" : "unknown"}};
+    if (list) {
+      for (const auto& g : list->grants()) {
+        if (g.service() != name) continue;
+        s["status"] = "open";
+        s["expires_at"] = iso(g.expires_at());
+        s["source"] = g.source();
+        s["opened_by"] = g.opened_by();
+      }
+    }
+    out[name] = std::move(s);
+  }
+  json::object open;  // with the helper down nothing is known to be open
+  if (list) {
+    auto addressing = m.address.get();
+    const std::string ip = co_await std::move(addressing);
+    open = active_ports(m.config, *list, ip);
+  }
+  co_return json_response(request, http::status::ok,
+                          json::object{{"services", std::move(out)}, {"active_ports", std::move(open)},
+                                       {"firewall_helper", list ? "up" : "down"}, {"timestamp", now_iso()}});
+}
+}  // namespace
+
+json::object connection_info(const api_config& config, std::string_view service, std::uint32_t port, const std::string& ip) {
+  const std::string hostport = fmt::format("{}:{}", ip, port);
+  if (service == "metrics") {
+    return {{"url", fmt::format("http://{}/metrics", hostport)},
+            {"health", fmt::format("http://{}/health", hostport)},
+            {"prometheus_target", hostport}};
+  }
+  if (service == "postgres" || service == "pgbouncer") {
+    // The login sms-bridge-api itself uses: the stack's real role, not the seed's "postgres".
+    const pg::login login = pg::login_of(config.database_url);
+    return {{"host", ip},
+            {"port", port},
+            {"database", login.database},
+            {"username", login.user},
+            {"connection_string", fmt::format("postgresql://{}:****@{}/{}", login.user, hostport, login.database)},
+            {"note", "Get the password from the server's environment (POSTGRES_PASSWORD)."}};
+  }
+  if (service == "redis") {
+    return {{"host", ip},
+            {"port", port},
+            {"connection_string", fmt::format("redis://:****@{}/0", hostport)},
+            {"note", "Get the password from the server's environment."}};
+  }
+  return {};
+}
+
+json::object active_ports(const api_config& config, const v1::ListResult& list, const std::string& ip) {
+  const auto now = TimeUtil::TimestampToMilliseconds(list.now());
+  json::object ports;
+  for (const auto& g : list.grants()) {
+    auto d = describe_grant(config, g, ip);
+    d.erase("service");
+    const std::int64_t remaining = std::max<std::int64_t>(0, (TimeUtil::TimestampToMilliseconds(g.expires_at()) - now) / 1000);
+    d["time_remaining"] = time_remaining_text(remaining);
+    d["time_remaining_seconds"] = remaining;
+    ports[g.service()] = std::move(d);
+  }
+  return ports;
+}
+
+duration_choice read_duration(const api_config& config, const json::object* body, std::string_view target) {
+  const std::int64_t min_s = config.port_min_duration_seconds, max_s = config.port_max_duration_seconds;
+  duration_choice out;
+  // nullopt: absent; a nullopt inside: present but not a whole number.
+  const auto field = [&](const char* key) -> std::optional<std::optional<std::int64_t>> {
+    if (body) {
+      if (const auto* v = body->if_contains(key)) return v->is_int64() ? std::optional<std::int64_t>(v->as_int64()) : std::nullopt;
+    }
+    if (auto q = query_parameter(target, key)) return whole_number(*q);
+    return std::nullopt;
+  };
+  if (auto minutes = field("duration_minutes")) {
+    const auto seconds = *minutes ? minutes_within(**minutes, min_s, max_s) : std::nullopt;
+    if (!seconds) {
+      out.error = fmt::format("'duration_minutes' must be a whole number from {} to {}.", (min_s + 59) / 60, max_s / 60);
+    } else {
+      out.seconds = *seconds;
+    }
+  } else if (auto seconds = field("duration_seconds")) {
+    if (!*seconds || **seconds < min_s || **seconds > max_s) {
+      out.error = fmt::format("'duration_seconds' must be a whole number from {} to {}.", min_s, max_s);
+    } else {
+      out.seconds = **seconds;
+    }
+  }
+  return out;
+}
+
+void add_door_routes(router& r, monitoring_context& m) {
+  r.add(http::verb::get, "/admin/monitoring/services", monitoring_endpoint(m, services));
+  r.add(http::verb::post, "/admin/monitoring/open-port", monitoring_endpoint(m, open_port));
+  r.add(http::verb::post, "/admin/monitoring/close-port", monitoring_endpoint(m, close_port));
+  r.add(http::verb::get, "/admin/monitoring/port-status", monitoring_endpoint(m, port_status));
+  r.add(http::verb::post, "/admin/monitoring/open-all", monitoring_endpoint(m, open_all));
+  r.add(http::verb::post, "/admin/monitoring/close-all", monitoring_endpoint(m, close_all));
+}
+
+}  // namespace smsbridge::api

@@ -1,0 +1,70 @@
+#include "api-daemon/prometheus_export.hpp"
+
+#include <fmt/format.h>
+
+namespace smsbridge::api {
+
+namespace {
+boost::asio::awaitable<http_response> export_prometheus_config(monitoring_context& m, const http_request& request, const request_context&,
+                                                               const std::string&) {
+  auto ports = read_ports(m);
+  if (!ports) co_return settings_unreadable(request);
+  auto address_step = m.address.get();
+  const std::string ip = co_await std::move(address_step);
+  std::string yaml = fmt::format(
+      "# Prometheus configuration for the SMS Bridge laptop stack.\n"
+      "# Scrapes {0} through the monitoring doors: open them first (open-port or open-all).\n"
+      "global:\n"
+      "  scrape_interval: 15s\n"
+      "  evaluation_interval: 15s\n"
+      "  external_labels:\n"
+      "    monitor: sms-bridge\n"
+      "# The laptop stack's alert rules (laptop-monitoring/prometheus/alerts.yml), if present.\n"
+      "rule_files:\n"
+      "  - alerts/*.yml\n"
+      "scrape_configs:\n"
+      "  - job_name: prometheus\n"
+      "    static_configs:\n"
+      "      - targets: ['localhost:9090']\n",
+      ip);
+  if (auto metrics = ports->find("metrics"); metrics != ports->end() && metrics->second.enabled) {
+    yaml += fmt::format(
+        "  - job_name: sms_bridge\n"
+        "    metrics_path: /metrics\n"
+        "    scrape_interval: 15s\n"
+        "    scrape_timeout: 10s\n"
+        "    static_configs:\n"
+        "      - targets: ['{}:{}']\n"
+        "        labels:\n"
+        "          door: metrics\n",
+        ip, metrics->second.port);
+  }
+  if (auto p = ports->find("postgres"); p != ports->end() && p->second.enabled) {
+    // postgres_exporter runs on the laptop and connects to PostgreSQL through the postgres door.
+    yaml += fmt::format(
+        "  - job_name: postgres_exporter\n"
+        "    scrape_interval: 30s\n"
+        "    scrape_timeout: 10s\n"
+        "    static_configs:\n"
+        "      - targets: ['localhost:9187']\n"
+        "        labels:\n"
+        "          door: postgres\n"
+        "          server: '{}:{}'\n",
+        ip, p->second.port);
+  }
+  http_response r{http::status::ok, request.version()};
+  r.set(http::field::content_type, "application/yaml");
+  r.set(http::field::content_disposition, "attachment; filename=\"prometheus-remote.yml\"");
+  r.keep_alive(request.keep_alive());
+  r.body() = std::move(yaml);
+  r.prepare_payload();
+  co_return r;
+}
+
+}  // namespace
+
+void add_prometheus_export_route(router& r, monitoring_context& m) {
+  r.add(http::verb::get, "/admin/monitoring/export-prometheus-config", monitoring_endpoint(m, export_prometheus_config));
+}
+
+}  // namespace smsbridge::api
