@@ -4,12 +4,15 @@
 # it all on exit. Processes started in the background go in $pids (started with ip netns exec
 # directly, which execs, so each pid is the process's own).
 #   bench_setup NAME [INITDB_OPTIONS...]
+# BENCH_API_BIN names another sms-bridge-api binary to measure (e.g. an older build, for a
+# before/after comparison in one session); the default is the one just built.
 bench_setup() {
   local name=$1
   shift
   bash .ci/install-deps.sh >/dev/null
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build >/dev/null
+  api_bin=${BENCH_API_BIN:-build/api-daemon/sms-bridge-api}
   ns="sb${name}$$"
   work=$(mktemp -d -p /var/tmp "sms-bridge-${name}-bench-XXXXXX")
   chmod 755 "$work"
@@ -47,11 +50,11 @@ JSON
   ip netns exec "$ns" build/firewall-helper/sms-bridge-firewall-helper --config "$work/helper.json" 2>/dev/null &
   pids+=($!)
   for _ in $(seq 100); do [ -S "$work/fw.sock" ] && break; sleep 0.1; done
-  build/api-daemon/sms-bridge-api migrate >/dev/null
-  echo "bench-password" | build/api-daemon/sms-bridge-api admin add bench >/dev/null
+  "$api_bin" migrate >/dev/null
+  echo "bench-password" | "$api_bin" admin add bench >/dev/null
   SMS_BRIDGE_LISTEN=127.0.0.1:$port SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:$metrics_port SMS_BRIDGE_FIREWALL_SOCKET="$work/fw.sock" \
   SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_SERVER_IP=127.0.0.1 \
-    ip netns exec "$ns" build/api-daemon/sms-bridge-api 2>/dev/null &
+    ip netns exec "$ns" "$api_bin" 2>/dev/null &
   api_pid=$!
   pids+=($api_pid)
   for _ in $(seq 100); do ip netns exec "$ns" curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done

@@ -11,7 +11,7 @@ seconds=10
 
 source bench/lib.sh
 bench_setup sms  # durable: fsync and synchronous_commit stay on
-build/api-daemon/sms-bridge-api migrate >/dev/null
+"$api_bin" migrate >/dev/null
 
 # Pre-registered numbers: +9190... for the api (codes = base32 of the index), +9180... for pgbench.
 items=200000
@@ -33,7 +33,7 @@ SMS_BRIDGE_LISTEN=127.0.0.1:18090 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19090 SMS_
 SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_HMAC_SECRET=bench-hmac-secret-0123456789 \
 SMS_BRIDGE_SMS_API_KEY=bench-api-key-0123456789 SMS_BRIDGE_DATABASE_CONNECTIONS=32 \
 SMS_BRIDGE_FIREWALL_SOCKET="$work/no-helper.sock" SMS_BRIDGE_MONITORING_ENABLED=false \
-  ip netns exec "$ns" build/api-daemon/sms-bridge-api 2>/dev/null &
+  ip netns exec "$ns" "$api_bin" 2>/dev/null &
 pids+=($!)
 for _ in $(seq 100); do ip netns exec "$ns" curl -s -o /dev/null http://127.0.0.1:18090/health && break; sleep 0.1; done
 
