@@ -114,3 +114,29 @@ TEST_CASE("trusted_proxies: X-Forwarded-For is believed only from our proxies, u
   CHECK(p.trusts("fd00::1"));
   CHECK(!p.trusts("not an address"));
 }
+
+TEST_CASE("basic_auth caches a verified password, and a new password version drops the cache at once") {
+  gate_site s;
+  const auto successes = [&] { return std::count(s.admins.events.begin(), s.admins.events.end(), "alice 198.51.100.7 basic success"); };
+  for (int i = 0; i < 3; ++i) REQUIRE(call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic}).result() == http::status::ok);
+  CHECK(successes() == 1);  // argon2id ran once; the next two were the cache
+  // `admin passwd` bumps the version: the cached verification no longer counts.
+  s.admins.admins["alice"] = admin_record{*hash_password("a new long password"), 2};
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic}).result() == http::status::unauthorized);
+  // While the database is down, a verification cached before still stands (admins can close doors).
+  s.admins.admins["alice"] = admin_record{*hash_password("correct horse battery"), 3};
+  REQUIRE(call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic}).result() == http::status::ok);
+  s.admins.down = true;
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic}).result() == http::status::ok);
+}
+
+TEST_CASE("login_throttle: repeated failures from one source are refused with Retry-After, and recorded as throttled") {
+  gate_site s;
+  http_response last{http::status::ok, 11};
+  for (int i = 0; i < 30 && last.result() != http::status::too_many_requests; ++i) {
+    last = call(s.routes, http::verb::get, "/admin/thing", "", {{"Authorization", "Basic YWxpY2U6d3Jvbmc="}});
+  }
+  REQUIRE(last.result() == http::status::too_many_requests);
+  CHECK(!last[http::field::retry_after].empty());
+  CHECK(std::count(s.admins.events.begin(), s.admins.events.end(), "alice 198.51.100.7 basic throttled") >= 1);
+}

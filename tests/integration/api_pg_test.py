@@ -93,6 +93,13 @@ class World(sites.World):
 
 # ---------------------------------------------------------------------------------------------
 
+def scenario_pool(w):
+    """The pool and the transaction guard against this PostgreSQL (tests/integration/pg_pool_probe.cpp)."""
+    probe = os.path.join(w.build_dir, "tests", "pg_pool_probe")
+    r = subprocess.run([probe, w.pg.url], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and r.stdout.count("\n") == 3, f"pg_pool_probe: {r.returncode} {r.stdout} {r.stderr}")
+
+
 def scenario_migrations(w):
     r = w.api("migrate")
     check(r.returncode == 0 and "8 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
