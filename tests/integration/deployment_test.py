@@ -399,37 +399,55 @@ def wait_for(what, predicate, seconds, tick=None):
     check(predicate(), f"timed out after {seconds} s waiting for {what}")
 
 
-def scenario_laptop_end_to_end(w):
-    site = Stack(w)
-    pg = site.start_postgres()
-    site.start_helper()
-    site.start_api(pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "100000"})  # a registration a second from one laptop
+class LaptopSession:
+    """What the laptop_* scenarios share: the server's stack in its namespace, and the laptop folder as
+    a user has it (.env filled in, `docker` a stand-in that records its arguments in docker_log)."""
 
-    # The laptop folder as a user has it: .env filled in, and `docker` a stand-in that records.
-    laptop = compose_dir_with_env(w, LAPTOP, "laptop", {
-        "SMS_BRIDGE_URL=https://sms-bridge.example.com:8080": f"SMS_BRIDGE_URL=http://{SERVER_IP}:8080",
-        "SMS_BRIDGE_HOST=sms-bridge.example.com": f"SMS_BRIDGE_HOST={SERVER_IP}",
-        "SMS_BRIDGE_ADMIN_USER=admin": "SMS_BRIDGE_ADMIN_USER=ops",
-        "SMS_BRIDGE_ADMIN_PASSWORD=CHANGE-ME": f"SMS_BRIDGE_ADMIN_PASSWORD={ADMIN_PASSWORD}",
-        "POSTGRES_MONITOR_PASSWORD=CHANGE-ME": f"POSTGRES_MONITOR_PASSWORD={MONITOR_PASSWORD}",
-        "POSTGRES_SSLMODE=prefer": "POSTGRES_SSLMODE=disable",
-        "CHANGE-ME": "grafana-password-1234"})
-    bin_dir = os.path.join(w.tmp, "bin")
-    os.makedirs(bin_dir)
-    docker_log = os.path.join(w.tmp, "docker.log")
-    with open(os.path.join(bin_dir, "docker"), "w") as f:
-        f.write(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {docker_log}\nexit 0\n")
-    os.chmod(os.path.join(bin_dir, "docker"), 0o755)
-    path = f"{bin_dir}:{os.environ['PATH']}"
+    def __init__(self, w):
+        self.site = Stack(w)
+        self.pg = self.site.start_postgres()
+        self.site.start_helper()
+        self.site.start_api(self.pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "100000"})  # a registration a second from one laptop
+        self.dir = compose_dir_with_env(w, LAPTOP, "laptop", {
+            "SMS_BRIDGE_URL=https://sms-bridge.example.com:8080": f"SMS_BRIDGE_URL=http://{SERVER_IP}:8080",
+            "SMS_BRIDGE_HOST=sms-bridge.example.com": f"SMS_BRIDGE_HOST={SERVER_IP}",
+            "SMS_BRIDGE_ADMIN_USER=admin": "SMS_BRIDGE_ADMIN_USER=ops",
+            "SMS_BRIDGE_ADMIN_PASSWORD=CHANGE-ME": f"SMS_BRIDGE_ADMIN_PASSWORD={ADMIN_PASSWORD}",
+            "POSTGRES_MONITOR_PASSWORD=CHANGE-ME": f"POSTGRES_MONITOR_PASSWORD={MONITOR_PASSWORD}",
+            "POSTGRES_SSLMODE=prefer": "POSTGRES_SSLMODE=disable",
+            "CHANGE-ME": "grafana-password-1234"})
+        bin_dir = os.path.join(w.tmp, "bin")
+        os.makedirs(bin_dir)
+        self.docker_log = os.path.join(w.tmp, "docker.log")
+        with open(os.path.join(bin_dir, "docker"), "w") as f:
+            f.write(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {self.docker_log}\nexit 0\n")
+        os.chmod(os.path.join(bin_dir, "docker"), 0o755)
+        self.path = f"{bin_dir}:{os.environ['PATH']}"
 
-    def script(name, *args):
-        r = site.ns(site.laptop, "env", f"PATH={path}", "bash", os.path.join(laptop, "scripts", name), *args, check_rc=False,
-                    stdin=subprocess.DEVNULL, timeout=120)
+    def script(self, name, *args):
+        """Runs one of the laptop's scripts in the laptop namespace; returns (exit code, its output)."""
+        r = self.site.ns(self.site.laptop, "env", f"PATH={self.path}", "bash", os.path.join(self.dir, "scripts", name), *args,
+                         check_rc=False, stdin=subprocess.DEVNULL, timeout=120)
         return r.returncode, r.stdout + r.stderr
 
-    # A bad duration is refused with a sentence, before anything is opened.
-    rc, out = script("monitoring-session.sh", "--minutes", "5")
+
+def scenario_laptop_bad_duration(w):
+    """A bad duration is refused with a sentence, before anything is opened (no Prometheus needed)."""
+    session = LaptopSession(w)
+    rc, out = session.script("monitoring-session.sh", "--minutes", "5")
     check(rc == 1 and "15 to 240 minutes" in out, f"--minutes 5: {rc} {out}")
+    check(not os.path.exists(session.docker_log) and not os.path.exists(os.path.join(session.dir, ".session-doors")),
+          "the refused session started something")
+    status, text = session.site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", "-u", f"ops:{ADMIN_PASSWORD}")
+    check(status == 200 and json.loads(text) == {}, f"the refused session opened a door: {status} {text}")  # the helper's own list
+
+
+def scenario_laptop_end_to_end(w):
+    """The one-step session, Prometheus and the exporter through its doors, the checks and the stop:
+    one chain, as every step needs the live Prometheus of the steps before (about 100 s to start)."""
+    session = LaptopSession(w)
+    site, pg, laptop, docker_log, script = session.site, session.pg, session.dir, session.docker_log, session.script
+
     # The one-step session: doors opened for this laptop's address, the export saved, the stack started.
     rc, out = script("monitoring-session.sh", "--minutes", "15")
     check(rc == 0, f"monitoring-session.sh: {rc} {out}")
@@ -527,9 +545,11 @@ SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if na
 def main():
     def missing(args):
         tools = ["docker-compose", "promtool", "shellcheck", "systemd-analyze", "readelf", "ldd", "dpkg"]
-        if args.scenario != "laptop_end_to_end":
+        if args.scenario == "laptop_end_to_end":
+            tools += ["prometheus", "prometheus-postgres-exporter"]
+        elif args.scenario != "laptop_bad_duration":
             return absent_tools(*tools)
-        return absent_tools(*tools, "prometheus", "prometheus-postgres-exporter", "psql", "curl", "ip", "runuser") + missing_server()
+        return absent_tools(*tools, "psql", "curl", "ip", "runuser") + missing_server()  # the server's stack
     return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir), "sms-bridge-deploy-"), missing)
 
 if __name__ == "__main__":
