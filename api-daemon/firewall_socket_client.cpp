@@ -1,6 +1,7 @@
 // The helper protocol (proto/framing.hpp) over Asio's asynchronous Unix sockets.
 #include "api-daemon/firewall_socket_client.hpp"
 
+#include <algorithm>
 #include <array>
 #include <variant>
 
@@ -51,8 +52,17 @@ asio::awaitable<exchanged> send_and_receive(asio::local::stream_protocol::socket
 }  // namespace
 
 socket_firewall_client::socket_firewall_client(asio::any_io_executor executor, std::string socket_path,
-                                               std::chrono::milliseconds deadline, std::size_t keep_idle)
-    : executor_(std::move(executor)), path_(std::move(socket_path)), deadline_(deadline), keep_idle_(keep_idle) {}
+                                               std::chrono::milliseconds deadline, std::size_t connections)
+    : executor_(std::move(executor)), path_(std::move(socket_path)), deadline_(deadline), max_open_(std::max<std::size_t>(1, connections)) {}
+
+void socket_firewall_client::release(std::unique_ptr<socket> kept) {
+  if (kept) idle_.push_back(std::move(kept));
+  else --open_;
+  if (!waiters_.empty()) {
+    waiters_.front()->cancel();  // its call looks again
+    waiters_.pop_front();
+  }
+}
 
 asio::awaitable<helper_result<v1::Response>> socket_firewall_client::call(v1::Request request) {
   const std::uint64_t id = next_id_++;
@@ -61,38 +71,59 @@ asio::awaitable<helper_result<v1::Response>> socket_firewall_client::call(v1::Re
   if (!frame) co_return refusal{v1::INVALID_ARGUMENT, "The request is too large for the firewall helper.", false};
   // A kept connection may have been closed by the helper while it sat idle (its client timeout):
   // then nothing was read by the helper, and the call goes once more on a fresh connection.
+  const auto deadline = std::chrono::steady_clock::now() + deadline_;
+  asio::steady_timer timer(executor_);
+  timer.expires_at(deadline);
   for (int attempt = 0; attempt < 2; ++attempt) {
+    while (idle_.empty() && open_ >= max_open_) {
+      asio::steady_timer wake(executor_);
+      wake.expires_at(deadline);
+      waiters_.push_back(&wake);
+      co_await wake.async_wait(use_tuple);  // cancelled by release(), or the deadline
+      std::erase(waiters_, &wake);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        co_return unreachable_refusal(fmt::format("the firewall helper at {} is busy: no connection came free in time.", path_));
+      }
+    }
     const bool reused = !idle_.empty();
     std::unique_ptr<socket> s;
-    asio::steady_timer timer(executor_);
-    timer.expires_after(deadline_);
     if (reused) {
       s = std::move(idle_.back());
       idle_.pop_back();
     } else {
+      ++open_;
       s = std::make_unique<socket>(executor_);
       auto connecting = s->async_connect(asio::local::stream_protocol::endpoint(path_), use_tuple);
       auto waiting = timer.async_wait(use_tuple);
       auto connected = co_await (std::move(connecting) || std::move(waiting));
-      if (connected.index() == 1) co_return unreachable_refusal(fmt::format("the firewall helper at {} did not accept in time.", path_));
+      if (connected.index() == 1) {
+        release(nullptr);
+        co_return unreachable_refusal(fmt::format("the firewall helper at {} did not accept in time.", path_));
+      }
       if (auto [ec] = std::get<0>(connected); ec) {
+        release(nullptr);
         co_return unreachable_refusal(fmt::format("cannot connect to the firewall helper at {}: {}.", path_, ec.message()));
       }
     }
     auto exchanging = send_and_receive(*s, *frame);
     auto waiting = timer.async_wait(use_tuple);
     auto outcome = co_await (std::move(exchanging) || std::move(waiting));
-    if (outcome.index() == 1) co_return unreachable_refusal(fmt::format("the firewall helper at {} did not answer in time.", path_));
+    if (outcome.index() == 1) {
+      release(nullptr);  // a half-read answer may still arrive: the connection cannot be reused
+      co_return unreachable_refusal(fmt::format("the firewall helper at {} did not answer in time.", path_));
+    }
     auto answer = std::get<0>(std::move(outcome));
     if (!answer.error.empty()) {
+      release(nullptr);
       if (reused && answer.answered_nothing) continue;
       co_return unreachable_refusal(fmt::format("the firewall helper at {}: {}.", path_, answer.error));
     }
     v1::Response response;
     if (!proto::parse_payload(answer.payload, response) || (response.request_id() != id && !response.has_error())) {
+      release(nullptr);
       co_return unreachable_refusal(fmt::format("the firewall helper at {} sent an unreadable response.", path_));
     }
-    if (idle_.size() < keep_idle_) idle_.push_back(std::move(s));
+    release(std::move(s));
     if (response.has_error()) co_return refusal{response.error().code(), response.error().message(), false};
     co_return response;
   }

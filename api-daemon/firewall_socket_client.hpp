@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "api-daemon/firewall_client.hpp"
 
@@ -17,10 +19,12 @@ namespace smsbridge::api {
 
 class socket_firewall_client final : public firewall_client {
  public:
-  // `keep_idle` connections at most stay open between calls; more calls at once each get a
-  // connection of their own (the helper bounds its clients and says so when there are too many).
+  // At most `connections` connections are open at once, and they are kept between calls; a call
+  // that finds them all busy waits for one (within its deadline). The bound stays below the
+  // helper's max_clients (16 by default), which the helper enforces by refusing the connection:
+  // 64 HTTP requests at once must queue here for a few microseconds each, not fail there.
   socket_firewall_client(boost::asio::any_io_executor executor, std::string socket_path,
-                         std::chrono::milliseconds deadline = std::chrono::seconds(10), std::size_t keep_idle = 4);
+                         std::chrono::milliseconds deadline = std::chrono::seconds(10), std::size_t connections = 4);
 
   boost::asio::awaitable<helper_result<v1::Grant>> open(open_request request) override;
   boost::asio::awaitable<helper_result<v1::Grant>> close(std::string service, std::string actor, std::string reason) override;
@@ -41,9 +45,14 @@ class socket_firewall_client final : public firewall_client {
   boost::asio::any_io_executor executor_;
   std::string path_;
   std::chrono::milliseconds deadline_;
-  std::size_t keep_idle_;
+  std::size_t max_open_;
   std::uint64_t next_id_ = 1;
-  std::vector<std::unique_ptr<socket>> idle_;  // touched on the I/O thread only
+  // Touched on the I/O thread only.
+  std::size_t open_ = 0;                            // connections that exist, idle or in use
+  std::vector<std::unique_ptr<socket>> idle_;
+  std::deque<boost::asio::steady_timer*> waiters_;  // calls waiting for a connection, oldest first
+
+  void release(std::unique_ptr<socket> kept);  // back to idle_ (or dropped when null); wakes a waiter
 };
 
 }  // namespace smsbridge::api

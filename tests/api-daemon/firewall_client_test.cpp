@@ -147,3 +147,17 @@ TEST_CASE("socket_firewall_client: a silent helper costs the deadline, an absent
   CHECK(absent.error().unreachable);
   CHECK(absent.error().sentence.find("cannot connect") != std::string::npos);
 }
+
+TEST_CASE("socket_firewall_client: more calls at once than connections queue for one, and none fails") {
+  temp_dir dir;
+  asio::io_context io;
+  stand_in helper(io, dir.path + "/fw.sock");
+  socket_firewall_client client(io.get_executor(), helper.path, std::chrono::seconds(5), 2);
+  std::vector<std::future<helper_result<v1::StatusResult>>> calls;
+  for (int i = 0; i < 20; ++i) calls.push_back(asio::co_spawn(io, client.status(), asio::use_future));
+  while (std::any_of(calls.begin(), calls.end(), [](auto& f) { return f.wait_for(std::chrono::seconds(0)) != std::future_status::ready; })) {
+    io.run_one();
+  }
+  for (auto& f : calls) CHECK(f.get().has_value());
+  CHECK(helper.connections == 2);
+}
