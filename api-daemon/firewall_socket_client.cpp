@@ -56,12 +56,53 @@ socket_firewall_client::socket_firewall_client(asio::any_io_executor executor, s
     : executor_(std::move(executor)), path_(std::move(socket_path)), deadline_(deadline), max_open_(std::max<std::size_t>(1, connections)) {}
 
 void socket_firewall_client::release(std::unique_ptr<socket> kept) {
+  if (!waiters_.empty()) {
+    waiter* next = waiters_.front();
+    waiters_.pop_front();
+    if (kept) next->handed = std::move(kept);
+    else next->may_open = true;  // the dropped connection's slot passes on: open_ stays
+    next->wake.cancel();
+    return;
+  }
   if (kept) idle_.push_back(std::move(kept));
   else --open_;
-  if (!waiters_.empty()) {
-    waiters_.front()->cancel();  // its call looks again
-    waiters_.pop_front();
+}
+
+asio::awaitable<helper_result<socket_firewall_client::lease>> socket_firewall_client::acquire(
+    std::chrono::steady_clock::time_point deadline) {
+  if (!idle_.empty() && waiters_.empty()) {
+    auto s = std::move(idle_.back());
+    idle_.pop_back();
+    co_return lease{std::move(s), true};
   }
+  if (open_ < max_open_ && waiters_.empty()) {
+    ++open_;  // a new connection's slot, given back by release(nullptr) if it fails
+  } else {
+    waiter me{asio::steady_timer(executor_), nullptr, false};
+    me.wake.expires_at(deadline);
+    waiters_.push_back(&me);
+    co_await me.wake.async_wait(use_tuple);  // cancelled by release(), or the deadline
+    if (me.handed) co_return lease{std::move(me.handed), true};
+    if (!me.may_open) {
+      std::erase(waiters_, &me);
+      co_return unreachable_refusal(fmt::format("the firewall helper at {} is busy: no connection came free in time.", path_));
+    }
+  }
+  auto s = std::make_unique<socket>(executor_);
+  asio::steady_timer timer(executor_);
+  timer.expires_at(deadline);
+  auto connecting = s->async_connect(asio::local::stream_protocol::endpoint(path_), use_tuple);
+  auto waiting = timer.async_wait(use_tuple);
+  auto connected = co_await (std::move(connecting) || std::move(waiting));
+  if (connected.index() == 1) {
+    release(nullptr);
+    co_return unreachable_refusal(fmt::format("the firewall helper at {} did not accept in time.", path_));
+  }
+  if (auto [ec] = std::get<0>(connected); ec) {
+    release(nullptr);
+    co_return unreachable_refusal(fmt::format("cannot connect to the firewall helper at {}: {}.", path_, ec.message()));
+  }
+  co_return lease{std::move(s), false};
 }
 
 asio::awaitable<helper_result<v1::Response>> socket_firewall_client::call(v1::Request request) {
@@ -75,36 +116,11 @@ asio::awaitable<helper_result<v1::Response>> socket_firewall_client::call(v1::Re
   asio::steady_timer timer(executor_);
   timer.expires_at(deadline);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    while (idle_.empty() && open_ >= max_open_) {
-      asio::steady_timer wake(executor_);
-      wake.expires_at(deadline);
-      waiters_.push_back(&wake);
-      co_await wake.async_wait(use_tuple);  // cancelled by release(), or the deadline
-      std::erase(waiters_, &wake);
-      if (std::chrono::steady_clock::now() >= deadline) {
-        co_return unreachable_refusal(fmt::format("the firewall helper at {} is busy: no connection came free in time.", path_));
-      }
-    }
-    const bool reused = !idle_.empty();
-    std::unique_ptr<socket> s;
-    if (reused) {
-      s = std::move(idle_.back());
-      idle_.pop_back();
-    } else {
-      ++open_;
-      s = std::make_unique<socket>(executor_);
-      auto connecting = s->async_connect(asio::local::stream_protocol::endpoint(path_), use_tuple);
-      auto waiting = timer.async_wait(use_tuple);
-      auto connected = co_await (std::move(connecting) || std::move(waiting));
-      if (connected.index() == 1) {
-        release(nullptr);
-        co_return unreachable_refusal(fmt::format("the firewall helper at {} did not accept in time.", path_));
-      }
-      if (auto [ec] = std::get<0>(connected); ec) {
-        release(nullptr);
-        co_return unreachable_refusal(fmt::format("cannot connect to the firewall helper at {}: {}.", path_, ec.message()));
-      }
-    }
+    auto acquiring = acquire(deadline);
+    auto leased = co_await std::move(acquiring);
+    if (!leased) co_return leased.error();
+    const bool reused = leased->reused;
+    std::unique_ptr<socket> s = std::move(leased->s);
     auto exchanging = send_and_receive(*s, *frame);
     auto waiting = timer.async_wait(use_tuple);
     auto outcome = co_await (std::move(exchanging) || std::move(waiting));

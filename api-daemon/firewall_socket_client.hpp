@@ -50,9 +50,24 @@ class socket_firewall_client final : public firewall_client {
   // Touched on the I/O thread only.
   std::size_t open_ = 0;                            // connections that exist, idle or in use
   std::vector<std::unique_ptr<socket>> idle_;
-  std::deque<boost::asio::steady_timer*> waiters_;  // calls waiting for a connection, oldest first
+  // A call waiting for a connection. release() hands it one directly (first come, first served:
+  // a call arriving later cannot take it first), or the right to open one.
+  struct waiter {
+    boost::asio::steady_timer wake;
+    std::unique_ptr<socket> handed;
+    bool may_open = false;
+  };
+  std::deque<waiter*> waiters_;  // oldest first
 
-  void release(std::unique_ptr<socket> kept);  // back to idle_ (or dropped when null); wakes a waiter
+  // A connection for one call: a kept one (reused = true), or a new one, or a refusal.
+  struct lease {
+    std::unique_ptr<socket> s;
+    bool reused = false;
+  };
+  boost::asio::awaitable<helper_result<lease>> acquire(std::chrono::steady_clock::time_point deadline);
+  // Gives a connection back (or, when null, the slot of one that was dropped): to the oldest
+  // waiter if there is one, else to idle_.
+  void release(std::unique_ptr<socket> kept);
 };
 
 }  // namespace smsbridge::api
