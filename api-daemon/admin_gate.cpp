@@ -113,8 +113,9 @@ boost::asio::awaitable<http_response> admin_gate::login(const http_request& requ
   if (header(request, http::field::content_type).starts_with("application/x-www-form-urlencoded")) {
     std::string query = "?";
     query += request.body();
-    user = query_parameter(query, "username").value_or("");
-    password = query_parameter(query, "password").value_or("");
+    // A browser's form encodes a space as '+' and other bytes as %XX.
+    user = form_decode(query_parameter(query, "username").value_or("")).value_or("");
+    password = form_decode(query_parameter(query, "password").value_or("")).value_or("");
   } else {
     boost::system::error_code ec;
     const auto body = boost::json::parse(request.body(), ec);

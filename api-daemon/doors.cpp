@@ -63,8 +63,8 @@ boost::asio::awaitable<open_outcome> open_door(monitoring_context& m, std::strin
     out["message"] = "Port is already open";
     co_return open_outcome{http::status::ok, std::move(out)};
   }
-  const auto answer = refused(http_request{}, opened.error());
-  co_return open_outcome{answer.result(), json::object{{"detail", public_sentence(opened.error())}}};
+  log_refusal(opened.error());
+  co_return open_outcome{http_status_of(opened.error()), json::object{{"detail", public_sentence(opened.error())}}};
 }
 
 // Looks a door up in the settings file: 404 (unknown), 400 (disabled) or 500 (unreadable).

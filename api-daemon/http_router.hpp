@@ -68,4 +68,8 @@ std::optional<boost::json::object> json_object_body(const http_request& request)
 // The value of ?key= in a request target (no percent-decoding: our parameters are plain).
 std::optional<std::string> query_parameter(std::string_view target, std::string_view key);
 
+// A value of an application/x-www-form-urlencoded body decoded: '+' is a space, %XX a byte;
+// nullopt for a malformed escape.
+std::optional<std::string> form_decode(std::string_view encoded);
+
 }  // namespace smsbridge::api

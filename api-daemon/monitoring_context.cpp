@@ -43,11 +43,14 @@ handler monitoring_endpoint(monitoring_context& m, monitoring_handler fn) {
   return m.gate.require_admin([&m, fn](const http_request& r, const request_context& c, const std::string& who) { return fn(m, r, c, who); });
 }
 
-http_response refused(const http_request& request, const refusal& r) {
-  const auto status = http_status_of(r);
+void log_refusal(const refusal& r) {
   if (r.unreachable) log::warning("{}", r.sentence);
-  else if (status == http::status::bad_gateway) log::error("the firewall helper refused: {}", r.sentence);
-  return error_response(request, status, public_sentence(r));
+  else if (http_status_of(r) == http::status::bad_gateway) log::error("the firewall helper could not act: {}", r.sentence);
+}
+
+http_response refused(const http_request& request, const refusal& r) {
+  log_refusal(r);
+  return error_response(request, http_status_of(r), public_sentence(r));
 }
 
 std::optional<monitoring_ports> read_ports(monitoring_context& m) {

@@ -49,8 +49,11 @@ using monitoring_handler = boost::asio::awaitable<http_response> (*)(monitoring_
                                                                       const request_context&, const std::string& admin);
 handler monitoring_endpoint(monitoring_context& m, monitoring_handler fn);
 
-// The HTTP answer to a helper refusal (http_status_of, public_sentence); an infrastructure
-// failure is logged here with its detail, once.
+// Logs a refusal that is ours to fix, with its detail (the helper away: a warning; a helper that
+// could not act: an error). A refusal of the request itself is the caller's answer, not a log line.
+void log_refusal(const refusal& r);
+
+// The HTTP answer to a helper refusal (http_status_of, public_sentence), logged by log_refusal.
 http_response refused(const http_request& request, const refusal& r);
 
 // The doors of the settings file; nullopt (and an error in the log) when it cannot be read.

@@ -67,6 +67,10 @@ TEST_CASE("a browser session: login sets the cookie, reads need it, state change
   auto wrong = call(s.routes, http::verb::post, "/admin/login", R"({"username": "alice", "password": "nope"})", {json_type});
   CHECK(wrong.result() == http::status::unauthorized);
   CHECK(wrong[http::field::www_authenticate].empty());
+  // A plain HTML form: spaces as '+', other bytes as %XX.
+  auto form = call(s.routes, http::verb::post, "/admin/login", "username=alice&password=correct+horse%20battery",
+                   {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(form.result() == http::status::ok);
   auto login = call(s.routes, http::verb::post, "/admin/login", R"({"username": "alice", "password": "correct horse battery"})", {json_type});
   REQUIRE(login.result() == http::status::ok);
   const std::string cookie(login[http::field::set_cookie]);
@@ -139,4 +143,12 @@ TEST_CASE("login_throttle: repeated failures from one source are refused with Re
   REQUIRE(last.result() == http::status::too_many_requests);
   CHECK(!last[http::field::retry_after].empty());
   CHECK(std::count(s.admins.events.begin(), s.admins.events.end(), "alice 198.51.100.7 basic throttled") >= 1);
+}
+
+TEST_CASE("form_decode: '+' is a space, %XX a byte, a broken escape is refused") {
+  CHECK(form_decode("a+b%20c%2B%25") == std::optional<std::string>("a b c+%"));
+  CHECK(form_decode("") == std::optional<std::string>(""));
+  CHECK(!form_decode("%"));
+  CHECK(!form_decode("%2"));
+  CHECK(!form_decode("%zz"));
 }

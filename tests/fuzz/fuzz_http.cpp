@@ -7,7 +7,10 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 #include "api-daemon/basic_auth.hpp"
+#include "api-daemon/firewall_socket_client.hpp"
 #include "api-daemon/http_request_reader.hpp"
 #include "api-daemon/routes.hpp"
 #include "api-daemon/sessions.hpp"
@@ -16,18 +19,33 @@ using namespace smsbridge::api;
 namespace http = boost::beast::http;
 
 namespace {
-// The real public route table; nothing here ever runs a handler, so no database is needed.
+// The real public route table, built from the daemon's own parts; nothing here ever runs a
+// handler, so no database or helper is needed.
 struct world {
   api_config config;
+  boost::asio::io_context io;
   database db{"postgresql:///unused?host=/nonexistent"};
-  worker helper_thread{1};
-  basic_auth auth{db, {}};
+  socket_firewall_client helper{io.get_executor(), "/nonexistent/firewall.sock"};
+  pg_admin_store admins{db};
+  pg_audit_store trail{db};
+  pg_outbox_store outbox{db, "0123456789abcdef0123"};
+  pg_sms_store sms_store{db, "0123456789abcdef0123"};
+  https_backend backend{"0123456789abcdef0123", ""};
+  settings_source settings{"/nonexistent/sms_settings.json"};
+  trusted_proxies proxies{{}};
+  basic_auth auth{admins, {}};
+  admin_gate gate{auth, admins, proxies};
   metrics stats;
-  app a{config, db, helper_thread, auth, stats, [](std::string_view) {}, {}, {}, false, false};
+  health_monitor health{helper, outbox};
+  audit_drain audit{helper, trail, stats};
+  sms_api_context sms{sms_store, settings, proxies, stats, "0123456789abcdef0123", "0123456789abcdef0123", 60};
+  server_address_source address{"auto", helper};
+  monitoring_context monitoring{config, helper, settings, audit, trail, gate, address};
+  route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   router routes;
   world() {
     config.hmac_secret = config.sms_api_key = "0123456789abcdef0123";
-    routes = public_routes(a);
+    routes = public_routes(parts);
   }
 };
 }  // namespace
