@@ -4,7 +4,6 @@
 #include "api-daemon/bounded_numbers.hpp"
 
 #include <cctype>
-#include <charconv>
 #include <fstream>
 #include <functional>
 
@@ -40,9 +39,12 @@ fallible<listen_address> parse_listen(const std::string& name, const std::string
 
 
 
+// Applies one setting's text to the config, or says why it cannot.
+using apply_fn = std::function<fallible<void>(api_config&, const std::string& name, const std::string& value)>;
+
 struct setting {
   setting_doc doc;
-  std::function<fallible<void>(api_config&, const std::string& name, const std::string& value)> apply;
+  apply_fn apply;
 };
 
 fallible<bool> parse_bool(const std::string& name, const std::string& text) {
@@ -50,8 +52,6 @@ fallible<bool> parse_bool(const std::string& name, const std::string& text) {
   if (text == "false" || text == "0" || text == "no" || text == "off") return false;
   return fail(fmt::format("{} must be true or false, not '{}'.", name, text));
 }
-
-using apply_fn = std::function<fallible<void>(api_config&, const std::string& name, const std::string& value)>;
 
 // A whole-number setting within [min, max], stored in `field`.
 apply_fn count_into(std::uint32_t api_config::*field, std::uint32_t min, std::uint32_t max) {

@@ -30,7 +30,7 @@ boost::asio::awaitable<void> health_monitor::refresh() {
   database_up_ = db.has_value();
   backend_sync_ = db ? *db : "unknown";
   helper_up_ = helper.has_value();
-  if (helper) helper_status_ = std::move(*helper);
+  helper_status_ = helper ? std::move(*helper) : v1::StatusResult{};
   checked_ = true;
   checked_at_ = std::chrono::steady_clock::now();
   checking_ = false;
@@ -58,22 +58,22 @@ handler health_endpoint(health_monitor& health) {
 
 handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats) {
   return [&health, &helper, sms, &stats](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
-    auto asking = helper.status();
-    const auto status = co_await std::move(asking);
-    stats.set_helper_up(status.has_value());
-    if (status) {
-      stats.set_audit_backlog(status->pending_events());
+    // /health's checks, shared (at most once a second): the helper's status and the database,
+    // rather than a round trip of their own per scrape.
+    auto refreshing = health.refresh();
+    co_await std::move(refreshing);
+    stats.set_helper_up(health.helper_up());
+    if (health.helper_up()) {
+      const auto& status = health.helper_status();
+      stats.set_audit_backlog(status.pending_events());
       std::map<std::string, int> per_service;
-      for (const auto& s : status->services()) per_service[s] = 0;
+      for (const auto& s : status.services()) per_service[s] = 0;
       auto listing = all_grants(helper);
       if (const auto grants = co_await std::move(listing)) {
         for (const auto& g : *grants) ++per_service[g.service()];
       }
       stats.set_open_doors(per_service);
     }
-    // /health's checks, shared (at most once a second) rather than a query of its own per scrape.
-    auto refreshing = health.refresh();
-    co_await std::move(refreshing);
     stats.set_database_up(health.database_up());
     if (sms) {
       auto counting = sms->gauges();

@@ -27,7 +27,7 @@ class health_monitor {
   bool database_up() const { return database_up_; }
   bool helper_up() const { return helper_up_; }
   const std::string& backend_sync() const { return backend_sync_; }  // ok | failing | unknown
-  // The helper's last status, when it answered.
+  // The helper's status of the last check (meaningful while helper_up()).
   const v1::StatusResult& helper_status() const { return helper_status_; }
 
  private:
@@ -45,7 +45,8 @@ class health_monitor {
 handler health_endpoint(health_monitor& health);
 
 // GET /metrics (metrics listener only): the Prometheus text format, with the gauges of doors,
-// the helper, the database and the SMS tables read first. `sms` may be null (SMS API off).
+// the helper, the database and the SMS tables read first (the helper's and the database's
+// state from the shared check, at most a second old; the doors listed per scrape). `sms` may be null (SMS API off).
 handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats);
 
 }  // namespace smsbridge::api

@@ -1,4 +1,4 @@
-// A small pool of threads for blocking work (libpq, argon2, the helper's blocking client), so
+// A small pool of threads for blocking work (libpq, argon2id), so
 // that the I/O thread never blocks. Coroutines hand work over and resume with its result.
 #pragma once
 

@@ -66,4 +66,8 @@ TEST_CASE("/metrics serves the doors per service, the helper and the SMS gauges"
   CHECK(text.find(R"(sms_bridge_monitoring_doors_open{service="postgres"} 0)") != std::string::npos);
   CHECK(text.find("sms_bridge_firewall_helper_up 1") != std::string::npos);
   CHECK(text.find("sms_bridge_blacklist_size 1") != std::string::npos);
+  // /health and /metrics share one check of the helper's status (at most once a second).
+  call(s.routes, http::verb::get, "/health");
+  call(s.routes, http::verb::get, "/metrics");
+  CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "status") == 1);
 }
