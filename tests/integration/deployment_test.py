@@ -183,7 +183,7 @@ def scenario_env_example(w):
 def scenario_systemd_units(w):
     root = os.path.join(w.tmp, "root")
     run(["cmake", "--install", w.build_dir, "--prefix", "/usr"], env=dict(os.environ, DESTDIR=root))
-    check(os.access(os.path.join(root, "usr/bin/sms-bridge-api"), os.X_OK), "cmake --install did not install sms-bridge-api")
+    check(os.access(os.path.join(root, "usr/sbin/sms-bridge-api"), os.X_OK), "cmake --install did not install sms-bridge-api")
     shutil.copytree("/usr/lib/systemd", os.path.join(root, "usr/lib/systemd"), symlinks=True)
     units = sorted(glob.glob(os.path.join(SYSTEMD, "*.service")))
     check(len(units) == 2, f"units: {units}")
@@ -225,7 +225,7 @@ def scenario_systemd_units(w):
     # The sysctl drop-in names keys this kernel has (the interface as "default").
     with open(os.path.join(SYSTEMD, "60-sms-bridge.sysctl.conf")) as f:
         keys = [l.split("=")[0].strip() for l in f if "=" in l and not l.startswith("#")]
-    check(set(keys) == {"net.ipv4.ip_forward", "net.ipv4.conf.eth0.route_localnet"}, f"sysctl keys: {keys}")
+    check(set(keys) == {"net.ipv4.conf.eth0.route_localnet"}, f"sysctl keys: {keys}")
     for key in keys:
         path = "/proc/sys/" + key.replace(".eth0.", ".default.").replace(".", "/")
         check(os.path.exists(path), f"the sysctl drop-in sets {key}, which this kernel does not have")
