@@ -22,6 +22,9 @@ packages=(
   nginx
   # the fuzzers: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
+  # the .deb: CPack's dependency list (dpkg-shlibdeps), lintian, and its test's Debian 12 root
+  # booted with systemd as PID 1 (mmdebstrap, above; systemd-nspawn)
+  dpkg-dev lintian systemd-container
   # the admin UI's browser tests: Debian's Chromium, driven by playwright-core (npm, below)
   chromium
 )

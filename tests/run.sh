@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 bash .ci/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build
-ctest --test-dir build --output-on-failure --parallel 2
-normal=$(ctest --test-dir build -N | sed -n 's/^Total Tests: //p')
+# The package test runs below, on build-release/ (the build the .deb is made from).
+ctest --test-dir build --output-on-failure --parallel 2 -E '^integration: package '
+normal=$(ctest --test-dir build -N -E '^integration: package ' | sed -n 's/^Total Tests: //p')
 
 # Release, as the Dockerfile and the README's systemd steps build it: g++ at -O3 warns about things
 # -O2 does not see, and -Werror makes any of them a broken deployment. Its unit tests run too.
@@ -18,20 +19,26 @@ cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSMS_BRIDGE_BEN
 cmake --build build-release
 ctest --test-dir build-release --output-on-failure --parallel 2 -R '^unit:'
 release=$(ctest --test-dir build-release -N -R '^unit:' | sed -n 's/^Total Tests: //p')
+# The .deb made from this Release build, as README's systemd section makes it: lintian, then
+# dpkg -i on a clean Debian 12 root booted with systemd as PID 1.
+for scenario in $(python3 tests/integration/package_test.py --list); do
+  python3 tests/integration/package_test.py --build-dir build-release --scenario "$scenario"
+done
 
 # The same tests on a Debug build instrumented with ASan + UBSan: any report (a leak included)
 # ends the process and fails its test. The run-command test is left out here: it builds and runs
 # the normal build/ by design; so is the Docker test, whose images build the daemons themselves;
 # and so is the api's descriptor-exhaustion scenario: the sanitizer runtime itself needs a
 # descriptor (it probes memory through a pipe) and, with none left, reports a false invalid-vptr
-# error inside Boost.System. It runs in the normal pass, and the helper's runs in both.
+# error inside Boost.System. It runs in the normal pass, and the helper's runs in both. The
+# package test packages Release binaries, not instrumented ones.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSMS_BRIDGE_SANITIZE=ON -DSMS_BRIDGE_BENCH=OFF
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure --parallel 2 -E '^integration: (run command|docker .*|hostile client emfile)$'
-sanitized=$(ctest --test-dir build-asan -N -E '^integration: (run command|docker .*|hostile client emfile)$' | sed -n 's/^Total Tests: //p')
+  ctest --test-dir build-asan --output-on-failure --parallel 2 -E '^integration: (run command|docker .*|package .*|hostile client emfile)$'
+sanitized=$(ctest --test-dir build-asan -N -E '^integration: (run command|docker .*|package .*|hostile client emfile)$' | sed -n 's/^Total Tests: //p')
 
 # libFuzzer (clang): every corpus replayed, then each target fuzzed for a bounded minute.
 bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
-echo "tests/run.sh: all passed — $normal tests on build/, $release unit tests on build-release/ (Release), $sanitized on build-asan/ (ASan + UBSan), 4 fuzz targets"
+echo "tests/run.sh: all passed — $normal tests on build/, $release unit tests and the .deb on build-release/ (Release), $sanitized on build-asan/ (ASan + UBSan), 4 fuzz targets"
