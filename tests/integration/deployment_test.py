@@ -184,13 +184,16 @@ def scenario_systemd_units(w):
     root = os.path.join(w.tmp, "root")
     run(["cmake", "--install", w.build_dir, "--prefix", "/usr"], env=dict(os.environ, DESTDIR=root))
     check(os.access(os.path.join(root, "usr/sbin/sms-bridge-api"), os.X_OK), "cmake --install did not install sms-bridge-api")
-    shutil.copytree("/usr/lib/systemd", os.path.join(root, "usr/lib/systemd"), symlinks=True)
+    shutil.copytree("/usr/lib/systemd", os.path.join(root, "usr/lib/systemd"), symlinks=True, dirs_exist_ok=True)
     units = sorted(glob.glob(os.path.join(SYSTEMD, "*.service")))
     check(len(units) == 2, f"units: {units}")
     os.makedirs(os.path.join(root, "etc/systemd/system"))
     for u in units:
         shutil.copy(u, os.path.join(root, "etc/systemd/system"))
-    r = run(["systemd-analyze", "verify", f"--root={root}", *map(os.path.basename, units)], cwd=w.tmp)
+    # verify runs man(1) for each Documentation= page: the installed ones, then this machine's.
+    manpath = f"{root}/usr/share/man:/usr/share/man"
+    r = run(["systemd-analyze", "verify", f"--root={root}", *map(os.path.basename, units)], cwd=w.tmp,
+            env=dict(os.environ, MANPATH=manpath))
     check(r.returncode == 0 and r.stderr.strip() == "" and r.stdout.strip() == "", f"systemd-analyze verify: {r.stdout} {r.stderr}")
     def directives(unit):
         with open(os.path.join(SYSTEMD, unit)) as f:
