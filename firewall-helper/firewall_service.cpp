@@ -383,12 +383,12 @@ void firewall_service::remove_from_kernel(const live_grant& g) {
 }
 
 answer firewall_service::close_grant(const std::string& service, v1::EventKind kind, std::string_view actor,
-                                     std::string_view reason, v1::Grant* closed) {
+                                     std::string_view reason, v1::Grant* closed, std::string_view detail) {
   const live_grant g = grants_.at(service);
   // State first, then the kernel: a crash in between leaves a kernel element without a state row,
   // which start-up removes; a closed door is never re-opened from the state file.
   const v1::Grant proto = g.to_proto();
-  const v1::Event event = make_event(kind, &proto, actor, reason, "", next_seq_);
+  const v1::Event event = make_event(kind, &proto, actor, reason, detail, next_seq_);
   state::JournalRecord record;
   record.mutable_closed()->set_service(service);
   record.mutable_closed()->set_grant_id(g.grant_id);
@@ -591,6 +591,34 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
   log::warning("drift: {}; table rebuilt", why);
   record_events(std::move(events));
+}
+
+std::size_t firewall_service::revalidate_doors(bool skeleton_changed) {
+  // The same policy as an Open and as a restore at start-up, decided before anything is closed.
+  std::vector<std::pair<std::string, std::string>> refused;
+  for (const auto& [name, g] : grants_) {
+    const std::string source = g.rule.source.to_string();
+    auto allowed = validate_open(config_, grant_request{name, g.rule.external_port, source, std::nullopt});
+    if (!allowed) {
+      refused.emplace_back(name, allowed.error().message);
+    } else if (allowed->service->target != g.rule.target) {
+      refused.emplace_back(name, fmt::format("Service '{}' now forwards to {}, not {}.", name, allowed->service->target.to_string(),
+                                             g.rule.target.to_string()));
+    }
+  }
+  std::size_t closed = 0;
+  for (const auto& [name, why] : refused) {
+    if (close_grant(name, v1::CLOSED, "system", "no longer allowed by the reloaded helper config", nullptr, why)) ++closed;
+    log::notice("the reloaded config no longer allows the door of '{}': {}", name, why);
+  }
+  if (skeleton_changed) {
+    if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+      ++counters_.nft_failures;
+      reconcile_wanted_ = true;
+      log::error("cannot re-install the table 'inet {}' for the reloaded config: {}", config_.table, r.error());
+    }
+  }
+  return closed;
 }
 
 std::vector<held_grant> firewall_service::held_grants() const {

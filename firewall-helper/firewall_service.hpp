@@ -85,6 +85,13 @@ class firewall_service {
   // (keep), then writes a final snapshot.
   void shutdown();
 
+  // SIGHUP, after the caller replaced the config this service reads with a reloaded one that
+  // reload_refusal() accepted. Closes each live door the new config would not open, or whose
+  // service now forwards elsewhere (CLOSED events, actor "system", the reason in their detail),
+  // keeps the others with their deadlines, and re-installs the table when its skeleton (the
+  // masquerade targets) changed. Returns how many doors it closed.
+  std::size_t revalidate_doors(bool skeleton_changed);
+
   // True once after a kernel change failed, so the caller runs reconcile() soon.
   bool take_reconcile_request() { return std::exchange(reconcile_wanted_, false); }
 
@@ -133,7 +140,7 @@ class firewall_service {
   // Why a port is not free, or nullopt if it is.
   std::optional<std::string> port_unavailable(std::uint32_t port, std::string_view for_service);
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
-                     v1::Grant* closed = nullptr);
+                     v1::Grant* closed = nullptr, std::string_view detail = {});
   void remove_from_kernel(const live_grant& g);
   // Appends records durably; on failure logs one error naming `what` and refuses STATE_WRITE_FAILED.
   answer persist(const std::vector<state::JournalRecord>& records, std::string_view what);

@@ -12,6 +12,8 @@ import base64
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -226,6 +228,7 @@ for line in sys.stdin:
         print("timeout", flush=True)
 """
 PASSWORD = "correct horse battery"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Site(sites.Site):
@@ -602,6 +605,40 @@ def scenario_reconcile(w):
     check(orphan_closed() == "system-reconcile:expired", f"the orphan was not closed by the reconcile: {orphan_closed()!r}")
     still_open = w.pg.psql("SELECT service FROM monitoring_ports_currently_open").stdout.split()
     check(still_open == ["metrics"], f"the reconcile touched a live door: {still_open}")
+
+
+def scenario_reload(w):
+    """SIGHUP: the log file is reopened (after a logrotate-style move) and the settings file read
+    again at once; a broken settings file is a warning, and the daemon goes on serving."""
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
+    api = w.start_api(w.start_helper(), {"SMS_BRIDGE_SETTINGS_FILE": settings})
+    logs = os.path.join(w.tmp, "logs")
+    current, rotated = os.path.join(logs, "sms-bridge-api.log"), os.path.join(logs, "sms-bridge-api.log.1")
+
+    def hup_and_wait(line):
+        seen = w.log().count(line)
+        api.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while w.log().count(line) == seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(w.log().count(line) > seen, f"no {line!r} after SIGHUP: {w.log()[-2000:]}")
+        check(api.poll() is None, f"SIGHUP ended the daemon: {w.log()[-2000:]}")
+
+    os.rename(current, rotated)
+    hup_and_wait(f"reloaded {settings} and reopened the log file")
+    with open(current) as f:
+        check("reloaded" in f.read(), "the reopened log file does not have the reload line")
+    with open(rotated) as f:
+        check("reloaded" not in f.read(), "the moved-away log file was still written to")
+    with open(settings, "w") as f:
+        f.write('{"settings": ')
+    hup_and_wait(f"reload: ")
+    check(settings in w.log().split("reload: ")[-1], f"the warning does not name the settings file: {w.log()[-1000:]}")
+    status, _, body = w.http("GET", "/health")
+    check(status in (200, 503) and "database" in body, f"/health after a bad reload: {status} {body}")
+    shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
+    hup_and_wait(f"reloaded {settings}")
 
 
 def scenario_logs(w):

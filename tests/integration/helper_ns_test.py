@@ -703,6 +703,51 @@ def scenario_command_line(w):
     check(rc == 1 and out["error"]["code"] == "NOT_OPEN" and "NOT_OPEN" in err, f"a refusal: exit {rc} {out} {err!r}")
 
 
+def scenario_reload(w):
+    """SIGHUP: a good config applies in place, closing only the doors it no longer allows; a bad
+    one, or one that changes what only a restart can, is refused and the running config kept."""
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.open("local", 9101, LAPTOP_IP, 60)
+    before = w.kernel_timeout("iface")
+    digest = w.fwctl("status")[1]["status"]["config_digest"]
+
+    def hup_and_wait(line):
+        seen = w.log_text().count(line)
+        w.helper.send_signal(signal.SIGHUP)
+        wait_for(f"the log line {line!r}", lambda: w.log_text().count(line) > seen, 5)
+        check(w.helper.poll() is None, f"the helper exited on SIGHUP: {w.log_text()}")
+
+    # Without 'local', with a new service: 'local' closes, 'iface' keeps its door and deadline.
+    w.write_config(services={"iface": {"target": f"{SERVER_LAPTOP_IP}:{IFACE_TARGET_PORT}"},
+                             "spare": {"target": f"127.0.0.1:{LOCAL_TARGET_PORT}"}})
+    hup_and_wait("door(s) kept, 1 closed")
+    status = w.fwctl("status")[1]["status"]
+    check(sorted(status["services"]) == ["iface", "spare"] and status["config_digest"] != digest,
+          f"the reloaded config is not the running one: {status}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) != "ok", "the door of a removed service stayed open")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "a door the new config allows was closed by the reload")
+    check(abs(w.kernel_timeout("iface") - before) <= 3, "the reload changed the kept door's kernel deadline")
+    closed = [e for e in w.events() if e["kind"] == "CLOSED"]
+    check(len(closed) == 1 and closed[0]["grant"]["service"] == "local" and closed[0]["actor"] == "system"
+          and "reloaded" in closed[0]["reason"], f"the reload's close is not journalled: {closed}")
+    w.open("spare", 9102, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9102) == "ok", "a service added by the reload cannot be opened")
+    digest = w.fwctl("status")[1]["status"]["config_digest"]
+
+    # A broken file and a restart-only change: a warning each, nothing changes.
+    with open(w.config_path, "w") as f:
+        f.write('{"services": ')
+    hup_and_wait("the running config is kept")
+    w.write_config(table="other_table")
+    hup_and_wait("config key 'table' changed, and only a restart can apply that")
+    status = w.fwctl("status")[1]["status"]
+    check(status["config_digest"] == digest and status["table"] == "sms_bridge", f"a refused reload changed the config: {status}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok" and w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9102) == "ok",
+          "a refused reload closed doors")
+    check(sorted(g["service"] for g in w.fwctl("list")[1]["list"]["grants"]) == ["iface", "spare"], "the doors changed")
+
+
 def kernel_timeout(w, service):
     """Seconds left on the kernel element of a service (from nft's JSON 'expires')."""
     r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4")
