@@ -142,13 +142,13 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   // Kernel first, then the state: a crash in between leaves an element the state does not know,
   // which start-up removes (fail-closed), never a recorded door the kernel lacks.
   const std::string batch = render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000));
-  auto added = deps_.nft.run(batch);
+  auto added = run_nft(batch);
   if (!added) {
     // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
     // repair it and try once more.
     log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error());
     reconcile();
-    added = deps_.nft.run(batch);
+    added = run_nft(batch);
   }
   if (!added) {
     ++counters_.nft_failures;
@@ -246,6 +246,7 @@ answer firewall_service::answer_status(const v1::Request&, const peer_identity&,
   c->set_bad_frames(counters_.bad_frames);
   status->set_config_digest(config_.digest);
   status->set_host_address(deps_.probe.default_route_address());
+  nft_latency_.fill(*status->mutable_nft_batch_seconds());
   for (auto& w : deps_.probe.warnings(config_)) status->add_warnings(std::move(w));
   status->set_started_fail_closed(started_fail_closed_);
   status->set_table(config_.table);
@@ -374,9 +375,9 @@ void firewall_service::record_events(std::vector<v1::Event> events) {
 }
 
 void firewall_service::remove_from_kernel(const live_grant& g) {
-  if (deps_.nft.run(render_delete_grant(config_.table, g.rule, true))) return;
+  if (run_nft(render_delete_grant(config_.table, g.rule, true))) return;
   // The element may already be gone (the kernel expired it); the map entry must still go.
-  if (deps_.nft.run(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
+  if (run_nft(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
   ++counters_.nft_failures;
   log::error("nft could not remove the door of '{}'; the reconciler will retry", g.service);
   reconcile_wanted_ = true;
@@ -503,7 +504,7 @@ fallible<void> firewall_service::start() {
   // survived (a helper restart, not a reboot), the kernel's own remaining timeouts are the
   // authority: a door it no longer holds has expired, and none outlives its kernel timeout.
   kernel_view prior;
-  if (auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json)) {
+  if (auto listing = run_nft(render_list_table(config_.table), nft_output::json)) {
     if (auto parsed = parse_kernel_view(*listing)) prior = std::move(*parsed);
   }
   for (const auto& record : loaded.snapshot.grants()) {
@@ -541,16 +542,16 @@ fallible<void> firewall_service::start() {
     if (in_kernel != prior.grant_expires_ms.end()) g->deadline_steady_ms = std::min(g->deadline_steady_ms, steady_now + in_kernel->second);
     insert_live(std::move(*g));
   }
-  if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+  if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {
     return fail(fmt::format("cannot install the nftables table 'inet {}': {}", config_.table, r.error()));
   }
   if (config_.docker_user_chain) {
-    auto listing = deps_.nft.run("list chain ip filter DOCKER-USER\n", nft_output::text);
+    auto listing = run_nft("list chain ip filter DOCKER-USER\n", nft_output::text);
     if (!listing) {
       log::warning("docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
                    "forwarded doors may be dropped by Docker's FORWARD policy.");
     } else if (listing->find(docker_rule_comment) == std::string::npos) {
-      if (auto r = deps_.nft.run(render_docker_user_accept(config_.ct_mark_bit)); !r) {
+      if (auto r = run_nft(render_docker_user_accept(config_.ct_mark_bit)); !r) {
         log::warning("cannot add our accept rule to DOCKER-USER: {}", r.error());
       }
     }
@@ -578,7 +579,7 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
     const v1::Grant proto = g.to_proto();
     events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
   }
-  if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+  if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {
     ++counters_.nft_failures;
     log::error("cannot rebuild the table 'inet {}': {}", config_.table, r.error());
     return;
@@ -591,6 +592,15 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
   log::warning("drift: {}; table rebuilt", why);
   record_events(std::move(events));
+}
+
+fallible<std::string> firewall_service::run_nft(std::string_view batch, nft_output output) {
+  // Measured on the real monotonic clock, not deps_.steady_ms: a figure for operators, never an
+  // input to a decision.
+  const auto started = std::chrono::steady_clock::now();
+  auto result = deps_.nft.run(batch, output);
+  nft_latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return result;
 }
 
 std::size_t firewall_service::revalidate_doors(bool skeleton_changed) {
@@ -612,7 +622,7 @@ std::size_t firewall_service::revalidate_doors(bool skeleton_changed) {
     log::notice("the reloaded config no longer allows the door of '{}': {}", name, why);
   }
   if (skeleton_changed) {
-    if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+    if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {
       ++counters_.nft_failures;
       reconcile_wanted_ = true;
       log::error("cannot re-install the table 'inet {}' for the reloaded config: {}", config_.table, r.error());
@@ -630,7 +640,7 @@ std::vector<held_grant> firewall_service::held_grants() const {
 }
 
 void firewall_service::reconcile() {
-  auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json);
+  auto listing = run_nft(render_list_table(config_.table), nft_output::json);
   kernel_view view;
   if (listing) {
     auto parsed = parse_kernel_view(*listing);
@@ -651,7 +661,7 @@ void firewall_service::reconcile() {
   const std::int64_t now = deps_.steady_ms();
   std::vector<v1::Event> events;
   for (const auto& stray : plan.elements_to_delete) {
-    if (auto r = deps_.nft.run(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
+    if (auto r = run_nft(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
       log::error("reconcile: cannot delete {} . {}: {}", stray.source_text, stray.external_port, r.error());
       continue;
     }
@@ -665,7 +675,7 @@ void firewall_service::reconcile() {
     events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
   }
   for (const auto& stray : plan.forwards_to_delete) {
-    if (deps_.nft.run(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
+    if (run_nft(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
       v1::Grant unknown;
       unknown.set_external_port(stray.external_port);
       unknown.set_target(stray.target);
@@ -682,7 +692,7 @@ void firewall_service::reconcile() {
     if (lost.wrong_forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
     if (lost.element_present) batch += render_delete_grant(config_.table, g.rule, false);
     batch += render_add_grant(config_.table, g.rule, milliseconds(g.deadline_steady_ms - now));
-    if (auto r = deps_.nft.run(batch); !r) {
+    if (auto r = run_nft(batch); !r) {
       ++counters_.nft_failures;
       log::error("reconcile: cannot re-apply '{}': {}", lost.service, r.error());
       continue;

@@ -23,6 +23,7 @@
 #include "firewall-helper/conntrack.hpp"
 #include "firewall-helper/grant_policy.hpp"
 #include "firewall-helper/host_probe.hpp"
+#include "firewall-helper/latency_histogram.hpp"
 #include "firewall-helper/nft_context.hpp"
 #include "firewall-helper/reconciler.hpp"
 #include "firewall-helper/ruleset.hpp"
@@ -157,6 +158,8 @@ class firewall_service {
   // `doors_to_close` (on_drift = report).
   void rebuild_table(std::string_view why, const std::vector<std::string>& doors_to_close);
   std::vector<held_grant> held_grants() const;
+  // Every batch goes through here, so Status can report how long libnftables takes.
+  fallible<std::string> run_nft(std::string_view batch, nft_output output = nft_output::text);
 
   const helper_config& config_;
   service_deps deps_;
@@ -169,6 +172,7 @@ class firewall_service {
     std::uint64_t opens = 0, closes = 0, expiries = 0, refusals = 0, drift_repairs = 0, nft_failures = 0,
                   connections = 0, connections_refused = 0, bad_frames = 0;
   } counters_;
+  latency_histogram nft_latency_;
   bool started_fail_closed_ = false;
   bool reconcile_wanted_ = false;
   std::int64_t started_at_ms_ = 0;
