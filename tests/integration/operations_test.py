@@ -388,6 +388,8 @@ def scenario_unreachable_door(w):
     out = s.block("sysctl-fix")
     check(f"net.ipv4.conf.{s.server_if}.route_localnet = 1" in out, f"sysctl-fix: {out}")
     check(s.door_reachable(), "the door does not work after the fix")
+    out = s.block("listening")
+    check(re.search(r"^LISTEN .* 127\.0\.0\.1:9464 ", out, re.M), f"ss: {out}")
     s.all_blocks_ran()
 
 
