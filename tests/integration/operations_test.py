@@ -66,7 +66,7 @@ def doc_coverage():
 class Ops(Stack):
     """The stack in the systemd layout under w.tmp/root, with the doc's blocks runnable against it."""
 
-    def __init__(self, w, scenario, api_env=None):
+    def __init__(self, w, scenario, api_env=None, helper_config=None):
         super().__init__(w)
         self.scenario = scenario
         self.ran = set()
@@ -82,7 +82,7 @@ class Ops(Stack):
         self.expected_blocks = coverage[scenario]
         self.make_layout()
         self.pg = self.start_postgres()
-        self.write_helper_config()
+        self.write_helper_config(helper_config or {})
         self.write_api_env(api_env or {})
         self.helper = self.start_helper()
         add_admin(w.build_dir, self.pg.url, "admin", ADMIN_PASSWORD)
@@ -108,9 +108,9 @@ class Ops(Stack):
         shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
         os.chmod(settings, 0o640)
 
-    def write_helper_config(self):
+    def write_helper_config(self, extra):
         with open(os.path.join(SYSTEMD, "firewall-helper.json")) as f:
-            config = json.load(f)
+            config = dict(json.load(f), **extra)
         # No sms-bridge user on this machine: the api runs as root here.
         config.update(socket=self.path(config["socket"]), state_file=self.path(config["state_file"]), allowed_uids=[0])
         self.helper_config = write_config(self.path("/etc/sms-bridge/firewall-helper.json"), config)
@@ -272,6 +272,11 @@ def scenario_commands(w):
     check(status.get("metrics", {}).get("port") == 9100 and status["metrics"].get("time_remaining", "").startswith("0:59:"),
           f"port-status: {status}")
     check(closed == {"status": "closed", "service": "metrics", "port": 9100}, f"close-port: {closed}")
+    # The same door through the helper, recorded with the actor and reason given.
+    out = s.block("fwctl-doors")
+    check('"source": "203.0.113.7/32"' in out and '"opened_by": "alice"' in out, f"fwctl-doors: {out}")
+    s.wait_sql("SELECT opened_by || '|' || closed_by || '|' || close_reason FROM monitoring_port_access WHERE source = '203.0.113.7/32' "
+               "AND action = 'closed'", "alice|alice|done")
 
     s.open_door("metrics")
     health, *metrics = s.block("health").splitlines()
@@ -283,7 +288,7 @@ def scenario_commands(w):
         check(line in metrics, f"/metrics lacks '{line}': {metrics}")
     st = fwctl_json(s.block("fwctl-status"))["status"]
     check(st["cap_net_admin"] is True and st["live_grants"] == 1 and st["warnings"] == [] and st["started_fail_closed"] is False
-          and st["counters"]["opens"] == "2", f"fwctl status: {st}")
+          and st["counters"]["opens"] == "3" and st["counters"]["closes"] == "2", f"fwctl status: {st}")
     grants = fwctl_json(s.block("fwctl-list"))["list"]["grants"]
     check([(g["service"], g["external_port"], g["source"]) for g in grants] == [("metrics", 9100, f"{LAPTOP_IP}/32")],
           f"fwctl list: {grants}")
@@ -294,7 +299,7 @@ def scenario_commands(w):
     out = s.block("psql-open")
     check(re.search(rf"^ metrics +\| +9100 .*\| admin .*{re.escape(LAPTOP_IP)}/32", out, re.M) and "(1 row)" in out, f"psql-open: {out}")
     out = s.block("psql-history")
-    check(len(re.findall(r"\| metrics +\| +9100 ", out)) == 2 and re.search(r"\| admin +\| .* \| success", out), f"psql-history: {out}")
+    check(len(re.findall(r"\| metrics +\| +9100 ", out)) == 3 and re.search(r"\| admin +\| .* \| success", out), f"psql-history: {out}")
     out = s.block("api-log")
     check("info listening on 0.0.0.0:8080 (public) and 127.0.0.1:9464 (metrics)" in out, f"the api log: {out}")
     # The door lines the doc quotes have the form the helper writes.
@@ -330,6 +335,28 @@ def scenario_commands(w):
     s.wait_sql("SELECT count(*) FROM monitoring_ports_currently_open", "0")
     check(s.sql("SELECT closed_by || '|' || close_reason FROM monitoring_port_access WHERE action = 'closed' ORDER BY id DESC LIMIT 1")
           == "root|closed by hand", "close-all's actor and reason are not in the audit trail")
+    s.all_blocks_ran()
+
+
+def scenario_door_expiry(w):
+    """A door expires in the kernel while the api-daemon is down; the trail catches up when it is back."""
+    s = Ops(w, "door_expiry", {"SMS_BRIDGE_PORT_MIN_DURATION_SECONDS": "1"}, {"duration_seconds": {"min": 1, "max": 14400}})
+    status, body = s.admin("POST", "open-port", {"service": "metrics", "duration_seconds": 4})
+    check(status == 200, f"a 4 s door: {status} {body}")
+    out = s.block("nft")
+    check(re.search(rf"{re.escape(LAPTOP_IP)} \. 9100 timeout 4s expires [0-4]s", out), f"nft: {out}")
+    s.wait_sql("SELECT count(*) FROM monitoring_ports_currently_open", "1")
+    s.stop(s.api)
+    wait_until("the door to expire", lambda: not s.door_reachable(), 15)
+    wait_until("the helper to record the expiry", lambda: '"kind": "EXPIRED"' in s.ns(
+        s.server, helper_bin(w.build_dir, "sms-bridge-fwctl"), "--socket", s.socket, "events").stdout, 10)
+    out = s.block("expired")
+    check(re.search(r"^ metrics +\| +9100 \| admin ", out, re.M) and "(1 row)" in out and '"kind": "EXPIRED"' in out,
+          f"expired with the api-daemon down: {out}")
+    s.api = s.start_api()
+    s.wait_sql("SELECT count(*) FROM monitoring_port_access WHERE action = 'expired'", "1")
+    out = s.block("expired")
+    check("(0 rows)" in out and '"events": []' in out, f"expired once the api-daemon is back: {out}")
     s.all_blocks_ran()
 
 
@@ -425,9 +452,10 @@ def scenario_state_corrupt(w):
 def scenario_backup_restore(w):
     s = Ops(w, "backup_restore")
     # A stack with history: two admins, a browser login, SMS data, a closed door and an open one.
-    status, _, body = curl_with_headers(s.laptop, "POST", f"http://{SERVER_IP}:8080/admin/login",
-                                        {"username": OTHER_ADMIN, "password": OTHER_PASSWORD}, ("Content-Type: application/json",))
+    status, headers, body = curl_with_headers(s.laptop, "POST", f"http://{SERVER_IP}:8080/admin/login",
+                                              {"username": OTHER_ADMIN, "password": OTHER_PASSWORD}, ("Content-Type: application/json",))
     check(status == 200 and body.get("csrf_token"), f"login: {status} {body}")
+    cookie = headers["set-cookie"].split(";")[0]
     for i in (1, 2):
         s.sms_traffic(i)
     s.open_door("metrics")
@@ -482,6 +510,8 @@ def scenario_backup_restore(w):
     status, _, body = curl_with_headers(s.laptop, "POST", f"http://{SERVER_IP}:8080/admin/login",
                                         {"username": OTHER_ADMIN, "password": OTHER_PASSWORD}, ("Content-Type: application/json",))
     check(status == 200 and body.get("csrf_token"), f"the other admin's login after the restore: {status} {body}")
+    status, _, body = curl_with_headers(s.laptop, "GET", f"http://{SERVER_IP}:8080/admin/session", headers=(f"Cookie: {cookie}",))
+    check(status == 200 and body.get("username") == OTHER_ADMIN, f"the session of before the backup, after the restore: {status} {body}")
     r = s.ns(s.server, "psql", f"postgresql://sms_bridge_monitor:{MONITOR_PASSWORD}@127.0.0.1:5432/sms_bridge", "-AtXc",
              "SELECT current_user", check_rc=False)
     check(r.stdout.strip() == "sms_bridge_monitor", f"the monitoring role after the restore: {r.stdout} {r.stderr}")
