@@ -246,6 +246,15 @@ def json_lines(out):
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
 
 
+def json_documents(out):
+    """The JSON documents printed one after the other (jq's, then fwctl's), in order."""
+    decoder, docs, i = json.JSONDecoder(), [], 0
+    while (i := out.find("{", i)) >= 0:
+        doc, i = decoder.raw_decode(out, i)
+        docs.append(doc)
+    return docs
+
+
 def fwctl_json(out):
     """The JSON fwctl printed (it may be followed by its sentence on stderr)."""
     return json.loads(out[out.index("{"):out.rindex("}") + 1])
@@ -320,9 +329,9 @@ def scenario_commands(w):
     sentence = "sms-bridge-fwctl: the helper refused: PORT_FORBIDDEN: External port 22 is forbidden by the helper config."
     check(sentence in out and sentence in doc_text(), f"fwctl-refused: {out}")
     out = s.block("port-config")
-    ports = json.loads(out[:out.index("}\n{") + 2] if "}\n{" in out else out[:out.index("\n}") + 2])
+    ports, answer = json_documents(out)
     check(ports["metrics"]["port"] == 9100 and ports["metrics"]["enabled"] is True, f"monitoring_ports: {ports}")
-    checked = {p["port"]: p for p in fwctl_json(out[out.index('"request_id"') - 4:])["check_ports"]["ports"]}
+    checked = {p["port"]: p for p in answer["check_ports"]["ports"]}
     check(checked[9100]["free"] is False and checked[9100]["reason"] == "granted to 'metrics'" and checked[5433]["free"] is True,
           f"check-ports: {checked}")
     check(s.block("check-config").strip().endswith("config ok"), "check-config")
