@@ -61,6 +61,8 @@ std::string random_id() {
 int main(int argc, char** argv) {
   // One line per event on stderr; under systemd, with the journal's priority prefix.
   smsbridge::log::set_sink(smsbridge::log::stderr_sink("sms-bridge-firewall-helper"));
+  // Door events also go to journald natively, with their message ids and fields (door_log.hpp).
+  smsbridge::log::send_events_to_journal("sms-bridge-firewall-helper");
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
