@@ -218,6 +218,9 @@ std::string usage() {
          "  The daemon refuses to start (exit 2, naming the variable) on a CHANGE-ME value, a password\n"
          "  shorter than 12 characters or an SMS secret shorter than 16.\n";
   out += "  -h, --help\n      this text\n"
+         "\nsignals: SIGTERM/SIGINT stop it. SIGHUP reads --settings-file again (a broken file is a\n"
+         "         warning; the requests that need it fail until it is fixed) and reopens the log file\n"
+         "         under --log-dir; the other settings need a restart.\n"
          "\nexit codes: 0 stopped by a signal or command done; 1 cannot run (database, socket);\n"
          "            2 usage or configuration error.\n";
   return out;
