@@ -13,7 +13,8 @@ Scenarios:
             table stays in the container's namespace) and, inside, as README.Debian says: the
             helper is active, the api fails with a sentence until its database exists, then is
             active and answers /health; sms-bridge-fwctl, as the api's user, reads the status,
-            opens a door (in the kernel: nft), probes ports (one a process listens on), closes it;
+            opens a door (in the kernel: nft), probes ports (one a process listens on), reloads
+            both daemons (a good and a bad helper config; the door stays), closes the door;
             another user is refused by the socket's mode; the journal's notice lines have both
             door events; dpkg -i again restarts both; systemctl stop stops both cleanly; dpkg
             --purge removes the table, the secrets and the state.
@@ -295,6 +296,45 @@ def main_pids(w):
     return {u: w.inside("systemctl", "show", "-P", "MainPID", u + ".service").stdout.strip() for u in UNITS}
 
 
+def reload_unit(w, unit):
+    """`systemctl reload` when the shipped unit has ExecReload=; SIGHUP to its main process
+    through systemd otherwise (what ExecReload= would send)."""
+    unit_file = w.must("systemctl", "cat", unit + ".service")
+    if re.search(r"^ExecReload=", unit_file, re.M):
+        w.must("systemctl", "reload", unit)
+    else:
+        w.must("systemctl", "kill", "--kill-whom=main", "-s", "HUP", unit)
+
+
+def check_reload(w, door):
+    """SIGHUP under the units: both stay up (same process), the helper keeps its door and keeps its
+    running config when the new one is bad; each says so in the journal."""
+    journal = lambda unit: w.inside("journalctl", "-u", unit, "--no-pager", "-o", "cat").stdout
+    pids = main_pids(w)
+    before = journal("sms-bridge-api").count("reloaded /var/lib/sms-bridge/sms_settings.json and reopened the log file")
+    reload_unit(w, "sms-bridge-api")
+    wait_for("the api's reload line", lambda: journal("sms-bridge-api").count(
+        "reloaded /var/lib/sms-bridge/sms_settings.json and reopened the log file") == before + 1, 20)
+    reload_unit(w, "sms-bridge-firewall-helper")
+    wait_for("the helper's reload line", lambda: re.search(
+        r"reloaded /etc/sms-bridge/firewall-helper.json \(4 services, digest \w+\): 1 door\(s\) kept, 0 closed",
+        journal("sms-bridge-firewall-helper")), 20)
+    # A config that does not parse: the running one is kept, with a sentence.
+    config = w.must("cat", "/etc/sms-bridge/firewall-helper.json")
+    w.must("sh", "-c", "printf '{\"services\": ' > /etc/sms-bridge/firewall-helper.json")
+    try:
+        reload_unit(w, "sms-bridge-firewall-helper")
+        wait_for("the helper's refusal of the bad config",
+                 lambda: "the running config is kept." in journal("sms-bridge-firewall-helper"), 20)
+    finally:
+        w.must("sh", "-c", "cat > /etc/sms-bridge/firewall-helper.json", input=config)
+    check(main_pids(w) == pids and set(units_state(w).values()) == {"active"},
+          f"a reload restarted or stopped a daemon: {pids} -> {main_pids(w)}, {units_state(w)}")
+    grants = fwctl(w, "list")["list"]["grants"]
+    check([g["grant_id"] for g in grants] == [door["grant_id"]], f"the door after the reloads: {grants}")
+    check(w.inside("curl", "-fsS", "-m", "5", "http://127.0.0.1:8080/health").returncode == 0, "/health after the reloads")
+
+
 def scenario_boot(w):
     deb = w.build_package()
     w.make_root(deb)
@@ -356,6 +396,7 @@ def scenario_boot(w):
     finally:
         listener.kill()
         listener.wait()
+    check_reload(w, opened)
     closed = fwctl(w, "close", "metrics", "--actor", "package-test")["close"]["grant"]
     check(closed["grant_id"] == opened["grant_id"], f"close: {closed}")
     check(fwctl(w, "list")["list"]["grants"] == [], "the door is still listed after close")
