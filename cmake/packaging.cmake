@@ -78,9 +78,10 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # The libraries from dpkg-shlibdeps; the maintainer scripts need systemd's sysusers, tmpfiles and
-# sysctl tools and init-system-helpers' deb-systemd-helper/-invoke.
+# sysctl tools and init-system-helpers' deb-systemd-helper/-invoke; procps is kill(1), which a
+# unit's ExecReload=kill -HUP $MAINPID runs (minbase has no kill).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, init-system-helpers (>= 1.52)")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, init-system-helpers (>= 1.52), procps")
 # The api keeps its audit trail, admins and SMS in PostgreSQL, on this host unless told otherwise.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "postgresql")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nftables")
