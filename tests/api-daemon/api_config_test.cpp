@@ -56,7 +56,7 @@ TEST_CASE("configuration mistakes are one sentence naming the setting") {
   CHECK_FALSE(parse_command_line({}, {"migrate", "extra"}));
 }
 
-TEST_CASE("--help lists every setting with its variable") {
+TEST_CASE("the --help text lists every setting with its variable") {
   CHECK(parse_command_line({}, {"--help"})->help);
   const auto text = usage();
   for (const auto& d : setting_docs()) {
@@ -142,7 +142,7 @@ TEST_CASE("the daemon refuses example values and short passwords, naming the var
   CHECK(load_secrets(cl->config, good));
 }
 
-TEST_CASE("--help and --version win over a bad variable and over bad arguments") {
+TEST_CASE("the options --help and --version win over a bad variable and over bad arguments") {
   const std::map<std::string, std::string> bad{{"SMS_BRIDGE_MAX_CONNECTIONS", "abc"},
                                                {"SMS_BRIDGE_HMAC_SECRET", "x"},
                                                {"SMS_BRIDGE_HMAC_SECRET_FILE", "/x"}};
@@ -159,7 +159,7 @@ TEST_CASE("--help and --version win over a bad variable and over bad arguments")
   CHECK_FALSE(version->help);
 }
 
-TEST_CASE("--help or --version as the value of the option before it is that option's value") {
+TEST_CASE("a --help or --version that is the value of the option before it is that option's value") {
   auto cl = parse_command_line({}, {"--log-dir", "--help"});
   REQUIRE(cl);
   CHECK_FALSE(cl->help);
@@ -182,7 +182,7 @@ TEST_CASE("admin takes list alone, or add, passwd or remove with a NAME") {
   }
 }
 
-TEST_CASE("--admin-password wins over SMS_BRIDGE_ADMIN_PASSWORD_FILE, as a flag wins over its variable") {
+TEST_CASE("the flag --admin-password wins over SMS_BRIDGE_ADMIN_PASSWORD_FILE, as a flag wins over its variable") {
   secret_file password("the file's password\n");
   const std::map<std::string, std::string> env{{"SMS_BRIDGE_ADMIN_USERNAME", "admin"},
                                                {"SMS_BRIDGE_ADMIN_PASSWORD_FILE", password.path}};

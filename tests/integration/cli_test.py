@@ -233,6 +233,23 @@ def scenario_revision_generator(w):
     print(f"revision generator: unknown, {head}, {head}-dirty, {new_head}, the override, and no needless rewrite")
 
 
+def scenario_configure_without_catch2(w):
+    """An install build needs no Catch2: without it the tests are off, with a line saying so; asking
+    for them (-DSMS_BRIDGE_TESTS=ON) without Catch2 is a configure error, not a run with no tests."""
+    build = os.path.join(w.tmp, "build-no-catch2")
+    no_catch2 = ["-DCMAKE_DISABLE_FIND_PACKAGE_Catch2=ON", "-DSMS_BRIDGE_BENCH=OFF"]
+    r = run(["cmake", "-S", SOURCE_DIR, "-B", build, "-G", "Ninja", *no_catch2], timeout=300)
+    check(r.returncode == 0, f"configuring without Catch2 failed: {r.stderr[-2000:]}")
+    check("Catch2 not found: the tests are not built" in r.stdout, f"no line says the tests are off: {r.stdout[-2000:]}")
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        check("SMS_BRIDGE_TESTS:BOOL=OFF" in f.read(), "SMS_BRIDGE_TESTS is not OFF without Catch2")
+    check(not os.path.exists(os.path.join(build, "tests")), "the tests were configured without Catch2")
+    shutil.rmtree(build)
+    r = run(["cmake", "-S", SOURCE_DIR, "-B", build, "-G", "Ninja", "-DSMS_BRIDGE_TESTS=ON", *no_catch2], timeout=300)
+    check(r.returncode != 0 and "Catch2" in r.stderr, f"-DSMS_BRIDGE_TESTS=ON without Catch2 configured: {r.returncode}")
+    print("without Catch2: tests OFF with a status line; -DSMS_BRIDGE_TESTS=ON is a configure error")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
