@@ -11,6 +11,8 @@ packages=(
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
   # the man pages checked against --help (man, groff) and the revision --version reports (git)
   man-db groff-base git
+  # docs/operations.md's commands, run by the operations test
+  jq
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)
   postgresql postgresql-client curl openssl
   # the laptop monitoring stack, run natively in the end-to-end test (Prometheus, promtool, the

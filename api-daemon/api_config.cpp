@@ -226,6 +226,9 @@ std::string usage() {
          "  shorter than 12 characters or an SMS secret shorter than 16.\n";
   out += "  -h, --help\n      this text\n"
          "  --version\n      print the version and the git revision it was built from\n"
+         "\nsignals: SIGTERM/SIGINT stop it. SIGHUP reads --settings-file again (a broken file is a\n"
+         "         warning; the requests that need it fail until it is fixed) and reopens the log file\n"
+         "         under --log-dir; the other settings need a restart.\n"
          "\nexit codes: 0 stopped by a signal, or the command done;\n"
          "            1 cannot run or the command failed (database, socket, no such admin, admin exists);\n"
          "            2 usage or configuration error (a bad setting, name or password).\n";

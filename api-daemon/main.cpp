@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -50,30 +51,34 @@ namespace log = smsbridge::log;  // not at file scope, where <cmath>'s ::log liv
 
 // Every line goes to stderr (the journal, with its priority, under systemd) and, once the log
 // directory is known, also to LOG_DIR/sms-bridge-api.log, which the logs endpoints serve.
-std::shared_ptr<spdlog::logger> file_logger;
+// Atomic: SIGHUP replaces it while database threads may be logging.
+std::atomic<std::shared_ptr<spdlog::logger>> file_logger;
 
 void install_log_sink() {
   auto to_stderr = log::stderr_sink("sms-bridge-api");
   log::set_sink([to_stderr](log::level l, std::string_view sentence) {
     to_stderr(l, sentence);
-    if (!file_logger) return;
+    const auto file_log = file_logger.load();
+    if (!file_log) return;
     using log::level;
-    file_logger->log(l == level::error ? spdlog::level::err : l == level::warning ? spdlog::level::warn
-                     : l == level::debug ? spdlog::level::debug : spdlog::level::info,
-                     "{}", sentence);
-    file_logger->flush();
+    file_log->log(l == level::error ? spdlog::level::err : l == level::warning ? spdlog::level::warn
+                  : l == level::debug ? spdlog::level::debug : spdlog::level::info,
+                  "{}", sentence);
+    file_log->flush();
   });
 }
 
-// The rotating log file under LOG_DIR (created if missing). Fails with a sentence.
+// The rotating log file under LOG_DIR (created if missing), opened anew: at start, and on SIGHUP
+// after logrotate moved the old one away. Fails with a sentence, keeping the file it had.
 smsbridge::fallible<void> open_log_file(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return smsbridge::fail(fmt::format("cannot create the log directory {}: {}; set SMS_BRIDGE_LOG_DIR.", dir, std::strerror(errno)));
   }
   try {
     auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(dir + "/sms-bridge-api.log", 10u << 20, 5);
-    file_logger = std::make_shared<spdlog::logger>("sms-bridge-api", sink);
-    file_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    auto opened = std::make_shared<spdlog::logger>("sms-bridge-api", sink);
+    opened->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    file_logger.store(std::move(opened));
   } catch (const spdlog::spdlog_ex& e) {
     return smsbridge::fail(fmt::format("cannot write logs under {}: {}; set SMS_BRIDGE_LOG_DIR.", dir, e.what()));
   }
@@ -88,6 +93,27 @@ std::map<std::string, std::string> environment() {
     if (eq != std::string_view::npos && kv.rfind("SMS_BRIDGE_", 0) == 0) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
   }
   return env;
+}
+
+// SIGHUP: the settings file is read again now and the log file reopened; each failure is a
+// warning and the daemon goes on (SMS_BRIDGE_* settings from the environment need a restart).
+void reload(const api::api_config& config, api::settings_source& settings) {
+  if (auto r = open_log_file(config.log_dir); !r) log::warning("reload: {}", r.error().message);
+  if (auto r = settings.reload(); !r) {
+    log::warning("reload: {}; requests that need the settings file fail until it is fixed.", r.error().message);
+    return;
+  }
+  log::notice("reloaded {} and reopened the log file", settings.path());
+}
+
+// Runs `fn` on every delivery of the set's signals, on the I/O thread.
+template <class Fn>
+void on_each_signal(asio::signal_set& signals, Fn fn) {
+  signals.async_wait([&signals, fn](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    fn();
+    on_each_signal(signals, fn);
+  });
 }
 
 smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const api::listen_address& where, const char* name) {
@@ -210,6 +236,8 @@ int main(int argc, char** argv) {
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  asio::signal_set reload_signal(io, SIGHUP);
+  on_each_signal(reload_signal, [&] { reload(config, settings); });
   std::signal(SIGPIPE, SIG_IGN);
   log::info("listening on {}:{} (public) and {}:{} (metrics)", config.listen.host,
                                public_acceptor->local_endpoint().port(), config.metrics_listen.host,

@@ -43,6 +43,10 @@ constexpr const char* usage =
     "\n"
     "signals: SIGTERM/SIGINT stop it; with on_shutdown \"close\" every door is closed first,\n"
     "         with \"keep\" doors are left to their kernel timeouts.\n"
+    "         SIGHUP reloads the config file: live doors it no longer allows are closed, the\n"
+    "         others keep their deadlines; a config that is invalid, or that changes socket,\n"
+    "         socket_mode, state_file, table, ct_mark_bit or docker_user_chain (restart for\n"
+    "         those), is refused with a warning and the running config is kept.\n"
     "exit codes: 0 stopped by a signal; 1 cannot run (no CAP_NET_ADMIN, socket or nftables error);\n"
     "            2 usage or configuration error.\n";
 
@@ -58,6 +62,8 @@ std::string random_id() {
 int main(int argc, char** argv) {
   // One line per event on stderr; under systemd, with the journal's priority prefix.
   smsbridge::log::set_sink(smsbridge::log::stderr_sink("sms-bridge-firewall-helper"));
+  // Door events also go to journald natively, with their message ids and fields (door_log.hpp).
+  smsbridge::log::send_events_to_journal("sms-bridge-firewall-helper");
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -118,7 +124,7 @@ int main(int argc, char** argv) {
     for (const auto& w : probe.warnings(*config)) smsbridge::log::warning("{}", w);
     // Parsing the config and replaying the state left freed heap behind; give it back.
     ::malloc_trim(0);
-    if (auto r = fw::serve(*config, service); !r) {
+    if (auto r = fw::serve(*config, config_path, service); !r) {
       smsbridge::log::error("{}", r.error());
       return 1;
     }

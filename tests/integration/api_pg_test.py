@@ -14,6 +14,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -230,6 +231,7 @@ for line in sys.stdin:
         print("timeout", flush=True)
 """
 PASSWORD = "correct horse battery"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Site(sites.Site):
@@ -371,7 +373,7 @@ def scenario_monitoring_doors(w):
     for line in ('sms_bridge_monitoring_doors_open{service="metrics"} 1', "sms_bridge_firewall_helper_up 1",
                  "sms_bridge_database_up 1", 'sms_bridge_monitoring_door_events_total{reason="opened",service="metrics"} 1',
                  'sms_bridge_http_requests_total{code="200",method="POST",route="/admin/monitoring/open-port"} 1',
-                 "sms_bridge_process_resident_memory_bytes", "sms_bridge_audit_backlog_events 0"):
+                 "process_resident_memory_bytes", "sms_bridge_audit_backlog_events 0"):
         check(line in r.stdout, f"/metrics lacks '{line}':\n{r.stdout[:3000]}")
     check(site.curl("GET", "/metrics", user=None)[0] == 404, "the public listener serves /metrics")
     status, body = site.curl("GET", "/admin/monitoring/port-status")
@@ -401,6 +403,47 @@ def scenario_monitoring_doors(w):
     check(not site.door_works(), "the door still answers after close")
     status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
     check(status == 404 and "detail" in body, f"closing a closed door: {status} {body}")
+
+
+def scenario_metrics_exposition(w):
+    """/metrics as Prometheus reads it: promtool finds nothing to lint, the standard process_*
+    metrics are true of the daemon, and the helper's own figures match what it says itself."""
+    site = Site(w)
+    check(site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})[0] == 200, "open-port failed")
+    time.sleep(1.1)  # /metrics reads the helper's status at most once a second
+    r = subprocess.run(["ip", "netns", "exec", site.server, "curl", "-s", "-f", "http://127.0.0.1:9464/metrics"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"/metrics: {r.returncode} {r.stderr}")
+    text = r.stdout
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    check(lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "",
+          f"promtool check metrics: {lint.returncode} {lint.stdout} {lint.stderr}")
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    pid = site.api.pid
+    with open(f"/proc/{pid}/limits") as f:
+        soft = next(int(l.split()[3]) for l in f if l.startswith("Max open files"))
+    check(values["process_max_fds"] == soft, f"process_max_fds {values['process_max_fds']} is not the soft limit {soft}")
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    check(abs(values["process_open_fds"] - fds) <= 4, f"process_open_fds {values['process_open_fds']}, /proc says {fds}")
+    check(abs(values["process_start_time_seconds"] - time.time()) < 120, "process_start_time_seconds is not the start time")
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
+    check(0.5 * rss < values["process_resident_memory_bytes"] < 2 * rss, f"process_resident_memory_bytes vs VmRSS {rss}")
+    check(values.get('sms_bridge_build_info{version="2.3.0"}') == 1, "no sms_bridge_build_info")
+    fwctl = os.path.join(w.build_dir, "firewall-helper", "sms-bridge-fwctl")
+    status = json.loads(subprocess.run([fwctl, "--socket", site.socket, "status"], capture_output=True, text=True,
+                                       timeout=30).stdout)["status"]
+    counters = status["counters"]
+    check(values["sms_bridge_firewall_helper_opens_total"] == int(counters.get("opens", 0)) == 1,
+          f"helper opens: /metrics {values.get('sms_bridge_firewall_helper_opens_total')}, helper {counters}")
+    batches = values["sms_bridge_firewall_helper_nft_batch_seconds_count"]
+    check(batches >= 2 and values['sms_bridge_firewall_helper_nft_batch_seconds_bucket{le="+Inf"}'] == batches
+          and 0 < values["sms_bridge_firewall_helper_nft_batch_seconds_sum"] < batches,
+          f"the nft batch histogram is not the helper's: {batches} batches")
 
 
 def scenario_monitoring_audit_trail(w):
@@ -606,6 +649,40 @@ def scenario_reconcile(w):
     check(orphan_closed() == "system-reconcile:expired", f"the orphan was not closed by the reconcile: {orphan_closed()!r}")
     still_open = w.pg.psql("SELECT service FROM monitoring_ports_currently_open").stdout.split()
     check(still_open == ["metrics"], f"the reconcile touched a live door: {still_open}")
+
+
+def scenario_reload(w):
+    """SIGHUP: the log file is reopened (after a logrotate-style move) and the settings file read
+    again at once; a broken settings file is a warning, and the daemon goes on serving."""
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
+    api = w.start_api(w.start_helper(), {"SMS_BRIDGE_SETTINGS_FILE": settings})
+    logs = os.path.join(w.tmp, "logs")
+    current, rotated = os.path.join(logs, "sms-bridge-api.log"), os.path.join(logs, "sms-bridge-api.log.1")
+
+    def hup_and_wait(line):
+        seen = w.log().count(line)
+        api.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while w.log().count(line) == seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(w.log().count(line) > seen, f"no {line!r} after SIGHUP: {w.log()[-2000:]}")
+        check(api.poll() is None, f"SIGHUP ended the daemon: {w.log()[-2000:]}")
+
+    os.rename(current, rotated)
+    hup_and_wait(f"reloaded {settings} and reopened the log file")
+    with open(current) as f:
+        check("reloaded" in f.read(), "the reopened log file does not have the reload line")
+    with open(rotated) as f:
+        check("reloaded" not in f.read(), "the moved-away log file was still written to")
+    with open(settings, "w") as f:
+        f.write('{"settings": ')
+    hup_and_wait(f"reload: ")
+    check(settings in w.log().split("reload: ")[-1], f"the warning does not name the settings file: {w.log()[-1000:]}")
+    status, _, body = w.http("GET", "/health")
+    check(status in (200, 503) and "database" in body, f"/health after a bad reload: {status} {body}")
+    shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
+    hup_and_wait(f"reloaded {settings}")
 
 
 def scenario_logs(w):
