@@ -433,7 +433,9 @@ def scenario_metrics_exposition(w):
     with open(f"/proc/{pid}/status") as f:
         rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
     check(0.5 * rss < values["process_resident_memory_bytes"] < 2 * rss, f"process_resident_memory_bytes vs VmRSS {rss}")
-    check(values.get('sms_bridge_build_info{version="2.3.0"}') == 1, "no sms_bridge_build_info")
+    revision = subprocess.run([w.api_bin, "--version"], capture_output=True, text=True, timeout=30).stdout.split()[-1].rstrip(")")
+    check(values.get(f'sms_bridge_build_info{{revision="{revision}",version="2.3.0"}}') == 1,
+          f"no sms_bridge_build_info with the revision {revision} --version gives")
     fwctl = os.path.join(w.build_dir, "firewall-helper", "sms-bridge-fwctl")
     status = json.loads(subprocess.run([fwctl, "--socket", site.socket, "status"], capture_output=True, text=True,
                                        timeout=30).stdout)["status"]
