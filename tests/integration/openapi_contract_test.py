@@ -349,6 +349,8 @@ def contract(w):
     laptop.expect(500, "GET", "/admin/monitoring/export-prometheus-config", user=ops)
     laptop.expect(500, "GET", "/admin/sms/settings", user=ops)
     laptop.expect(500, "POST", "/admin/sms/settings", {"settings": {}}, user=ops)
+    laptop.expect(500, "POST", "/admin/monitoring/port-config", {"config": door_config}, user=ops)
+    laptop.expect(500, "POST", "/admin/monitoring/port-config/reset", user=ops)
     server.expect(500, "POST", "/onboarding/register", {"mobile_number": "+919876500002"})
     server.expect(500, "POST", "/sms/receive", {"mobile_number": mobile, "message": "x"}, headers=key)
     os.replace(settings_file + ".good", settings_file)
