@@ -89,7 +89,7 @@ class Contract:
         check(found, f"{path} is served but matches no path of the document")
         return found[0]
 
-    def validate(self, method, target, status, content_type, text):
+    def validate(self, method, target, status, content_type, text, headers=None):
         path = self.template_of(target.split("?")[0])
         op = self.doc["paths"][path].get(method.lower())
         check(op is not None, f"{method} {path} is not in the document")
@@ -99,6 +99,9 @@ class Contract:
         response = self.resolve(responses[key])
         if key != "default":
             self.covered.add((path, method.lower(), key))
+        for name, header in response.get("headers", {}).items():
+            if header.get("required") and headers is not None:
+                check(name.lower() in headers, f"{method} {target} {status}: the documented header {name} is missing")
         content = response.get("content", {})
         media = content_type.split(";")[0].strip()
         check(media in content, f"{method} {target} {status}: Content-Type {content_type!r}, documented {sorted(content)}")
@@ -123,7 +126,7 @@ class Client:
         self.cases = 0
 
     def raw(self, method, target, body=None, headers=(), user=None, base=None):
-        cmd = ["ip", "netns", "exec", self.ns, "curl", "-s", "-m", "15", "-o", "-", "-X", method,
+        cmd = ["ip", "netns", "exec", self.ns, "curl", "-s", "-m", "15", "-D", "-", "-o", "-", "-X", method,
                "-w", STATUS_MARK + "%{http_code} %{content_type}"]
         for h in headers:
             cmd += ["-H", h]
@@ -132,18 +135,20 @@ class Client:
         if body is not None:
             cmd += ["--data-binary", body if isinstance(body, str) else json.dumps(body)]
         r = subprocess.run(cmd + [(base or self.base) + target], capture_output=True, text=True, timeout=30)
-        text, _, tail = r.stdout.rpartition(STATUS_MARK)
+        answer, _, tail = r.stdout.rpartition(STATUS_MARK)
         code, _, content_type = tail.partition(" ")
-        return int(code or 0), content_type, text
+        head, _, text = answer.partition("\n\n")  # text mode turned CRLF into LF
+        headers = {line.partition(":")[0].strip().lower(): line.partition(":")[2].strip() for line in head.split("\n")[1:]}
+        return int(code or 0), content_type, text, headers
 
     def expect(self, status, method, target, body=None, headers=(), user=None, base=None, json_body=True):
         """One case: the answer must have `status` and match the document. Returns the parsed body."""
         if json_body and (body is not None or method != "GET"):  # as an API client must, for Basic
             headers = ("Content-Type: application/json", *headers)
-        got, content_type, text = self.raw(method, target, body, headers, user, base)
+        got, content_type, text, answer_headers = self.raw(method, target, body, headers, user, base)
         self.cases += 1
         check(got == status, f"{method} {target}: expected {status}, got {got}: {text[:300]}")
-        return self.contract.validate(method, target, got, content_type, text)
+        return self.contract.validate(method, target, got, content_type, text, answer_headers)
 
 
 def concrete(path):
@@ -184,18 +189,16 @@ def contract(w):
     server.expect(200, "GET", "/metrics", base=METRICS)
 
     # Logins and sessions.
-    login = laptop.expect(200, "POST", "/admin/login", {"username": "ops", "password": ADMIN_PASSWORD})
-    csrf = login["csrf_token"]
-    headers_text = subprocess.run(
-        ["ip", "netns", "exec", s.laptop, "curl", "-s", "-m", "10", "-D", "-", "-o", "/dev/null", "-H",
-         "Content-Type: application/json", "--data-binary", json.dumps({"username": "ops", "password": ADMIN_PASSWORD}),
-         PUBLIC + "/admin/login"], capture_output=True, text=True, timeout=30).stdout
-    cookie_line = next(l for l in headers_text.splitlines() if l.lower().startswith("set-cookie:"))
-    cookie = cookie_line.split(":", 1)[1].split(";")[0].strip()
-    form = laptop.raw("POST", "/admin/login", "username=ops&password=" + urllib.parse.quote_plus(ADMIN_PASSWORD),
-                      ("Content-Type: application/x-www-form-urlencoded",))
-    check(form[0] == 200, f"form login: {form}")
-    c.validate("POST", "/admin/login", *form)
+    got, content_type, text, answer_headers = laptop.raw("POST", "/admin/login", json.dumps({"username": "ops", "password": ADMIN_PASSWORD}),
+                                                         ("Content-Type: application/json",))
+    check(got == 200, f"login: {got} {text}")
+    c.validate("POST", "/admin/login", got, content_type, text, answer_headers)
+    cookie = answer_headers["set-cookie"].split(";")[0].strip()
+    got, content_type, text, answer_headers = laptop.raw(
+        "POST", "/admin/login", "username=ops&password=" + urllib.parse.quote_plus(ADMIN_PASSWORD),
+        ("Content-Type: application/x-www-form-urlencoded",))
+    check(got == 200, f"form login: {got} {text}")
+    c.validate("POST", "/admin/login", got, content_type, text, answer_headers)
     session_headers = (f"Cookie: {cookie}",)
     session = laptop.expect(200, "GET", "/admin/session", headers=session_headers)
     second_csrf = session.get("csrf_token")
@@ -205,9 +208,9 @@ def contract(w):
     laptop.expect(422, "POST", "/admin/login", {"username": "ops"})
     throttled = False
     for _ in range(8):
-        got, content_type, text = laptop.raw("POST", "/admin/login", json.dumps({"username": "guesser", "password": "x"}),
+        got, content_type, text, answer_headers = laptop.raw("POST", "/admin/login", json.dumps({"username": "guesser", "password": "x"}),
                                              ("Content-Type: application/json",))
-        c.validate("POST", "/admin/login", got, content_type, text)
+        c.validate("POST", "/admin/login", got, content_type, text, answer_headers)
         if got == 429:
             throttled = True
             break
@@ -302,9 +305,9 @@ def contract(w):
     laptop.expect(403, "POST", "/onboarding/register", {"mobile_number": blocked})
     over = False
     for i in range(8):  # the laptop's budget (SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE=5)
-        got, content_type, text = laptop.raw("POST", "/onboarding/register", json.dumps({"mobile_number": f"+91987650010{i}"}),
+        got, content_type, text, answer_headers = laptop.raw("POST", "/onboarding/register", json.dumps({"mobile_number": f"+91987650010{i}"}),
                                              ("Content-Type: application/json",))
-        c.validate("POST", "/onboarding/register", got, content_type, text)
+        c.validate("POST", "/onboarding/register", got, content_type, text, answer_headers)
         if got == 429:
             over = True
             break
@@ -324,9 +327,9 @@ def contract(w):
     laptop.expect(409, "POST", "/pin-setup", {"mobile_number": mobile, "pin": "1234", "hash": code})
     over = False
     for _ in range(8):
-        got, content_type, text = laptop.raw("POST", "/pin-setup", json.dumps({"mobile_number": mobile, "pin": "1234",
+        got, content_type, text, answer_headers = laptop.raw("POST", "/pin-setup", json.dumps({"mobile_number": mobile, "pin": "1234",
                                                                                "hash": code}), ("Content-Type: application/json",))
-        c.validate("POST", "/pin-setup", got, content_type, text)
+        c.validate("POST", "/pin-setup", got, content_type, text, answer_headers)
         if got == 429:
             over = True
             break
