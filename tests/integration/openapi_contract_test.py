@@ -112,6 +112,16 @@ class Contract:
               "; ".join(f"{e.message} at {list(e.absolute_path)}" for e in errors[:3]) + f": {text[:300]}")
         return body
 
+    def check_request(self, method, target, body):
+        """A request the server accepted must be one the document allows: its JSON body matches the
+        documented request schema (so the request side of the document is true too)."""
+        path = self.template_of(target.split("?")[0])
+        request = self.doc["paths"][path][method.lower()].get("requestBody")
+        check(request is not None, f"{method} {path} accepted a body, but the document describes none")
+        schema = self.resolve(request)["content"]["application/json"]["schema"]
+        errors = list(self.jsonschema.Draft7Validator(schema).iter_errors(json.loads(body) if isinstance(body, str) else body))
+        check(not errors, f"{method} {target} accepted a body the document refuses: " + "; ".join(e.message for e in errors[:3]))
+
     def missing(self):
         return sorted(self.documented - self.covered)
 
@@ -148,6 +158,8 @@ class Client:
         got, content_type, text, answer_headers = self.raw(method, target, body, headers, user, base)
         self.cases += 1
         check(got == status, f"{method} {target}: expected {status}, got {got}: {text[:300]}")
+        if 200 <= got < 300 and body is not None and json_body:
+            self.contract.check_request(method, target, body)
         return self.contract.validate(method, target, got, content_type, text, answer_headers)
 
 
