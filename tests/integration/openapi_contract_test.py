@@ -213,8 +213,8 @@ def contract(w):
     c.validate("POST", "/admin/login", got, content_type, text, answer_headers)
     session_headers = (f"Cookie: {cookie}",)
     session = laptop.expect(200, "GET", "/admin/session", headers=session_headers)
-    second_csrf = session.get("csrf_token")
-    check(second_csrf, f"a browser session's /admin/session carries its CSRF token: {session}")
+    csrf = session.get("csrf_token")
+    check(csrf, f"a browser session's /admin/session carries its CSRF token: {session}")
     laptop.expect(200, "GET", "/admin/session", user=ops)
     laptop.expect(401, "POST", "/admin/login", {"username": "ops", "password": "wrong password"})
     laptop.expect(422, "POST", "/admin/login", {"username": "ops"})
@@ -350,7 +350,7 @@ def contract(w):
     laptop.expect(200, "DELETE", "/admin/blacklist/%2B919800000001", user=ops)
     laptop.expect(404, "DELETE", "/admin/blacklist/%2B919800000001", user=ops)
     laptop.expect(400, "DELETE", "/admin/blacklist/abc", user=ops)
-    laptop.expect(200, "POST", "/admin/logout", headers=(*session_headers, f"X-CSRF-Token: {second_csrf}"))
+    laptop.expect(200, "POST", "/admin/logout", headers=(*session_headers, f"X-CSRF-Token: {csrf}"))
 
     # A corrupt settings file: 500 from everything that reads it (its cache lasts a second).
     shutil.copy(settings_file, settings_file + ".good")
