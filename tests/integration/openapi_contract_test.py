@@ -419,7 +419,7 @@ SCENARIOS = {"contract": contract}
 
 
 def missing(args):
-    return missing_server() + absent_tools("curl", "nft") + python_modules_missing()
+    return missing_server() + absent_tools("curl") + python_modules_missing()
 
 
 if __name__ == "__main__":
