@@ -15,6 +15,7 @@ Scenarios:
             active and answers /health; sms-bridge-fwctl, as the api's user, reads the status,
             opens a door (in the kernel: nft), probes ports (one a process listens on), reloads
             both daemons (a good and a bad helper config; the door stays), closes the door;
+            `systemd-analyze security` rates both units within EXPOSURE_LIMIT;
             another user is refused by the socket's mode; the journal's notice lines have both
             door events; dpkg -i again restarts both; systemctl stop stops both cleanly; dpkg
             --purge removes the table, the secrets and the state.
@@ -53,6 +54,9 @@ PACKAGE_FILES = [
 ]
 UNITS = ["sms-bridge-firewall-helper", "sms-bridge-api"]
 BOOT_SECONDS = 120
+# `systemd-analyze security` inside the booted container, as systemd there rates the installed
+# units: at most this (lower is better; today's scores, so that hardening cannot be lost unseen).
+EXPOSURE_LIMIT = {"sms-bridge-firewall-helper": 1.3, "sms-bridge-api": 1.5}
 
 
 def debian_mirrors():
@@ -408,6 +412,13 @@ def scenario_boot(w):
     check(re.search(r"opened door metrics port 9100 .*192\.0\.2\.10/32.* by package-test", notices)
           and re.search(r"closed door metrics port 9100 for 192\.0\.2\.10/32", notices),
           f"journalctl -u sms-bridge-firewall-helper -p notice lacks the door lines:\n{notices}")
+
+    # The units' exposure as this systemd computes it for the installed units.
+    for unit, limit in EXPOSURE_LIMIT.items():
+        text = w.must("systemd-analyze", "security", "--no-pager", unit + ".service")
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", text)
+        check(m and float(m.group(1)) <= limit, f"systemd-analyze security {unit}: {m and m.group(1)} (at most {limit})")
+        print(f"systemd-analyze security {unit}: {m.group(1)}")
 
     # An upgrade (the same package again) restarts both and keeps the secrets and settings.
     before, secrets_text = main_pids(w), w.must("cat", "/etc/sms-bridge/secrets")
