@@ -596,7 +596,8 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", std::string(why), 0));
   }
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
-  log::warning("drift: {}; table rebuilt", why);
+  log::event(log::level::warning, message_id_of(v1::DRIFT_REPAIRED), {{"SMS_BRIDGE_EVENT", "drift_repaired"}},
+             fmt::format("drift: {}; table rebuilt", why));
   record_events(std::move(events));
 }
 
@@ -677,7 +678,8 @@ void firewall_service::reconcile() {
     unknown.set_external_port(stray.external_port);
     std::string detail = fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
                                      stray.source_text, stray.external_port);
-    log::warning("drift: {}", detail);
+    log::event(log::level::warning, message_id_of(v1::DRIFT_REMOVED), door_fields(v1::DRIFT_REMOVED, unknown, "system", ""),
+               fmt::format("drift: {}", detail));
     events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
   }
   for (const auto& stray : plan.forwards_to_delete) {
@@ -686,7 +688,8 @@ void firewall_service::reconcile() {
       unknown.set_external_port(stray.external_port);
       unknown.set_target(stray.target);
       std::string detail = fmt::format("the kernel forwarded port {} to {} without a grant; deleted", stray.external_port, stray.target);
-      log::warning("drift: {}", detail);
+      log::event(log::level::warning, message_id_of(v1::DRIFT_REMOVED), door_fields(v1::DRIFT_REMOVED, unknown, "system", ""),
+                 fmt::format("drift: {}", detail));
       events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
     } else {
       log::error("reconcile: cannot delete the forward of port {} to {}", stray.external_port, stray.target);
@@ -706,7 +709,8 @@ void firewall_service::reconcile() {
     ++counters_.drift_repairs;
     const v1::Grant proto = g.to_proto();
     std::string detail = fmt::format("the kernel lost the {} of '{}'; re-applied", lost.element_present ? "forward" : "grant", lost.service);
-    log::warning("drift: {}", detail);
+    log::event(log::level::warning, message_id_of(v1::DRIFT_REPAIRED), door_fields(v1::DRIFT_REPAIRED, proto, "system", ""),
+               fmt::format("drift: {}", detail));
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", detail, 0));
   }
   record_events(std::move(events));
