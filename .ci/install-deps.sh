@@ -9,6 +9,8 @@ packages=(
   libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev libssl-dev catch2
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
+  # the man pages checked against --help (man, groff) and the revision --version reports (git)
+  man-db groff-base git
   # docs/operations.md's commands, run by the operations test
   jq
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)

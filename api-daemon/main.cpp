@@ -25,6 +25,7 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 
+#include "api-daemon/admin_cli.hpp"
 #include "api-daemon/admins.hpp"
 #include "api-daemon/api_config.hpp"
 #include "api-daemon/database.hpp"
@@ -36,6 +37,8 @@
 #include "api-daemon/retention.hpp"
 #include "api-daemon/routes.hpp"
 #include "api-daemon/supervise.hpp"
+#include "api-daemon/terminal.hpp"
+#include "common/build_info.hpp"
 #include "common/log.hpp"
 
 extern char** environ;
@@ -125,48 +128,6 @@ smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const ap
   return acceptor;
 }
 
-// `admin add|passwd|remove NAME`; the password is the first line of stdin.
-int admin_command(api::database& db, const std::string& action, const std::string& name) {
-  if (!api::is_valid_admin_name(name)) {
-    log::error("an admin name is 1 to 64 of A-Z, a-z, 0-9, '_', '.', '@' and '-'.");
-    return 2;
-  }
-  if (action == "remove") {
-    auto remove = [&](api::pg::connection& c) { return api::remove_admin(c, name); };
-    auto removed = db.call_now(remove);
-    if (!removed) return log::error("{}", removed.error().message), 1;
-    if (!*removed) return log::error("there is no admin named '{}'.", name), 1;
-    std::printf("admin '%s' removed\n", name.c_str());
-    return 0;
-  }
-  std::string password;
-  std::getline(std::cin, password);
-  if (password.size() < 8 || password.size() > 256) {
-    log::error("the password (the first line of stdin) must be 8 to 256 characters.");
-    return 2;
-  }
-  auto hash = api::hash_password(password);
-  if (!hash) return log::error("{}", hash.error().message), 1;
-  if (action == "add") {
-    auto add = [&](api::pg::connection& c) { return api::add_admin(c, name, *hash); };
-    auto added = db.call_now(add);
-    if (!added && added.error().kind == api::pg::error_kind::unique_violation) {
-      return log::error("an admin named '{}' already exists; use admin passwd.", name), 1;
-    }
-    if (!added) return log::error("{}", added.error().message), 1;
-    std::printf("admin '%s' added\n", name.c_str());
-    return 0;
-  }
-  auto change = [&](api::pg::connection& c) { return api::set_admin_password(c, name, *hash); };
-  auto changed = db.call_now(change);
-  if (!changed) return log::error("{}", changed.error().message), 1;
-  if (!*changed) return log::error("there is no admin named '{}'.", name), 1;
-  auto audit = [&](api::pg::connection& c) { return api::record_auth_event(c, name, "cli", "cli", "changed"); };
-  (void)db.call_now(audit);
-  std::printf("password of admin '%s' changed\n", name.c_str());
-  return 0;
-}
-
 // The first admin from SMS_BRIDGE_ADMIN_USERNAME/PASSWORD, only while no admin exists.
 smsbridge::fallible<void> bootstrap_admin(api::database& db, const api::api_config& config) {
   if (config.admin_username.empty()) return {};
@@ -198,6 +159,10 @@ int main(int argc, char** argv) {
     std::fputs(api::usage().c_str(), stdout);
     return 0;
   }
+  if (cl->version) {
+    std::fputs(smsbridge::version_text("sms-bridge-api").c_str(), stdout);
+    return 0;
+  }
   if (auto r = api::init_crypto(); !r) return log::error("{}", r.error().message), 1;
   if (auto r = api::load_secrets(cl->config, environment()); !r) return log::error("{}", r.error().message), 2;
   const api::api_config& config = cl->config;
@@ -215,7 +180,7 @@ int main(int argc, char** argv) {
     std::printf("%zu migration(s) applied; the schema is up to date.\n", applied->size());
     return 0;
   }
-  if (cl->command == "admin") return admin_command(db, cl->operands[0], cl->operands[1]);
+  if (cl->command == "admin") return api::run_admin_command(db, cl->operands, api::read_new_password);
   if (auto r = open_log_file(config.log_dir); !r) return log::error("{}", r.error().message), 1;
   if (auto r = bootstrap_admin(db, config); !r) {
     log::error("cannot create the first admin: {}", r.error().message);

@@ -2,6 +2,8 @@
 // (routes from the route table, services from the configuration).
 #include "api-daemon/metrics.hpp"
 
+#include "common/build_info.hpp"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -71,7 +73,7 @@ metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
       .Name("sms_bridge_build_info")
       .Help("Always 1; the labels say which build of sms-bridge-api this is.")
       .Register(*registry_)
-      .Add({{"version", SMS_BRIDGE_VERSION}})
+      .Add({{"version", std::string(smsbridge::build_version())}, {"revision", std::string(smsbridge::build_revision())}})
       .Set(1);
   onboarding_ = counter("sms_bridge_onboarding_total", "Registrations, by outcome.");
   sms_received_ = counter("sms_bridge_sms_received_total", "SMS received from the gateway, by outcome.");

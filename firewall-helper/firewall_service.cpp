@@ -2,6 +2,8 @@
 // config before a batch is rendered from typed values; state and kernel change together.
 #include "firewall-helper/firewall_service.hpp"
 
+#include "firewall-helper/door_log.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -170,8 +172,9 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   ++counters_.opens;
-  log::notice("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
-              TimeUtil::ToString(record.expires_at()), g.opened_by);
+  log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, ""),
+             fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
+                         TimeUtil::ToString(record.expires_at()), g.opened_by));
   *response.mutable_open()->mutable_grant() = record;
   insert_live(std::move(g));
   maybe_compact();
@@ -407,8 +410,9 @@ answer firewall_service::close_grant(const std::string& service, v1::EventKind k
   if (closed) *closed = proto;
   if (kind == v1::EXPIRED) ++counters_.expiries;
   else ++counters_.closes;
-  log::notice("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port, proto.source(),
-              v1::EventKind_Name(kind), actor, reason.empty() ? "" : ": ", reason);
+  log::event(log::level::notice, message_id_of(kind), door_fields(kind, proto, actor, reason),
+             fmt::format("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port, proto.source(),
+                         v1::EventKind_Name(kind), actor, reason.empty() ? "" : ": ", reason));
   maybe_compact();
   return {};
 }
@@ -518,7 +522,8 @@ fallible<void> firewall_service::start() {
     const auto in_kernel = prior.grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
     const bool kernel_dropped = prior.skeleton_intact && in_kernel == prior.grant_expires_ms.end();
     if (expires <= now || kernel_dropped) {
-      log::notice("the door of '{}' expired while the helper was not running", record.service());
+      log::event(log::level::notice, message_id_of(v1::EXPIRED_WHILE_DOWN), door_fields(v1::EXPIRED_WHILE_DOWN, record, "system", ""),
+                 fmt::format("the door of '{}' expired while the helper was not running", record.service()));
       events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
       continue;
     }
@@ -536,7 +541,8 @@ fallible<void> firewall_service::start() {
                                 allowed->external_port);
     }
     if (void_reason) {
-      log::notice("closed the recorded door of '{}' at start: {}", record.service(), *void_reason);
+      log::event(log::level::notice, message_id_of(v1::CLOSED), door_fields(v1::CLOSED, record, "system", *void_reason),
+                 fmt::format("closed the recorded door of '{}' at start: {}", record.service(), *void_reason));
       events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", *void_reason, 0));
       continue;
     }

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/build_info.hpp"
 #include "common/log.hpp"
 #include "firewall-helper/config.hpp"
 #include "firewall-helper/conntrack.hpp"
@@ -38,7 +39,7 @@ constexpr const char* usage =
     "  --config FILE        run with this JSON config (see README.md for every key and default)\n"
     "  --check-config FILE  validate the config and exit\n"
     "  -h, --help           this text\n"
-    "  --version            print the version\n"
+    "  --version            print the version and the git revision it was built from\n"
     "\n"
     "signals: SIGTERM/SIGINT stop it; with on_shutdown \"close\" every door is closed first,\n"
     "         with \"keep\" doors are left to their kernel timeouts.\n"
@@ -61,6 +62,8 @@ std::string random_id() {
 int main(int argc, char** argv) {
   // One line per event on stderr; under systemd, with the journal's priority prefix.
   smsbridge::log::set_sink(smsbridge::log::stderr_sink("sms-bridge-firewall-helper"));
+  // Door events also go to journald natively, with their message ids and fields (door_log.hpp).
+  smsbridge::log::send_events_to_journal("sms-bridge-firewall-helper");
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a == "--version") {
-      std::printf("sms-bridge-firewall-helper %s\n", SMS_BRIDGE_VERSION);
+      std::fputs(smsbridge::version_text("sms-bridge-firewall-helper").c_str(), stdout);
       return 0;
     }
     if ((a == "--config" || a == "--check-config") && i + 1 < argc) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api-daemon/health.hpp"
+#include "common/build_info.hpp"
 #include "tests/api-daemon/fakes.hpp"
 
 using namespace smsbridge::api;
@@ -86,6 +87,8 @@ TEST_CASE("/metrics exports the helper's counters and nft latency, the build and
   auto r = call(s.routes, http::verb::get, "/metrics");
   REQUIRE(r.result() == http::status::ok);
   const std::string& text = r.body();
+  const std::string build_info = "sms_bridge_build_info{revision=\"" + std::string(smsbridge::build_revision()) +
+                                 "\",version=\"" SMS_BRIDGE_VERSION "\"} 1\n";
   for (const char* line : {"sms_bridge_firewall_helper_opens_total 7\n", "sms_bridge_firewall_helper_refusals_total 2\n",
                            "# TYPE sms_bridge_firewall_helper_nft_batch_seconds histogram\n",
                            "sms_bridge_firewall_helper_nft_batch_seconds_bucket{le=\"0.001\"} 3\n",
@@ -93,7 +96,7 @@ TEST_CASE("/metrics exports the helper's counters and nft latency, the build and
                            "sms_bridge_firewall_helper_nft_batch_seconds_bucket{le=\"+Inf\"} 6\n",
                            "sms_bridge_firewall_helper_nft_batch_seconds_sum 0.25\n",
                            "sms_bridge_firewall_helper_nft_batch_seconds_count 6\n",
-                           "sms_bridge_build_info{version=\"" SMS_BRIDGE_VERSION "\"} 1\n", "process_resident_memory_bytes ",
+                           build_info.c_str(), "process_resident_memory_bytes ",
                            "process_cpu_seconds_total ", "process_start_time_seconds ", "process_open_fds ", "process_max_fds "}) {
     INFO(line);
     CHECK(text.find(line) != std::string::npos);

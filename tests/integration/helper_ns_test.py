@@ -718,6 +718,48 @@ def scenario_command_line(w):
     check(rc == 1 and out["error"]["code"] == "NOT_OPEN" and "NOT_OPEN" in err, f"a refusal: exit {rc} {out} {err!r}")
 
 
+def scenario_journal_fields(w):
+    """Under the journal (JOURNAL_STREAM names stderr), door events go to journald's native socket
+    with their stable MESSAGE_ID and fields; other lines stay on stderr with a priority prefix.
+    The helper sees the test's socket at /run/systemd/journal/socket (a private mount namespace)."""
+    journal_dir = os.path.join(w.tmp, "journal")
+    os.makedirs(journal_dir)
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(os.path.join(journal_dir, "socket"))
+    receiver.settimeout(5)
+    open(w.helper_log, "a").close()
+    st = os.stat(w.helper_log)
+    os.environ["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+    try:
+        script = ("mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && "
+                  f"mount --bind {journal_dir} /run/systemd/journal && exec \"$@\"")
+        w.start_helper(prefix=("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"))
+    finally:
+        del os.environ["JOURNAL_STREAM"]
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.fwctl("close", "iface", "--actor", "it", "--reason", "seen in the journal")
+
+    def entry():
+        fields = {}
+        for line in receiver.recv(65536).decode().splitlines():
+            name, _, value = line.partition("=")
+            fields[name] = value
+        return fields
+
+    opened, closed = entry(), entry()
+    check(opened.get("MESSAGE_ID") == "e82c5e24b1a94b13a9edcc8dcee26587" and opened.get("PRIORITY") == "5"
+          and opened.get("SYSLOG_IDENTIFIER") == "sms-bridge-firewall-helper"
+          and opened.get("MESSAGE", "").startswith("opened door iface port 9100"), f"the open entry: {opened}")
+    check({k: opened.get(k) for k in ("SMS_BRIDGE_EVENT", "SMS_BRIDGE_SERVICE", "SMS_BRIDGE_PORT", "SMS_BRIDGE_SOURCE", "SMS_BRIDGE_ACTOR")}
+          == {"SMS_BRIDGE_EVENT": "opened", "SMS_BRIDGE_SERVICE": "iface", "SMS_BRIDGE_PORT": "9100",
+              "SMS_BRIDGE_SOURCE": f"{LAPTOP_IP}/32", "SMS_BRIDGE_ACTOR": "it"}, f"the open entry's fields: {opened}")
+    check(closed.get("MESSAGE_ID") == "1b496585feec46bd939d4811b720935c" and closed.get("SMS_BRIDGE_EVENT") == "closed"
+          and closed.get("SMS_BRIDGE_REASON") == "seen in the journal", f"the close entry: {closed}")
+    text = w.log_text()
+    check("opened door" not in text, f"a door event went to stderr as well as to the journal: {text}")
+    check("<6>info: table 'inet sms_bridge' installed" in text, f"stderr lines lack their priority prefix: {text}")
+
+
 def scenario_reload(w):
     """SIGHUP: a good config applies in place, closing only the doors it no longer allows; a bad
     one, or one that changes what only a restart can, is refused and the running config kept."""
