@@ -49,6 +49,11 @@ state::JournalRecord event_record(const v1::Event& e) {
 }
 }  // namespace
 
+std::uint64_t fresh_journal_seq(std::int64_t now_ms) {
+  // A clock before 1970 (a board without an RTC) still gives a valid first number.
+  return now_ms > 0 ? static_cast<std::uint64_t>(now_ms) * 1000 : 1;
+}
+
 // The whole privileged surface, in one place.
 const firewall_service::dispatch_entry firewall_service::dispatch_table[] = {
     {v1::Request::kOpen, "open", &firewall_service::answer_open},
@@ -495,7 +500,8 @@ void firewall_service::maybe_compact() {
 fallible<void> firewall_service::start() {
   started_at_ms_ = deps_.now_ms();
   auto loaded = deps_.store.load();
-  next_seq_ = std::max<std::uint64_t>(1, loaded.snapshot.next_event_seq());
+  // 0: a journal begun afresh, numbered from the clock (see fresh_journal_seq).
+  next_seq_ = loaded.snapshot.next_event_seq() != 0 ? loaded.snapshot.next_event_seq() : fresh_journal_seq(started_at_ms_);
   for (const auto& e : loaded.snapshot.events()) events_.push_back(e);
   std::vector<v1::Event> events;
   if (loaded.corrupt) {
