@@ -52,6 +52,12 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
     auto answer = co_await std::move(asking);
     if (!answer || answer->events().empty()) co_return;  // an absent helper is reported by /health, not here
     std::vector<v1::Event> events(answer->events().begin(), answer->events().end());
+    if (events.front().seq() <= acked_through_) {
+      log::error("audit: the firewall helper's event numbers went back (event {} after event {} was acknowledged): the audit "
+                 "trail records each number once, so the helper's events with numbers it already holds are missing from "
+                 "it. Was the helper's state file replaced by an older one, or the clock set back?",
+                 events.front().seq(), acked_through_);
+    }
     auto writing = store_.record(events);
     auto written = co_await std::move(writing);
     if (!written) {
@@ -68,6 +74,7 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
     }
     auto acking = helper_.ack(events.back().seq());
     auto acked = co_await std::move(acking);
+    if (acked) acked_through_ = events.back().seq();  // lower after going back: that is logged once, not per batch
     if (!acked || events.size() < batch_size) co_return;
   }
 }

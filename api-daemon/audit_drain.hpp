@@ -43,6 +43,11 @@ class audit_drain {
   bool draining_ = false;  // touched on the I/O thread only
   bool again_ = false;
   std::uint64_t passes_ = 0;
+  // The last event number the helper acknowledged to us. The helper forgets what it acknowledged,
+  // so an event at or below it means its numbering went back: the trail, which records each
+  // number once, skips the events whose numbers it already holds. Logged as an error, once per
+  // going back (a second line of defence; the helper numbers a fresh journal from the clock).
+  std::uint64_t acked_through_ = 0;
 };
 
 // Drains every 5 s (expiries reach the audit trail within 5 s) and reconciles every

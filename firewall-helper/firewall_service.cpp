@@ -49,6 +49,11 @@ state::JournalRecord event_record(const v1::Event& e) {
 }
 }  // namespace
 
+std::uint64_t fresh_journal_seq(std::int64_t now_ms) {
+  // A clock before 1970 (a board without an RTC) still gives a valid first number.
+  return now_ms > 0 ? static_cast<std::uint64_t>(now_ms) * 1000 : 1;
+}
+
 // The whole privileged surface, in one place.
 const firewall_service::dispatch_entry firewall_service::dispatch_table[] = {
     {v1::Request::kOpen, "open", &firewall_service::answer_open},
@@ -495,7 +500,8 @@ void firewall_service::maybe_compact() {
 fallible<void> firewall_service::start() {
   started_at_ms_ = deps_.now_ms();
   auto loaded = deps_.store.load();
-  next_seq_ = std::max<std::uint64_t>(1, loaded.snapshot.next_event_seq());
+  // 0: a journal begun afresh, numbered from the clock (see fresh_journal_seq).
+  next_seq_ = loaded.snapshot.next_event_seq() != 0 ? loaded.snapshot.next_event_seq() : fresh_journal_seq(started_at_ms_);
   for (const auto& e : loaded.snapshot.events()) events_.push_back(e);
   std::vector<v1::Event> events;
   if (loaded.corrupt) {
@@ -596,7 +602,8 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", std::string(why), 0));
   }
   if (events.empty()) events.push_back(make_event(v1::DRIFT_REPAIRED, nullptr, "system", "", std::string(why), 0));
-  log::warning("drift: {}; table rebuilt", why);
+  log::event(log::level::warning, message_id_of(v1::DRIFT_REPAIRED), {{"SMS_BRIDGE_EVENT", "drift_repaired"}},
+             fmt::format("drift: {}; table rebuilt", why));
   record_events(std::move(events));
 }
 
@@ -677,7 +684,8 @@ void firewall_service::reconcile() {
     unknown.set_external_port(stray.external_port);
     std::string detail = fmt::format("the kernel held a grant for {} to port {} that the helper did not issue; deleted",
                                      stray.source_text, stray.external_port);
-    log::warning("drift: {}", detail);
+    log::event(log::level::warning, message_id_of(v1::DRIFT_REMOVED), door_fields(v1::DRIFT_REMOVED, unknown, "system", ""),
+               fmt::format("drift: {}", detail));
     events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
   }
   for (const auto& stray : plan.forwards_to_delete) {
@@ -686,7 +694,8 @@ void firewall_service::reconcile() {
       unknown.set_external_port(stray.external_port);
       unknown.set_target(stray.target);
       std::string detail = fmt::format("the kernel forwarded port {} to {} without a grant; deleted", stray.external_port, stray.target);
-      log::warning("drift: {}", detail);
+      log::event(log::level::warning, message_id_of(v1::DRIFT_REMOVED), door_fields(v1::DRIFT_REMOVED, unknown, "system", ""),
+                 fmt::format("drift: {}", detail));
       events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
     } else {
       log::error("reconcile: cannot delete the forward of port {} to {}", stray.external_port, stray.target);
@@ -706,7 +715,8 @@ void firewall_service::reconcile() {
     ++counters_.drift_repairs;
     const v1::Grant proto = g.to_proto();
     std::string detail = fmt::format("the kernel lost the {} of '{}'; re-applied", lost.element_present ? "forward" : "grant", lost.service);
-    log::warning("drift: {}", detail);
+    log::event(log::level::warning, message_id_of(v1::DRIFT_REPAIRED), door_fields(v1::DRIFT_REPAIRED, proto, "system", ""),
+               fmt::format("drift: {}", detail));
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", detail, 0));
   }
   record_events(std::move(events));

@@ -56,6 +56,16 @@ struct service_deps {
 
 using answer = boost::system::result<void, refusal>;
 
+// The first event number of a journal begun afresh (no state file, or a corrupt one kept aside):
+// the wall clock in microseconds since the epoch. The api-daemon's audit trail records each
+// helper event number once and skips a number it already holds, so a fresh journal must number
+// above every number an earlier journal on this machine (or the one restored from) gave. An
+// earlier journal began at its own start time and gives far fewer than one number per
+// microsecond, so its numbers stay below the clock of any later start -- unless the clock went
+// back meanwhile, which this cannot detect (the api-daemon logs an error when numbers go back).
+// About 1.8e15 today: within a signed 64-bit BIGINT and below 2^53, so JSON readers keep it exact.
+std::uint64_t fresh_journal_seq(std::int64_t now_ms);
+
 class firewall_service {
  public:
   firewall_service(const helper_config& config, service_deps deps);

@@ -74,7 +74,7 @@ state_store::~state_store() {
 state_store::loaded state_store::load() {
   loaded out;
   out.snapshot.set_format(1);
-  out.snapshot.set_next_event_seq(1);
+  out.snapshot.set_next_event_seq(0);  // a fresh journal: the service numbers it from the clock
 
   std::string problem;
   auto snap = read_file(snapshot_path_);
@@ -105,7 +105,7 @@ state_store::loaded state_store::load() {
     }
     out.snapshot.Clear();
     out.snapshot.set_format(1);
-    out.snapshot.set_next_event_seq(1);
+    out.snapshot.set_next_event_seq(0);  // a fresh journal, as when there was no file
     out.corrupt = fmt::format("The state could not be read ({}); it was kept as {} and the helper started with no grants.",
                               problem, kept.empty() ? "nothing (rename failed)" : kept);
     snapshot_bytes_ = 0;

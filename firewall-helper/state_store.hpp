@@ -23,12 +23,15 @@ class state_store {
   state_store& operator=(const state_store&) = delete;
 
   struct loaded {
-    state::Snapshot snapshot;            // empty (format 1) when nothing was there or it was corrupt
+    // Empty (format 1, next_event_seq 0) when nothing was there or it was corrupt: next_event_seq 0
+    // says the journal begins afresh and its first number is the service's to choose.
+    state::Snapshot snapshot;
     std::optional<std::string> corrupt;  // a sentence: what was wrong and where the bad files were kept
   };
 
   // Reads the snapshot and replays the journal. A corrupt file is renamed aside to
   // "<name>.corrupt-<UTC time>" and an empty state is returned, so the helper starts fail-closed.
+  // A snapshot that records no next_event_seq (0) is also read as a fresh journal.
   loaded load();
 
   // Appends records with one write and one fdatasync. Fails with a sentence on I/O error.

@@ -62,6 +62,28 @@ TEST_CASE("a drain takes a journal larger than one batch in several batches") {
   CHECK(s.helper.journal.empty());
 }
 
+TEST_CASE("helper event numbers that go back below what was acknowledged are logged as an error, once") {
+  audit_site s;
+  s.open("metrics");
+  run(s.helper.close("metrics", "alice", "done")).value();
+  run(s.audit.drain());
+  s.open("metrics");
+  run(s.audit.drain());  // numbers that go on are fine
+  CHECK(s.logged.empty());
+  REQUIRE(s.trail.recorded.size() == 3);
+  s.helper.next_seq = 3;  // a helper that numbers again from an older point
+  run(s.helper.close("metrics", "alice", "done")).value();
+  s.open("postgres");
+  run(s.audit.drain());
+  CHECK(s.trail.recorded.size() == 4);  // the trail holds 3 already: the close is lost, the open (4) is not
+  REQUIRE(s.logged.size() == 1);
+  CHECK(s.logged[0].find("event numbers went back (event 3 after event 3 was acknowledged)") != std::string::npos);
+  s.open("metrics");
+  run(s.audit.drain());  // going on from the new numbering: said once, not per batch
+  CHECK(s.logged.size() == 1);
+  CHECK(s.helper.journal.empty());
+}
+
 TEST_CASE("without a helper a drain does nothing and says nothing (health reports the helper)") {
   audit_site s;
   s.helper.down = true;

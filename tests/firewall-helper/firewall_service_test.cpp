@@ -5,6 +5,7 @@
 
 #include "result_string_maker.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -391,17 +392,97 @@ TEST_CASE("events are kept until acknowledged, across restarts") {
   harness h;
   REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
   REQUIRE_FALSE(h.close("metrics").has_error());
+  const auto both = h.events();
+  REQUIRE(both.size() == 2);
+  const std::uint64_t first = both[0].seq();
+  CHECK(both[1].seq() == first + 1);
   v1::Request ack;
-  ack.mutable_ack()->set_seq(1);
+  ack.mutable_ack()->set_seq(first);
   auto r = h.call(ack);
   REQUIRE_FALSE(r.has_error());
   CHECK(r.ack().pending_events() == 1);
   h.restart();
   const auto events = h.events();
   REQUIRE(events.size() == 1);
-  CHECK(events[0].seq() == 2);
-  ack.mutable_ack()->set_seq(99);
+  CHECK(events[0].seq() == first + 1);
+  ack.mutable_ack()->set_seq(first + 2);  // not given yet
   CHECK(code_of(h.call(ack)) == v1::INVALID_ARGUMENT);
+}
+
+TEST_CASE("a fresh journal numbers its events from the wall clock, in microseconds") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.now += 5000;  // the clock moves on; the journal's numbering does not follow it
+  REQUIRE_FALSE(h.close("metrics").has_error());
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].seq() == 1'800'000'000'000'000);
+  CHECK(events[1].seq() == 1'800'000'000'000'001);
+  v1::Request status;
+  status.mutable_status();
+  CHECK(h.call(status).status().next_event_seq() == 1'800'000'000'000'002);
+  CHECK(fresh_journal_seq(0) == 1);
+  CHECK(fresh_journal_seq(-5) == 1);
+}
+
+TEST_CASE("a normal restart continues the journal's numbering, whatever the clock says") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  REQUIRE_FALSE(h.close("metrics").has_error());
+  std::uint64_t last = h.events().back().seq();
+  v1::Request ack;
+  ack.mutable_ack()->set_seq(last);
+  REQUIRE_FALSE(h.call(ack).has_error());  // nothing pending: only next_event_seq carries the numbering
+  for (const std::int64_t step : {3'600'000, -7'200'000}) {  // an hour on, then the clock steps back two
+    h.now += step;
+    h.restart();
+    REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+    const auto events = h.events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].seq() == last + 1);
+    REQUIRE_FALSE(h.close("metrics").has_error());
+    const auto closed = h.events();
+    REQUIRE(closed.size() == 2);
+    ack.mutable_ack()->set_seq(closed.back().seq());
+    REQUIRE_FALSE(h.call(ack).has_error());
+    last = closed.back().seq();
+  }
+}
+
+TEST_CASE("a journal begun after a corrupt or missing state file numbers above the earlier journal's numbers") {
+  harness h;
+  // An earlier journal with many numbers given (the service compacts it into the snapshot).
+  std::uint64_t highest = 0;
+  for (int i = 0; i < 300; ++i) {
+    REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+    REQUIRE_FALSE(h.close("metrics").has_error());
+    const auto events = h.events();
+    highest = events.back().seq();
+    v1::Request ack;
+    ack.mutable_ack()->set_seq(highest);
+    REQUIRE_FALSE(h.call(ack).has_error());
+    h.now += 1000;  // one open and close a second
+  }
+  REQUIRE(highest == 1'800'000'000'000'000 + 599);
+  SECTION("corrupt") {
+    { std::ofstream(h.dir.file("port_mappings.json")) << "{\"format\": 1, \"next_event_seq\": \"2\", \"grants\": [\n{\"grant"; }
+    h.restart();
+    const auto events = h.events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind() == v1::STATE_CORRUPT);
+    CHECK(events[0].seq() > highest);
+    CHECK(events[0].seq() == fresh_journal_seq(h.now));
+  }
+  SECTION("missing") {
+    std::filesystem::remove(h.dir.file("port_mappings.json"));
+    std::filesystem::remove(h.dir.file("port_mappings.json.journal"));
+    h.restart();
+    CHECK(h.events().empty());
+  }
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto events = h.events();
+  CHECK(events.back().kind() == v1::OPENED);
+  CHECK(events.back().seq() > highest);
 }
 
 TEST_CASE("a full event journal refuses opens but still records closes") {
@@ -411,8 +492,10 @@ TEST_CASE("a full event journal refuses opens but still records closes") {
     REQUIRE_FALSE(h.close("metrics").has_error());
   }
   CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::RESOURCE_EXHAUSTED);
+  const auto pending = h.events();
+  REQUIRE(pending.size() == 16);
   v1::Request ack;
-  ack.mutable_ack()->set_seq(16);
+  ack.mutable_ack()->set_seq(pending.back().seq());
   REQUIRE_FALSE(h.call(ack).has_error());
   CHECK_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
 }
@@ -606,7 +689,7 @@ TEST_CASE("list pages through a thousand grants, each page fitting one frame") {
   auto batch = h.call(events);
   CHECK(batch.ByteSizeLong() < 64 * 1024);
   CHECK(batch.events().events_size() > 0);
-  CHECK(batch.events().events(0).seq() == 1);
+  CHECK(batch.events().events(0).seq() == fresh_journal_seq(h.now));
 
   v1::Request close_all;
   close_all.mutable_close_all()->set_actor("ops");

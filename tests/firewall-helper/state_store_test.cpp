@@ -27,6 +27,7 @@ TEST_CASE("appended records are there after a reload") {
     auto loaded = store.load();
     CHECK_FALSE(loaded.corrupt);
     CHECK(loaded.snapshot.grants_size() == 0);
+    CHECK(loaded.snapshot.next_event_seq() == 0);  // no file: a fresh journal, numbered by the service
     REQUIRE(store.append({opened("metrics")}));
     REQUIRE(store.append({opened("redis")}));
   }
@@ -62,6 +63,7 @@ TEST_CASE("a corrupt state file is kept aside and the store starts empty") {
   REQUIRE(loaded.corrupt);
   CHECK(loaded.corrupt->find(".corrupt-") != std::string::npos);
   CHECK(loaded.snapshot.grants_size() == 0);
+  CHECK(loaded.snapshot.next_event_seq() == 0);  // a fresh journal, not one numbered from 1 again
   CHECK_FALSE(std::filesystem::exists(dir.file("port_mappings.json")));
   bool kept = false;
   for (const auto& e : std::filesystem::directory_iterator(dir.path))
@@ -76,4 +78,27 @@ TEST_CASE("compaction is wanted only once the journal outgrows the snapshot") {
   CHECK_FALSE(store.wants_compaction());
   for (int i = 0; i < 20000 && !store.wants_compaction(); ++i) REQUIRE(store.append({opened("metrics")}));
   CHECK(store.wants_compaction());
+}
+
+TEST_CASE("a readable state file keeps its numbering: the snapshot's next number, then the journal's events") {
+  temp_dir dir;
+  {
+    state_store store(dir.file("port_mappings.json"));
+    store.load();
+    state::Snapshot s;
+    s.set_format(1);
+    s.set_next_event_seq(1'800'000'000'000'042);
+    REQUIRE(store.write_snapshot(s));
+  }
+  {
+    state_store store(dir.file("port_mappings.json"));
+    auto loaded = store.load();
+    CHECK_FALSE(loaded.corrupt);
+    CHECK(loaded.snapshot.next_event_seq() == 1'800'000'000'000'042);
+    state::JournalRecord event;
+    event.mutable_event()->set_seq(1'800'000'000'000'042);
+    REQUIRE(store.append({event}));
+  }
+  state_store again(dir.file("port_mappings.json"));
+  CHECK(again.load().snapshot.next_event_seq() == 1'800'000'000'000'043);
 }

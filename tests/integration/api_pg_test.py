@@ -468,12 +468,18 @@ def scenario_monitoring_audit_trail(w):
     check(entry["status"] == "closed" and entry["opened_by"] == "alice" and entry["closed_by"] == "alice" and
           entry["close_reason"] == "closed through the admin API" and entry["source"] == f"{LAPTOP_IP}/32", f"history entry: {entry}")
     def rows():
-        return w.pg.psql("SELECT action || ':' || helper_seq FROM monitoring_port_access ORDER BY id").stdout.split()
-    expected = ["opened:1", "opened:2", "closed:3", "closed:4"]  # metrics, postgres, postgres, metrics
+        return [r.split(":") for r in
+                w.pg.psql("SELECT action || ':' || helper_seq FROM monitoring_port_access ORDER BY id").stdout.split()]
+    expected = ["opened", "opened", "closed", "closed"]  # metrics, postgres, postgres, metrics
     deadline = time.monotonic() + 10  # the trail drains after each door change, not within its answer
-    while rows() != expected and time.monotonic() < deadline:
+    while [a for a, _ in rows()] != expected and time.monotonic() < deadline:
         time.sleep(0.2)
-    check(rows() == expected, f"audit rows: {rows()}")
+    check([a for a, _ in rows()] == expected, f"audit rows: {rows()}")
+    # The helper began a fresh journal: numbered from the clock in microseconds, then one by one,
+    # stored exactly (BIGINT).
+    seqs = [int(n) for _, n in rows()]
+    check(seqs == list(range(seqs[0], seqs[0] + 4)), f"the helper's event numbers are not consecutive: {seqs}")
+    check(abs(seqs[0] / 1e6 - time.time()) < 600, f"a fresh journal's first number is not the clock in microseconds: {seqs[0]}")
 
 
 def scenario_audit_while_db_down(w):

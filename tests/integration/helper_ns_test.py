@@ -361,6 +361,8 @@ def scenario_restart(w):
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "new connections fail after restart")
     down = [e for e in w.events() if e["kind"] == "EXPIRED_WHILE_DOWN"]
     check(len(down) == 1 and down[0]["grant"]["service"] == "local", f"no EXPIRED_WHILE_DOWN event: {w.events()}")
+    seqs = [int(e["seq"]) for e in w.events()]  # two OPENED before the restart, EXPIRED_WHILE_DOWN after it
+    check(seqs == list(range(seqs[0], seqs[0] + 3)), f"the restart did not continue the journal's numbering: {seqs}")
     with open(w.state) as f:
         state = json.load(f)
     in_file = {(g["source"], g["external_port"]) for g in state.get("grants", [])}
@@ -586,6 +588,15 @@ def scenario_refusals(w):
 
 
 def scenario_corruption(w):
+    # An earlier journal: a door opened and closed, its events acknowledged (the helper forgets them).
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.fwctl("close", "iface")
+    earlier = [int(e["seq"]) for e in w.events()]
+    check(len(earlier) == 2 and abs(earlier[0] / 1e6 - time.time()) < 600,
+          f"a fresh journal is not numbered from the clock in microseconds: {earlier}")
+    w.fwctl("ack", str(earlier[-1]))
+    w.kill_helper()
     with open(w.state, "w") as f:
         f.write('{"format": 1, "grants": [{"service": "iface", "source": "0.0.0.0/0", ')  # torn and invalid
     w.start_helper()
@@ -600,6 +611,10 @@ def scenario_corruption(w):
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the door is open after a corrupt start")
     w.open("iface", 9100, LAPTOP_IP, 60)  # and it serves normally afterwards
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the helper does not work after a corrupt start")
+    # The new journal numbers above the earlier one's numbers, which the audit trail already holds.
+    later = [int(e["seq"]) for e in w.events()]
+    check(len(later) == 2 and later[0] > earlier[-1] and later[1] == later[0] + 1,
+          f"the journal after a corrupt start numbers {later}, the one before gave {earlier}")
 
 
 def scenario_least_privilege(w):

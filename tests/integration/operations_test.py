@@ -241,6 +241,10 @@ class Ops(Stack):
         with open(self.helper_log, errors="replace") as f:
             return f.read()
 
+    def api_log_text(self):
+        with open(self.w.api_log, errors="replace") as f:
+            return f.read()
+
 
 def json_lines(out):
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
@@ -431,8 +435,14 @@ def scenario_unreachable_door(w):
 
 def scenario_state_corrupt(w):
     s = Ops(w, "state_corrupt", {"SMS_BRIDGE_RECONCILE_INTERVAL_SECONDS": "2"})
+    # The journal of before: a door opened and closed, and one still open when the file is torn.
     s.open_door("metrics")
+    check(s.admin("POST", "close-port", {"service": "metrics"})[0] == 200, "close-port")
+    s.open_door("metrics")
+    s.wait_sql("SELECT count(*) FROM monitoring_port_access", "3")
     s.wait_sql("SELECT count(*) FROM monitoring_ports_currently_open", "1")
+    before = int(s.sql("SELECT max(helper_seq) FROM (SELECT helper_seq FROM monitoring_port_access "
+                       "UNION ALL SELECT helper_seq FROM firewall_incidents) t"))
     s.helper.kill()
     s.helper.wait()
     with open(s.path("/var/lib/sms-bridge-firewall/port_mappings.json"), "w") as f:
@@ -443,18 +453,17 @@ def scenario_state_corrupt(w):
           f"fail-closed: {out}")
     check("The state could not be read" in s.helper_log_text(), "the helper did not log the corrupt state")
     check(not s.door_reachable(), "a door survived a corrupt state file")
-    s.stop(s.helper)
-    expected_seq = int(s.sql("SELECT max(helper_seq) FROM (SELECT helper_seq FROM monitoring_port_access "
-                             "UNION ALL SELECT helper_seq FROM firewall_incidents) t")) + 1
-    out = s.block("reseed")
-    check(f"the helper's events continue at {expected_seq}" in out, f"reseed: {out}")
-    seed = s.path("/var/lib/sms-bridge-firewall/port_mappings.json")
-    check(os.path.exists(seed) and oct(os.stat(seed).st_mode & 0o777) == "0o600", "reseed wrote no private state file")
-    s.helper = s.start_helper()
-    # The door the trail still shows open is closed there by the reconcile; a new door is recorded.
+    # Nothing done by hand: the door the trail still shows open is closed there by the reconcile, the
+    # helper's report of the corrupt file is an incident, and a new door is recorded, each numbered
+    # above every event of before (a journal numbered from 1 again would have them skipped).
     s.wait_sql("SELECT count(*) FROM monitoring_port_access WHERE closed_by = 'system-reconcile'", "1")
     s.open_door("postgres")
     s.wait_sql("SELECT service FROM monitoring_ports_currently_open", "postgres")
+    s.wait_sql(f"SELECT count(*) FROM monitoring_port_access WHERE service = 'postgres' AND action = 'opened' "
+               f"AND helper_seq > {before}", "1")
+    check(s.sql("SELECT count(*) FROM monitoring_port_access") == "5", "the trail lacks or repeats a row")
+    s.wait_sql(f"SELECT count(*) FROM firewall_incidents WHERE kind = 'STATE_CORRUPT' AND helper_seq > {before}", "1")
+    check(not re.search(r"event numbers went back", s.api_log_text()), "the api-daemon saw the helper's numbers go back")
     s.all_blocks_ran()
 
 
@@ -494,9 +503,9 @@ def scenario_backup_restore(w):
 
     s.block("restore-db")
     s.block("restore-files")
-    out = s.block("reseed")
-    seq = int(re.search(r"the helper's events continue at (\d+)", out).group(1))
-    check(seq == int(s.sql("SELECT max(helper_seq) FROM monitoring_port_access")) + 1, f"reseed: {out}")
+    check(not [f for f in os.listdir(s.path("/var/lib/sms-bridge-firewall")) if f.startswith("port_mappings.json")],
+          "restore-files left the helper's state")
+    restored = int(s.sql("SELECT max(helper_seq) FROM monitoring_port_access"))
     for path, mode in (("/etc/sms-bridge/sms-bridge-api.env", "0o640"), ("/etc/sms-bridge/firewall-helper.json", "0o640"),
                        ("/var/lib/sms-bridge/sms_settings.json", "0o640"), ("/etc/sms-bridge", "0o750")):
         check(oct(os.stat(s.path(path)).st_mode & 0o777) == mode, f"{path} restored with mode {oct(os.stat(s.path(path)).st_mode)}")
@@ -532,7 +541,9 @@ def scenario_backup_restore(w):
     check('"grants": []' in out or '"grants"' not in out, f"the helper holds doors after the restore: {out}")
     # New doors and SMS work, and are recorded.
     s.open_door("metrics")
-    s.wait_sql("SELECT helper_seq FROM monitoring_port_access WHERE action = 'opened' ORDER BY id DESC LIMIT 1", str(seq))
+    # Its helper started with no state file: the door is in the trail, numbered above the restored events.
+    s.wait_sql(f"SELECT count(*) FROM monitoring_port_access WHERE service = 'metrics' AND action = 'opened' "
+               f"AND helper_seq > {restored}", "1")
     s.sms_traffic(3)
     s.all_blocks_ran()
 
