@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
+#include "common/service_state.hpp"
 #include "firewall-helper/nft_notices.hpp"
 #include "proto/framing.hpp"
 
@@ -43,8 +44,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class helper_server {
  public:
-  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service)
-      : io_(io), config_(config), service_(service), acceptor_(io), expiry_timer_(io),
+  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service, service_notifier& notifier,
+                std::optional<std::chrono::microseconds> watchdog)
+      : io_(io), config_(config), service_(service), manager_(io.get_executor(), notifier, watchdog), acceptor_(io), expiry_timer_(io),
         reconcile_timer_(io), signals_(io, SIGTERM, SIGINT), notices_(io),
         notice_filter_(config.table, static_cast<std::uint32_t>(::getpid())) {}
 
@@ -64,6 +66,7 @@ class helper_server {
   asio::io_context& io_;
   const helper_config& config_;
   firewall_service& service_;
+  service_state manager_;  // what systemd is told: readiness, doors open, watchdog pings
   stream_protocol::acceptor acceptor_;
   asio::steady_timer expiry_timer_;  // monotonic, like the service's deadlines
   std::optional<std::int64_t> expiry_armed_for_;
@@ -102,6 +105,7 @@ fallible<void> helper_server::listen() {
 void helper_server::run() {
   signals_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
+    manager_.stopping();
     service_.shutdown();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
@@ -118,6 +122,7 @@ void helper_server::run() {
   }
   service_.reconcile();
   after_change();
+  manager_.ready();  // the table is installed and reconciled, the socket listens
   io_.run();
 }
 
@@ -246,6 +251,8 @@ void helper_server::after_change() {
   if (service_.take_reconcile_request()) service_.reconcile();
   arm_expiry();
   arm_reconcile();
+  const auto doors = service_.live_grants();
+  manager_.status(fmt::format("{} door{} open", doors, doors == 1 ? "" : "s"));
 }
 
 void helper_server::arm_expiry() {
@@ -283,10 +290,11 @@ void helper_server::arm_reconcile() {
 }
 }  // namespace
 
-fallible<void> serve(const helper_config& config, firewall_service& service) {
+fallible<void> serve(const helper_config& config, firewall_service& service, service_notifier& notifier,
+                     std::optional<std::chrono::microseconds> watchdog) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  helper_server server(io, config, service);
+  helper_server server(io, config, service, notifier, watchdog);
   if (auto r = server.listen(); !r) return r;
   server.run();
   return {};

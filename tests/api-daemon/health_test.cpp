@@ -71,3 +71,10 @@ TEST_CASE("/metrics serves the doors per service, the helper and the SMS gauges"
   call(s.routes, http::verb::get, "/metrics");
   CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "status") == 1);
 }
+
+TEST_CASE("the service manager's status line names the database, the helper and, while it answers, the doors open") {
+  CHECK(status_line(true, true, 2) == "database up, firewall helper up, 2 doors open");
+  CHECK(status_line(true, true, 1) == "database up, firewall helper up, 1 door open");
+  CHECK(status_line(false, true, 0) == "database down, firewall helper up, 0 doors open");
+  CHECK(status_line(true, false, 3) == "database up, firewall helper down");
+}
