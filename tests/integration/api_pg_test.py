@@ -349,6 +349,56 @@ def scenario_monitoring_concurrency(w):
           f"64 concurrent port-status requests x 5: {r.returncode} {sorted(set(codes))} {r.stderr[-300:]}")
 
 
+def scenario_notify(w):
+    """systemd's Type=notify through NOTIFY_SOCKET (an abstract socket, as systemd uses) with
+    WatchdogSec=2s: READY=1 once both listeners serve, STATUS= from the health check that changes
+    when a door opens, WATCHDOG=1 every second from the serving loop (none while frozen), STOPPING=1."""
+    from kit.helper import helper_bin
+    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_watchdog_cadence
+    sock = w.start_helper()
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    w.port, w.metrics_port = ports
+    listener = NotifyListener(f"@sms-bridge-it-notify-{os.getpid()}")
+    try:
+        env = dict(os.environ, **listener.env(watchdog_usec=2_000_000), SMS_BRIDGE_DATABASE_URL=w.pg.url,
+                   SMS_BRIDGE_LISTEN=f"127.0.0.1:{w.port}", SMS_BRIDGE_METRICS_LISTEN=f"127.0.0.1:{w.metrics_port}",
+                   SMS_BRIDGE_FIREWALL_SOCKET=sock, SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"))
+        p = start_api(w, [w.api_bin], env, ready=lambda: listener.received("READY=1"))
+        ready_at = listener.received("READY=1")[0][0]
+        # Right after READY=1 both listeners answer.
+        status, _, body = w.http("GET", "/health")
+        check(status == 200 and body["checks"]["database"] == "up", f"/health right after READY=1: {status} {body}")
+        status, _, _ = w.http("GET", "/health", port=w.metrics_port)
+        check(status == 200, f"the metrics listener right after READY=1: {status}")
+        early = [m for t, m in listener.received() if t < ready_at and not m.startswith("STATUS=")]
+        check(early == [], f"before READY=1 the api said {early}")
+        _, first = listener.wait_for("a STATUS= line", 5, prefix="STATUS=")
+        check(first == "STATUS=database up, firewall helper up, 0 doors open", f"the first status: {first}")
+        gaps = check_watchdog_cadence(listener, 2.0, 5.0, ready_at)
+        # A door opened at the helper shows in the status within the check (3 s) and the gap (2 s).
+        opened = time.monotonic()
+        r = subprocess.run([helper_bin(w.build_dir, "sms-bridge-fwctl"), "--socket", sock, "open", "metrics", "--port", "9100",
+                            "--source", "10.231.9.9", "--duration", "900", "--actor", "it"], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"fwctl open: {r.stdout} {r.stderr}")
+        seen, changed = listener.wait_for("a STATUS= line after an open", 8, prefix="STATUS=", since=opened)
+        check(changed == "STATUS=database up, firewall helper up, 1 door open", f"the status after an open: {changed}")
+        frozen = check_no_ping_while_frozen(listener, p.pid, 2.0)
+        stopping = time.monotonic()
+        p.terminate()
+        rc = p.wait(timeout=15)
+        check(rc == 0, f"sms-bridge-api exited {rc} on SIGTERM")
+        said = [m for _, m in listener.received(since=stopping)]
+        check("STOPPING=1" in said, f"after SIGTERM the api said {said}")
+        print(f"READY=1 then serving; WATCHDOG=1 gaps {min(gaps):.2f}-{max(gaps):.2f} s; STATUS after an open in "
+              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped; STOPPING=1 on SIGTERM")
+    finally:
+        listener.close()
+
+
 def scenario_monitoring_doors(w):
     """A door opened and closed through the API, seen from the laptop namespace in the kernel's ruleset."""
     site = Site(w)

@@ -1,0 +1,106 @@
+"""A service manager's end of sd_notify: a datagram socket the daemon under test is pointed at
+(NOTIFY_SOCKET), recording every message with the time it arrived."""
+import os
+import socket
+import threading
+import time
+
+from kit.core import TestFailure
+
+
+class NotifyListener:
+    """Listens on `address` (a path, or "@name" for an abstract socket); env() is what the daemon
+    needs (NOTIFY_SOCKET and, with watchdog_usec, WATCHDOG_USEC). Close it when done."""
+
+    def __init__(self, address):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.sock.settimeout(0.1)
+        self.messages = []  # (monotonic seconds, text)
+        self.lock = threading.Lock()
+        self.closed = False
+        self.thread = threading.Thread(target=self._receive, daemon=True)
+        self.thread.start()
+
+    def _receive(self):
+        while not self.closed:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append((time.monotonic(), data.decode()))
+
+    def env(self, watchdog_usec=None, watchdog_pid=None):
+        e = {"NOTIFY_SOCKET": self.address}
+        if watchdog_usec is not None:
+            e["WATCHDOG_USEC"] = str(watchdog_usec)
+        if watchdog_pid is not None:
+            e["WATCHDOG_PID"] = str(watchdog_pid)
+        return e
+
+    def received(self, text=None, prefix=None, since=0.0):
+        """Arrival times (and texts) of the messages equal to `text` or starting with `prefix`."""
+        with self.lock:
+            return [(t, m) for t, m in self.messages if t >= since and (text is None or m == text)
+                    and (prefix is None or m.startswith(prefix))]
+
+    def wait_for(self, what, timeout, text=None, prefix=None, since=0.0, also=lambda: None):
+        """The first (time, text) matching after `since`, within `timeout` seconds; also() runs at
+        each poll (e.g. to check the daemon still runs). A TestFailure on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.received(text, prefix, since)
+            if found:
+                return found[0]
+            also()
+            time.sleep(0.01)
+        raise TestFailure(f"no {what} within {timeout} s; the daemon said {[m for _, m in self.received()]}")
+
+    def close(self):
+        self.closed = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+        if not self.address.startswith("@"):
+            try:
+                os.unlink(self.address)
+            except OSError:
+                pass
+
+
+def check_watchdog_cadence(listener, interval, span, since):
+    """WATCHDOG=1 pings at about half `interval` seconds over `span` seconds after `since`: their
+    count, and every gap between two of them within 30 % of interval/2. Returns the gaps."""
+    time.sleep(max(0.0, since + span - time.monotonic()))
+    pings = [t for t, _ in listener.received("WATCHDOG=1", since=since) if t <= since + span]
+    expected = span / (interval / 2)
+    if not expected - 1.5 <= len(pings) <= expected + 1.5:
+        raise TestFailure(f"{len(pings)} WATCHDOG=1 pings in {span} s with a {interval} s watchdog; expected about {expected:.0f}")
+    gaps = [b - a for a, b in zip(pings, pings[1:])]
+    for g in gaps:
+        if not 0.7 * interval / 2 <= g <= 1.3 * interval / 2:
+            raise TestFailure(f"WATCHDOG=1 pings {g:.2f} s apart with a {interval} s watchdog: {gaps}")
+    return gaps
+
+
+def check_no_ping_while_frozen(listener, pid, interval):
+    """SIGSTOP for twice `interval`: no WATCHDOG=1 may arrive meanwhile (the pings come from the
+    process's own loop, not from anything that runs while it is frozen); after SIGCONT they resume."""
+    import signal
+    os.kill(pid, signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        time.sleep(2 * interval)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    resumed = time.monotonic()
+    # 50 ms for a datagram sent just before the stop to reach the listener's thread.
+    during = listener.received("WATCHDOG=1", since=stopped + 0.05)
+    during = [t for t, _ in during if t < resumed]
+    if during:
+        raise TestFailure(f"{len(during)} WATCHDOG=1 arrived while the process was stopped")
+    listener.wait_for("a WATCHDOG=1 after SIGCONT", interval, text="WATCHDOG=1", since=resumed)
+    return resumed - stopped
