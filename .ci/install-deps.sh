@@ -9,6 +9,8 @@ packages=(
   libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev libssl-dev catch2
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
+  # the units' seccomp filters applied to the daemons under test (tests/integration/unit_sandbox.cpp)
+  libseccomp-dev
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)
   postgresql postgresql-client curl openssl
   # the laptop monitoring stack, run natively in the end-to-end test (Prometheus, promtool, the

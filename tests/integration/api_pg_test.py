@@ -231,21 +231,22 @@ PASSWORD = "correct horse battery"
 class Site(sites.Site):
     """The server namespace (helper + api-daemon) and a laptop namespace joined by a veth pair."""
 
-    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None, extra_env=None):
+    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None, extra_env=None,
+                 helper_prefix=(), api_prefix=()):
         super().__init__(w, "A", SERVER_IP, LAPTOP_IP, server_if="s-lap")
         self.socket = os.path.join(w.tmp, "fw.sock")
         config = write_config(os.path.join(w.tmp, "helper.json"), {
             "socket": self.socket, "state_file": os.path.join(w.tmp, "port_mappings.json"),
             "services": {"metrics": {"target": "127.0.0.1:9464"}, "postgres": {"target": "127.0.0.1:5432"}},
             "duration_seconds": {"min": helper_min_seconds, "max": 14400}})
-        self.helper = start_helper(w, ["ip", "netns", "exec", self.server], config, self.socket)
+        self.helper = start_helper(w, ["ip", "netns", "exec", self.server, *helper_prefix], config, self.socket)
         add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_LISTEN=f"{SERVER_IP}:8080",
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds),
                    SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"), **(extra_env or {}))
-        command = ["ip", "netns", "exec", self.server, w.api_bin]
+        command = ["ip", "netns", "exec", self.server, *api_prefix, w.api_bin]
         self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
         if bind_mounted_settings is not None:
             # As in a container: sms_settings.json is a single-file bind mount (rename over it fails
@@ -447,6 +448,40 @@ def scenario_monitoring_doors(w):
     check(not site.door_works(), "the door still answers after close")
     status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
     check(status == 404 and "detail" in body, f"closing a closed door: {status} {body}")
+
+
+def scenario_unit_sandbox(w):
+    """Both daemons under their units' seccomp directives (RestrictAddressFamilies=,
+    SystemCallFilter= with its exclusions, MemoryDenyWriteExecute=, as tests/unit-sandbox applies
+    them): login, a door opened, scraped through and closed, port-status, /metrics and the logs."""
+    from kit import units
+    api_unit, helper_unit = "sms-bridge-api.service", "sms-bridge-firewall-helper.service"
+    api_prefix = units.sandbox_prefix(w.build_dir, api_unit, w.tmp)
+    helper_prefix = units.sandbox_prefix(w.build_dir, helper_unit, w.tmp)
+    refusals = units.sandbox_refusals(api_prefix, api_unit, w.tmp)
+    check(refusals and set(refusals) == {"refused"}, f"the api unit's filters are not in force (setpriority, chown, W+X): {refusals}")
+    site = Site(w, helper_prefix=helper_prefix, api_prefix=api_prefix)
+    status, body = site.curl("GET", "/admin/monitoring/services")
+    check(status == 200 and body["services"]["metrics"]["status"] == "closed", f"services: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
+    check(status == 200 and body["status"] == "opened", f"open-port under the filters: {status} {body}")
+    check(site.door_works(), "the laptop cannot scrape through a door the sandboxed daemons opened")
+    r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "-f", f"http://{SERVER_IP}:9100/metrics"],
+                       capture_output=True, text=True, timeout=30)
+    check('sms_bridge_monitoring_doors_open{service="metrics"} 1' in r.stdout, f"/metrics under the filters:\n{r.stdout[:2000]}")
+    status, body = site.curl("GET", "/admin/monitoring/port-status")
+    check(status == 200 and 3500 <= body["metrics"]["time_remaining_seconds"] <= 3600, f"port-status under the filters: {status} {body}")
+    status, body = site.curl("GET", "/admin/monitoring/logs/download/sms-bridge-api.log")
+    check(status == 200 and "listening on" in str(body), f"the api's log under the filters: {status} {str(body)[:500]}")
+    status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
+    check(status == 200 and body["status"] == "closed", f"close-port under the filters: {status} {body}")
+    check(not site.door_works(), "the door still answers after close")
+    for p, name in ((site.api, "sms-bridge-api"), (site.helper, "the firewall helper")):
+        check(p.poll() is None, f"{name} died under its unit's filters: {w.log()}")
+    site.api.terminate()
+    check(site.api.wait(timeout=15) == 0, "sms-bridge-api did not stop cleanly under its unit's filters")
+    print(f"under the units' seccomp filters ({len(units.allowed_syscalls(api_unit))} and "
+          f"{len(units.allowed_syscalls(helper_unit))} system calls allowed): login, open, scrape, close, logs, stop")
 
 
 def scenario_monitoring_audit_trail(w):

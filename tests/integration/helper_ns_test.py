@@ -469,20 +469,40 @@ def cpu_seconds(pid):
 
 
 def scenario_restricted_probe(w):
-    # The helper under its unit's RestrictAddressFamilies=AF_UNIX AF_NETLINK: a port with a
-    # listener (the iface echo target) is never reported free, an unused one is.
-    launcher = os.path.join(w.bin_dir, "..", "tests", "restrict-address-families")
-    check(os.access(launcher, os.X_OK), f"{launcher} is not built")
-    r = w.ns(w.server, launcher, sys.executable, "-c", "import socket; socket.socket()", check_rc=False)
-    check(r.returncode != 0 and "Address family not supported" in r.stderr, f"the filter does not restrict AF_INET: {r.stderr}")
-    w.start_helper(prefix=(launcher,))
+    # The helper under its unit's seccomp directives (RestrictAddressFamilies=AF_UNIX AF_NETLINK,
+    # SystemCallFilter= with its exclusions, MemoryDenyWriteExecute=, as tests/unit-sandbox applies
+    # them): the port probe never reports a port with a listener free, an unused one is; doors open,
+    # cut established flows and expire; the state file is written.
+    from kit import units
+    unit = "sms-bridge-firewall-helper.service"
+    prefix = units.sandbox_prefix(os.path.dirname(w.bin_dir), unit, w.tmp)
+    refusals = units.sandbox_refusals(prefix, unit, w.tmp, enter=("ip", "netns", "exec", w.server))
+    check(refusals and set(refusals) == {"refused"}, f"the unit's filters are not in force (setpriority, chown, AF_INET, W+X): {refusals}")
+    w.start_helper(prefix=tuple(prefix))
     answer = w.fwctl("check-ports", str(IFACE_TARGET_PORT), "7003")[1]["check_ports"]["ports"]
     busy, unused = answer
     check(not busy.get("free") and "bound" in busy.get("reason", ""), f"port {IFACE_TARGET_PORT} (listening) under the unit's restrictions: {busy}")
     check(unused.get("free") is True, f"port 7003 (unused) under the unit's restrictions: {unused}")
     code, out, _ = w.fwctl("open", "local", "--port", str(IFACE_TARGET_PORT), "--source", LAPTOP_IP, "--duration", "60", check_rc=False)
     check(code == 1 and out["error"]["code"] == "PORT_IN_USE", f"an open on a bound port under the restrictions: {out}")
-    print(f"under RestrictAddressFamilies: port {IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free")
+    # A door: nft batch, state file, conntrack cut on close, kernel timeout on expiry.
+    stored = lambda: sum(os.path.getsize(p) for p in (w.state, w.state + ".journal") if os.path.exists(p))
+    before = stored()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the sandboxed helper's door does not work")
+    check(stored() > before, "the sandboxed helper did not record the door in its state file")
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    check(agent.ping()[0] == "echo", "the established flow does not work")
+    w.fwctl("close", "iface")
+    check(agent.ping()[0] in ("reset", "eof"), "the sandboxed helper's close did not cut the established flow")
+    w.open("local", 9101, LAPTOP_IP, 2)
+    time.sleep(2.5)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) != "ok", "a door of the sandboxed helper outlived its 2 s")
+    wait_for("the EXPIRED event", lambda: any(e["kind"] == "EXPIRED" for e in w.events()), 3)
+    check(w.helper.poll() is None, f"the sandboxed helper died: {w.log_text()}")
+    w.kill_helper(signal.SIGTERM)
+    print(f"under the unit's seccomp filters ({len(units.allowed_syscalls(unit))} system calls allowed): port "
+          f"{IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free; open, cut, expiry and SIGTERM work")
 
 
 def scenario_notify(w):
