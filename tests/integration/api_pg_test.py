@@ -355,7 +355,7 @@ def scenario_notify(w):
     WatchdogSec=2s: READY=1 once both listeners serve, STATUS= from the health check that changes
     when a door opens, WATCHDOG=1 every second from the serving loop (none while frozen), STOPPING=1."""
     from kit.helper import helper_bin
-    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_watchdog_cadence
+    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_no_ping_while_loop_stopped, check_watchdog_cadence
     sock = w.start_helper()
     ports = []
     for _ in range(2):
@@ -388,6 +388,7 @@ def scenario_notify(w):
         seen, changed = listener.wait_for("a STATUS= line after an open", 8, prefix="STATUS=", since=opened)
         check(changed == "STATUS=database up, firewall helper up, 1 door open", f"the status after an open: {changed}")
         frozen = check_no_ping_while_frozen(listener, p.pid, 2.0)
+        threads = check_no_ping_while_loop_stopped(listener, p.pid, 2.0)
         stopping = time.monotonic()
         p.terminate()
         rc = p.wait(timeout=15)
@@ -395,7 +396,8 @@ def scenario_notify(w):
         said = [m for _, m in listener.received(since=stopping)]
         check("STOPPING=1" in said, f"after SIGTERM the api said {said}")
         print(f"READY=1 then serving; WATCHDOG=1 gaps {min(gaps):.2f}-{max(gaps):.2f} s; STATUS after an open in "
-              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped; STOPPING=1 on SIGTERM")
+              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped, nor while only the loop's thread was "
+              f"(the {threads} other thread(s) running); STOPPING=1 on SIGTERM")
     finally:
         listener.close()
 

@@ -509,7 +509,7 @@ def scenario_notify(w):
     # systemd's Type=notify, as the manager sees it through NOTIFY_SOCKET with WatchdogSec=2s:
     # READY=1 once the table is in and the socket serves, STATUS= with the doors, WATCHDOG=1 every
     # second from the serving loop (none while the process is frozen), STOPPING=1 on SIGTERM.
-    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_watchdog_cadence
+    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_no_ping_while_loop_stopped, check_watchdog_cadence
     listener = NotifyListener(os.path.join(w.tmp, "notify.sock"))
     try:
         w.write_config()
@@ -529,6 +529,7 @@ def scenario_notify(w):
         seen, status = listener.wait_for("a STATUS= line after an open", 4, prefix="STATUS=", since=opened)
         check(status == "STATUS=1 door open", f"the status after an open: {status}")
         frozen = check_no_ping_while_frozen(listener, w.helper.pid, 2.0)
+        threads = check_no_ping_while_loop_stopped(listener, w.helper.pid, 2.0)
         stopping = time.monotonic()
         w.helper.send_signal(signal.SIGTERM)
         rc = w.helper.wait(timeout=10)
@@ -537,7 +538,8 @@ def scenario_notify(w):
         said = [m for _, m in listener.received(since=stopping)]
         check("STOPPING=1" in said and "READY=1" not in said, f"after SIGTERM the helper said {said}")
         print(f"READY=1 then serving; WATCHDOG=1 gaps {min(gaps):.2f}-{max(gaps):.2f} s; STATUS after an open in "
-              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped; STOPPING=1 on SIGTERM")
+              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped, nor while only the loop's thread was "
+              f"(the {threads} other thread(s) running); STOPPING=1 on SIGTERM")
         # WATCHDOG_PID names another process (a child that inherited the environment): no pings.
         restarted = time.monotonic()
         w.start_helper(env=listener.env(watchdog_usec=500_000, watchdog_pid=1), expect_running=False)

@@ -104,3 +104,35 @@ def check_no_ping_while_frozen(listener, pid, interval):
         raise TestFailure(f"{len(during)} WATCHDOG=1 arrived while the process was stopped")
     listener.wait_for("a WATCHDOG=1 after SIGCONT", interval, text="WATCHDOG=1", since=resumed)
     return resumed - stopped
+
+
+def check_no_ping_while_loop_stopped(listener, pid, interval):
+    """Stops only the thread that runs the event loop (the main thread: io.run() in main) with
+    ptrace, for twice `interval`, while the process's other threads run on: no WATCHDOG=1 may
+    arrive meanwhile, so the pings prove that loop alive and not a side thread. Resumes it after.
+    Returns the other threads' count (at least one, or the check would prove nothing)."""
+    import ctypes
+    PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT, WALL = 17, 0x4206, 0x4207, 0x40000000
+    others = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+    if not others:
+        raise TestFailure("the daemon has no thread besides its loop; stopping the loop alone proves nothing")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    if libc.ptrace(PTRACE_SEIZE, pid, None, None) != 0 or libc.ptrace(PTRACE_INTERRUPT, pid, None, None) != 0:
+        raise TestFailure(f"cannot stop the loop thread {pid}: {os.strerror(ctypes.get_errno())}")
+    try:
+        os.waitpid(pid, WALL)  # the thread is stopped from here on
+        stopped = time.monotonic()
+        time.sleep(2 * interval)
+        with open(f"/proc/{pid}/task/{others[0]}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    finally:
+        libc.ptrace(PTRACE_DETACH, pid, None, 0)
+    resumed = time.monotonic()
+    if state in ("T", "t"):
+        raise TestFailure(f"thread {others[0]} was stopped too; the check needs it running")
+    during = [t for t, _ in listener.received("WATCHDOG=1", since=stopped + 0.05) if t < resumed]
+    if during:
+        raise TestFailure(f"{len(during)} WATCHDOG=1 arrived while the event loop's thread was stopped (the other threads ran)")
+    listener.wait_for("a WATCHDOG=1 after the loop resumed", interval, text="WATCHDOG=1", since=resumed)
+    return len(others)
