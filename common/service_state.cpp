@@ -50,6 +50,16 @@ void service_state::arm_status() {
   });
 }
 
+void service_state::reloading() {
+  if (stopping_) return;
+  const auto now = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  notifier_.notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", now.count()));
+}
+
+void service_state::reloaded() {
+  if (!stopping_) notifier_.notify("READY=1");
+}
+
 void service_state::stopping() {
   if (stopping_) return;
   stopping_ = true;

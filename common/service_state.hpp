@@ -32,6 +32,10 @@ class service_state {
   void ready();
   // The one-line status (`systemctl status`); repeats are dropped, changes held to status_gap.
   void status(std::string text);
+  // RELOADING=1 (with MONOTONIC_USEC, as systemd asks) before a reload, and READY=1 after it:
+  // `systemctl status` shows "reloading" in between.
+  void reloading();
+  void reloaded();
   // STOPPING=1, and no more pings or status lines.
   void stopping();
 

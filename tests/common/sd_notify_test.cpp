@@ -176,3 +176,22 @@ TEST_CASE("service_state: STATUS= lines are throttled on the loop and the newest
   state.status("3 doors open");
   CHECK(manager.messages.back() == "STOPPING=1");
 }
+
+TEST_CASE("service_state: a reload is RELOADING=1 with the monotonic clock, then READY=1") {
+  boost::asio::io_context io(1);
+  testing::fake_notifier manager;
+  service_state state(io.get_executor(), manager, std::nullopt);
+  const auto before = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  state.reloading();
+  state.reloaded();
+  REQUIRE(manager.messages.size() == 2);
+  const std::string prefix = "RELOADING=1\nMONOTONIC_USEC=";
+  REQUIRE(manager.messages[0].rfind(prefix, 0) == 0);
+  const long long usec = std::stoll(manager.messages[0].substr(prefix.size()));
+  CHECK(usec >= before.count());
+  CHECK(usec - before.count() < 1000000);
+  CHECK(manager.messages[1] == "READY=1");
+  state.stopping();
+  state.reloading();
+  CHECK(manager.messages.back() == "STOPPING=1");
+}
