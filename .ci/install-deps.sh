@@ -7,12 +7,19 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libfmt-dev protobuf-compiler libprotobuf-dev
   libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev libssl-dev catch2
+  # docs/openapi.yaml is embedded as JSON at build time (python3-yaml, below)
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
   # the units' seccomp filters applied to the daemons under test (tests/integration/unit_sandbox.cpp)
   libseccomp-dev
+  # the man pages checked against --help (man, groff) and the revision --version reports (git)
+  man-db groff-base git
+  # docs/operations.md's commands, run by the operations test
+  jq
   # a throwaway PostgreSQL cluster for the api-daemon tests (initdb, pg_ctl, psql)
   postgresql postgresql-client curl openssl
+  # the OpenAPI contract test validates real answers against docs/openapi.yaml's schemas
+  python3-jsonschema
   # the laptop monitoring stack, run natively in the end-to-end test (Prometheus, promtool, the
   # postgres exporter) and the deployment files' static checks (compose parser, shell linter, YAML)
   prometheus prometheus-postgres-exporter docker-compose shellcheck python3-yaml systemd binutils
@@ -49,9 +56,23 @@ browser_modules() {
   fi
 }
 
+# @apidevtools/swagger-parser, pinned in tests/openapi/package.json (and its lock): the OpenAPI 3
+# validator the ctest "openapi: the document validates" runs.
+openapi_modules() {
+  local dir wanted have
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
+  wanted=$(node -p "require('$dir/package.json').dependencies['@apidevtools/swagger-parser']")
+  have=$(node -p "require('$dir/node_modules/@apidevtools/swagger-parser/package.json').version" 2>/dev/null || true)
+  if [ "$have" != "$wanted" ]; then
+    echo "install-deps: npm ci in tests/openapi (@apidevtools/swagger-parser $wanted)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   browser_modules
+  openapi_modules
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -73,3 +94,4 @@ fi
 trap 'if $made_policy; then rm -f "$policy"; fi' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 browser_modules
+openapi_modules

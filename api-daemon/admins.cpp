@@ -4,6 +4,10 @@
 #include <algorithm>
 #include <charconv>
 
+#include <fmt/format.h>
+
+#include "api-daemon/api_config.hpp"
+
 namespace smsbridge::api {
 
 bool is_valid_admin_name(std::string_view name) {
@@ -11,6 +15,55 @@ bool is_valid_admin_name(std::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
            c == '@' || c == '-';
   });
+}
+
+fallible<void> check_admin_password(std::string_view password) {
+  // Characters, not bytes: "pässwörd" is eight of them, as its owner counts.
+  const auto characters = static_cast<std::size_t>(
+      std::count_if(password.begin(), password.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  if (is_example_value(password)) return fail("the password is the examples' CHANGE-ME; choose a real one.");
+  if (characters < 12) return fail(fmt::format("the password must be at least 12 characters; this one has {}.", characters));
+  if (characters > 256) return fail(fmt::format("the password must be at most 256 characters; this one has {}.", characters));
+  return {};
+}
+
+pg::db_result<std::vector<admin_summary>> list_admins(pg::connection& db, std::size_t max) {
+  // password_version starts at 1 and only a password change bumps it (so does updated_at, which
+  // is then the time of the last change). The last login comes from the login trail, which
+  // retention thins out.
+  auto r = db.exec("SELECT u.username, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                   "CASE WHEN u.password_version > 1 THEN to_char(u.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, "
+                   "(SELECT to_char(max(e.at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM admin_auth_events e "
+                   " WHERE e.username = u.username AND e.outcome = 'success') "
+                   "FROM admin_users u ORDER BY u.username LIMIT $1",
+                   {std::to_string(max)});
+  if (!r) return r.error();
+  std::vector<admin_summary> out;
+  for (int row = 0; row < r->count(); ++row) {
+    admin_summary a;
+    a.name = std::string(r->get(row, 0).value_or(""));
+    a.created = std::string(r->get(row, 1).value_or(""));
+    a.password_changed = std::string(r->get(row, 2).value_or(""));
+    a.last_login = std::string(r->get(row, 3).value_or(""));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::string render_admin_list(const std::vector<admin_summary>& admins, bool more) {
+  if (admins.empty()) return "no admins yet; create one with: sms-bridge-api admin add NAME\n";
+  std::size_t width = 4;  // "NAME"
+  for (const auto& a : admins) width = std::max(width, a.name.size());
+  const auto line = [width](std::string_view name, std::string_view created, std::string_view changed, std::string_view login) {
+    return fmt::format("{:<{}}  {:<20}  {:<20}  {}\n", name, width, created, changed, login);
+  };
+  std::string out = line("NAME", "CREATED", "PASSWORD CHANGED", "LAST LOGIN");
+  for (const auto& a : admins) {
+    out += line(a.name, a.created, a.password_changed.empty() ? "never" : a.password_changed,
+                a.last_login.empty() ? "none recorded" : a.last_login);
+  }
+  if (more) out += fmt::format("(only the first {} admins, by name)\n", admins.size());
+  return out;
 }
 
 pg::db_result<bool> any_admin_exists(pg::connection& db) {

@@ -5,8 +5,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api-daemon/pg.hpp"
+#include "common/result.hpp"
 
 namespace smsbridge::api {
 
@@ -17,6 +19,26 @@ struct admin_record {
 
 // 1 to 64 of A-Z a-z 0-9 _ . @ -
 bool is_valid_admin_name(std::string_view name);
+
+// The rule for a password an operator gives `admin add` or `admin passwd`: 12 to 256 characters
+// (UTF-8 code points) and not the examples' CHANGE-ME, in any case. Fails with a sentence that
+// never repeats the password. Pure.
+fallible<void> check_admin_password(std::string_view password);
+
+// What `admin list` shows of one admin; no secret. Times are UTC, "YYYY-MM-DDTHH:MM:SSZ".
+struct admin_summary {
+  std::string name;
+  std::string created;
+  std::string password_changed;  // empty: never changed since it was created
+  std::string last_login;        // empty: no successful login within the login trail's retention
+};
+
+// At most `max` admins, by name. Fails with the database's error.
+pg::db_result<std::vector<admin_summary>> list_admins(pg::connection& db, std::size_t max);
+
+// `admin list`'s table, one admin a line under a header; a sentence instead when there is none,
+// and a closing note when `more` (the list was cut at its bound). Pure.
+std::string render_admin_list(const std::vector<admin_summary>& admins, bool more);
 
 pg::db_result<bool> any_admin_exists(pg::connection& db);
 pg::db_result<std::optional<admin_record>> find_admin(pg::connection& db, std::string_view name);

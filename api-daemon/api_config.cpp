@@ -196,9 +196,15 @@ std::string usage() {
   std::string out =
       "usage: sms-bridge-api [OPTIONS]                    serve (migrates the database first)\n"
       "       sms-bridge-api [OPTIONS] migrate            apply the database migrations and exit\n"
-      "       sms-bridge-api [OPTIONS] admin add NAME     create an admin; the password is read from stdin\n"
+      "       sms-bridge-api [OPTIONS] admin list         list the admins: name, created, password changed, last login\n"
+      "       sms-bridge-api [OPTIONS] admin add NAME     create an admin (the password is read from stdin)\n"
       "       sms-bridge-api [OPTIONS] admin passwd NAME  change an admin's password (read from stdin)\n"
       "       sms-bridge-api [OPTIONS] admin remove NAME  delete an admin\n"
+      "       sms-bridge-api --help | --version\n"
+      "\n"
+      "admin add and admin passwd read the password as the first line of stdin; on a terminal they\n"
+      "ask for it twice without echoing it. A password has 12 to 256 characters and is not CHANGE-ME.\n"
+      "Every command migrates the database first.\n"
       "\n"
       "Every option can also be given as an environment variable; the option wins; an empty variable\n"
       "counts as unset.\n"
@@ -214,18 +220,39 @@ std::string usage() {
          "  (environment only) $SMS_BRIDGE_ADMIN_PASSWORD_FILE, $SMS_BRIDGE_DATABASE_PASSWORD_FILE,\n"
          "      $SMS_BRIDGE_HMAC_SECRET_FILE, $SMS_BRIDGE_SMS_API_KEY_FILE\n"
          "      read that secret from a file instead (compose secrets: /run/secrets/NAME); one trailing\n"
-         "      newline is dropped. Setting both NAME and NAME_FILE is an error.\n"
+         "      newline is dropped. Setting both NAME and NAME_FILE is an error; --admin-password wins\n"
+         "      over both.\n"
          "  The daemon refuses to start (exit 2, naming the variable) on a CHANGE-ME value, a password\n"
          "  shorter than 12 characters or an SMS secret shorter than 16.\n";
   out += "  -h, --help\n      this text\n"
-         "\nexit codes: 0 stopped by a signal or command done; 1 cannot run (database, socket);\n"
-         "            2 usage or configuration error.\n";
+         "  --version\n      print the version and the git revision it was built from\n"
+         "\nsignals: SIGTERM/SIGINT stop it. SIGHUP reads --settings-file again (a broken file is a\n"
+         "         warning; the requests that need it fail until it is fixed) and reopens the log file\n"
+         "         under --log-dir; the other settings need a restart.\n"
+         "\nexit codes: 0 stopped by a signal, or the command done;\n"
+         "            1 cannot run or the command failed (database, socket, no such admin, admin exists);\n"
+         "            2 usage or configuration error (a bad setting, name or password).\n";
   return out;
 }
+
+namespace {
+// -h, --help or --version anywhere an option may stand (not as the value of the option before it).
+void find_help_or_version(const std::vector<std::string>& args, command_line& cl) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") cl.help = true;
+    else if (a == "--version") cl.version = true;
+    else if (a.rfind("--", 0) == 0 && a.find('=') == std::string::npos) ++i;  // skips the option's value
+    if (cl.help || cl.version) return;
+  }
+}
+}  // namespace
 
 fallible<command_line> parse_command_line(const std::map<std::string, std::string>& environment,
                                           const std::vector<std::string>& args) {
   command_line cl;
+  find_help_or_version(args, cl);
+  if (cl.help || cl.version) return cl;
   // An empty variable means "not set" (an env file's `NAME=` line keeps the default).
   for (const auto& s : settings()) {
     if (auto it = environment.find(s.doc.variable); it != environment.end() && !it->second.empty()) {
@@ -250,10 +277,6 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
   bool command_seen = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      cl.help = true;
-      return cl;
-    }
     if (a.rfind("--", 0) == 0) {
       std::string flag = a, value;
       const auto eq = a.find('=');
@@ -270,6 +293,8 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
         if (flag == s.doc.flag) found = &s;
       if (!found) return fail(fmt::format("unknown option '{}'; see --help.", flag));
       if (auto r = found->apply(cl.config, flag, value); !r) return r.error();
+      // The flag wins over the variable, also over a password file named by one.
+      if (flag == "--admin-password") cl.config.secret_files.erase("SMS_BRIDGE_ADMIN_PASSWORD");
       continue;
     }
     if (!command_seen) {
@@ -285,9 +310,10 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
     return fail(fmt::format("unexpected argument '{}'; see --help.", a));
   }
   if (cl.command == "admin") {
-    if (cl.operands.size() != 2 || (cl.operands[0] != "add" && cl.operands[0] != "passwd" && cl.operands[0] != "remove")) {
-      return fail("admin needs add, passwd or remove, and a NAME; see --help.");
-    }
+    const bool list = cl.operands.size() == 1 && cl.operands[0] == "list";
+    const bool named = cl.operands.size() == 2 &&
+                       (cl.operands[0] == "add" || cl.operands[0] == "passwd" || cl.operands[0] == "remove");
+    if (!list && !named) return fail("admin needs list, or add, passwd or remove and a NAME; see --help.");
   }
   if (cl.config.port_min_duration_seconds > cl.config.port_max_duration_seconds) {
     return fail("SMS_BRIDGE_PORT_MIN_DURATION_SECONDS is greater than SMS_BRIDGE_PORT_MAX_DURATION_SECONDS.");
@@ -313,6 +339,8 @@ fallible<std::string> read_secret_file(const std::string& variable, const std::s
   return value;
 }
 
+}  // namespace
+
 bool is_example_value(std::string_view v) {
   constexpr std::string_view marker = "change-me";
   if (v.size() < marker.size()) return false;
@@ -324,7 +352,6 @@ bool is_example_value(std::string_view v) {
   }
   return false;
 }
-}  // namespace
 
 fallible<void> check_secrets(const api_config& config, const std::map<std::string, std::string>& environment) {
   struct secret {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -13,6 +14,7 @@ namespace smsbridge::api {
 struct listen_address {
   std::string host;  // numeric IPv4 or IPv6
   std::uint16_t port = 0;
+  bool operator==(const listen_address&) const = default;
 };
 
 struct api_config {
@@ -45,6 +47,7 @@ struct api_config {
   // NAME_FILE variables (compose/Kubernetes secrets): secret variable -> the file holding its value.
   std::map<std::string, std::string> secret_files;
   std::string backend_ca_file;  // extra CA certificates for the backend's TLS (besides the system's)
+  bool operator==(const api_config&) const = default;  // tests: what a setting changed
 };
 
 // Reads each NAME_FILE (one value, a trailing newline dropped), then KEY=VALUE lines
@@ -58,6 +61,9 @@ fallible<void> load_secrets(api_config& config, const std::map<std::string, std:
 // PGPASSWORD or the URL's), SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY. Pure.
 fallible<void> check_secrets(const api_config& config, const std::map<std::string, std::string>& environment);
 
+// Whether a value still holds the examples' placeholder CHANGE-ME, in any case, anywhere in it. Pure.
+bool is_example_value(std::string_view value);
+
 // One setting: its flag (--database-url) and variable (SMS_BRIDGE_DATABASE_URL) and what it means.
 struct setting_doc {
   const char* flag;
@@ -69,13 +75,16 @@ const std::vector<setting_doc>& setting_docs();
 
 struct command_line {
   std::string command = "serve";      // serve | migrate | admin
-  std::vector<std::string> operands;  // admin: {add|passwd|remove, NAME}
-  bool help = false;
+  std::vector<std::string> operands;  // admin: {list} or {add|passwd|remove, NAME}
+  bool help = false;     // -h/--help: print usage() and exit 0
+  bool version = false;  // --version: print the version and exit 0
   api_config config;
 };
 
 // Builds the configuration from the environment, then flags (a flag wins over its variable).
-// Fails with one sentence naming the setting and what is wrong.
+// Fails with one sentence naming the setting and what is wrong. -h, --help and --version win over
+// everything else: with one of them the environment and the other arguments are not read, so the
+// help and the version show even when a setting is bad.
 fallible<command_line> parse_command_line(const std::map<std::string, std::string>& environment,
                                           const std::vector<std::string>& args);
 

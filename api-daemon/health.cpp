@@ -101,6 +101,7 @@ handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_st
     r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     r.keep_alive(request.keep_alive());
     r.body() = stats.render();
+    if (health.helper_up()) r.body() += helper_metrics_text(health.helper_status());
     r.prepare_payload();
     co_return r;
   };

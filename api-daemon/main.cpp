@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 
+#include "api-daemon/admin_cli.hpp"
 #include "api-daemon/admins.hpp"
 #include "api-daemon/api_config.hpp"
 #include "api-daemon/database.hpp"
@@ -36,6 +38,8 @@
 #include "api-daemon/retention.hpp"
 #include "api-daemon/routes.hpp"
 #include "api-daemon/supervise.hpp"
+#include "api-daemon/terminal.hpp"
+#include "common/build_info.hpp"
 #include "common/log.hpp"
 #include "common/sd_notify.hpp"
 #include "common/service_state.hpp"
@@ -50,30 +54,34 @@ namespace log = smsbridge::log;  // not at file scope, where <cmath>'s ::log liv
 
 // Every line goes to stderr (the journal, with its priority, under systemd) and, once the log
 // directory is known, also to LOG_DIR/sms-bridge-api.log, which the logs endpoints serve.
-std::shared_ptr<spdlog::logger> file_logger;
+// Atomic: SIGHUP replaces it while database threads may be logging.
+std::atomic<std::shared_ptr<spdlog::logger>> file_logger;
 
 void install_log_sink() {
   auto to_stderr = log::stderr_sink("sms-bridge-api");
   log::set_sink([to_stderr](log::level l, std::string_view sentence) {
     to_stderr(l, sentence);
-    if (!file_logger) return;
+    const auto file_log = file_logger.load();
+    if (!file_log) return;
     using log::level;
-    file_logger->log(l == level::error ? spdlog::level::err : l == level::warning ? spdlog::level::warn
-                     : l == level::debug ? spdlog::level::debug : spdlog::level::info,
-                     "{}", sentence);
-    file_logger->flush();
+    file_log->log(l == level::error ? spdlog::level::err : l == level::warning ? spdlog::level::warn
+                  : l == level::debug ? spdlog::level::debug : spdlog::level::info,
+                  "{}", sentence);
+    file_log->flush();
   });
 }
 
-// The rotating log file under LOG_DIR (created if missing). Fails with a sentence.
+// The rotating log file under LOG_DIR (created if missing), opened anew: at start, and on SIGHUP
+// after logrotate moved the old one away. Fails with a sentence, keeping the file it had.
 smsbridge::fallible<void> open_log_file(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return smsbridge::fail(fmt::format("cannot create the log directory {}: {}; set SMS_BRIDGE_LOG_DIR.", dir, std::strerror(errno)));
   }
   try {
     auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(dir + "/sms-bridge-api.log", 10u << 20, 5);
-    file_logger = std::make_shared<spdlog::logger>("sms-bridge-api", sink);
-    file_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    auto opened = std::make_shared<spdlog::logger>("sms-bridge-api", sink);
+    opened->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    file_logger.store(std::move(opened));
   } catch (const spdlog::spdlog_ex& e) {
     return smsbridge::fail(fmt::format("cannot write logs under {}: {}; set SMS_BRIDGE_LOG_DIR.", dir, e.what()));
   }
@@ -90,6 +98,27 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
+// SIGHUP: the settings file is read again now and the log file reopened; each failure is a
+// warning and the daemon goes on (SMS_BRIDGE_* settings from the environment need a restart).
+void reload(const api::api_config& config, api::settings_source& settings) {
+  if (auto r = open_log_file(config.log_dir); !r) log::warning("reload: {}", r.error().message);
+  if (auto r = settings.reload(); !r) {
+    log::warning("reload: {}; requests that need the settings file fail until it is fixed.", r.error().message);
+    return;
+  }
+  log::notice("reloaded {} and reopened the log file", settings.path());
+}
+
+// Runs `fn` on every delivery of the set's signals, on the I/O thread.
+template <class Fn>
+void on_each_signal(asio::signal_set& signals, Fn fn) {
+  signals.async_wait([&signals, fn](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    fn();
+    on_each_signal(signals, fn);
+  });
+}
+
 smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const api::listen_address& where, const char* name) {
   boost::system::error_code ec;
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(where.host), where.port);
@@ -100,48 +129,6 @@ smsbridge::fallible<asio::ip::tcp::acceptor> bind(asio::io_context& io, const ap
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return smsbridge::fail(fmt::format("cannot listen on {}:{} ({}): {}.", where.host, where.port, name, ec.message()));
   return acceptor;
-}
-
-// `admin add|passwd|remove NAME`; the password is the first line of stdin.
-int admin_command(api::database& db, const std::string& action, const std::string& name) {
-  if (!api::is_valid_admin_name(name)) {
-    log::error("an admin name is 1 to 64 of A-Z, a-z, 0-9, '_', '.', '@' and '-'.");
-    return 2;
-  }
-  if (action == "remove") {
-    auto remove = [&](api::pg::connection& c) { return api::remove_admin(c, name); };
-    auto removed = db.call_now(remove);
-    if (!removed) return log::error("{}", removed.error().message), 1;
-    if (!*removed) return log::error("there is no admin named '{}'.", name), 1;
-    std::printf("admin '%s' removed\n", name.c_str());
-    return 0;
-  }
-  std::string password;
-  std::getline(std::cin, password);
-  if (password.size() < 8 || password.size() > 256) {
-    log::error("the password (the first line of stdin) must be 8 to 256 characters.");
-    return 2;
-  }
-  auto hash = api::hash_password(password);
-  if (!hash) return log::error("{}", hash.error().message), 1;
-  if (action == "add") {
-    auto add = [&](api::pg::connection& c) { return api::add_admin(c, name, *hash); };
-    auto added = db.call_now(add);
-    if (!added && added.error().kind == api::pg::error_kind::unique_violation) {
-      return log::error("an admin named '{}' already exists; use admin passwd.", name), 1;
-    }
-    if (!added) return log::error("{}", added.error().message), 1;
-    std::printf("admin '%s' added\n", name.c_str());
-    return 0;
-  }
-  auto change = [&](api::pg::connection& c) { return api::set_admin_password(c, name, *hash); };
-  auto changed = db.call_now(change);
-  if (!changed) return log::error("{}", changed.error().message), 1;
-  if (!*changed) return log::error("there is no admin named '{}'.", name), 1;
-  auto audit = [&](api::pg::connection& c) { return api::record_auth_event(c, name, "cli", "cli", "changed"); };
-  (void)db.call_now(audit);
-  std::printf("password of admin '%s' changed\n", name.c_str());
-  return 0;
 }
 
 // The first admin from SMS_BRIDGE_ADMIN_USERNAME/PASSWORD, only while no admin exists.
@@ -175,6 +162,10 @@ int main(int argc, char** argv) {
     std::fputs(api::usage().c_str(), stdout);
     return 0;
   }
+  if (cl->version) {
+    std::fputs(smsbridge::version_text("sms-bridge-api").c_str(), stdout);
+    return 0;
+  }
   if (auto r = api::init_crypto(); !r) return log::error("{}", r.error().message), 1;
   if (auto r = api::load_secrets(cl->config, environment()); !r) return log::error("{}", r.error().message), 2;
   const api::api_config& config = cl->config;
@@ -192,7 +183,7 @@ int main(int argc, char** argv) {
     std::printf("%zu migration(s) applied; the schema is up to date.\n", applied->size());
     return 0;
   }
-  if (cl->command == "admin") return admin_command(db, cl->operands[0], cl->operands[1]);
+  if (cl->command == "admin") return api::run_admin_command(db, cl->operands, api::read_new_password);
   if (auto r = open_log_file(config.log_dir); !r) return log::error("{}", r.error().message), 1;
   if (auto r = bootstrap_admin(db, config); !r) {
     log::error("cannot create the first admin: {}", r.error().message);
@@ -254,6 +245,12 @@ int main(int argc, char** argv) {
   signals.async_wait([&](const boost::system::error_code&, int) {
     manager.stopping();
     io.stop();
+  });
+  asio::signal_set reload_signal(io, SIGHUP);
+  on_each_signal(reload_signal, [&] {
+    manager.reloading();
+    reload(config, settings);
+    manager.reloaded();
   });
   std::signal(SIGPIPE, SIG_IGN);
   log::info("listening on {}:{} (public) and {}:{} (metrics)", config.listen.host,

@@ -2,11 +2,17 @@
 // (routes from the route table, services from the configuration).
 #include "api-daemon/metrics.hpp"
 
+#include "common/build_info.hpp"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -49,22 +55,26 @@ metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Help("Helper events not yet recorded in the audit trail.")
                         .Register(*registry_)
                         .Add({});
-  resident_memory_ = &prometheus::BuildGauge()
-                          .Name("sms_bridge_process_resident_memory_bytes")
-                          .Help("Resident memory of sms-bridge-api.")
-                          .Register(*registry_)
-                          .Add({});
-  cpu_seconds_ = &prometheus::BuildCounter()
-                      .Name("sms_bridge_process_cpu_seconds_total")
-                      .Help("User and system CPU time of sms-bridge-api.")
-                      .Register(*registry_)
-                      .Add({});
   const auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
   };
   const auto gauge = [&](const char* name, const char* help) {
     return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
   };
+  resident_memory_ = gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  virtual_memory_ = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  cpu_seconds_ = &counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.")->Add({});
+  start_time_ = gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
+  open_fds_ = gauge("process_open_fds", "Number of open file descriptors.");
+  max_fds_ = gauge("process_max_fds", "Maximum number of open file descriptors.");
+  // Read when the metrics are built, at start-up: close enough to exec for a restart detector.
+  start_time_->Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  prometheus::BuildGauge()
+      .Name("sms_bridge_build_info")
+      .Help("Always 1; the labels say which build of sms-bridge-api this is.")
+      .Register(*registry_)
+      .Add({{"version", std::string(smsbridge::build_version())}, {"revision", std::string(smsbridge::build_revision())}})
+      .Set(1);
   onboarding_ = counter("sms_bridge_onboarding_total", "Registrations, by outcome.");
   sms_received_ = counter("sms_bridge_sms_received_total", "SMS received from the gateway, by outcome.");
   pin_collected_ = counter("sms_bridge_pin_collected_total", "PIN setups, by outcome.");
@@ -76,6 +86,42 @@ metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 metrics::~metrics() = default;
+
+std::string helper_metrics_text(const firewall::v1::StatusResult& status) {
+  std::string out;
+  const auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP sms_bridge_firewall_helper_{} {}\n# TYPE sms_bridge_firewall_helper_{} {}\n",
+                   name, help, name, type);
+  };
+  const auto counter = [&](std::string_view name, std::uint64_t value, std::string_view help) {
+    family(fmt::format("{}_total", name), "counter", help);
+    fmt::format_to(std::back_inserter(out), "sms_bridge_firewall_helper_{}_total {}\n", name, value);
+  };
+  const auto& c = status.counters();
+  counter("opens", c.opens(), "Doors the firewall helper opened since it started.");
+  counter("closes", c.closes(), "Doors closed by a request or at shutdown since the helper started.");
+  counter("expiries", c.expiries(), "Doors closed at their deadline since the helper started.");
+  counter("refusals", c.refusals(), "Requests the helper refused since it started.");
+  counter("drift_repairs", c.drift_repairs(), "Times the helper repaired its table after another process changed it.");
+  counter("nft_failures", c.nft_failures(), "nftables batches the kernel refused since the helper started.");
+  counter("connections", c.connections(), "Client connections to the helper's socket since it started.");
+  counter("connections_refused", c.connections_refused(), "Client connections refused (not allowed, or too many clients).");
+  counter("bad_frames", c.bad_frames(), "Malformed frames received on the helper's socket.");
+  family("start_time_seconds", "gauge", "Start time of the firewall helper since unix epoch in seconds.");
+  fmt::format_to(std::back_inserter(out), "sms_bridge_firewall_helper_start_time_seconds {}\n", status.started_at().seconds());
+  const auto& h = status.nft_batch_seconds();
+  family("nft_batch_seconds", "histogram", "Time each batch handed to libnftables took (changes and listings).");
+  for (int i = 0; i < h.upper_bounds_size() && i < h.counts_size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "sms_bridge_firewall_helper_nft_batch_seconds_bucket{{le=\"{}\"}} {}\n", h.upper_bounds(i),
+                   h.counts(i));
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "sms_bridge_firewall_helper_nft_batch_seconds_bucket{{le=\"+Inf\"}} {}\n"
+                 "sms_bridge_firewall_helper_nft_batch_seconds_sum {}\n"
+                 "sms_bridge_firewall_helper_nft_batch_seconds_count {}\n",
+                 h.count(), h.sum(), h.count());
+  return out;
+}
 
 void metrics::onboarding(std::string_view status) { onboarding_->Add({{"status", std::string(status)}}).Increment(); }
 void metrics::sms_received(std::string_view status) { sms_received_->Add({{"status", std::string(status)}}).Increment(); }
@@ -115,7 +161,20 @@ std::string metrics::render() {
   // Resident memory from /proc/self/statm (pages), CPU from getrusage.
   std::ifstream statm("/proc/self/statm");
   long pages_total = 0, pages_resident = 0;
-  if (statm >> pages_total >> pages_resident) resident_memory_->Set(static_cast<double>(pages_resident * ::sysconf(_SC_PAGESIZE)));
+  if (statm >> pages_total >> pages_resident) {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    resident_memory_->Set(static_cast<double>(pages_resident * page));
+    virtual_memory_->Set(static_cast<double>(pages_total * page));
+  }
+  std::error_code ec;
+  std::size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    ++fds;
+  }
+  if (!ec) open_fds_->Set(static_cast<double>(fds > 0 ? fds - 1 : 0));  // not counting the directory's own descriptor
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) max_fds_->Set(static_cast<double>(files.rlim_cur));
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) == 0) {
     const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +

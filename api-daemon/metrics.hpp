@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "firewall.pb.h"
+
 namespace prometheus {
 class Registry;
 class Gauge;
@@ -16,6 +18,11 @@ class Histogram;
 }  // namespace prometheus
 
 namespace smsbridge::api {
+
+// The helper's own figures from its Status (counters since it started, its start time and the
+// latency of its nft batches) as Prometheus text, named sms_bridge_firewall_helper_*: the helper
+// serves no HTTP, so the api-daemon exports them for it.
+std::string helper_metrics_text(const firewall::v1::StatusResult& status);
 
 class metrics {
  public:
@@ -41,7 +48,8 @@ class metrics {
   void rate_limited();
   void set_sms_gauges(double outbox_pending, double active_codes, double blacklist_size);
 
-  // The text exposition format (version 0.0.4), with process memory and CPU read now.
+  // The text exposition format (version 0.0.4), with the process figures (memory, CPU, open and
+  // allowed descriptors) read now.
   std::string render();
 
  private:
@@ -53,8 +61,13 @@ class metrics {
   prometheus::Gauge* helper_up_;
   prometheus::Gauge* database_up_;
   prometheus::Gauge* audit_backlog_;
+  // Prometheus' standard process metrics (the names every client library exports).
   prometheus::Gauge* resident_memory_;
+  prometheus::Gauge* virtual_memory_;
   prometheus::Counter* cpu_seconds_;
+  prometheus::Gauge* start_time_;
+  prometheus::Gauge* open_fds_;
+  prometheus::Gauge* max_fds_;
   prometheus::Family<prometheus::Counter>* onboarding_;
   prometheus::Family<prometheus::Counter>* sms_received_;
   prometheus::Family<prometheus::Counter>* pin_collected_;

@@ -3,6 +3,7 @@
 #include "api-daemon/audit_queries.hpp"
 #include "api-daemon/doors.hpp"
 #include "api-daemon/log_endpoints.hpp"
+#include "api-daemon/openapi.hpp"
 #include "api-daemon/port_config.hpp"
 #include "api-daemon/prometheus_export.hpp"
 #include "api-daemon/sms_admin.hpp"
@@ -15,6 +16,7 @@ router public_routes(route_parts& p) {
   r.add(http::verb::get, "/health", health_endpoint(p.health));
   p.gate.add_routes(r);
   add_web_ui_routes(r);
+  add_openapi_route(r);
   if (p.config.monitoring_enabled) {
     add_door_routes(r, p.monitoring);
     add_port_config_routes(r, p.monitoring);

@@ -23,8 +23,9 @@ struct route_parts {
   monitoring_context& monitoring;
 };
 
-// /health, the admin login and UI, the monitoring endpoints (MONITORING_ENABLED), and the SMS
-// API (only when both SMS secrets are set).
+// /health, the admin login and UI, /admin/openapi.json, the monitoring endpoints
+// (MONITORING_ENABLED), and the SMS API (only when both SMS secrets are set). docs/openapi.yaml
+// documents every route of both tables (tests/api-daemon/openapi_test.cpp holds it to that).
 router public_routes(route_parts& parts);
 
 // /health and /metrics.

@@ -27,6 +27,14 @@ fallible<monitoring_ports> settings_source::ports() {
   return through(ports_.value, ports_.read_at, [&] { return load_monitoring_ports(path_); });
 }
 
+fallible<void> settings_source::reload() {
+  sms_.value.reset();
+  ports_.value.reset();
+  if (auto r = sms(); !r) return r.error();
+  if (auto r = ports(); !r) return r.error();
+  return {};
+}
+
 fallible<void> settings_source::write_sms(const boost::json::object& settings_section) {
   auto written = update_settings_file(path_, settings_section);
   sms_.value.reset();

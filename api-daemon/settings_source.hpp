@@ -27,6 +27,10 @@ class settings_source {
   fallible<void> write_sms(const boost::json::object& settings_section);
   fallible<void> write_ports(const monitoring_ports& ports);
 
+  // SIGHUP: forgets what it has cached and reads the file now, so a broken hand edit is reported
+  // at once instead of by the next request that needs it. Fails with the parser's sentence.
+  fallible<void> reload();
+
   const std::string& path() const { return path_; }
 
  private:

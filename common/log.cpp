@@ -1,8 +1,12 @@
 // The levelled log: the process-wide sink and the default stderr/journal sink.
 #include "common/log.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <cerrno>
 #include <cstdio>
@@ -89,6 +93,71 @@ sink set_sink(sink s) {
 void set_threshold(level threshold) {
   std::lock_guard lock(sink_mutex());
   current_threshold() = threshold;
+}
+
+std::string journal_entry(level l, std::string_view message_id, const std::vector<field>& fields, std::string_view sentence,
+                          std::string_view identifier) {
+  std::string out;
+  const auto add = [&out](std::string_view name, std::string_view value) {
+    out.append(name);
+    if (value.find('\n') == std::string_view::npos) {
+      out.push_back('=');
+      out.append(value);
+    } else {
+      // NAME, newline, the length as 64-bit little endian, the bytes, newline.
+      out.push_back('\n');
+      std::uint64_t n = value.size();
+      for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+      out.append(value);
+    }
+    out.push_back('\n');
+  };
+  add("MESSAGE", sentence);
+  add("PRIORITY", std::to_string(static_cast<int>(l)));
+  add("SYSLOG_IDENTIFIER", identifier);
+  add("MESSAGE_ID", message_id);
+  for (const auto& f : fields) add(f.name, f.value);
+  return out;
+}
+
+namespace {
+struct journal_target {
+  int fd = -1;
+  sockaddr_un address{};
+  std::string identifier;
+};
+journal_target& journal() {
+  static journal_target j;
+  return j;
+}
+}  // namespace
+
+void send_events_to_journal(std::string identifier, std::string socket_path) {
+  if (!stderr_is_journal() || socket_path.size() >= sizeof(sockaddr_un::sun_path)) return;
+  std::lock_guard lock(sink_mutex());
+  journal_target& j = journal();
+  if (j.fd >= 0) return;
+  j.fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  j.address.sun_family = AF_UNIX;
+  std::memcpy(j.address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  j.identifier = std::move(identifier);
+}
+
+void event(level l, std::string_view message_id, const std::vector<field>& fields, std::string_view sentence) {
+  {
+    std::lock_guard lock(sink_mutex());
+    if (static_cast<int>(l) > static_cast<int>(current_threshold())) return;
+    const journal_target& j = journal();
+    if (j.fd >= 0) {
+      const std::string entry = journal_entry(l, message_id, fields, sentence, j.identifier);
+      // One datagram, or the plain line below (an entry too large for a datagram, journald gone).
+      if (::sendto(j.fd, entry.data(), entry.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&j.address),
+                   sizeof j.address) == static_cast<ssize_t>(entry.size())) {
+        return;
+      }
+    }
+  }
+  write(l, sentence);
 }
 
 void write(level l, std::string_view sentence) {

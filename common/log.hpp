@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -68,6 +69,28 @@ template <class... A>
 void info(fmt::format_string<A...> f, A&&... a) { write(level::info, fmt::format(f, std::forward<A>(a)...)); }
 template <class... A>
 void debug(fmt::format_string<A...> f, A&&... a) { write(level::debug, fmt::format(f, std::forward<A>(a)...)); }
+
+// Structured events: the few lines operators search for (a door opened, closed, expired...).
+// A field name is what journald accepts: [A-Z0-9_], not starting with '_'.
+struct field {
+  std::string_view name;
+  std::string value;
+};
+
+// The native journal protocol's datagram for one entry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER,
+// MESSAGE_ID and the fields, each "NAME=value\n", or in the length-prefixed form when the value
+// holds a newline. Pure.
+std::string journal_entry(level l, std::string_view message_id, const std::vector<field>& fields, std::string_view sentence,
+                          std::string_view identifier);
+
+// Sends events natively to journald (the socket below) from now on, when stderr is the journal;
+// otherwise events stay plain lines. Called once by a daemon's main; tests never call it.
+void send_events_to_journal(std::string identifier, std::string socket_path = "/run/systemd/journal/socket");
+
+// Logs an event: as a datagram to journald (so `journalctl MESSAGE_ID=ID` and
+// `journalctl SMS_BRIDGE_SERVICE=metrics` find it) when send_events_to_journal() is on and the
+// send works, else as the usual line through the sink. The threshold applies either way.
+void event(level l, std::string_view message_id, const std::vector<field>& fields, std::string_view sentence);
 
 // Installs a sink for the lifetime of this object and restores the previous one after (tests).
 class scoped_sink {

@@ -80,7 +80,7 @@ for _ in $(seq 100); do [ -S "$work/firewall.sock" ] && break; sleep 0.1; done
 [ -S "$work/firewall.sock" ] || { echo "run-local: the firewall helper did not start" >&2; exit 1; }
 
 # The admin: SMS_BRIDGE_ADMIN_PASSWORD if set, otherwise a random one.
-admin_password=${SMS_BRIDGE_ADMIN_PASSWORD:-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')}
+admin_password=${SMS_BRIDGE_ADMIN_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}  # 24 characters less any /+: well over the 12 admin add needs
 unset SMS_BRIDGE_ADMIN_USERNAME SMS_BRIDGE_ADMIN_PASSWORD  # the admin is made below, not by the daemon
 export SMS_BRIDGE_DATABASE_URL="$database_url"
 build/api-daemon/sms-bridge-api migrate >/dev/null

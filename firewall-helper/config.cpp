@@ -274,6 +274,19 @@ std::optional<std::string> source_refusal(const helper_config& c, const cidr& so
                      source.to_string(), v4 ? "IPv4" : "IPv6", floor, v4 ? "v4" : "v6");
 }
 
+std::optional<std::string> reload_refusal(const helper_config& running, const helper_config& next) {
+  const auto changed = [](const char* key) {
+    return fmt::format("config key '{}' changed, and only a restart can apply that; the running config is kept.", key);
+  };
+  if (next.socket_path != running.socket_path) return changed("socket");
+  if (next.socket_mode != running.socket_mode) return changed("socket_mode");
+  if (next.state_file != running.state_file) return changed("state_file");
+  if (next.table != running.table) return changed("table");
+  if (next.ct_mark_bit != running.ct_mark_bit) return changed("ct_mark_bit");
+  if (next.docker_user_chain != running.docker_user_chain) return changed("docker_user_chain");
+  return std::nullopt;
+}
+
 config_result<helper_config> load_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(fmt::format("cannot read config file {}: it does not exist or is not readable.", path));

@@ -73,6 +73,11 @@ config_result<helper_config> load_config(const std::string& path);
 // allow_any_source not set), as a sentence for the admin; nullopt if it may.
 std::optional<std::string> source_refusal(const helper_config& c, const cidr& source);
 
+// Why a running helper cannot take `next` in place of `running` when it reloads (SIGHUP): a key
+// only a restart can change, because the socket, the state file, the table and its conntrack mark
+// are already in use. A sentence naming the key; nullopt if `next` can be applied in place.
+std::optional<std::string> reload_refusal(const helper_config& running, const helper_config& next);
+
 // True for names usable as a service or table name: [a-z][a-z0-9_-]{0,31} ('-' not in tables).
 bool is_valid_service_name(std::string_view name);
 bool is_valid_table_name(std::string_view name);

@@ -2,6 +2,8 @@
 // config before a batch is rendered from typed values; state and kernel change together.
 #include "firewall-helper/firewall_service.hpp"
 
+#include "firewall-helper/door_log.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,13 +144,13 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   // Kernel first, then the state: a crash in between leaves an element the state does not know,
   // which start-up removes (fail-closed), never a recorded door the kernel lacks.
   const std::string batch = render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000));
-  auto added = deps_.nft.run(batch);
+  auto added = run_nft(batch);
   if (!added) {
     // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
     // repair it and try once more.
     log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error());
     reconcile();
-    added = deps_.nft.run(batch);
+    added = run_nft(batch);
   }
   if (!added) {
     ++counters_.nft_failures;
@@ -165,8 +167,9 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   ++counters_.opens;
-  log::notice("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
-              TimeUtil::ToString(record.expires_at()), g.opened_by);
+  log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, ""),
+             fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
+                         TimeUtil::ToString(record.expires_at()), g.opened_by));
   *response.mutable_open()->mutable_grant() = record;
   insert_live(std::move(g));
   maybe_compact();
@@ -246,6 +249,7 @@ answer firewall_service::answer_status(const v1::Request&, const peer_identity&,
   c->set_bad_frames(counters_.bad_frames);
   status->set_config_digest(config_.digest);
   status->set_host_address(deps_.probe.default_route_address());
+  nft_latency_.fill(*status->mutable_nft_batch_seconds());
   for (auto& w : deps_.probe.warnings(config_)) status->add_warnings(std::move(w));
   status->set_started_fail_closed(started_fail_closed_);
   status->set_table(config_.table);
@@ -374,21 +378,21 @@ void firewall_service::record_events(std::vector<v1::Event> events) {
 }
 
 void firewall_service::remove_from_kernel(const live_grant& g) {
-  if (deps_.nft.run(render_delete_grant(config_.table, g.rule, true))) return;
+  if (run_nft(render_delete_grant(config_.table, g.rule, true))) return;
   // The element may already be gone (the kernel expired it); the map entry must still go.
-  if (deps_.nft.run(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
+  if (run_nft(render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port))) return;
   ++counters_.nft_failures;
   log::error("nft could not remove the door of '{}'; the reconciler will retry", g.service);
   reconcile_wanted_ = true;
 }
 
 answer firewall_service::close_grant(const std::string& service, v1::EventKind kind, std::string_view actor,
-                                     std::string_view reason, v1::Grant* closed) {
+                                     std::string_view reason, v1::Grant* closed, std::string_view detail) {
   const live_grant g = grants_.at(service);
   // State first, then the kernel: a crash in between leaves a kernel element without a state row,
   // which start-up removes; a closed door is never re-opened from the state file.
   const v1::Grant proto = g.to_proto();
-  const v1::Event event = make_event(kind, &proto, actor, reason, "", next_seq_);
+  const v1::Event event = make_event(kind, &proto, actor, reason, detail, next_seq_);
   state::JournalRecord record;
   record.mutable_closed()->set_service(service);
   record.mutable_closed()->set_grant_id(g.grant_id);
@@ -401,8 +405,9 @@ answer firewall_service::close_grant(const std::string& service, v1::EventKind k
   if (closed) *closed = proto;
   if (kind == v1::EXPIRED) ++counters_.expiries;
   else ++counters_.closes;
-  log::notice("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port, proto.source(),
-              v1::EventKind_Name(kind), actor, reason.empty() ? "" : ": ", reason);
+  log::event(log::level::notice, message_id_of(kind), door_fields(kind, proto, actor, reason),
+             fmt::format("closed door {} port {} for {} ({}, by {}{}{})", service, g.rule.external_port, proto.source(),
+                         v1::EventKind_Name(kind), actor, reason.empty() ? "" : ": ", reason));
   maybe_compact();
   return {};
 }
@@ -503,7 +508,7 @@ fallible<void> firewall_service::start() {
   // survived (a helper restart, not a reboot), the kernel's own remaining timeouts are the
   // authority: a door it no longer holds has expired, and none outlives its kernel timeout.
   kernel_view prior;
-  if (auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json)) {
+  if (auto listing = run_nft(render_list_table(config_.table), nft_output::json)) {
     if (auto parsed = parse_kernel_view(*listing)) prior = std::move(*parsed);
   }
   for (const auto& record : loaded.snapshot.grants()) {
@@ -511,7 +516,8 @@ fallible<void> firewall_service::start() {
     const auto in_kernel = prior.grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
     const bool kernel_dropped = prior.skeleton_intact && in_kernel == prior.grant_expires_ms.end();
     if (expires <= now || kernel_dropped) {
-      log::notice("the door of '{}' expired while the helper was not running", record.service());
+      log::event(log::level::notice, message_id_of(v1::EXPIRED_WHILE_DOWN), door_fields(v1::EXPIRED_WHILE_DOWN, record, "system", ""),
+                 fmt::format("the door of '{}' expired while the helper was not running", record.service()));
       events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
       continue;
     }
@@ -529,7 +535,8 @@ fallible<void> firewall_service::start() {
                                 allowed->external_port);
     }
     if (void_reason) {
-      log::notice("closed the recorded door of '{}' at start: {}", record.service(), *void_reason);
+      log::event(log::level::notice, message_id_of(v1::CLOSED), door_fields(v1::CLOSED, record, "system", *void_reason),
+                 fmt::format("closed the recorded door of '{}' at start: {}", record.service(), *void_reason));
       events.push_back(make_event(v1::CLOSED, &record, "system", "no longer allowed by the helper config", *void_reason, 0));
       continue;
     }
@@ -541,16 +548,16 @@ fallible<void> firewall_service::start() {
     if (in_kernel != prior.grant_expires_ms.end()) g->deadline_steady_ms = std::min(g->deadline_steady_ms, steady_now + in_kernel->second);
     insert_live(std::move(*g));
   }
-  if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+  if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {
     return fail(fmt::format("cannot install the nftables table 'inet {}': {}", config_.table, r.error()));
   }
   if (config_.docker_user_chain) {
-    auto listing = deps_.nft.run("list chain ip filter DOCKER-USER\n", nft_output::text);
+    auto listing = run_nft("list chain ip filter DOCKER-USER\n", nft_output::text);
     if (!listing) {
       log::warning("docker_user_chain is set but there is no 'ip filter DOCKER-USER' chain; "
                    "forwarded doors may be dropped by Docker's FORWARD policy.");
     } else if (listing->find(docker_rule_comment) == std::string::npos) {
-      if (auto r = deps_.nft.run(render_docker_user_accept(config_.ct_mark_bit)); !r) {
+      if (auto r = run_nft(render_docker_user_accept(config_.ct_mark_bit)); !r) {
         log::warning("cannot add our accept rule to DOCKER-USER: {}", r.error());
       }
     }
@@ -578,7 +585,7 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
     const v1::Grant proto = g.to_proto();
     events.push_back(make_event(v1::CLOSED, &proto, "system", "lost from the kernel (drift, on_drift = report)", std::string(why), 0));
   }
-  if (auto r = deps_.nft.run(render_table(config_, surviving_rules())); !r) {
+  if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {
     ++counters_.nft_failures;
     log::error("cannot rebuild the table 'inet {}': {}", config_.table, r.error());
     return;
@@ -593,6 +600,43 @@ void firewall_service::rebuild_table(std::string_view why, const std::vector<std
   record_events(std::move(events));
 }
 
+fallible<std::string> firewall_service::run_nft(std::string_view batch, nft_output output) {
+  // Measured on the real monotonic clock, not deps_.steady_ms: a figure for operators, never an
+  // input to a decision.
+  const auto started = std::chrono::steady_clock::now();
+  auto result = deps_.nft.run(batch, output);
+  nft_latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return result;
+}
+
+std::size_t firewall_service::revalidate_doors(bool skeleton_changed) {
+  // The same policy as an Open and as a restore at start-up, decided before anything is closed.
+  std::vector<std::pair<std::string, std::string>> refused;
+  for (const auto& [name, g] : grants_) {
+    const std::string source = g.rule.source.to_string();
+    auto allowed = validate_open(config_, grant_request{name, g.rule.external_port, source, std::nullopt});
+    if (!allowed) {
+      refused.emplace_back(name, allowed.error().message);
+    } else if (allowed->service->target != g.rule.target) {
+      refused.emplace_back(name, fmt::format("Service '{}' now forwards to {}, not {}.", name, allowed->service->target.to_string(),
+                                             g.rule.target.to_string()));
+    }
+  }
+  std::size_t closed = 0;
+  for (const auto& [name, why] : refused) {
+    if (close_grant(name, v1::CLOSED, "system", "no longer allowed by the reloaded helper config", nullptr, why)) ++closed;
+    log::notice("the reloaded config no longer allows the door of '{}': {}", name, why);
+  }
+  if (skeleton_changed) {
+    if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {
+      ++counters_.nft_failures;
+      reconcile_wanted_ = true;
+      log::error("cannot re-install the table 'inet {}' for the reloaded config: {}", config_.table, r.error());
+    }
+  }
+  return closed;
+}
+
 std::vector<held_grant> firewall_service::held_grants() const {
   const std::int64_t now = deps_.steady_ms();
   std::vector<held_grant> held;
@@ -602,7 +646,7 @@ std::vector<held_grant> firewall_service::held_grants() const {
 }
 
 void firewall_service::reconcile() {
-  auto listing = deps_.nft.run(render_list_table(config_.table), nft_output::json);
+  auto listing = run_nft(render_list_table(config_.table), nft_output::json);
   kernel_view view;
   if (listing) {
     auto parsed = parse_kernel_view(*listing);
@@ -623,7 +667,7 @@ void firewall_service::reconcile() {
   const std::int64_t now = deps_.steady_ms();
   std::vector<v1::Event> events;
   for (const auto& stray : plan.elements_to_delete) {
-    if (auto r = deps_.nft.run(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
+    if (auto r = run_nft(render_delete_element(config_.table, stray.source, stray.external_port)); !r) {
       log::error("reconcile: cannot delete {} . {}: {}", stray.source_text, stray.external_port, r.error());
       continue;
     }
@@ -637,7 +681,7 @@ void firewall_service::reconcile() {
     events.push_back(make_event(v1::DRIFT_REMOVED, &unknown, "system", "", detail, 0));
   }
   for (const auto& stray : plan.forwards_to_delete) {
-    if (deps_.nft.run(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
+    if (run_nft(render_delete_map_entry(config_.table, stray.family, stray.external_port))) {
       v1::Grant unknown;
       unknown.set_external_port(stray.external_port);
       unknown.set_target(stray.target);
@@ -654,7 +698,7 @@ void firewall_service::reconcile() {
     if (lost.wrong_forward) batch += render_delete_map_entry(config_.table, g.rule.target.address.family, g.rule.external_port);
     if (lost.element_present) batch += render_delete_grant(config_.table, g.rule, false);
     batch += render_add_grant(config_.table, g.rule, milliseconds(g.deadline_steady_ms - now));
-    if (auto r = deps_.nft.run(batch); !r) {
+    if (auto r = run_nft(batch); !r) {
       ++counters_.nft_failures;
       log::error("reconcile: cannot re-apply '{}': {}", lost.service, r.error());
       continue;

@@ -23,6 +23,7 @@
 #include "firewall-helper/conntrack.hpp"
 #include "firewall-helper/grant_policy.hpp"
 #include "firewall-helper/host_probe.hpp"
+#include "firewall-helper/latency_histogram.hpp"
 #include "firewall-helper/nft_context.hpp"
 #include "firewall-helper/reconciler.hpp"
 #include "firewall-helper/ruleset.hpp"
@@ -85,6 +86,13 @@ class firewall_service {
   // (keep), then writes a final snapshot.
   void shutdown();
 
+  // SIGHUP, after the caller replaced the config this service reads with a reloaded one that
+  // reload_refusal() accepted. Closes each live door the new config would not open, or whose
+  // service now forwards elsewhere (CLOSED events, actor "system", the reason in their detail),
+  // keeps the others with their deadlines, and re-installs the table when its skeleton (the
+  // masquerade targets) changed. Returns how many doors it closed.
+  std::size_t revalidate_doors(bool skeleton_changed);
+
   // True once after a kernel change failed, so the caller runs reconcile() soon.
   bool take_reconcile_request() { return std::exchange(reconcile_wanted_, false); }
 
@@ -133,7 +141,7 @@ class firewall_service {
   // Why a port is not free, or nullopt if it is.
   std::optional<std::string> port_unavailable(std::uint32_t port, std::string_view for_service);
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
-                     v1::Grant* closed = nullptr);
+                     v1::Grant* closed = nullptr, std::string_view detail = {});
   void remove_from_kernel(const live_grant& g);
   // Appends records durably; on failure logs one error naming `what` and refuses STATE_WRITE_FAILED.
   answer persist(const std::vector<state::JournalRecord>& records, std::string_view what);
@@ -150,6 +158,8 @@ class firewall_service {
   // `doors_to_close` (on_drift = report).
   void rebuild_table(std::string_view why, const std::vector<std::string>& doors_to_close);
   std::vector<held_grant> held_grants() const;
+  // Every batch goes through here, so Status can report how long libnftables takes.
+  fallible<std::string> run_nft(std::string_view batch, nft_output output = nft_output::text);
 
   const helper_config& config_;
   service_deps deps_;
@@ -162,6 +172,7 @@ class firewall_service {
     std::uint64_t opens = 0, closes = 0, expiries = 0, refusals = 0, drift_repairs = 0, nft_failures = 0,
                   connections = 0, connections_refused = 0, bad_frames = 0;
   } counters_;
+  latency_histogram nft_latency_;
   bool started_fail_closed_ = false;
   bool reconcile_wanted_ = false;
   std::int64_t started_at_ms_ = 0;

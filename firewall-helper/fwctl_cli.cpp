@@ -45,6 +45,7 @@ fallible<std::pair<std::map<std::string, std::string>, std::vector<std::string>>
 
 std::string fwctl_usage() {
   return "usage: sms-bridge-fwctl [--socket PATH] VERB ...\n"
+         "       sms-bridge-fwctl --help | --version\n"
          "\n"
          "Talks to sms-bridge-firewall-helper and prints its answer as JSON on stdout.\n"
          "\n"
@@ -62,6 +63,7 @@ std::string fwctl_usage() {
          "options:\n"
          "  --socket PATH   the helper's socket (default /run/sms-bridge/firewall.sock)\n"
          "  -h, --help      this text\n"
+         "  --version       print the version and the git revision it was built from\n"
          "\n"
          "exit codes: 0 ok; 1 the helper refused (its error code and message are printed);\n"
          "            2 usage or connection error.\n";
@@ -73,6 +75,10 @@ parse parse_fwctl_args(const std::vector<std::string>& args) {
   while (i < args.size() && args[i].rfind("-", 0) == 0) {
     if (args[i] == "-h" || args[i] == "--help") {
       cmd.help = true;
+      return cmd;
+    }
+    if (args[i] == "--version") {
+      cmd.version = true;
       return cmd;
     }
     if (args[i] == "--socket") {

@@ -14,7 +14,8 @@ inline constexpr const char* default_socket_path = "/run/sms-bridge/firewall.soc
 
 struct fwctl_command {
   std::string socket_path = default_socket_path;
-  bool help = false;
+  bool help = false;     // -h/--help: print fwctl_usage()
+  bool version = false;  // --version: print the version
   v1::Request request;
 };
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/build_info.hpp"
 #include "firewall-helper/fwctl_cli.hpp"
 #include "proto/helper_client.hpp"
 
@@ -18,6 +19,10 @@ int main(int argc, char** argv) {
   }
   if (command->help) {
     std::fputs(fw::fwctl_usage().c_str(), stdout);
+    return 0;
+  }
+  if (command->version) {
+    std::fputs(smsbridge::version_text("sms-bridge-fwctl").c_str(), stdout);
     return 0;
   }
   auto client = fw::helper_client::connect(command->socket_path, std::chrono::seconds(30));

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/build_info.hpp"
 #include "common/log.hpp"
 #include "common/sd_notify.hpp"
 #include "firewall-helper/config.hpp"
@@ -40,10 +41,14 @@ constexpr const char* usage =
     "  --config FILE        run with this JSON config (see README.md for every key and default)\n"
     "  --check-config FILE  validate the config and exit\n"
     "  -h, --help           this text\n"
-    "  --version            print the version\n"
+    "  --version            print the version and the git revision it was built from\n"
     "\n"
     "signals: SIGTERM/SIGINT stop it; with on_shutdown \"close\" every door is closed first,\n"
     "         with \"keep\" doors are left to their kernel timeouts.\n"
+    "         SIGHUP reloads the config file: live doors it no longer allows are closed, the\n"
+    "         others keep their deadlines; a config that is invalid, or that changes socket,\n"
+    "         socket_mode, state_file, table, ct_mark_bit or docker_user_chain (restart for\n"
+    "         those), is refused with a warning and the running config is kept.\n"
     "exit codes: 0 stopped by a signal; 1 cannot run (no CAP_NET_ADMIN, socket or nftables error);\n"
     "            2 usage or configuration error.\n";
 
@@ -59,6 +64,8 @@ std::string random_id() {
 int main(int argc, char** argv) {
   // One line per event on stderr; under systemd, with the journal's priority prefix.
   smsbridge::log::set_sink(smsbridge::log::stderr_sink("sms-bridge-firewall-helper"));
+  // Door events also go to journald natively, with their message ids and fields (door_log.hpp).
+  smsbridge::log::send_events_to_journal("sms-bridge-firewall-helper");
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
@@ -68,7 +75,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a == "--version") {
-      std::printf("sms-bridge-firewall-helper %s\n", SMS_BRIDGE_VERSION);
+      std::fputs(smsbridge::version_text("sms-bridge-firewall-helper").c_str(), stdout);
       return 0;
     }
     if ((a == "--config" || a == "--check-config") && i + 1 < argc) {
@@ -124,7 +131,7 @@ int main(int argc, char** argv) {
       smsbridge::log::error("{}", notify.error());
       return 1;
     }
-    if (auto r = fw::serve(*config, service, *notify, smsbridge::watchdog_from_environment()); !r) {
+    if (auto r = fw::serve(*config, config_path, service, *notify, smsbridge::watchdog_from_environment()); !r) {
       smsbridge::log::error("{}", r.error());
       return 1;
     }

@@ -109,6 +109,8 @@ std::string render_table(const helper_config& c,
   return out;
 }
 
+bool same_skeleton(const helper_config& a, const helper_config& b) { return render_table(a, {}) == render_table(b, {}); }
+
 std::string render_add_grant(std::string_view table, const grant_rule& g, std::chrono::milliseconds timeout) {
   return fmt::format("add element inet {0} {1} {{ {2} }}\nadd element inet {0} {3} {{ {4} timeout {5} }}\n", table,
                      map_of(g.target.address.family), map_element(g), set_of(g.source),

@@ -30,6 +30,10 @@ struct grant_rule {
 std::string render_table(const helper_config& config,
                          const std::vector<std::pair<grant_rule, std::chrono::milliseconds>>& grants);
 
+// Whether two configs render the same table apart from its grants (same chains, marks and
+// masquerade targets): if not, a reloaded config needs the table re-installed.
+bool same_skeleton(const helper_config& a, const helper_config& b);
+
 // One grant: the map entry (a no-op if present with the same target) and the set element with a timeout.
 std::string render_add_grant(std::string_view table, const grant_rule& g, std::chrono::milliseconds timeout);
 

@@ -31,6 +31,7 @@
 #include "common/log.hpp"
 #include "common/service_state.hpp"
 #include "firewall-helper/nft_notices.hpp"
+#include "firewall-helper/ruleset.hpp"
 #include "proto/framing.hpp"
 
 namespace smsbridge::firewall {
@@ -44,10 +45,11 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class helper_server {
  public:
-  helper_server(asio::io_context& io, const helper_config& config, firewall_service& service, service_notifier& notifier,
-                std::optional<std::chrono::microseconds> watchdog)
-      : io_(io), config_(config), service_(service), manager_(io.get_executor(), notifier, watchdog), acceptor_(io), expiry_timer_(io),
-        reconcile_timer_(io), signals_(io, SIGTERM, SIGINT), notices_(io),
+  helper_server(asio::io_context& io, helper_config& config, std::string config_path, firewall_service& service,
+                service_notifier& notifier, std::optional<std::chrono::microseconds> watchdog)
+      : io_(io), config_(config), config_path_(std::move(config_path)), service_(service),
+        manager_(io.get_executor(), notifier, watchdog), acceptor_(io), expiry_timer_(io),
+        reconcile_timer_(io), signals_(io, SIGTERM, SIGINT), reload_signal_(io, SIGHUP), notices_(io),
         notice_filter_(config.table, static_cast<std::uint32_t>(::getpid())) {}
 
   fallible<void> listen();
@@ -59,12 +61,15 @@ class helper_server {
   awaitable<void> session(stream_protocol::socket socket, peer_identity peer);
   awaitable<bool> send(stream_protocol::socket& socket, const v1::Response& response);
   void after_change();
+  void await_reload();
+  void reload();
   void on_exception(std::exception_ptr e, std::string_view where);
   void arm_expiry();
   void arm_reconcile();
 
   asio::io_context& io_;
-  const helper_config& config_;
+  helper_config& config_;  // the service reads the same object: a reload replaces it in place
+  const std::string config_path_;
   firewall_service& service_;
   service_state manager_;  // what systemd is told: readiness, doors open, watchdog pings
   stream_protocol::acceptor acceptor_;
@@ -73,6 +78,7 @@ class helper_server {
   asio::steady_timer reconcile_timer_;
   bool reconcile_armed_ = false;
   asio::signal_set signals_;
+  asio::signal_set reload_signal_;
   asio::posix::stream_descriptor notices_;
   nft_notice_filter notice_filter_;
   unsigned clients_ = 0;
@@ -112,6 +118,7 @@ void helper_server::run() {
     ::unlink(config_.socket_path.c_str());
     io_.stop();
   });
+  await_reload();
   asio::co_spawn(io_, accept_loop(), [this](std::exception_ptr e) { on_exception(e, "the accept loop"); });
   // Subscribed before the first reconcile below, so no change between the two goes unseen.
   if (auto fd = open_nft_notice_socket(); fd) {
@@ -236,6 +243,34 @@ awaitable<void> helper_server::session(stream_protocol::socket socket, peer_iden
   socket.close(ignored);
 }
 
+void helper_server::await_reload() {
+  reload_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    manager_.reloading();
+    reload();
+    manager_.reloaded();
+    await_reload();
+  });
+}
+
+void helper_server::reload() {
+  auto next = load_config(config_path_);
+  if (!next) {
+    log::warning("reload: {}; the running config is kept.", next.error());
+    return;
+  }
+  if (auto why = reload_refusal(config_, *next)) {
+    log::warning("reload: {}", *why);
+    return;
+  }
+  const bool skeleton_changed = !same_skeleton(config_, *next);
+  config_ = std::move(*next);
+  const std::size_t closed = service_.revalidate_doors(skeleton_changed);
+  log::notice("reloaded {} ({} services, digest {}): {} door(s) kept, {} closed", config_path_, config_.services.size(),
+              config_.digest.substr(0, 12), service_.live_grants(), closed);
+  after_change();
+}
+
 void helper_server::on_exception(std::exception_ptr e, std::string_view where) {
   if (!e) return;
   try {
@@ -290,11 +325,11 @@ void helper_server::arm_reconcile() {
 }
 }  // namespace
 
-fallible<void> serve(const helper_config& config, firewall_service& service, service_notifier& notifier,
+fallible<void> serve(helper_config& config, const std::string& config_path, firewall_service& service, service_notifier& notifier,
                      std::optional<std::chrono::microseconds> watchdog) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  helper_server server(io, config, service, notifier, watchdog);
+  helper_server server(io, config, config_path, service, notifier, watchdog);
   if (auto r = server.listen(); !r) return r;
   server.run();
   return {};

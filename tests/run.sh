@@ -7,14 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash .ci/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# -DSMS_BRIDGE_TESTS=ON: a missing Catch2 is a configure error here, never a run without unit tests.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMS_BRIDGE_TESTS=ON
 cmake --build build
 ctest --test-dir build --output-on-failure --parallel 2
 normal=$(ctest --test-dir build -N | sed -n 's/^Total Tests: //p')
 
 # Release, as the Dockerfile and the README's systemd steps build it: g++ at -O3 warns about things
 # -O2 does not see, and -Werror makes any of them a broken deployment. Its unit tests run too.
-cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSMS_BRIDGE_BENCH=OFF
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSMS_BRIDGE_TESTS=ON -DSMS_BRIDGE_BENCH=OFF
 cmake --build build-release
 ctest --test-dir build-release --output-on-failure --parallel 2 -R '^unit:'
 release=$(ctest --test-dir build-release -N -R '^unit:' | sed -n 's/^Total Tests: //p')
@@ -25,7 +26,7 @@ release=$(ctest --test-dir build-release -N -R '^unit:' | sed -n 's/^Total Tests
 # and so is the api's descriptor-exhaustion scenario: the sanitizer runtime itself needs a
 # descriptor (it probes memory through a pipe) and, with none left, reports a false invalid-vptr
 # error inside Boost.System. It runs in the normal pass, and the helper's runs in both.
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSMS_BRIDGE_SANITIZE=ON -DSMS_BRIDGE_BENCH=OFF
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSMS_BRIDGE_TESTS=ON -DSMS_BRIDGE_SANITIZE=ON -DSMS_BRIDGE_BENCH=OFF
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure --parallel 2 -E '^integration: (run command|docker .*|hostile client emfile)$'

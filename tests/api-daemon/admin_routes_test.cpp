@@ -14,8 +14,9 @@
 using namespace smsbridge::api;
 
 namespace {
+// The page, its assets and the OpenAPI document: public by design, they hold no data.
 bool is_ui_asset(const std::string& path) {
-  return path == "/admin" || path == "/admin/" || path.rfind("/admin/assets/", 0) == 0;
+  return path == "/admin" || path == "/admin/" || path.rfind("/admin/assets/", 0) == 0 || path == "/admin/openapi.json";
 }
 }  // namespace
 

@@ -56,7 +56,7 @@ TEST_CASE("configuration mistakes are one sentence naming the setting") {
   CHECK_FALSE(parse_command_line({}, {"migrate", "extra"}));
 }
 
-TEST_CASE("--help lists every setting with its variable") {
+TEST_CASE("the --help text lists every setting with its variable") {
   CHECK(parse_command_line({}, {"--help"})->help);
   const auto text = usage();
   for (const auto& d : setting_docs()) {
@@ -140,4 +140,83 @@ TEST_CASE("the daemon refuses example values and short passwords, naming the var
   auto cl = parse_command_line(good, {});
   REQUIRE(cl);
   CHECK(load_secrets(cl->config, good));
+}
+
+TEST_CASE("the options --help and --version win over a bad variable and over bad arguments") {
+  const std::map<std::string, std::string> bad{{"SMS_BRIDGE_MAX_CONNECTIONS", "abc"},
+                                               {"SMS_BRIDGE_HMAC_SECRET", "x"},
+                                               {"SMS_BRIDGE_HMAC_SECRET_FILE", "/x"}};
+  REQUIRE_FALSE(parse_command_line(bad, {}));  // the variables are bad indeed
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"}, {"-h"}, {"migrate", "--help"},
+                                               {"--no-such-flag=1", "--help"}, {"--listen", "nonsense", "-h"}}) {
+    auto cl = parse_command_line(bad, args);
+    REQUIRE(cl);
+    CHECK(cl->help);
+  }
+  auto version = parse_command_line(bad, {"admin", "--version"});
+  REQUIRE(version);
+  CHECK(version->version);
+  CHECK_FALSE(version->help);
+}
+
+TEST_CASE("a --help or --version that is the value of the option before it is that option's value") {
+  auto cl = parse_command_line({}, {"--log-dir", "--help"});
+  REQUIRE(cl);
+  CHECK_FALSE(cl->help);
+  CHECK(cl->config.log_dir == "--help");
+}
+
+TEST_CASE("admin takes list alone, or add, passwd or remove with a NAME") {
+  auto list = parse_command_line({}, {"admin", "list"});
+  REQUIRE(list);
+  CHECK(list->command == "admin");
+  CHECK(list->operands == std::vector<std::string>{"list"});
+  auto add = parse_command_line({}, {"admin", "add", "alice"});
+  REQUIRE(add);
+  CHECK(add->operands == std::vector<std::string>{"add", "alice"});
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"admin"}, {"admin", "list", "alice"},
+                                               {"admin", "add"}, {"admin", "show", "alice"}}) {
+    auto refused = parse_command_line({}, args);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message == "admin needs list, or add, passwd or remove and a NAME; see --help.");
+  }
+}
+
+TEST_CASE("the flag --admin-password wins over SMS_BRIDGE_ADMIN_PASSWORD_FILE, as a flag wins over its variable") {
+  secret_file password("the file's password\n");
+  const std::map<std::string, std::string> env{{"SMS_BRIDGE_ADMIN_USERNAME", "admin"},
+                                               {"SMS_BRIDGE_ADMIN_PASSWORD_FILE", password.path}};
+  auto cl = parse_command_line(env, {"--admin-password", "the flag's password"});
+  REQUIRE(cl);
+  REQUIRE(load_secrets(cl->config, env));
+  CHECK(cl->config.admin_password == "the flag's password");
+}
+
+TEST_CASE("usage() names every command and --version") {
+  const auto text = usage();
+  for (const char* s : {"admin list", "admin add NAME", "admin passwd NAME", "admin remove NAME", "migrate", "--version",
+                        "--help", "12 to 256 characters"})
+    CHECK(text.find(s) != std::string::npos);
+}
+
+TEST_CASE("every default --help states is the default the daemon uses") {
+  const auto defaults = parse_command_line({}, {});
+  REQUIRE(defaults);
+  int stated = 0;
+  for (const auto& d : setting_docs()) {
+    const std::string text = d.default_text;
+    if (text.front() == '(') {
+      // "(none)", "(none: the system's CAs)": the setting is empty unless given.
+      CHECK(text.rfind("(none", 0) == 0);
+      auto given = parse_command_line({{d.variable, "1"}}, {});
+      if (given) CHECK_FALSE(given->config == defaults->config);
+      continue;
+    }
+    auto cl = parse_command_line({{d.variable, text}}, {});
+    INFO(d.variable << "=" << text);
+    REQUIRE(cl);
+    CHECK(cl->config == defaults->config);
+    ++stated;
+  }
+  CHECK(stated >= 15);
 }

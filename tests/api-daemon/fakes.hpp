@@ -70,6 +70,8 @@ class fake_firewall final : public firewall_client {
   std::vector<v1::Event> journal;          // not yet acknowledged
   std::uint64_t next_seq = 1;
   std::string host_address = "203.0.113.10";
+  v1::Counters counters;               // what status() reports as the helper's counters
+  v1::Histogram nft_batch_seconds;     // and as its nft batch latencies
   std::vector<std::string> calls;          // verbs, in order
   std::map<std::uint32_t, std::string> busy_ports;  // port -> why not free
 
@@ -128,6 +130,8 @@ class fake_firewall final : public firewall_client {
     out.set_live_grants(static_cast<std::uint32_t>(doors.size()));
     out.set_pending_events(static_cast<std::uint32_t>(journal.size()));
     out.set_host_address(host_address);
+    *out.mutable_counters() = counters;
+    *out.mutable_nft_batch_seconds() = nft_batch_seconds;
     co_return out;
   }
   boost::asio::awaitable<helper_result<v1::PortsResult>> check_ports(std::vector<std::uint32_t> ports) override {

@@ -6,7 +6,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "api-daemon/health.hpp"
+#include "common/build_info.hpp"
 #include "tests/api-daemon/fakes.hpp"
 #include "tests/common/fake_notifier.hpp"
 
@@ -103,4 +107,37 @@ TEST_CASE("report_status tells the service manager the shared check's state, and
   io.run_for(std::chrono::milliseconds(1200));
   REQUIRE(manager.messages.size() == 3);
   CHECK(manager.messages[2] == "STATUS=database down, firewall helper down");
+}
+
+TEST_CASE("/metrics exports the helper's counters and nft latency, the build and the standard process metrics") {
+  health_site s;
+  s.helper.counters.set_opens(7);
+  s.helper.counters.set_refusals(2);
+  for (double bound : {0.001, 0.01}) s.helper.nft_batch_seconds.add_upper_bounds(bound);
+  for (std::uint64_t count : {3u, 5u}) s.helper.nft_batch_seconds.add_counts(count);
+  s.helper.nft_batch_seconds.set_count(6);
+  s.helper.nft_batch_seconds.set_sum(0.25);
+  auto r = call(s.routes, http::verb::get, "/metrics");
+  REQUIRE(r.result() == http::status::ok);
+  const std::string& text = r.body();
+  const std::string build_info = "sms_bridge_build_info{revision=\"" + std::string(smsbridge::build_revision()) +
+                                 "\",version=\"" SMS_BRIDGE_VERSION "\"} 1\n";
+  for (const char* line : {"sms_bridge_firewall_helper_opens_total 7\n", "sms_bridge_firewall_helper_refusals_total 2\n",
+                           "# TYPE sms_bridge_firewall_helper_nft_batch_seconds histogram\n",
+                           "sms_bridge_firewall_helper_nft_batch_seconds_bucket{le=\"0.001\"} 3\n",
+                           "sms_bridge_firewall_helper_nft_batch_seconds_bucket{le=\"0.01\"} 5\n",
+                           "sms_bridge_firewall_helper_nft_batch_seconds_bucket{le=\"+Inf\"} 6\n",
+                           "sms_bridge_firewall_helper_nft_batch_seconds_sum 0.25\n",
+                           "sms_bridge_firewall_helper_nft_batch_seconds_count 6\n",
+                           build_info.c_str(), "process_resident_memory_bytes ",
+                           "process_cpu_seconds_total ", "process_start_time_seconds ", "process_open_fds ", "process_max_fds "}) {
+    INFO(line);
+    CHECK(text.find(line) != std::string::npos);
+  }
+  // Without the helper there is nothing of it to export but that it is down.
+  s.helper.down = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // /metrics asks the helper at most once a second
+  const std::string down = call(s.routes, http::verb::get, "/metrics").body();
+  CHECK(down.find("sms_bridge_firewall_helper_up 0") != std::string::npos);
+  CHECK(down.find("sms_bridge_firewall_helper_opens_total") == std::string::npos);
 }

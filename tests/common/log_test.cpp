@@ -130,3 +130,25 @@ TEST_CASE("a scoped sink restores the previous sink") {
   CHECK(inner == 1);
   CHECK(outer == 1);
 }
+
+TEST_CASE("a journal entry carries the message, priority, identifier, message id and fields; a newline is length-prefixed") {
+  const std::string entry = log::journal_entry(log::level::notice, "e82c5e24b1a94b13a9edcc8dcee26587",
+                                               {{"SMS_BRIDGE_SERVICE", "metrics"}, {"SMS_BRIDGE_REASON", "two\nlines"}},
+                                               "opened door metrics", "sms-bridge-firewall-helper");
+  CHECK(entry.rfind("MESSAGE=opened door metrics\nPRIORITY=5\nSYSLOG_IDENTIFIER=sms-bridge-firewall-helper\n"
+                    "MESSAGE_ID=e82c5e24b1a94b13a9edcc8dcee26587\nSMS_BRIDGE_SERVICE=metrics\n",
+                    0) == 0);
+  const std::string binary = std::string("SMS_BRIDGE_REASON\n") + std::string("\x09\0\0\0\0\0\0\0", 8) + "two\nlines\n";
+  CHECK(entry.size() >= binary.size());
+  CHECK(entry.substr(entry.size() - binary.size()) == binary);
+}
+
+TEST_CASE("without the journal an event is the usual line through the sink, below the threshold nothing") {
+  std::vector<std::pair<log::level, std::string>> seen;
+  log::scoped_sink sink([&](log::level l, std::string_view s) { seen.emplace_back(l, std::string(s)); });
+  log::event(log::level::notice, "1b496585feec46bd939d4811b720935c", {{"SMS_BRIDGE_SERVICE", "metrics"}}, "closed door metrics");
+  log::event(log::level::debug, "1b496585feec46bd939d4811b720935c", {}, "not shown");
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].first == log::level::notice);
+  CHECK(seen[0].second == "closed door metrics");
+}

@@ -5,6 +5,11 @@
 
 #include "firewall-helper/config.hpp"
 
+#include <fmt/format.h>
+
+#include <utility>
+#include <vector>
+
 using namespace smsbridge::firewall;
 
 namespace {
@@ -83,4 +88,30 @@ TEST_CASE("a missing config file is named in the error") {
   auto r = load_config("/nonexistent/helper.json");
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("/nonexistent/helper.json") != std::string::npos);
+}
+
+TEST_CASE("a reload may change the services and the bounds, never the socket, state file, table or mark") {
+  const helper_config running = *parse_config(R"({"services": {"m": {"target": "127.0.0.1:9100"}}})");
+  helper_config next = running;
+  next.services.clear();
+  next.duration_max = 1800;
+  next.allowed_uids = {0, 1000};
+  CHECK_FALSE(reload_refusal(running, next));
+  const std::vector<std::pair<const char*, void (*)(helper_config&)>> restart_only{
+      {"socket", [](helper_config& c) { c.socket_path = "/run/other.sock"; }},
+      {"socket_mode", [](helper_config& c) { c.socket_mode = 0600; }},
+      {"state_file", [](helper_config& c) { c.state_file = "/var/lib/other.json"; }},
+      {"table", [](helper_config& c) { c.table = "other"; }},
+      {"ct_mark_bit", [](helper_config& c) { c.ct_mark_bit = 0x1; }},
+      {"docker_user_chain", [](helper_config& c) { c.docker_user_chain = true; }},
+  };
+  for (const auto& [key, change] : restart_only) {
+    helper_config changed = running;
+    change(changed);
+    const auto why = reload_refusal(running, changed);
+    INFO(key);
+    REQUIRE(why);
+    CHECK(why->find(fmt::format("'{}'", key)) != std::string::npos);
+    CHECK(why->find("restart") != std::string::npos);
+  }
 }

@@ -739,3 +739,46 @@ TEST_CASE("each drift the reconciler repairs is logged once, at warning") {
   CHECK(h.lines(log::level::warning, "drift: ") == h.events().size());
   CHECK(h.logged.size() == h.events().size());
 }
+
+TEST_CASE("a reload closes the doors the new config would not open and keeps the others with their deadlines") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 600).has_error());
+  REQUIRE_FALSE(h.open("postgres", 9187, "10.0.0.2", 600).has_error());
+  const auto deadline = h.service->next_deadline_ms();
+  helper_config next = h.config;
+  next.forbidden_ports.insert(9187);
+  REQUIRE_FALSE(reload_refusal(h.config, next));
+  CHECK(same_skeleton(h.config, next));
+  h.config = next;  // what the server does: the service reads the replaced object
+  h.nft.batches.clear();
+  CHECK(h.service->revalidate_doors(false) == 1);
+  CHECK(h.service->live_grants() == 1);
+  CHECK(h.service->next_deadline_ms() == deadline);
+  CHECK(h.nft.saw("10.0.0.2 . 9187"));          // the closed door's element was deleted
+  CHECK_FALSE(h.nft.saw("add table"));           // same skeleton: no re-install
+  const auto events = h.events();
+  REQUIRE(events.size() == 3);
+  CHECK(events[2].kind() == v1::CLOSED);
+  CHECK(events[2].actor() == "system");
+  CHECK(events[2].reason() == "no longer allowed by the reloaded helper config");
+  CHECK(events[2].detail().find("9187") != std::string::npos);
+  CHECK(h.lines(log::level::notice, "the reloaded config no longer allows the door of 'postgres'") == 1);
+}
+
+TEST_CASE("a reload closes a door whose service now forwards elsewhere, and re-installs a changed skeleton") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 600).has_error());
+  REQUIRE_FALSE(h.open("redis", 6380, "10.0.0.2", 600).has_error());
+  helper_config next = h.config;
+  next.services.at("redis").target = *parse_endpoint("10.9.0.4:6379");
+  next.services.at("metrics").masquerade = true;
+  CHECK_FALSE(same_skeleton(h.config, next));
+  h.config = next;
+  h.nft.batches.clear();
+  CHECK(h.service->revalidate_doors(true) == 1);
+  CHECK(h.service->live_grants() == 1);
+  REQUIRE_FALSE(h.nft.batches.empty());
+  CHECK(h.nft.batches.back().find("add table") != std::string::npos);
+  CHECK(h.nft.batches.back().find("10.0.0.2 . 9100") != std::string::npos);  // the kept door is in the new table
+  CHECK(h.events().back().detail() == "Service 'redis' now forwards to 10.9.0.4:6379, not 10.9.0.3:6379.");
+}

@@ -53,3 +53,12 @@ TEST_CASE("a refusal renders as JSON with exit code 1, a result with 0") {
   CHECK(out.exit_code == 0);
   CHECK(out.json.find("\"free\": false") != std::string::npos);
 }
+
+TEST_CASE("fwctl's --version is an option before the verb, as --help is, and both are in the usage") {
+  auto v = parse_fwctl_args({"--version"});
+  REQUIRE(v);
+  CHECK(v->version);
+  CHECK_FALSE(v->help);
+  CHECK(parse_fwctl_args({"--socket", "/tmp/x.sock", "--version"})->version);
+  CHECK(fwctl_usage().find("--version") != std::string::npos);
+}

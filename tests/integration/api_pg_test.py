@@ -11,10 +11,15 @@ Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing 
 import base64
 import json
 import os
+import pty
 import re
+import select
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import termios
 import threading
 import time
 import urllib.error
@@ -226,6 +231,7 @@ for line in sys.stdin:
         print("timeout", flush=True)
 """
 PASSWORD = "correct horse battery"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Site(sites.Site):
@@ -420,7 +426,7 @@ def scenario_monitoring_doors(w):
     for line in ('sms_bridge_monitoring_doors_open{service="metrics"} 1', "sms_bridge_firewall_helper_up 1",
                  "sms_bridge_database_up 1", 'sms_bridge_monitoring_door_events_total{reason="opened",service="metrics"} 1',
                  'sms_bridge_http_requests_total{code="200",method="POST",route="/admin/monitoring/open-port"} 1',
-                 "sms_bridge_process_resident_memory_bytes", "sms_bridge_audit_backlog_events 0"):
+                 "process_resident_memory_bytes", "sms_bridge_audit_backlog_events 0"):
         check(line in r.stdout, f"/metrics lacks '{line}':\n{r.stdout[:3000]}")
     check(site.curl("GET", "/metrics", user=None)[0] == 404, "the public listener serves /metrics")
     status, body = site.curl("GET", "/admin/monitoring/port-status")
@@ -484,6 +490,49 @@ def scenario_unit_sandbox(w):
     check(site.api.wait(timeout=15) == 0, "sms-bridge-api did not stop cleanly under its unit's filters")
     print(f"under the units' seccomp filters ({len(units.allowed_syscalls(api_unit))} and "
           f"{len(units.allowed_syscalls(helper_unit))} system calls allowed): login, open, scrape, close, logs, stop")
+
+
+def scenario_metrics_exposition(w):
+    """/metrics as Prometheus reads it: promtool finds nothing to lint, the standard process_*
+    metrics are true of the daemon, and the helper's own figures match what it says itself."""
+    site = Site(w)
+    check(site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})[0] == 200, "open-port failed")
+    time.sleep(1.1)  # /metrics reads the helper's status at most once a second
+    r = subprocess.run(["ip", "netns", "exec", site.server, "curl", "-s", "-f", "http://127.0.0.1:9464/metrics"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"/metrics: {r.returncode} {r.stderr}")
+    text = r.stdout
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    check(lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "",
+          f"promtool check metrics: {lint.returncode} {lint.stdout} {lint.stderr}")
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    pid = site.api.pid
+    with open(f"/proc/{pid}/limits") as f:
+        soft = next(int(l.split()[3]) for l in f if l.startswith("Max open files"))
+    check(values["process_max_fds"] == soft, f"process_max_fds {values['process_max_fds']} is not the soft limit {soft}")
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    check(abs(values["process_open_fds"] - fds) <= 4, f"process_open_fds {values['process_open_fds']}, /proc says {fds}")
+    check(abs(values["process_start_time_seconds"] - time.time()) < 120, "process_start_time_seconds is not the start time")
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
+    check(0.5 * rss < values["process_resident_memory_bytes"] < 2 * rss, f"process_resident_memory_bytes vs VmRSS {rss}")
+    revision = subprocess.run([w.api_bin, "--version"], capture_output=True, text=True, timeout=30).stdout.split()[-1].rstrip(")")
+    check(values.get(f'sms_bridge_build_info{{revision="{revision}",version="2.3.0"}}') == 1,
+          f"no sms_bridge_build_info with the revision {revision} --version gives")
+    fwctl = os.path.join(w.build_dir, "firewall-helper", "sms-bridge-fwctl")
+    status = json.loads(subprocess.run([fwctl, "--socket", site.socket, "status"], capture_output=True, text=True,
+                                       timeout=30).stdout)["status"]
+    counters = status["counters"]
+    check(values["sms_bridge_firewall_helper_opens_total"] == int(counters.get("opens", 0)) == 1,
+          f"helper opens: /metrics {values.get('sms_bridge_firewall_helper_opens_total')}, helper {counters}")
+    batches = values["sms_bridge_firewall_helper_nft_batch_seconds_count"]
+    check(batches >= 2 and values['sms_bridge_firewall_helper_nft_batch_seconds_bucket{le="+Inf"}'] == batches
+          and 0 < values["sms_bridge_firewall_helper_nft_batch_seconds_sum"] < batches,
+          f"the nft batch histogram is not the helper's: {batches} batches")
 
 
 def scenario_monitoring_audit_trail(w):
@@ -691,6 +740,40 @@ def scenario_reconcile(w):
     check(still_open == ["metrics"], f"the reconcile touched a live door: {still_open}")
 
 
+def scenario_reload(w):
+    """SIGHUP: the log file is reopened (after a logrotate-style move) and the settings file read
+    again at once; a broken settings file is a warning, and the daemon goes on serving."""
+    settings = os.path.join(w.tmp, "sms_settings.json")
+    shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
+    api = w.start_api(w.start_helper(), {"SMS_BRIDGE_SETTINGS_FILE": settings})
+    logs = os.path.join(w.tmp, "logs")
+    current, rotated = os.path.join(logs, "sms-bridge-api.log"), os.path.join(logs, "sms-bridge-api.log.1")
+
+    def hup_and_wait(line):
+        seen = w.log().count(line)
+        api.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while w.log().count(line) == seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(w.log().count(line) > seen, f"no {line!r} after SIGHUP: {w.log()[-2000:]}")
+        check(api.poll() is None, f"SIGHUP ended the daemon: {w.log()[-2000:]}")
+
+    os.rename(current, rotated)
+    hup_and_wait(f"reloaded {settings} and reopened the log file")
+    with open(current) as f:
+        check("reloaded" in f.read(), "the reopened log file does not have the reload line")
+    with open(rotated) as f:
+        check("reloaded" not in f.read(), "the moved-away log file was still written to")
+    with open(settings, "w") as f:
+        f.write('{"settings": ')
+    hup_and_wait(f"reload: ")
+    check(settings in w.log().split("reload: ")[-1], f"the warning does not name the settings file: {w.log()[-1000:]}")
+    status, _, body = w.http("GET", "/health")
+    check(status in (200, 503) and "database" in body, f"/health after a bad reload: {status} {body}")
+    shutil.copy(os.path.join(REPO, "compose", "sms_settings.json"), settings)
+    hup_and_wait(f"reloaded {settings}")
+
+
 def scenario_logs(w):
     site = Site(w)
     logs = os.path.join(w.tmp, "logs")
@@ -873,7 +956,7 @@ def scenario_admin_commands(w):
     r = admin("add", "alice", password="another password")
     check(r.returncode == 1 and "already exists" in r.stderr, f"adding an existing admin: {r.returncode} {r.stderr}")
     r = admin("add", "bob", password="short")
-    check(r.returncode == 2 and "8 to 256" in r.stderr, f"a short password: {r.returncode} {r.stderr}")
+    check(r.returncode == 2 and "at least 12 characters" in r.stderr, f"a short password: {r.returncode} {r.stderr}")
     r = admin("add", "bad name!", password="long enough password")
     check(r.returncode == 2, f"a bad admin name: {r.returncode} {r.stderr}")
     r = admin("remove", "alice")
@@ -891,6 +974,110 @@ def scenario_admin_commands(w):
     check(status == 200, f"/health during a login flood: {status} {body}")
     codes = sorted(p.communicate(timeout=60)[0] for p in flood)
     check(set(codes) <= {"401", "429", "503"} and "429" in codes, f"the flood's answers: {codes}")
+
+
+def admin_cli(w, *args, stdin=""):
+    """`sms-bridge-api admin ARGS`, stdin piped in as a script gives it."""
+    return subprocess.run([w.api_bin, "admin", *args], input=stdin, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
+
+
+def scenario_admin_list(w):
+    """admin list against PostgreSQL: the admins by name, when created, the password change, the last
+    login; never a hash. admin add refuses CHANGE-ME and short passwords, exit 2, adding nobody."""
+    r = admin_cli(w, "list")
+    check(r.returncode == 0 and r.stdout == "no admins yet; create one with: sms-bridge-api admin add NAME\n",
+          f"admin list with no admin: {r.returncode} {r.stdout!r} {r.stderr}")
+    for password, sentence in (("CHANGE-ME", "CHANGE-ME"), ("change-me-0123456789", "CHANGE-ME"),
+                               ("eleven char", "at least 12 characters; this one has 11")):
+        r = admin_cli(w, "add", "mallory", stdin=password + "\n")
+        check(r.returncode == 2 and sentence in r.stderr and (password == "CHANGE-ME" or password not in r.stderr),
+              f"admin add with {password!r}: {r.returncode} {r.stderr}")
+    check(w.pg.psql("SELECT count(*) FROM admin_users").stdout.strip() == "0", "a refused password added an admin")
+    for name in ("zoe", "alice"):
+        r = admin_cli(w, "add", name, stdin=f"{name}'s long password\n")
+        check(r.returncode == 0 and r.stdout == f"admin '{name}' added\n", f"admin add {name}: {r.returncode} {r.stderr}")
+    r = admin_cli(w, "passwd", "zoe", stdin="zoe's new long password\n")
+    check(r.returncode == 0, f"admin passwd zoe: {r.returncode} {r.stderr}")
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"))
+    basic = "Basic " + base64.b64encode(b"alice:alice's long password").decode()
+    status, _, body = w.http("GET", "/admin/session", headers={"Authorization": basic})
+    check(status == 200 and body["username"] == "alice", f"alice cannot log in: {status} {body}")
+
+    r = admin_cli(w, "list")
+    check(r.returncode == 0, f"admin list: {r.returncode} {r.stderr}")
+    lines = r.stdout.splitlines()
+    check(len(lines) == 3 and lines[0].split() == ["NAME", "CREATED", "PASSWORD", "CHANGED", "LAST", "LOGIN"],
+          f"admin list: {r.stdout}")
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    check(re.fullmatch(rf"alice +({stamp})  never +  ({stamp})", lines[1]), f"alice's line: {lines[1]!r}")
+    check(re.fullmatch(rf"zoe +({stamp})  ({stamp})  none recorded", lines[2]), f"zoe's line: {lines[2]!r}")
+    created = w.pg.psql("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                        "FROM admin_users WHERE username = 'alice'").stdout.strip()
+    check(lines[1].split()[1] == created, f"alice's created time {lines[1].split()[1]} is not the table's {created}")
+    hashes = w.pg.psql("SELECT string_agg(password_hash, ' ') FROM admin_users").stdout.split()
+    check(not any(h in r.stdout for h in hashes) and "argon2" not in r.stdout, "admin list shows a password hash")
+    print(r.stdout, end="")
+
+
+def scenario_admin_password_on_a_terminal(w):
+    """admin add on a terminal (a pty): asks twice, never echoes the password, turns echo back on
+    after, also when SIGINT ends it at the prompt; two different entries change nothing."""
+    def on_a_pty(args, typed, interrupt=False):
+        """Runs `admin ARGS` on a fresh pty, answering each (prompt, line) of `typed` (or sending SIGINT
+        at the first prompt). Returns its exit code, all the terminal showed, whether echo was on at
+        each prompt, and whether it is on after the command ended."""
+        master, slave = pty.openpty()
+        check(termios.tcgetattr(slave)[3] & termios.ECHO, "a fresh pty does not echo (the test would prove nothing)")
+        p = subprocess.Popen([w.api_bin, "admin", *args], stdin=slave, stdout=slave, stderr=slave,
+                             env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url), start_new_session=True)
+        w.processes.append(p)
+        seen, echo_at_prompt, deadline = b"", [], time.monotonic() + 30
+        try:
+            for prompt, line in typed:
+                while prompt not in seen:
+                    check(time.monotonic() < deadline and p.poll() is None, f"no prompt {prompt!r} on the pty: {seen!r}")
+                    if select.select([master], [], [], 0.2)[0]:
+                        seen += os.read(master, 4096)
+                echo_at_prompt.append(bool(termios.tcgetattr(slave)[3] & termios.ECHO))
+                if interrupt:
+                    p.send_signal(signal.SIGINT)
+                    break
+                os.write(master, line.encode() + b"\n")
+            p.wait(timeout=30)
+            while select.select([master], [], [], 0.2)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+            echo_after = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+        finally:
+            os.close(slave)
+            os.close(master)
+        return p.returncode, seen.decode(errors="replace"), echo_at_prompt, echo_after
+
+    password = "typed on a terminal 42"
+    rc, output, echo_at_prompt, echo_after = on_a_pty(
+        ["add", "tty"], [(b"password for the new admin 'tty': ", password), (b"again: ", password)])
+    check(rc == 0 and "admin 'tty' added" in output, f"admin add on a pty: {rc} {output!r}")
+    check(password not in output, f"the password was echoed on the terminal: {output!r}")
+    check(echo_at_prompt == [False, False] and echo_after, f"echo at the prompts {echo_at_prompt}, after {echo_after}")
+    rc, output, echo_at_prompt, echo_after = on_a_pty(["add", "tty2"], [(b"password for the new admin 'tty2': ", "")],
+                                                      interrupt=True)
+    check(rc == -signal.SIGINT and echo_at_prompt == [False] and echo_after,
+          f"SIGINT at the prompt: exit {rc}, echo at the prompt {echo_at_prompt}, after {echo_after}")
+    rc, output, _, echo_after = on_a_pty(["passwd", "tty"], [(b"new password for admin 'tty': ", "one new password"),
+                                                            (b"again: ", "another new password")])
+    check(rc == 2 and "the two passwords differ; nothing was changed." in output and echo_after,
+          f"two different entries: {rc} {output!r}")
+    check("one new password" not in output and "another new password" not in output, f"echoed: {output!r}")
+    admins = w.pg.psql("SELECT string_agg(username || ':' || password_version, ' ' ORDER BY username) FROM admin_users").stdout.split()
+    check(admins == ["tty:1"], f"admins after the pty runs: {admins}")
+    # The password typed on the terminal is the one stored: it logs in.
+    w.start_api(os.path.join(w.tmp, "no-helper.sock"))
+    basic = "Basic " + base64.b64encode(f"tty:{password}".encode()).decode()
+    status, _, body = w.http("GET", "/admin/session", headers={"Authorization": basic})
+    check(status == 200 and body["username"] == "tty", f"the password typed on the pty does not log in: {status} {body}")
 
 
 class SmsApi:

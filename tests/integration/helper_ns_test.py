@@ -768,6 +768,93 @@ def scenario_command_line(w):
     check(rc == 1 and out["error"]["code"] == "NOT_OPEN" and "NOT_OPEN" in err, f"a refusal: exit {rc} {out} {err!r}")
 
 
+def scenario_journal_fields(w):
+    """Under the journal (JOURNAL_STREAM names stderr), door events go to journald's native socket
+    with their stable MESSAGE_ID and fields; other lines stay on stderr with a priority prefix.
+    The helper sees the test's socket at /run/systemd/journal/socket (a private mount namespace)."""
+    journal_dir = os.path.join(w.tmp, "journal")
+    os.makedirs(journal_dir)
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(os.path.join(journal_dir, "socket"))
+    receiver.settimeout(5)
+    open(w.helper_log, "a").close()
+    st = os.stat(w.helper_log)
+    os.environ["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+    try:
+        script = ("mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && "
+                  f"mount --bind {journal_dir} /run/systemd/journal && exec \"$@\"")
+        w.start_helper(prefix=("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"))
+    finally:
+        del os.environ["JOURNAL_STREAM"]
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.fwctl("close", "iface", "--actor", "it", "--reason", "seen in the journal")
+
+    def entry():
+        fields = {}
+        for line in receiver.recv(65536).decode().splitlines():
+            name, _, value = line.partition("=")
+            fields[name] = value
+        return fields
+
+    opened, closed = entry(), entry()
+    check(opened.get("MESSAGE_ID") == "e82c5e24b1a94b13a9edcc8dcee26587" and opened.get("PRIORITY") == "5"
+          and opened.get("SYSLOG_IDENTIFIER") == "sms-bridge-firewall-helper"
+          and opened.get("MESSAGE", "").startswith("opened door iface port 9100"), f"the open entry: {opened}")
+    check({k: opened.get(k) for k in ("SMS_BRIDGE_EVENT", "SMS_BRIDGE_SERVICE", "SMS_BRIDGE_PORT", "SMS_BRIDGE_SOURCE", "SMS_BRIDGE_ACTOR")}
+          == {"SMS_BRIDGE_EVENT": "opened", "SMS_BRIDGE_SERVICE": "iface", "SMS_BRIDGE_PORT": "9100",
+              "SMS_BRIDGE_SOURCE": f"{LAPTOP_IP}/32", "SMS_BRIDGE_ACTOR": "it"}, f"the open entry's fields: {opened}")
+    check(closed.get("MESSAGE_ID") == "1b496585feec46bd939d4811b720935c" and closed.get("SMS_BRIDGE_EVENT") == "closed"
+          and closed.get("SMS_BRIDGE_REASON") == "seen in the journal", f"the close entry: {closed}")
+    text = w.log_text()
+    check("opened door" not in text, f"a door event went to stderr as well as to the journal: {text}")
+    check("<6>info: table 'inet sms_bridge' installed" in text, f"stderr lines lack their priority prefix: {text}")
+
+
+def scenario_reload(w):
+    """SIGHUP: a good config applies in place, closing only the doors it no longer allows; a bad
+    one, or one that changes what only a restart can, is refused and the running config kept."""
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.open("local", 9101, LAPTOP_IP, 60)
+    before = w.kernel_timeout("iface")
+    digest = w.fwctl("status")[1]["status"]["config_digest"]
+
+    def hup_and_wait(line):
+        seen = w.log_text().count(line)
+        w.helper.send_signal(signal.SIGHUP)
+        wait_for(f"the log line {line!r}", lambda: w.log_text().count(line) > seen, 5)
+        check(w.helper.poll() is None, f"the helper exited on SIGHUP: {w.log_text()}")
+
+    # Without 'local', with a new service: 'local' closes, 'iface' keeps its door and deadline.
+    w.write_config(services={"iface": {"target": f"{SERVER_LAPTOP_IP}:{IFACE_TARGET_PORT}"},
+                             "spare": {"target": f"127.0.0.1:{LOCAL_TARGET_PORT}"}})
+    hup_and_wait("door(s) kept, 1 closed")
+    status = w.fwctl("status")[1]["status"]
+    check(sorted(status["services"]) == ["iface", "spare"] and status["config_digest"] != digest,
+          f"the reloaded config is not the running one: {status}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) != "ok", "the door of a removed service stayed open")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "a door the new config allows was closed by the reload")
+    check(abs(w.kernel_timeout("iface") - before) <= 3, "the reload changed the kept door's kernel deadline")
+    closed = [e for e in w.events() if e["kind"] == "CLOSED"]
+    check(len(closed) == 1 and closed[0]["grant"]["service"] == "local" and closed[0]["actor"] == "system"
+          and "reloaded" in closed[0]["reason"], f"the reload's close is not journalled: {closed}")
+    w.open("spare", 9102, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9102) == "ok", "a service added by the reload cannot be opened")
+    digest = w.fwctl("status")[1]["status"]["config_digest"]
+
+    # A broken file and a restart-only change: a warning each, nothing changes.
+    with open(w.config_path, "w") as f:
+        f.write('{"services": ')
+    hup_and_wait("the running config is kept")
+    w.write_config(table="other_table")
+    hup_and_wait("config key 'table' changed, and only a restart can apply that")
+    status = w.fwctl("status")[1]["status"]
+    check(status["config_digest"] == digest and status["table"] == "sms_bridge", f"a refused reload changed the config: {status}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok" and w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9102) == "ok",
+          "a refused reload closed doors")
+    check(sorted(g["service"] for g in w.fwctl("list")[1]["list"]["grants"]) == ["iface", "spare"], "the doors changed")
+
+
 def kernel_timeout(w, service):
     """Seconds left on the kernel element of a service (from nft's JSON 'expires')."""
     r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4")
