@@ -393,6 +393,13 @@ def scenario_notify(w):
         check(r.returncode == 0, f"fwctl open: {r.stdout} {r.stderr}")
         seen, changed = listener.wait_for("a STATUS= line after an open", 8, prefix="STATUS=", since=opened)
         check(changed == "STATUS=database up, firewall helper up, 1 door open", f"the status after an open: {changed}")
+        # SIGHUP reloads: RELOADING=1 (with the monotonic clock), then READY=1 again.
+        reloaded = time.monotonic()
+        p.send_signal(signal.SIGHUP)
+        _, reloading = listener.wait_for("RELOADING=1 after SIGHUP", 5, prefix="RELOADING=1", since=reloaded)
+        check(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), f"the reload message: {reloading!r}")
+        listener.wait_for("READY=1 after the reload", 5, text="READY=1", since=reloaded)
+        check(p.poll() is None, "the daemon exited on SIGHUP")
         frozen = check_no_ping_while_frozen(listener, p.pid, 2.0)
         threads = check_no_ping_while_loop_stopped(listener, p.pid, 2.0)
         stopping = time.monotonic()

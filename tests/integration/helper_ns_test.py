@@ -528,6 +528,13 @@ def scenario_notify(w):
         w.open("iface", 9100, LAPTOP_IP, 60)
         seen, status = listener.wait_for("a STATUS= line after an open", 4, prefix="STATUS=", since=opened)
         check(status == "STATUS=1 door open", f"the status after an open: {status}")
+        # SIGHUP reloads: RELOADING=1 (with the monotonic clock), then READY=1 again.
+        reloaded = time.monotonic()
+        w.helper.send_signal(signal.SIGHUP)
+        _, reloading = listener.wait_for("RELOADING=1 after SIGHUP", 5, prefix="RELOADING=1", since=reloaded)
+        check(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), f"the reload message: {reloading!r}")
+        listener.wait_for("READY=1 after the reload", 5, text="READY=1", since=reloaded)
+        check(w.helper.poll() is None, "the daemon exited on SIGHUP")
         frozen = check_no_ping_while_frozen(listener, w.helper.pid, 2.0)
         threads = check_no_ping_while_loop_stopped(listener, w.helper.pid, 2.0)
         stopping = time.monotonic()
