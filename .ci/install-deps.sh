@@ -10,6 +10,8 @@ packages=(
   # docs/openapi.yaml is embedded as JSON at build time (python3-yaml, below)
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
+  # the units' seccomp filters applied to the daemons under test (tests/integration/unit_sandbox.cpp)
+  libseccomp-dev
   # the man pages checked against --help (man, groff) and the revision --version reports (git)
   man-db groff-base git
   # docs/operations.md's commands, run by the operations test
