@@ -10,6 +10,8 @@ packages=(
   # docs/openapi.yaml is embedded as JSON at build time (python3-yaml, below)
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3
+  # the units' seccomp filters applied to the daemons under test (tests/integration/unit_sandbox.cpp)
+  libseccomp-dev
   # the man pages checked against --help (man, groff) and the revision --version reports (git)
   man-db groff-base git
   # docs/operations.md's commands, run by the operations test
@@ -44,36 +46,28 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# playwright-core, pinned in tests/browser/package.json (and its lock), installed when missing or
-# at another version.
-browser_modules() {
-  local dir wanted have
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
-  wanted=$(node -p "require('$dir/package.json').dependencies['playwright-core']")
-  have=$(node -p "require('$dir/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+# npm modules pinned in a package.json (and its lock) under tests/: installed with `npm ci` when
+# missing or at another version. tests/browser: playwright-core (the admin UI's browser tests);
+# tests/openapi: @apidevtools/swagger-parser (the ctest "openapi: the document validates").
+npm_modules() {
+  local dir module wanted have
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/$1"
+  module=$2
+  wanted=$(node -p "require('$dir/package.json').dependencies['$module']")
+  have=$(node -p "require('$dir/node_modules/$module/package.json').version" 2>/dev/null || true)
   if [ "$have" != "$wanted" ]; then
-    echo "install-deps: npm ci in tests/browser (playwright-core $wanted)"
+    echo "install-deps: npm ci in tests/$1 ($module $wanted)"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
-
-# @apidevtools/swagger-parser, pinned in tests/openapi/package.json (and its lock): the OpenAPI 3
-# validator the ctest "openapi: the document validates" runs.
-openapi_modules() {
-  local dir wanted have
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
-  wanted=$(node -p "require('$dir/package.json').dependencies['@apidevtools/swagger-parser']")
-  have=$(node -p "require('$dir/node_modules/@apidevtools/swagger-parser/package.json').version" 2>/dev/null || true)
-  if [ "$have" != "$wanted" ]; then
-    echo "install-deps: npm ci in tests/openapi (@apidevtools/swagger-parser $wanted)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+node_modules_for_tests() {
+  npm_modules browser playwright-core
+  npm_modules openapi @apidevtools/swagger-parser
 }
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  browser_modules
-  openapi_modules
+  node_modules_for_tests
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -94,5 +88,4 @@ if [ ! -e "$policy" ]; then
 fi
 trap 'if $made_policy; then rm -f "$policy"; fi' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-browser_modules
-openapi_modules
+node_modules_for_tests

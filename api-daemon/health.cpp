@@ -36,6 +36,24 @@ boost::asio::awaitable<void> health_monitor::refresh() {
   checking_ = false;
 }
 
+std::string status_line(bool database_up, bool helper_up, unsigned doors_open) {
+  std::string line = fmt::format("database {}, firewall helper {}", database_up ? "up" : "down", helper_up ? "up" : "down");
+  if (helper_up) line.append(fmt::format(", {} door{} open", doors_open, doors_open == 1 ? "" : "s"));
+  return line;
+}
+
+boost::asio::awaitable<void> report_status(health_monitor& health, service_state& manager, std::chrono::steady_clock::duration every) {
+  boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+  for (;;) {
+    auto refreshing = health.refresh();
+    co_await std::move(refreshing);
+    manager.status(status_line(health.database_up(), health.helper_up(), health.helper_up() ? health.helper_status().live_grants() : 0));
+    pause.expires_after(every);
+    auto pausing = pause.async_wait(boost::asio::use_awaitable);
+    co_await std::move(pausing);
+  }
+}
+
 handler health_endpoint(health_monitor& health) {
   return [&health](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
     auto refreshing = health.refresh();

@@ -13,6 +13,7 @@
 #include "api-daemon/metrics.hpp"
 #include "api-daemon/outbox.hpp"
 #include "api-daemon/sms_store.hpp"
+#include "common/service_state.hpp"
 
 namespace smsbridge::api {
 
@@ -38,6 +39,15 @@ class health_monitor {
   v1::StatusResult helper_status_;
   std::chrono::steady_clock::time_point checked_at_;
 };
+
+// The service manager's one-line status: "database up, firewall helper up, 2 doors open" (the doors
+// only while the helper answers).
+std::string status_line(bool database_up, bool helper_up, unsigned doors_open);
+
+// Every `every`, the shared check (refresh()) becomes manager.status(status_line(...)); the
+// manager drops repeats and holds changes to its own gap. Runs until the executor stops.
+boost::asio::awaitable<void> report_status(health_monitor& health, service_state& manager,
+                                           std::chrono::steady_clock::duration every = std::chrono::seconds(3));
 
 // GET /health: {"status": healthy|degraded|unhealthy, "checks": {database, firewall_helper,
 // backend_sync}, "database", "firewall_helper", "version", "timestamp"}; 503 only when unhealthy

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string>
@@ -40,6 +41,8 @@
 #include "api-daemon/terminal.hpp"
 #include "common/build_info.hpp"
 #include "common/log.hpp"
+#include "common/sd_notify.hpp"
+#include "common/service_state.hpp"
 
 extern char** environ;
 
@@ -225,6 +228,10 @@ int main(int argc, char** argv) {
   limits.max_connections_per_source = config.max_connections_per_source;
   limits.proxies = config.trusted_proxies;
   const auto executor = io.get_executor();
+  auto notify = smsbridge::notify_socket::open(std::getenv("NOTIFY_SOCKET"));  // systemd's Type=notify; unset: none
+  if (!notify) return log::error("{}", notify.error().message), 1;
+  smsbridge::service_state manager(executor, *notify, smsbridge::watchdog_from_environment());
+  api::supervise(executor, "service status", [&] { return api::report_status(health, manager); });
   api::supervise(executor, "public HTTP listener", [&] { return api::serve_http(*public_acceptor, public_router, limits, observe); });
   api::supervise(executor, "metrics HTTP listener", [&] { return api::serve_http(*metrics_acceptor, metrics_router, limits, observe); });
   if (config.monitoring_enabled && config.monitoring_worker_enabled) {
@@ -235,13 +242,21 @@ int main(int argc, char** argv) {
   api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    manager.stopping();
+    io.stop();
+  });
   asio::signal_set reload_signal(io, SIGHUP);
-  on_each_signal(reload_signal, [&] { reload(config, settings); });
+  on_each_signal(reload_signal, [&] {
+    manager.reloading();
+    reload(config, settings);
+    manager.reloaded();
+  });
   std::signal(SIGPIPE, SIG_IGN);
   log::info("listening on {}:{} (public) and {}:{} (metrics)", config.listen.host,
                                public_acceptor->local_endpoint().port(), config.metrics_listen.host,
                                metrics_acceptor->local_endpoint().port());
+  manager.ready();  // sent from the loop, which then accepts on both listeners
   io.run();
   log::info("stopped");
   return 0;

@@ -101,7 +101,8 @@ void background_flow_cutter::cut(const cidr& source, std::uint16_t external_port
 }
 
 void background_flow_cutter::run() {
-  // The dump is housekeeping: let the thread that answers requests have the CPU first.
+  // The dump is housekeeping: let the thread that answers requests have the CPU first. Under the
+  // unit's SystemCallFilter=~@resources this fails (EPERM) and the thread keeps the normal priority.
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
   std::unique_lock lock(mutex_);
   for (;;) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 #include "common/build_info.hpp"
 #include "common/log.hpp"
+#include "common/sd_notify.hpp"
 #include "firewall-helper/config.hpp"
 #include "firewall-helper/conntrack.hpp"
 #include "firewall-helper/firewall_service.hpp"
@@ -124,7 +126,12 @@ int main(int argc, char** argv) {
     for (const auto& w : probe.warnings(*config)) smsbridge::log::warning("{}", w);
     // Parsing the config and replaying the state left freed heap behind; give it back.
     ::malloc_trim(0);
-    if (auto r = fw::serve(*config, config_path, service); !r) {
+    auto notify = smsbridge::notify_socket::open(std::getenv("NOTIFY_SOCKET"));  // systemd's Type=notify; unset: none
+    if (!notify) {
+      smsbridge::log::error("{}", notify.error());
+      return 1;
+    }
+    if (auto r = fw::serve(*config, config_path, service, *notify, smsbridge::watchdog_from_environment()); !r) {
       smsbridge::log::error("{}", r.error());
       return 1;
     }

@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
+#include "common/service_state.hpp"
 #include "firewall-helper/nft_notices.hpp"
 #include "firewall-helper/ruleset.hpp"
 #include "proto/framing.hpp"
@@ -44,8 +45,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class helper_server {
  public:
-  helper_server(asio::io_context& io, helper_config& config, std::string config_path, firewall_service& service)
-      : io_(io), config_(config), config_path_(std::move(config_path)), service_(service), acceptor_(io), expiry_timer_(io),
+  helper_server(asio::io_context& io, helper_config& config, std::string config_path, firewall_service& service,
+                service_notifier& notifier, std::optional<std::chrono::microseconds> watchdog)
+      : io_(io), config_(config), config_path_(std::move(config_path)), service_(service),
+        manager_(io.get_executor(), notifier, watchdog), acceptor_(io), expiry_timer_(io),
         reconcile_timer_(io), signals_(io, SIGTERM, SIGINT), reload_signal_(io, SIGHUP), notices_(io),
         notice_filter_(config.table, static_cast<std::uint32_t>(::getpid())) {}
 
@@ -68,6 +71,7 @@ class helper_server {
   helper_config& config_;  // the service reads the same object: a reload replaces it in place
   const std::string config_path_;
   firewall_service& service_;
+  service_state manager_;  // what systemd is told: readiness, doors open, watchdog pings
   stream_protocol::acceptor acceptor_;
   asio::steady_timer expiry_timer_;  // monotonic, like the service's deadlines
   std::optional<std::int64_t> expiry_armed_for_;
@@ -107,6 +111,7 @@ fallible<void> helper_server::listen() {
 void helper_server::run() {
   signals_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
+    manager_.stopping();
     service_.shutdown();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
@@ -124,6 +129,7 @@ void helper_server::run() {
   }
   service_.reconcile();
   after_change();
+  manager_.ready();  // the table is installed and reconciled, the socket listens
   io_.run();
 }
 
@@ -240,7 +246,9 @@ awaitable<void> helper_server::session(stream_protocol::socket socket, peer_iden
 void helper_server::await_reload() {
   reload_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
+    manager_.reloading();
     reload();
+    manager_.reloaded();
     await_reload();
   });
 }
@@ -278,6 +286,8 @@ void helper_server::after_change() {
   if (service_.take_reconcile_request()) service_.reconcile();
   arm_expiry();
   arm_reconcile();
+  const auto doors = service_.live_grants();
+  manager_.status(fmt::format("{} door{} open", doors, doors == 1 ? "" : "s"));
 }
 
 void helper_server::arm_expiry() {
@@ -315,10 +325,11 @@ void helper_server::arm_reconcile() {
 }
 }  // namespace
 
-fallible<void> serve(helper_config& config, const std::string& config_path, firewall_service& service) {
+fallible<void> serve(helper_config& config, const std::string& config_path, firewall_service& service, service_notifier& notifier,
+                     std::optional<std::chrono::microseconds> watchdog) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  helper_server server(io, config, config_path, service);
+  helper_server server(io, config, config_path, service, notifier, watchdog);
   if (auto r = server.listen(); !r) return r;
   server.run();
   return {};

@@ -1,6 +1,9 @@
 // /health and /metrics against a fake helper and a fake database.
 #include <catch2/catch.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
 #include <chrono>
@@ -9,6 +12,7 @@
 #include "api-daemon/health.hpp"
 #include "common/build_info.hpp"
 #include "tests/api-daemon/fakes.hpp"
+#include "tests/common/fake_notifier.hpp"
 
 using namespace smsbridge::api;
 using namespace smsbridge::api::testing;
@@ -74,6 +78,35 @@ TEST_CASE("/metrics serves the doors per service, the helper and the SMS gauges"
   call(s.routes, http::verb::get, "/health");
   call(s.routes, http::verb::get, "/metrics");
   CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "status") == 1);
+}
+
+TEST_CASE("the service manager's status line names the database, the helper and, while it answers, the doors open") {
+  CHECK(status_line(true, true, 2) == "database up, firewall helper up, 2 doors open");
+  CHECK(status_line(true, true, 1) == "database up, firewall helper up, 1 door open");
+  CHECK(status_line(false, true, 0) == "database down, firewall helper up, 0 doors open");
+  CHECK(status_line(true, false, 3) == "database up, firewall helper down");
+}
+
+TEST_CASE("report_status tells the service manager the shared check's state, and again when it changes") {
+  health_site s;
+  boost::asio::io_context io(1);
+  smsbridge::testing::fake_notifier manager;
+  smsbridge::service_state state(io.get_executor(), manager, std::nullopt, std::chrono::milliseconds(0));
+  boost::asio::co_spawn(io, report_status(s.health, state, std::chrono::milliseconds(20)), boost::asio::detached);
+  io.run_for(std::chrono::milliseconds(100));
+  REQUIRE(manager.messages.size() == 1);  // the same state is not said again every 20 ms
+  CHECK(manager.messages[0] == "STATUS=database up, firewall helper up, 0 doors open");
+  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice"})).value();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(1200));  // the shared check asks again after a second
+  REQUIRE(manager.messages.size() == 2);
+  CHECK(manager.messages[1] == "STATUS=database up, firewall helper up, 1 door open");
+  s.outbox.down = true;
+  s.helper.down = true;
+  io.restart();
+  io.run_for(std::chrono::milliseconds(1200));
+  REQUIRE(manager.messages.size() == 3);
+  CHECK(manager.messages[2] == "STATUS=database down, firewall helper down");
 }
 
 TEST_CASE("/metrics exports the helper's counters and nft latency, the build and the standard process metrics") {

@@ -237,21 +237,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 class Site(sites.Site):
     """The server namespace (helper + api-daemon) and a laptop namespace joined by a veth pair."""
 
-    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None, extra_env=None):
+    def __init__(self, w, helper_min_seconds=1, api_min_seconds=900, bind_mounted_settings=None, extra_env=None,
+                 helper_prefix=(), api_prefix=()):
         super().__init__(w, "A", SERVER_IP, LAPTOP_IP, server_if="s-lap")
         self.socket = os.path.join(w.tmp, "fw.sock")
         config = write_config(os.path.join(w.tmp, "helper.json"), {
             "socket": self.socket, "state_file": os.path.join(w.tmp, "port_mappings.json"),
             "services": {"metrics": {"target": "127.0.0.1:9464"}, "postgres": {"target": "127.0.0.1:5432"}},
             "duration_seconds": {"min": helper_min_seconds, "max": 14400}})
-        self.helper = start_helper(w, ["ip", "netns", "exec", self.server], config, self.socket)
+        self.helper = start_helper(w, ["ip", "netns", "exec", self.server, *helper_prefix], config, self.socket)
         add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_LISTEN=f"{SERVER_IP}:8080",
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds),
                    SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"), **(extra_env or {}))
-        command = ["ip", "netns", "exec", self.server, w.api_bin]
+        command = ["ip", "netns", "exec", self.server, *api_prefix, w.api_bin]
         self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
         if bind_mounted_settings is not None:
             # As in a container: sms_settings.json is a single-file bind mount (rename over it fails
@@ -355,6 +356,65 @@ def scenario_monitoring_concurrency(w):
           f"64 concurrent port-status requests x 5: {r.returncode} {sorted(set(codes))} {r.stderr[-300:]}")
 
 
+def scenario_notify(w):
+    """systemd's Type=notify through NOTIFY_SOCKET (an abstract socket, as systemd uses) with
+    WatchdogSec=2s: READY=1 once both listeners serve, STATUS= from the health check that changes
+    when a door opens, WATCHDOG=1 every second from the serving loop (none while frozen), STOPPING=1."""
+    from kit.helper import helper_bin
+    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_no_ping_while_loop_stopped, check_watchdog_cadence
+    sock = w.start_helper()
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    w.port, w.metrics_port = ports
+    listener = NotifyListener(f"@sms-bridge-it-notify-{os.getpid()}")
+    try:
+        env = dict(os.environ, **listener.env(watchdog_usec=2_000_000), SMS_BRIDGE_DATABASE_URL=w.pg.url,
+                   SMS_BRIDGE_LISTEN=f"127.0.0.1:{w.port}", SMS_BRIDGE_METRICS_LISTEN=f"127.0.0.1:{w.metrics_port}",
+                   SMS_BRIDGE_FIREWALL_SOCKET=sock, SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"))
+        p = start_api(w, [w.api_bin], env, ready=lambda: listener.received("READY=1"))
+        ready_at = listener.received("READY=1")[0][0]
+        # Right after READY=1 both listeners answer.
+        status, _, body = w.http("GET", "/health")
+        check(status == 200 and body["checks"]["database"] == "up", f"/health right after READY=1: {status} {body}")
+        status, _, _ = w.http("GET", "/health", port=w.metrics_port)
+        check(status == 200, f"the metrics listener right after READY=1: {status}")
+        early = [m for t, m in listener.received() if t < ready_at and not m.startswith("STATUS=")]
+        check(early == [], f"before READY=1 the api said {early}")
+        _, first = listener.wait_for("a STATUS= line", 5, prefix="STATUS=")
+        check(first == "STATUS=database up, firewall helper up, 0 doors open", f"the first status: {first}")
+        gaps = check_watchdog_cadence(listener, 2.0, 5.0, ready_at)
+        # A door opened at the helper shows in the status within the check (3 s) and the gap (2 s).
+        opened = time.monotonic()
+        r = subprocess.run([helper_bin(w.build_dir, "sms-bridge-fwctl"), "--socket", sock, "open", "metrics", "--port", "9100",
+                            "--source", "10.231.9.9", "--duration", "900", "--actor", "it"], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"fwctl open: {r.stdout} {r.stderr}")
+        seen, changed = listener.wait_for("a STATUS= line after an open", 8, prefix="STATUS=", since=opened)
+        check(changed == "STATUS=database up, firewall helper up, 1 door open", f"the status after an open: {changed}")
+        # SIGHUP reloads: RELOADING=1 (with the monotonic clock), then READY=1 again.
+        reloaded = time.monotonic()
+        p.send_signal(signal.SIGHUP)
+        _, reloading = listener.wait_for("RELOADING=1 after SIGHUP", 5, prefix="RELOADING=1", since=reloaded)
+        check(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), f"the reload message: {reloading!r}")
+        listener.wait_for("READY=1 after the reload", 5, text="READY=1", since=reloaded)
+        check(p.poll() is None, "the daemon exited on SIGHUP")
+        frozen = check_no_ping_while_frozen(listener, p.pid, 2.0)
+        threads = check_no_ping_while_loop_stopped(listener, p.pid, 2.0)
+        stopping = time.monotonic()
+        p.terminate()
+        rc = p.wait(timeout=15)
+        check(rc == 0, f"sms-bridge-api exited {rc} on SIGTERM")
+        said = [m for _, m in listener.received(since=stopping)]
+        check("STOPPING=1" in said, f"after SIGTERM the api said {said}")
+        print(f"READY=1 then serving; WATCHDOG=1 gaps {min(gaps):.2f}-{max(gaps):.2f} s; STATUS after an open in "
+              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped, nor while only the loop's thread was "
+              f"(the {threads} other thread(s) running); STOPPING=1 on SIGTERM")
+    finally:
+        listener.close()
+
+
 def scenario_monitoring_doors(w):
     """A door opened and closed through the API, seen from the laptop namespace in the kernel's ruleset."""
     site = Site(w)
@@ -403,6 +463,40 @@ def scenario_monitoring_doors(w):
     check(not site.door_works(), "the door still answers after close")
     status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
     check(status == 404 and "detail" in body, f"closing a closed door: {status} {body}")
+
+
+def scenario_unit_sandbox(w):
+    """Both daemons under their units' seccomp directives (RestrictAddressFamilies=,
+    SystemCallFilter= with its exclusions, MemoryDenyWriteExecute=, as tests/unit-sandbox applies
+    them): login, a door opened, scraped through and closed, port-status, /metrics and the logs."""
+    from kit import units
+    api_unit, helper_unit = "sms-bridge-api.service", "sms-bridge-firewall-helper.service"
+    api_prefix = units.sandbox_prefix(w.build_dir, api_unit, w.tmp)
+    helper_prefix = units.sandbox_prefix(w.build_dir, helper_unit, w.tmp)
+    refusals = units.sandbox_refusals(api_prefix, api_unit, w.tmp)
+    check(refusals and set(refusals) == {"refused"}, f"the api unit's filters are not in force (setpriority, chown, W+X): {refusals}")
+    site = Site(w, helper_prefix=helper_prefix, api_prefix=api_prefix)
+    status, body = site.curl("GET", "/admin/monitoring/services")
+    check(status == 200 and body["services"]["metrics"]["status"] == "closed", f"services: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
+    check(status == 200 and body["status"] == "opened", f"open-port under the filters: {status} {body}")
+    check(site.door_works(), "the laptop cannot scrape through a door the sandboxed daemons opened")
+    r = subprocess.run(["ip", "netns", "exec", site.laptop, "curl", "-s", "-f", f"http://{SERVER_IP}:9100/metrics"],
+                       capture_output=True, text=True, timeout=30)
+    check('sms_bridge_monitoring_doors_open{service="metrics"} 1' in r.stdout, f"/metrics under the filters:\n{r.stdout[:2000]}")
+    status, body = site.curl("GET", "/admin/monitoring/port-status")
+    check(status == 200 and 3500 <= body["metrics"]["time_remaining_seconds"] <= 3600, f"port-status under the filters: {status} {body}")
+    status, body = site.curl("GET", "/admin/monitoring/logs/download/sms-bridge-api.log")
+    check(status == 200 and "listening on" in str(body), f"the api's log under the filters: {status} {str(body)[:500]}")
+    status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
+    check(status == 200 and body["status"] == "closed", f"close-port under the filters: {status} {body}")
+    check(not site.door_works(), "the door still answers after close")
+    for p, name in ((site.api, "sms-bridge-api"), (site.helper, "the firewall helper")):
+        check(p.poll() is None, f"{name} died under its unit's filters: {w.log()}")
+    site.api.terminate()
+    check(site.api.wait(timeout=15) == 0, "sms-bridge-api did not stop cleanly under its unit's filters")
+    print(f"under the units' seccomp filters ({len(units.allowed_syscalls(api_unit))} and "
+          f"{len(units.allowed_syscalls(helper_unit))} system calls allowed): login, open, scrape, close, logs, stop")
 
 
 def scenario_metrics_exposition(w):

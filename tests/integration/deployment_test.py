@@ -188,6 +188,8 @@ def scenario_systemd_units(w):
     units = sorted(glob.glob(os.path.join(SYSTEMD, "*.service")))
     check(len(units) == 2, f"units: {units}")
     os.makedirs(os.path.join(root, "etc/systemd/system"))
+    # ExecReload=kill -HUP $MAINPID: kill comes from procps on the target system.
+    shutil.copy(shutil.which("kill"), os.path.join(root, "usr/bin/kill"))
     for u in units:
         shutil.copy(u, os.path.join(root, "etc/systemd/system"))
     # verify runs man(1) for each Documentation= page: the installed ones, then this machine's.
@@ -232,6 +234,27 @@ def scenario_systemd_units(w):
     for key in keys:
         path = "/proc/sys/" + key.replace(".eth0.", ".default.").replace(".", "/")
         check(os.path.exists(path), f"the sysctl drop-in sets {key}, which this kernel does not have")
+
+
+# The exposure gate: `systemd-analyze security` of each shipped unit, at most this overall level.
+EXPOSURE_LIMIT = 1.2
+
+
+def scenario_systemd_exposure(w):
+    scores = {}
+    for unit in sorted(glob.glob(os.path.join(SYSTEMD, "*.service"))):
+        name = os.path.basename(unit)
+        # --threshold is the level times ten; above it, systemd-analyze itself exits non-zero.
+        r = run(["systemd-analyze", "security", "--offline=yes", f"--threshold={int(EXPOSURE_LIMIT * 10)}", "--no-pager", unit],
+                cwd=w.tmp)
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", r.stdout)
+        check(m, f"systemd-analyze security gave no overall level for {name}: {r.stdout[-500:]} {r.stderr}")
+        scores[name] = float(m.group(1))
+        failing = "\n".join(l for l in r.stdout.splitlines() if l.startswith("\u2717"))
+        check(scores[name] <= EXPOSURE_LIMIT and r.returncode == 0,
+              f"{name}: exposure {scores[name]} (exit {r.returncode}), more than {EXPOSURE_LIMIT}; the open items:\n{failing}")
+    check(len(scores) == 2, f"units: {sorted(scores)}")
+    print("exposure: " + ", ".join(f"{n} {s}" for n, s in scores.items()))
 
 
 def scenario_laptop_static(w):

@@ -185,13 +185,13 @@ class World(sites.World):
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=2)
 
-    def start_helper(self, prefix=(), expect_running=True):
+    def start_helper(self, prefix=(), expect_running=True, env=None):
         if not os.path.exists(self.config_path):
             self.write_config()
         log = open(self.helper_log, "a")
         cmd = ["ip", "netns", "exec", self.server, *prefix,
                os.path.join(self.bin_dir, "sms-bridge-firewall-helper"), "--config", self.config_path]
-        self.helper = subprocess.Popen(cmd, stdout=log, stderr=log)
+        self.helper = subprocess.Popen(cmd, stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
         if not expect_running:
             return self.helper
         deadline = time.monotonic() + 10
@@ -471,20 +471,92 @@ def cpu_seconds(pid):
 
 
 def scenario_restricted_probe(w):
-    # The helper under its unit's RestrictAddressFamilies=AF_UNIX AF_NETLINK: a port with a
-    # listener (the iface echo target) is never reported free, an unused one is.
-    launcher = os.path.join(w.bin_dir, "..", "tests", "restrict-address-families")
-    check(os.access(launcher, os.X_OK), f"{launcher} is not built")
-    r = w.ns(w.server, launcher, sys.executable, "-c", "import socket; socket.socket()", check_rc=False)
-    check(r.returncode != 0 and "Address family not supported" in r.stderr, f"the filter does not restrict AF_INET: {r.stderr}")
-    w.start_helper(prefix=(launcher,))
+    # The helper under its unit's seccomp directives (RestrictAddressFamilies=AF_UNIX AF_NETLINK,
+    # SystemCallFilter= with its exclusions, MemoryDenyWriteExecute=, as tests/unit-sandbox applies
+    # them): the port probe never reports a port with a listener free, an unused one is; doors open,
+    # cut established flows and expire; the state file is written.
+    from kit import units
+    unit = "sms-bridge-firewall-helper.service"
+    prefix = units.sandbox_prefix(os.path.dirname(w.bin_dir), unit, w.tmp)
+    refusals = units.sandbox_refusals(prefix, unit, w.tmp, enter=("ip", "netns", "exec", w.server))
+    check(refusals and set(refusals) == {"refused"}, f"the unit's filters are not in force (setpriority, chown, AF_INET, W+X): {refusals}")
+    w.start_helper(prefix=tuple(prefix))
     answer = w.fwctl("check-ports", str(IFACE_TARGET_PORT), "7003")[1]["check_ports"]["ports"]
     busy, unused = answer
     check(not busy.get("free") and "bound" in busy.get("reason", ""), f"port {IFACE_TARGET_PORT} (listening) under the unit's restrictions: {busy}")
     check(unused.get("free") is True, f"port 7003 (unused) under the unit's restrictions: {unused}")
     code, out, _ = w.fwctl("open", "local", "--port", str(IFACE_TARGET_PORT), "--source", LAPTOP_IP, "--duration", "60", check_rc=False)
     check(code == 1 and out["error"]["code"] == "PORT_IN_USE", f"an open on a bound port under the restrictions: {out}")
-    print(f"under RestrictAddressFamilies: port {IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free")
+    # A door: nft batch, state file, conntrack cut on close, kernel timeout on expiry.
+    stored = lambda: sum(os.path.getsize(p) for p in (w.state, w.state + ".journal") if os.path.exists(p))
+    before = stored()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the sandboxed helper's door does not work")
+    check(stored() > before, "the sandboxed helper did not record the door in its state file")
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    check(agent.ping()[0] == "echo", "the established flow does not work")
+    w.fwctl("close", "iface")
+    check(agent.ping()[0] in ("reset", "eof"), "the sandboxed helper's close did not cut the established flow")
+    w.open("local", 9101, LAPTOP_IP, 2)
+    time.sleep(2.5)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) != "ok", "a door of the sandboxed helper outlived its 2 s")
+    wait_for("the EXPIRED event", lambda: any(e["kind"] == "EXPIRED" for e in w.events()), 3)
+    check(w.helper.poll() is None, f"the sandboxed helper died: {w.log_text()}")
+    w.kill_helper(signal.SIGTERM)
+    print(f"under the unit's seccomp filters ({len(units.allowed_syscalls(unit))} system calls allowed): port "
+          f"{IFACE_TARGET_PORT} {busy.get('reason')}; port 7003 free; open, cut, expiry and SIGTERM work")
+
+
+def scenario_notify(w):
+    # systemd's Type=notify, as the manager sees it through NOTIFY_SOCKET with WatchdogSec=2s:
+    # READY=1 once the table is in and the socket serves, STATUS= with the doors, WATCHDOG=1 every
+    # second from the serving loop (none while the process is frozen), STOPPING=1 on SIGTERM.
+    from kit.notify import NotifyListener, check_no_ping_while_frozen, check_no_ping_while_loop_stopped, check_watchdog_cadence
+    listener = NotifyListener(os.path.join(w.tmp, "notify.sock"))
+    try:
+        w.write_config()
+        w.start_helper(env=listener.env(watchdog_usec=2_000_000), expect_running=False)
+        ready_at, _ = listener.wait_for("READY=1", 10, text="READY=1",
+                                        also=lambda: check(w.helper.poll() is None, f"the helper exited: {w.log_text()}"))
+        # Right after READY=1 the socket answers and the table is in the kernel.
+        check(w.fwctl("status", check_rc=False)[0] == 0, f"the socket did not serve right after READY=1: {w.log_text()}")
+        check(w.kernel_grants() is not None, "the table inet sms_bridge was not installed at READY=1")
+        early = [m for t, m in listener.received() if t < ready_at and not m.startswith("STATUS=")]
+        check(early == [], f"before READY=1 the helper said {early}")
+        _, first = listener.wait_for("a STATUS= line", 3, prefix="STATUS=")
+        check(first == "STATUS=0 doors open", f"the first status: {first}")
+        gaps = check_watchdog_cadence(listener, 2.0, 5.0, ready_at)
+        opened = time.monotonic()
+        w.open("iface", 9100, LAPTOP_IP, 60)
+        seen, status = listener.wait_for("a STATUS= line after an open", 4, prefix="STATUS=", since=opened)
+        check(status == "STATUS=1 door open", f"the status after an open: {status}")
+        # SIGHUP reloads: RELOADING=1 (with the monotonic clock), then READY=1 again.
+        reloaded = time.monotonic()
+        w.helper.send_signal(signal.SIGHUP)
+        _, reloading = listener.wait_for("RELOADING=1 after SIGHUP", 5, prefix="RELOADING=1", since=reloaded)
+        check(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), f"the reload message: {reloading!r}")
+        listener.wait_for("READY=1 after the reload", 5, text="READY=1", since=reloaded)
+        check(w.helper.poll() is None, "the daemon exited on SIGHUP")
+        frozen = check_no_ping_while_frozen(listener, w.helper.pid, 2.0)
+        threads = check_no_ping_while_loop_stopped(listener, w.helper.pid, 2.0)
+        stopping = time.monotonic()
+        w.helper.send_signal(signal.SIGTERM)
+        rc = w.helper.wait(timeout=10)
+        w.helper = None
+        check(rc == 0, f"the helper exited {rc} on SIGTERM")
+        said = [m for _, m in listener.received(since=stopping)]
+        check("STOPPING=1" in said and "READY=1" not in said, f"after SIGTERM the helper said {said}")
+        print(f"READY=1 then serving; WATCHDOG=1 gaps {min(gaps):.2f}-{max(gaps):.2f} s; STATUS after an open in "
+              f"{seen - opened:.2f} s; no ping during {frozen:.1f} s stopped, nor while only the loop's thread was "
+              f"(the {threads} other thread(s) running); STOPPING=1 on SIGTERM")
+        # WATCHDOG_PID names another process (a child that inherited the environment): no pings.
+        restarted = time.monotonic()
+        w.start_helper(env=listener.env(watchdog_usec=500_000, watchdog_pid=1), expect_running=False)
+        listener.wait_for("READY=1 from the second helper", 10, text="READY=1", since=restarted)
+        time.sleep(1.5)
+        check(listener.received("WATCHDOG=1", since=restarted) == [], "the helper pinged a watchdog that WATCHDOG_PID gives to another process")
+    finally:
+        listener.close()
 
 
 def scenario_clock_step(w):
