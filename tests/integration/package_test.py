@@ -417,6 +417,16 @@ def scenario_boot(w):
     check(re.search(r"opened door metrics port 9100 .*192\.0\.2\.10/32.* by package-test", notices)
           and re.search(r"closed door metrics port 9100 for 192\.0\.2\.10/32", notices),
           f"journalctl -u sms-bridge-firewall-helper -p notice lacks the door lines:\n{notices}")
+    # Door events are native journal entries: selected by their message id and fields, with no grep.
+    by_id = w.must("journalctl", "--no-pager", "-o", "cat", "MESSAGE_ID=e82c5e24b1a94b13a9edcc8dcee26587")
+    check(re.search(r"opened door metrics port 9100 .*192\.0\.2\.10/32", by_id), f"journalctl MESSAGE_ID=<opened>: {by_id!r}")
+    entries = [json.loads(line) for line in w.must("journalctl", "--no-pager", "-o", "json", "-u", "sms-bridge-firewall-helper",
+                                                    "SMS_BRIDGE_SERVICE=metrics").splitlines() if line.strip()]
+    kinds = [(e.get("SMS_BRIDGE_EVENT"), e.get("SMS_BRIDGE_PORT"), e.get("SMS_BRIDGE_SOURCE"), e.get("SMS_BRIDGE_ACTOR"), e.get("PRIORITY"))
+             for e in entries]
+    check(("opened", "9100", "192.0.2.10/32", "package-test", "5") in kinds
+          and ("closed", "9100", "192.0.2.10/32", "package-test", "5") in kinds,
+          f"journalctl SMS_BRIDGE_SERVICE=metrics: {kinds}")
 
     # The units' exposure as this systemd computes it for the installed units.
     for unit, limit in EXPOSURE_LIMIT.items():
