@@ -37,6 +37,7 @@ import urllib.parse
 
 import yaml
 
+from kit.debian import debian_mirrors
 from kit.core import TestFailure, absent_tools, check, integration_main, kill_all
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -69,21 +70,6 @@ def over_budget(*_):
 
 def run(cmd, timeout=120, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def debian_mirrors():
-    """The Debian archive URIs this machine's apt uses (deb822 or one-line sources)."""
-    uris = []
-    for path in glob.glob("/etc/apt/sources.list.d/*.sources") + ["/etc/apt/sources.list"]:
-        try:
-            text = open(path).read()
-        except OSError:
-            continue
-        uris += re.findall(r"^URIs:\s*(\S+)", text, re.M) + re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s", text, re.M)
-    main = next((u for u in uris if u.startswith("http://") and u.rstrip("/").endswith("/debian")), None)
-    security = next((u for u in uris if u.startswith("http://") and u.rstrip("/").endswith("/debian-security")), None)
-    check(main, f"this machine's apt has no http://…/debian mirror in /etc/apt (found {uris}); mmdebstrap needs one")
-    return main.rstrip("/"), (security or "http://deb.debian.org/debian-security").rstrip("/")
 
 
 class World:
@@ -337,7 +323,7 @@ def write_env(w):
 
 def make_base_image(w):
     """debian:12 and debian:12-slim, from this machine's Debian mirror (no registry is reachable)."""
-    main, security = debian_mirrors()
+    main, security = debian_mirrors("http://")
     cache_dir = os.path.join(w.build_dir, "docker-base")
     os.makedirs(cache_dir, exist_ok=True)
     tarball = os.path.join(cache_dir, f"debian-12-{datetime.date.today():%Y%m%d}.tar")

@@ -38,6 +38,7 @@ import tempfile
 import time
 import uuid
 
+from kit.debian import debian_mirrors
 from kit.core import TestFailure, absent_tools, check, integration_main, run
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -59,21 +60,6 @@ BOOT_SECONDS = 120
 # `systemd-analyze security` inside the booted container, as systemd there rates the installed
 # units: at most this (lower is better; the same bound as deployment_test's exposure gate).
 EXPOSURE_LIMIT = {"sms-bridge-firewall-helper": 1.2, "sms-bridge-api": 1.2}
-
-
-def debian_mirrors():
-    """The Debian archive URIs this machine's apt uses (deb822 or one-line sources)."""
-    uris = []
-    for path in glob.glob("/etc/apt/sources.list.d/*.sources") + ["/etc/apt/sources.list"]:
-        try:
-            text = open(path).read()
-        except OSError:
-            continue
-        uris += re.findall(r"^URIs:\s*(\S+)", text, re.M) + re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s", text, re.M)
-    main = next((u for u in uris if u.startswith("http") and u.rstrip("/").endswith("/debian")), None)
-    security = next((u for u in uris if u.startswith("http") and u.rstrip("/").endswith("/debian-security")), None)
-    check(main, f"this machine's apt has no http://…/debian mirror in /etc/apt (found {uris}); mmdebstrap needs one")
-    return main.rstrip("/"), (security or "http://deb.debian.org/debian-security").rstrip("/")
 
 
 def host_sysctls():
