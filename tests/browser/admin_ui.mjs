@@ -132,8 +132,16 @@ async function workflow() {
     const services = await apiInPage(page, "GET", "/admin/monitoring/services");
     const expires = services.body.services.metrics.expires_at;
     check(/Z$/.test(expires), `the API's deadline is not UTC: ${expires}`);
-    const localExpected = new Date(expires).toLocaleTimeString("en-GB", { timeZone: TIME_ZONE });
-    const utcShown = new Date(expires).toLocaleTimeString("en-GB", { timeZone: "UTC" });
+    // The card gives the time alone on the same local day and adds the date otherwise
+    // (a run near midnight in Kolkata closes the door tomorrow).
+    const localDay = (d) => d.toLocaleDateString("en-GB", { timeZone: TIME_ZONE });
+    const sameDay = localDay(new Date()) === localDay(new Date(expires));
+    const localExpected = sameDay
+      ? new Date(expires).toLocaleTimeString("en-GB", { timeZone: TIME_ZONE })
+      : new Date(expires).toLocaleString("en-GB", { timeZone: TIME_ZONE, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+    const utcShown = sameDay
+      ? new Date(expires).toLocaleTimeString("en-GB", { timeZone: "UTC" })
+      : new Date(expires).toLocaleString("en-GB", { timeZone: "UTC", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
     const shown = await card.locator(".door-until").textContent();
     check(shown === localExpected && shown !== utcShown, `closes at ${shown}; expected ${localExpected} (UTC ${utcShown})`);
     await screenshot(page, "doors-desktop");
