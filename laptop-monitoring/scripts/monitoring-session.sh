@@ -3,10 +3,12 @@
 # downloads the server's Prometheus config into config/, starts the stack and tells how long the
 # doors stay open. scripts/stop-monitoring.sh closes the doors this opened.
 #
-#   scripts/monitoring-session.sh [--minutes N] [--doors metrics,postgres] [--source CIDR]
+#   scripts/monitoring-session.sh [--minutes N] [--doors metrics,postgres] [--source CIDR] [--otp CODE]
 #
 # Defaults come from .env (MONITORING_MINUTES, MONITORING_DOORS, MONITORING_SOURCE). Without a
-# source, the server opens each door for the address it sees this laptop connect from.
+# source, the server opens each door for the address it sees this laptop connect from. --otp
+# gives the admin's one-time code (a second factor); without it, on a terminal, it is asked for
+# when the server wants one.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -15,13 +17,15 @@ load_env
 minutes=${MONITORING_MINUTES:-60}
 doors=${MONITORING_DOORS:-metrics,postgres}
 source_cidr=${MONITORING_SOURCE:-}
+otp=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
     --doors) doors=${2:?--doors needs a list such as metrics,postgres}; shift 2 ;;
     --source) source_cidr=${2:?--source needs a CIDR}; shift 2 ;;
+    --otp) otp=${2:?--otp needs the one-time code from your authenticator app}; shift 2 ;;
     -h | --help)
-      sed -n '2,9s/^# \{0,1\}//p' "$0"
+      sed -n '2,11s/^# \{0,1\}//p' "$0"
       exit 0 ;;
     *) die "unknown argument '$1'; see --help." ;;
   esac
@@ -40,7 +44,8 @@ require_setting SMS_BRIDGE_ADMIN_PASSWORD
 require_setting GRAFANA_ADMIN_PASSWORD
 
 # If anything below fails, the doors this run opened are closed again.
-trap 'status=$?; if [ "$status" -ne 0 ]; then close_session_doors || true; fi' EXIT
+trap 'status=$?; if [ "$status" -ne 0 ]; then close_session_doors || true; fi; forget_otp_session' EXIT
+[ -n "$otp" ] && otp_login "$otp"
 
 source_field=""
 [ -n "$source_cidr" ] && source_field=", \"source\": \"$source_cidr\""
@@ -70,7 +75,7 @@ mv "$exported" "$prometheus_config"
 echo "saved the server's Prometheus config as config/prometheus-remote.yml"
 
 "$project_dir/scripts/start-monitoring.sh"
-trap - EXIT
+trap forget_otp_session EXIT
 
 if [ ${#expires[@]} -gt 0 ]; then
   python3 - "${expires[@]}" <<'PY'

@@ -212,10 +212,11 @@ class fake_admin_store final : public admin_store {
     events.push_back(name + " " + source + " " + method + " " + outcome);
     co_return pg::db_result<void>{};
   }
-  boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t) override {
+  boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t, bool otp_verified) override {
     if (down) co_return db_down();
     const std::string token = "token-" + std::to_string(sessions.size() + 1);
-    sessions[token] = session_record{name, "csrf-" + token};
+    sessions[token] = session_record{name, "csrf-" + token, admins[name].totp_sealed_secret.has_value(),
+                                     otp_verified ? std::optional<std::int64_t>{0} : std::nullopt};
     co_return new_session{token, "csrf-" + token, "2026-12-01T20:00:00Z"};
   }
   boost::asio::awaitable<pg::db_result<std::optional<session_record>>> find_session(std::string token) override {
@@ -227,6 +228,28 @@ class fake_admin_store final : public admin_store {
     if (down) co_return db_down();
     sessions.erase(token);
     co_return pg::db_result<void>{};
+  }
+  boost::asio::awaitable<pg::db_result<void>> mark_session_otp(std::string token) override {
+    if (down) co_return db_down();
+    if (auto it = sessions.find(token); it != sessions.end()) it->second.otp_age_seconds = 0;
+    co_return pg::db_result<void>{};
+  }
+  // The replay guard and recovery codes as PostgreSQL keeps them (admin_totp.cpp).
+  std::map<std::string, std::vector<std::string>> recovery_hashes;  // unused, by admin
+  boost::asio::awaitable<pg::db_result<bool>> accept_totp_step(std::string name, std::int64_t step) override {
+    if (down) co_return db_down();
+    auto& a = admins[name];
+    if (a.totp_last_step && *a.totp_last_step >= step) co_return false;
+    a.totp_last_step = step;
+    co_return true;
+  }
+  boost::asio::awaitable<pg::db_result<bool>> spend_recovery_code(std::string name, std::string code_hash) override {
+    if (down) co_return db_down();
+    auto& unused = recovery_hashes[name];
+    const auto it = std::find(unused.begin(), unused.end(), code_hash);
+    if (it == unused.end()) co_return false;
+    unused.erase(it);
+    co_return true;
   }
 };
 

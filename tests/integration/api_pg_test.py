@@ -9,6 +9,8 @@ Usage: api_pg_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
 import base64
+import hashlib
+import hmac
 import json
 import os
 import pty
@@ -17,12 +19,14 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import termios
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from kit import sites
@@ -108,12 +112,12 @@ def scenario_pool(w):
 
 def scenario_migrations(w):
     r = w.api("migrate")
-    check(r.returncode == 0 and "8 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
+    check(r.returncode == 0 and "9 migration(s) applied" in r.stdout, f"first migrate: {r.returncode} {r.stdout} {r.stderr}")
     r = w.api("migrate")
     check(r.returncode == 0 and "0 migration(s) applied" in r.stdout, f"second migrate: {r.returncode} {r.stdout} {r.stderr}")
     check(w.pg.psql("SELECT version FROM schema_migrations ORDER BY version").stdout.split() ==
           ["001_monitoring", "002_admins", "003_firewall_incidents", "004_admin_sessions", "005_sms",
-           "006_session_password_version", "007_outbox_sealed_pin", "008_retention"], "schema_migrations is wrong")
+           "006_session_password_version", "007_outbox_sealed_pin", "008_retention", "011_totp"], "schema_migrations is wrong")
     objects = w.pg.psql("SELECT string_agg(c.relname || ':' || c.relkind::text, ' ' ORDER BY c.relname) FROM pg_class c "
                         "WHERE c.relname LIKE 'monitoring_%' AND c.relkind IN ('r', 'v')").stdout.split()
     check(objects == ["monitoring_audit_summary:v", "monitoring_port_access:r", "monitoring_port_access_history:v",
@@ -1024,11 +1028,11 @@ def scenario_admin_list(w):
     r = admin_cli(w, "list")
     check(r.returncode == 0, f"admin list: {r.returncode} {r.stderr}")
     lines = r.stdout.splitlines()
-    check(len(lines) == 3 and lines[0].split() == ["NAME", "CREATED", "PASSWORD", "CHANGED", "LAST", "LOGIN"],
+    check(len(lines) == 3 and lines[0].split() == ["NAME", "CREATED", "PASSWORD", "CHANGED", "LAST", "LOGIN", "TOTP"],
           f"admin list: {r.stdout}")
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-    check(re.fullmatch(rf"alice +({stamp})  never +  ({stamp})", lines[1]), f"alice's line: {lines[1]!r}")
-    check(re.fullmatch(rf"zoe +({stamp})  ({stamp})  none recorded", lines[2]), f"zoe's line: {lines[2]!r}")
+    check(re.fullmatch(rf"alice +({stamp})  never +  ({stamp})  off", lines[1]), f"alice's line: {lines[1]!r}")
+    check(re.fullmatch(rf"zoe +({stamp})  ({stamp})  none recorded +off", lines[2]), f"zoe's line: {lines[2]!r}")
     created = w.pg.psql("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
                         "FROM admin_users WHERE username = 'alice'").stdout.strip()
     check(lines[1].split()[1] == created, f"alice's created time {lines[1].split()[1]} is not the table's {created}")
@@ -1468,6 +1472,159 @@ def scenario_delivery_stall(w):
     stall.close()
     for c in held:
         c.close()
+
+
+# ---- the second factor (TOTP) -----------------------------------------------------------------
+
+TOTP_KEY = "hmac-secret-for-totp-0123456789"
+
+
+def totp_code(secret_b32, step):
+    """RFC 6238 with the authenticator apps' defaults (SHA-1, 6 digits), computed here, not by the daemon."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[19] & 15
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7fffffff) % 1000000:06d}"
+
+
+def totp_step():
+    return int(time.time()) // 30
+
+
+def enrol_totp(w, name):
+    """`admin totp enable NAME` as an operator runs it; returns (base32 secret, recovery codes)."""
+    r = subprocess.run([w.api_bin, "admin", "totp", "enable", name], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_HMAC_SECRET=TOTP_KEY))
+    check(r.returncode == 0, f"admin totp enable {name}: {r.returncode} {r.stdout} {r.stderr}")
+    m = re.search(r"^(otpauth://totp/SMS%20Bridge:" + re.escape(name) + r"\?\S+)$", r.stdout, re.M)
+    check(m is not None, f"no otpauth URI in: {r.stdout}")
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(m.group(1)).query)
+    check(query.get("issuer") == ["SMS Bridge"] and len(query["secret"][0]) == 32, f"the URI: {m.group(1)}")
+    check("\u2588" in r.stdout, f"no QR code drawn: {r.stdout}")
+    codes = re.findall(r"^  ([a-z2-7]{5}-[a-z2-7]{5})$", r.stdout, re.M)
+    check(len(set(codes)) == 10, f"ten recovery codes expected: {r.stdout}")
+    return query["secret"][0], codes
+
+
+def scenario_totp(w):
+    """An admin enrolled in TOTP through the CLI: Basic changes need X-Admin-OTP (none, wrong: 401
+    with a sentence; right: 200; the same again: refused), a recovery code works once, the login
+    needs otp, a session steps up to open a door once its code is older than the window; the
+    secret is stored sealed and the codes hashed; disable makes the admin a password-only one again."""
+    site = Site(w, extra_env={"SMS_BRIDGE_HMAC_SECRET": TOTP_KEY})
+    secret, recovery = enrol_totp(w, "alice")
+    stored = w.pg.psql("SELECT sealed_secret || ' ' || (SELECT string_agg(code_hash, ' ') FROM admin_recovery_codes) "
+                       "FROM admin_totp").stdout
+    check(secret not in stored and secret.lower() not in stored and stored.startswith("v1:"), "the secret is stored in clear")
+    check(not any(c in stored or c.replace("-", "") in stored for c in recovery), "a recovery code is stored in clear")
+    r = admin_cli(w, "list")
+    check(re.search(r"^alice .* on \(10 recovery codes left\)$", r.stdout, re.M), f"admin list: {r.stdout}")
+    json_type = "Content-Type: application/json"
+    basic = f"alice:{PASSWORD}"
+    open_body = {"service": "metrics", "duration_minutes": 30}
+    # Reads stay Basic-only.
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "a read needs a code")
+
+    def open_with(*headers):
+        return site.request("POST", "/admin/monitoring/open-port", open_body, [json_type, *headers], user=basic)
+
+    status, headers, body = open_with()
+    check(status == 401 and body.get("otp_required") is True and "X-Admin-OTP" in body["detail"] and
+          "www-authenticate" not in headers, f"open-port without a code: {status} {headers} {body}")
+    now = totp_step()
+    wrong = next(c for c in (f"{i:06d}" for i in range(1000000))
+                 if c not in {totp_code(secret, s) for s in range(now - 2, now + 3)})
+    status, _, body = open_with(f"X-Admin-OTP: {wrong}")
+    check(status == 401 and body.get("otp_required") is True and body["detail"].endswith("."), f"a wrong code: {status} {body}")
+    code = totp_code(secret, now)
+    status, _, body = open_with(f"X-Admin-OTP: {code}")
+    check(status == 200 and body["status"] == "opened" and site.door_works(), f"the right code: {status} {body}")
+    status, _, body = open_with(f"X-Admin-OTP: {code}")
+    check(status == 401 and body.get("otp_required") is True, f"the same code again was accepted: {status} {body}")
+    # A recovery code works once (in any case), then never again.
+    close = lambda otp: site.request("POST", "/admin/monitoring/close-port", {"service": "metrics"},
+                                     [json_type, f"X-Admin-OTP: {otp}"], user=basic)
+    status, _, body = close(recovery[0].upper())
+    check(status == 200 and body["status"] == "closed", f"a recovery code: {status} {body}")
+    status, _, body = close(recovery[0])
+    check(status == 401 and body.get("otp_required") is True, f"a spent recovery code: {status} {body}")
+    check(re.search(r"^alice .* on \(9 recovery codes left\)$", admin_cli(w, "list").stdout, re.M), "admin list after a recovery code")
+    # The login needs otp; the next step's code is within the ±1 window.
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD}, [json_type])
+    check(status == 401 and body.get("otp_required") is True and "www-authenticate" not in headers, f"login without otp: {status} {body}")
+    status, headers, body = site.request("POST", "/admin/login",
+                                         {"username": "alice", "password": PASSWORD, "otp": totp_code(secret, totp_step() + 1)},
+                                         [json_type])
+    check(status == 200 and len(body["csrf_token"]) == 64, f"login with otp: {status} {body}")
+    session = ["Cookie: " + headers["set-cookie"].split(";")[0], "X-CSRF-Token: " + body["csrf_token"], json_type]
+    # Just logged in with a code: the door opens without another.
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, session)
+    check(status == 200 and body["status"] == "opened", f"a fresh session opening: {status} {body}")
+    check(site.request("POST", "/admin/monitoring/close-port", {"service": "metrics"}, session)[0] == 200, "a session close")
+    # The session's code is now older than SMS_BRIDGE_OTP_STEP_UP_MINUTES (15): opening asks again,
+    # closing does not; the code in the body steps the session up and the door opens.
+    w.pg.psql("UPDATE admin_sessions SET otp_at = now() - interval '15 minutes 1 second'")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, session)
+    check(status == 401 and body.get("otp_required") is True and "fresh" in body["detail"], f"no step-up asked: {status} {body}")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", dict(open_body, otp=recovery[1]), session)
+    check(status == 200 and body["status"] == "opened", f"the step-up: {status} {body}")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, session)
+    check(status == 200 and body["status"] == "already_open", f"after the step-up: {status} {body}")
+    w.pg.psql("UPDATE admin_sessions SET otp_at = now() - interval '14 minutes'")
+    check(site.request("POST", "/admin/monitoring/open-port", open_body, session)[0] == 200, "asked again within the window")
+    # Each check is in the login trail; wrong codes count as failures.
+    trail = w.pg.psql("SELECT outcome FROM admin_auth_events WHERE method = 'totp' ORDER BY id").stdout.split()
+    check(trail.count("failure") == 3 and trail.count("success") == 4, f"the trail of codes: {trail}")
+    # Enrolling ended the sessions opened before; disabling makes alice password-only again.
+    r = admin_cli(w, "totp", "disable", "alice")
+    check(r.returncode == 0 and "disabled" in r.stdout, f"admin totp disable: {r.returncode} {r.stdout} {r.stderr}")
+    check(site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})[0] == 200, "a change after disable")
+    check(w.pg.psql("SELECT count(*) FROM admin_recovery_codes").stdout.strip() == "0", "recovery codes outlived disable")
+    r = admin_cli(w, "totp", "disable", "alice")
+    check(r.returncode == 1 and "has no second factor" in r.stderr, f"disable twice: {r.returncode} {r.stderr}")
+
+
+def scenario_totp_wrong_codes_throttled(w):
+    """Wrong codes count toward the login throttle: five for one name from one address block it,
+    even with the right password and then the right code."""
+    site = Site(w, extra_env={"SMS_BRIDGE_HMAC_SECRET": TOTP_KEY})
+    secret, _ = enrol_totp(w, "alice")
+    json_type = "Content-Type: application/json"
+    for guess in ("000000", "111111", "222222", "333333", "444444"):
+        if guess in {totp_code(secret, s) for s in range(totp_step() - 1, totp_step() + 2)}:
+            guess = "555555"
+        status, _, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD, "otp": guess}, [json_type])
+        check(status == 401 and body.get("otp_required") is True, f"a wrong code at login: {status} {body}")
+    status, headers, _ = site.request("POST", "/admin/login",
+                                      {"username": "alice", "password": PASSWORD, "otp": totp_code(secret, totp_step())}, [json_type])
+    check(status == 429 and int(headers.get("retry-after", "0")) > 0, f"five wrong codes were not throttled: {status} {headers}")
+
+
+def scenario_totp_required(w):
+    """SMS_BRIDGE_REQUIRE_TOTP=true: an admin without a second factor can read but neither log in nor
+    change anything, and is told how to enrol; once enrolled, a change with a code works."""
+    site = Site(w, extra_env={"SMS_BRIDGE_HMAC_SECRET": TOTP_KEY, "SMS_BRIDGE_REQUIRE_TOTP": "true"})
+    json_type = "Content-Type: application/json"
+    status, _, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD}, [json_type])
+    check(status == 401 and "sms-bridge-api admin totp enable alice" in body["detail"], f"login: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 30})
+    check(status == 401 and "sms-bridge-api admin totp enable alice" in body["detail"], f"open-port: {status} {body}")
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "a read was refused")
+    secret, _ = enrol_totp(w, "alice")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 30},
+                                   [json_type, f"X-Admin-OTP: {totp_code(secret, totp_step())}"], user=f"alice:{PASSWORD}")
+    check(status == 200 and body["status"] == "opened", f"open-port once enrolled: {status} {body}")
+
+
+def scenario_totp_cli_refusals(w):
+    """admin totp enable without SMS_BRIDGE_HMAC_SECRET (its key) or for nobody refuses with a sentence."""
+    add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
+    r = admin_cli(w, "totp", "enable", "alice")
+    check(r.returncode == 2 and "SMS_BRIDGE_HMAC_SECRET" in r.stderr, f"enable without a key: {r.returncode} {r.stderr}")
+    r = subprocess.run([w.api_bin, "admin", "totp", "enable", "nobody"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_HMAC_SECRET=TOTP_KEY))
+    check(r.returncode == 1 and "no admin named 'nobody'" in r.stderr, f"enable nobody: {r.returncode} {r.stderr}")
+    check(w.pg.psql("SELECT count(*) FROM admin_totp").stdout.strip() == "0", "a refused enable enrolled someone")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
