@@ -4,7 +4,8 @@
 //  - No server-provided string is ever parsed as HTML: everything goes through textContent or
 //    DOM APIs (el(), text()). The page's Content-Security-Policy forbids inline script anyway.
 //  - Every state-changing request carries the session's CSRF token (X-CSRF-Token); a 401 from any
-//    call means the session ended, and the login form comes back.
+//    call means the session ended, and the login form comes back, unless it asks for a one-time
+//    code (otp_required): then the OTP dialog asks for one and the request is made again.
 //  - One timer for the whole page (tick(), once a second): it redraws the countdowns from the UTC
 //    deadlines and refreshes the shown page every REFRESH_SECONDS. Nothing else schedules work.
 "use strict";
@@ -88,13 +89,54 @@ async function api(method, path, body) {
   } catch (e) {
     return { status: 0, body: { detail: "The server cannot be reached; check the connection." } };
   }
-  if (response.status === 401 && path !== "/admin/login") {
+  const type = response.headers.get("Content-Type") || "";
+  const payload = type.includes("json") ? await response.json().catch(() => ({})) : await response.text();
+  // A 401 that asks for a one-time code is not the end of the session: the caller asks for one.
+  if (response.status === 401 && path !== "/admin/login" && !(payload && payload.otp_required === true)) {
     showLogin("Your session has ended; log in again.");
     throw new SessionEnded();
   }
-  const type = response.headers.get("Content-Type") || "";
-  const payload = type.includes("json") ? await response.json().catch(() => ({})) : await response.text();
   return { status: response.status, body: payload, headers: response.headers };
+}
+
+// Asks for a one-time code in the dialog; resolves to the code, or "" when cancelled.
+function askOtp(message, error) {
+  const dialog = $("otp-dialog");
+  text($("otp-message"), message);
+  text($("otp-error"), error || "");
+  $("otp-code").value = "";
+  return new Promise((resolve) => {
+    const done = (code) => {
+      $("otp-form").onsubmit = null;
+      $("otp-cancel").onclick = null;
+      dialog.close();
+      resolve(code);
+    };
+    $("otp-form").onsubmit = (event) => {
+      event.preventDefault();
+      const code = $("otp-code").value.trim();
+      if (!code) return text($("otp-error"), "Enter the code.");
+      done(code);
+    };
+    $("otp-cancel").onclick = () => done("");
+    dialog.showModal();
+    $("otp-code").focus();
+  });
+}
+
+// A request that opens a door: when the server asks for a fresh one-time code (the session's
+// last is older than SMS_BRIDGE_OTP_STEP_UP_MINUTES), asks for it and sends the request again
+// with it, until it is accepted or the admin cancels.
+async function withStepUp(method, path, body) {
+  let r = await api(method, path, body);
+  let error = "";
+  while (r.status === 401 && r.body && r.body.otp_required === true) {
+    const code = await askOtp(detailOf(r), error);
+    if (!code) return { status: 0, body: { detail: "Cancelled: the door needs a one-time code to open." } };
+    r = await api(method, path, { ...body, otp: code });
+    error = "That code was not accepted; wait for the next one, or use a recovery code.";
+  }
+  return r;
 }
 
 // The sentence of an error answer: its detail, whatever its shape.
@@ -138,11 +180,18 @@ async function restoreSession() {
 async function login(event) {
   event.preventDefault();
   const user = $("login-user").value.trim(), password = $("login-password").value;
+  const otp = $("login-otp").value.trim();
   if (!user || !password) return text($("login-error"), "Enter your user name and password.");
   $("login-submit").disabled = true;
   try {
-    const r = await api("POST", "/admin/login", { username: user, password });
-    if (r.status === 200) {
+    const r = await api("POST", "/admin/login", otp ? { username: user, password, otp } : { username: user, password });
+    $("login-otp").value = "";
+    if (r.status === 401 && r.body && r.body.otp_required === true) {
+      // This admin has a second factor: the code field appears and is asked for.
+      $("login-otp-row").hidden = false;
+      text($("login-error"), detailOf(r));
+      $("login-otp").focus();
+    } else if (r.status === 200) {
       Object.assign(session, { user: r.body.username, csrf: r.body.csrf_token });
       text($("login-error"), "");
       await restoreSession();  // also learns the address the server sees us at
@@ -290,7 +339,7 @@ async function openDoor(service, card) {
   button.disabled = true;
   text(card.querySelector(".door-error"), "");
   try {
-    const r = await api("POST", "/admin/monitoring/open-port", body);
+    const r = await withStepUp("POST", "/admin/monitoring/open-port", body);
     if (r.status === 200) banner(r.body.status === "already_open" ? `The ${service} door was already open.` : `Opened the ${service} door for ${minutes} minutes.`);
     else text(card.querySelector(".door-error"), detailOf(r));
   } finally {
@@ -311,7 +360,7 @@ async function closeDoor(service, card) {
 async function openAll(event) {
   event.preventDefault();
   const minutes = Number($("all-minutes").value);
-  const r = await api("POST", "/admin/monitoring/open-all", { duration_minutes: minutes });
+  const r = await withStepUp("POST", "/admin/monitoring/open-all", { duration_minutes: minutes });
   if (r.status !== 200) banner(detailOf(r), true);
   else {
     const failed = Object.entries(r.body.results || {}).filter(([, v]) => v.status === "error").map(([k, v]) => `${k}: ${v.error}`);
