@@ -7,6 +7,7 @@
 
 #include "api-daemon/admin_gate.hpp"
 #include "api-daemon/admin_totp.hpp"
+#include "api-daemon/api_config.hpp"
 #include "api-daemon/crypto.hpp"
 #include "api-daemon/qr_terminal.hpp"
 #include "api-daemon/totp.hpp"
@@ -271,4 +272,26 @@ TEST_CASE("opens_a_door names open-port, open-all and extend-port, with or witho
   CHECK(opens_a_door("/admin/monitoring/extend-port"));
   CHECK(!opens_a_door("/admin/monitoring/close-port"));
   CHECK(!opens_a_door("/admin/monitoring/open-port-x"));
+}
+
+TEST_CASE("the second factor's settings and commands parse, and bad values are refused with a sentence") {
+  const auto defaults = parse_command_line({}, {});
+  REQUIRE(defaults.has_value());
+  CHECK_FALSE(defaults->config.require_totp);
+  CHECK(defaults->config.otp_step_up_minutes == 15);
+  const auto set = parse_command_line({{"SMS_BRIDGE_REQUIRE_TOTP", "true"}, {"SMS_BRIDGE_OTP_STEP_UP_MINUTES", "0"}}, {});
+  REQUIRE(set.has_value());
+  CHECK(set->config.require_totp);
+  CHECK(set->config.otp_step_up_minutes == 0);
+  const auto too_long = parse_command_line({}, {"--otp-step-up-minutes", "1441"});
+  REQUIRE_FALSE(too_long.has_value());
+  CHECK(too_long.error().message == "--otp-step-up-minutes must be a whole number from 0 to 1440, not '1441'.");
+  const auto enable = parse_command_line({}, {"admin", "totp", "enable", "alice"});
+  REQUIRE(enable.has_value());
+  CHECK(enable->operands == std::vector<std::string>{"totp", "enable", "alice"});
+  CHECK(parse_command_line({}, {"admin", "totp", "disable", "alice"}).has_value());
+  CHECK_FALSE(parse_command_line({}, {"admin", "totp", "alice"}).has_value());
+  CHECK_FALSE(parse_command_line({}, {"admin", "totp", "reset", "alice"}).has_value());
+  CHECK_FALSE(parse_command_line({}, {"admin", "add", "alice", "extra"}).has_value());
+  CHECK(usage().find("admin totp enable NAME") != std::string::npos);
 }
