@@ -61,7 +61,7 @@ compose() {
 
 # A second factor. An admin with one sends a one-time code with each change; the server accepts a
 # code once, so one code could not cover a run that opens two doors. With a code (--otp CODE, or
-# typed when the server asks for one and stdin is a terminal) the scripts therefore log in once
+# typed when the server asks for one and the script runs on a terminal) the scripts therefore log in once
 # (POST /admin/login with the code) and send that session's cookie and CSRF token instead of
 # Basic for the rest of the run. The session lives in otp_dir, made here and removed at exit
 # (a script that sets its own EXIT trap calls forget_otp_session in it).
@@ -121,9 +121,10 @@ api() {
     local detail code=""
     detail=$(json_field detail <"$out" 2>/dev/null || true)
     rm -f "$out"
-    if [ -t 0 ] && [ -t 2 ]; then
+    # The terminal itself, not stdin: a caller may be reading a file on stdin (close_session_doors).
+    if [ -t 2 ] && (: </dev/tty) 2>/dev/null; then
       echo "$detail" >&2
-      read -r -p "one-time code for $SMS_BRIDGE_ADMIN_USER: " code
+      read -r -p "one-time code for $SMS_BRIDGE_ADMIN_USER: " code </dev/tty
     fi
     [ -n "$code" ] || die "the server asks for a one-time code ($detail); pass --otp CODE, or run me on a terminal to be asked."
     otp_login "$code"
