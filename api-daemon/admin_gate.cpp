@@ -95,7 +95,8 @@ boost::asio::awaitable<std::optional<http_response>> admin_gate::second_factor(c
                                                                               const request_context& context, std::string admin,
                                                                               bool enrolled, std::optional<session_record> session,
                                                                               std::string cookie) {
-  if (!state_changing(request.method())) co_return std::nullopt;
+  // Logging out is always allowed: it only takes access away.
+  if (!state_changing(request.method()) || target_path(request.target()) == "/admin/logout") co_return std::nullopt;
   if (!enrolled) {
     if (policy_.require_totp) co_return totp_not_enrolled(request, admin);
     co_return std::nullopt;

@@ -261,6 +261,13 @@ TEST_CASE("REQUIRE_TOTP: an admin without a second factor may read but not log i
   CHECK(change.result() == http::status::unauthorized);
   CHECK(sentence(change).find("sms-bridge-api admin totp enable bob") != std::string::npos);
   CHECK(call(s.routes, http::verb::get, "/admin/monitoring/services", "", {bob_basic}).result() == http::status::ok);
+  // A session bob had before the rule: it can read and log out, not change anything.
+  s.admins.sessions["old-token"] = session_record{"bob", "old-csrf", false, std::nullopt};
+  const std::pair<std::string, std::string> cookie{"Cookie", "sms_bridge_session=old-token"}, csrf{"X-CSRF-Token", "old-csrf"};
+  CHECK(call(s.routes, http::verb::post, "/admin/monitoring/close-port", "{}", {cookie, csrf, json_type}).result() ==
+        http::status::unauthorized);
+  CHECK(call(s.routes, http::verb::post, "/admin/logout", "", {cookie, csrf}).result() == http::status::ok);
+  CHECK(s.admins.sessions.count("old-token") == 0);
   // alice, enrolled, goes on.
   CHECK(call(s.routes, http::verb::post, "/admin/monitoring/open-port", "{}", {alice_basic, json_type, {"X-Admin-OTP", s.code()}})
             .result() == http::status::ok);
