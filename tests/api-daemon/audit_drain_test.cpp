@@ -18,7 +18,7 @@ struct audit_site {
   smsbridge::log::scoped_sink recorder{[this](smsbridge::log::level, std::string_view m) { logged.emplace_back(m); }};
   audit_drain audit{helper, trail, stats};
 
-  void open(const std::string& service) { run(helper.open({service, 9100, "10.0.0.2/32", 900, "alice"})).value(); }
+  void open(const std::string& service) { run(helper.open({service, 9100, "10.0.0.2/32", 900, "alice", ""})).value(); }
 };
 }  // namespace
 
