@@ -43,6 +43,10 @@ def scenario_xss(w):
     run_browser(w, "xss")
 
 
+def scenario_extend(w):
+    run_browser(w, "extend")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
