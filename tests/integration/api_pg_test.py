@@ -519,7 +519,8 @@ def kernel_expires(site):
 
 def scenario_extend_port(w):
     """extend-port through HTTP changes the deadline the kernel enforces: shortened to 3 s the door is
-    closed within a second after it; extended, it outlives its old deadline; both are in the audit trail."""
+    closed within a second after it; extended, it outlives its old deadline and closes at the new one
+    even with the helper killed; both are in the audit trail."""
     site = Site(w, helper_min_seconds=1, api_min_seconds=1)
     status, body = site.curl("POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_seconds": 30})
     check(status == 404 and "not open" in body["detail"], f"extend of a closed door: {status} {body}")
@@ -544,9 +545,20 @@ def scenario_extend_port(w):
     status, opened = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_seconds": 4})
     check(status == 200, f"second open: {status} {opened}")
     status, body = site.curl("POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_seconds": 20})
+    extended_at = time.time()
     check(status == 200 and body["reason"] is None and 18 <= (kernel_expires(site) or 0) <= 20, f"extending: {status} {body}")
-    time.sleep(6)
+    # The kernel holds the new timeout: it outlives the old deadline, and closes at the new one, with
+    # the helper killed (SIGKILL: nothing runs to close it).
+    time.sleep(2)  # the extension's event reaches the trail (drained right after the answer)
+    site.helper.kill()
+    site.helper.wait(timeout=10)
+    time.sleep(max(0.0, extended_at + 6 - time.time()))
     check(site.door_works(), "the extended door closed at its old deadline")
+    while time.time() < extended_at + 17:
+        check(site.door_works(), "the extended door closed before its new deadline")
+        time.sleep(1)
+    time.sleep(max(0.0, extended_at + 21 - time.time()))
+    check(not site.door_works(), "the extended door still answers a second after its new deadline, with the helper dead")
     # The trail: each extension with who, why, the new and the old deadline.
     status, audit = site.curl("GET", "/admin/monitoring/audit?action=extended")
     extended = audit["events"] if status == 200 else []
@@ -556,7 +568,7 @@ def scenario_extend_port(w):
     check(status == 200 and [len(h["extensions"]) for h in history["history"]] == [1, 1] and
           history["history"][1]["status"] == "expired", f"history: {status} {history}")
     rows = w.pg.psql("SELECT action FROM monitoring_port_access ORDER BY id").stdout.split()
-    check(rows == ["opened", "extended", "expired", "opened", "extended"], f"audit rows: {rows}")
+    check(rows == ["opened", "extended", "expired", "opened", "extended"], f"audit rows: {rows}")  # the helper is dead: no close yet
 
 
 def scenario_reasons(w):
