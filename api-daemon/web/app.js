@@ -229,6 +229,10 @@ function makeCard(service) {
   fillMinutes(card.querySelector(".door-extend-minutes"));
   card.querySelector(".door-open").addEventListener("submit", (e) => { e.preventDefault(); openDoor(service, card); });
   card.querySelector(".door-extend").addEventListener("submit", (e) => { e.preventDefault(); extendDoor(service, card); });
+  for (const plus of card.querySelectorAll(".door-plus")) {
+    plus.setAttribute("aria-label", `Add ${plus.dataset.minutes} minutes to the ${service} door`);
+    plus.addEventListener("click", () => extendDoor(service, card, Number(plus.dataset.minutes)));
+  }
   card.querySelector(".door-close-button").addEventListener("click", () => askConfirm(card, true));
   card.querySelector(".door-confirm-no").addEventListener("click", () => askConfirm(card, false));
   card.querySelector(".door-confirm-yes").addEventListener("click", () => closeDoor(service, card));
@@ -339,17 +343,21 @@ async function openDoor(service, card) {
   await refresh();
 }
 
-async function extendDoor(service, card) {
-  const minutes = Number(card.querySelector(".door-extend-minutes").value);
-  const button = card.querySelector(".door-extend-button");
-  button.disabled = true;
+// A new time from now: the "Close in" choice, or (addMinutes) the time left plus that much.
+async function extendDoor(service, card, addMinutes) {
+  const deadline = deadlines.get(service);
+  const body = addMinutes && deadline
+    ? { service, duration_seconds: Math.max(0, Math.round((deadline - Date.now()) / 1000)) + addMinutes * 60 }
+    : { service, duration_minutes: Number(card.querySelector(".door-extend-minutes").value) };
+  const buttons = card.querySelectorAll(".door-extend button");
+  for (const b of buttons) b.disabled = true;
   text(card.querySelector(".door-error"), "");
   try {
-    const r = await api("POST", "/admin/monitoring/extend-port", withReason({ service, duration_minutes: minutes }));
+    const r = await api("POST", "/admin/monitoring/extend-port", withReason(body));
     if (r.status === 200) banner(`The ${service} door now closes at ${localTime(parseInstant(r.body.expires_at))} (was ${localTime(parseInstant(r.body.previous_expires_at))}).`);
     else text(card.querySelector(".door-error"), detailOf(r));
   } finally {
-    button.disabled = false;
+    for (const b of buttons) b.disabled = false;
   }
   await refresh();
 }

@@ -277,21 +277,28 @@ async function extend() {
     await card.locator(".door-extend-minutes").selectOption("15");
     await card.locator(".door-extend-button").click();
     await waitFor("the shortened deadline", async () => secondsLeft(await card.locator(".door-left").textContent()) <= 15 * 60);
+    // "+1 h": the time left plus an hour (about 75 minutes from now).
+    check(await card.locator('.door-plus[data-minutes="60"]').getAttribute("aria-label") === "Add 60 minutes to the metrics door",
+          "the +1 h button has no accessible name");
+    await card.locator('.door-plus[data-minutes="60"]').click();
+    await waitFor("the deadline an hour later", async () => secondsLeft(await card.locator(".door-left").textContent()) > 74 * 60);
+    const left = secondsLeft(await card.locator(".door-left").textContent());
+    check(left <= 75 * 60, `+1 h gave ${left} s`);
     await screenshot(page, "doors-extend-desktop");
     await narrow(page, "doors-extend");
 
     // The history: the open with its reason, both changes with theirs.
     await page.locator('.tabs a[data-page="history"]').click();
-    await waitFor("three history rows", async () => (await page.locator("#history-rows tr").count()) >= 3);
+    await waitFor("four history rows", async () => (await page.locator("#history-rows tr").count()) >= 4);
     const rows = await page.locator("#history-rows tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-    check(rows.length === 3, `history rows: ${JSON.stringify(rows)}`);
+    check(rows.length === 4, `history rows: ${JSON.stringify(rows)}`);
     check(rows[0][2] === "extended" && rows[0][3] === ADMIN_USER && rows[0][5] === extendReason, `newest row: ${rows[0]}`);
-    check(rows[1][2] === "extended" && rows[1][5] === extendReason && rows[1][6] !== "", `the first change: ${rows[1]}`);
-    check(rows[2][2] === "opened" && rows[2][5] === openReason, `the open row: ${rows[2]}`);
+    check(rows[2][2] === "extended" && rows[2][5] === extendReason && rows[2][6] !== "", `the first change: ${rows[2]}`);
+    check(rows[3][2] === "opened" && rows[3][5] === openReason, `the open row: ${rows[3]}`);
     await page.locator("#history-action").selectOption("extended");
     await waitFor("the extended filter", async () => {
       const actions = await page.locator("#history-rows tr td:nth-child(3)").allTextContents();
-      return actions.length === 2 && actions.every((a) => a === "extended");
+      return actions.length === 3 && actions.every((a) => a === "extended");
     });
     const closed = await apiInPage(page, "POST", "/admin/monitoring/close-port", { service: "metrics" });
     check(closed.status === 200, `close-port: ${closed.status}`);
