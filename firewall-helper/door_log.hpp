@@ -1,6 +1,6 @@
 // The journal's view of door events: a stable MESSAGE_ID per event kind and the fields operators
 // select by (journalctl MESSAGE_ID=... or SMS_BRIDGE_SERVICE=metrics). The ids never change
-// between versions; docs/operations.md lists them.
+// between versions; README.md (the helper's journal section) lists them.
 #pragma once
 
 #include <string_view>
