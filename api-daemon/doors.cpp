@@ -337,8 +337,9 @@ json::object active_ports(const api_config& config, const v1::ListResult& list, 
     d["time_remaining"] = time_remaining_text(remaining);
     d["time_remaining_seconds"] = remaining;
     d["kernel_expires_in_seconds"] = kernel_seconds(g);
-    // Drift: the kernel enforces a deadline other than the state's (the helper repairs it at
-    // its next check, and reports that as DRIFT_REPAIRED, shown as drift_repaired_at).
+    // Drift: the kernel enforces a deadline other than the state's. The helper repairs it as it
+    // lists (and reports the repaired time, and a DRIFT_REPAIRED event: drift_repaired_at), so
+    // this is true only when the repair did not take.
     if (g.has_kernel_expires_in_ms()) {
       const auto state_ms = TimeUtil::TimestampToMilliseconds(g.expires_at()) - now;
       const auto kernel_ms = static_cast<std::int64_t>(g.kernel_expires_in_ms());
