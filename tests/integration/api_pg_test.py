@@ -605,7 +605,7 @@ def scenario_reasons(w):
 
 def scenario_kernel_deadline(w):
     """port-status and services report the kernel's own remaining timeout: it falls over time and
-    matches nft's 'expires' within a second."""
+    matches nft's 'expires' within a second; a tampered timeout is repaired and the repair shown."""
     site = Site(w)
     status, _ = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 15})
     check(status == 200, f"open: {status}")
@@ -621,6 +621,21 @@ def scenario_kernel_deadline(w):
     check(isinstance(k2, int) and 2 <= k1 - k2 <= 4, f"the kernel's time did not fall by about 3 s: {k1} then {k2}")
     check(abs(k2 - kernel) <= 1 and second["active_ports"]["metrics"]["kernel_expires_in_seconds"] in (k2, k2 - 1),
           f"services {second}, nft {kernel}")
+    # The kernel's timeout tampered with (100 s instead of about 15 min): the helper repairs it (it
+    # watches its table, and its listing checks too) and says so; once drained, the door shows when.
+    batch = (f"delete element inet sms_bridge grant_hosts4 {{ {LAPTOP_IP} . 9100 }}\n"
+             f"add element inet sms_bridge grant_hosts4 {{ {LAPTOP_IP} . 9100 timeout 100s }}\n")
+    r = subprocess.run(["ip", "netns", "exec", site.server, "nft", "-f", "-"], input=batch, capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"tampering with the kernel's timeout: {r.stderr}")
+    status, third = site.curl("GET", "/admin/monitoring/port-status")
+    door = third.get("metrics", {}) if status == 200 else {}
+    check(door.get("kernel_expires_in_seconds", 0) > 800 and door.get("kernel_drift") is False and (kernel_expires(site) or 0) > 800,
+          f"the drifted timeout was not repaired by the listing: {third}, nft {kernel_expires(site)}")
+    site.curl("GET", "/admin/monitoring/history")  # drains the helper's events (the timer would, within 5 s)
+    status, fourth = site.curl("GET", "/admin/monitoring/port-status")
+    check(status == 200 and isinstance(fourth["metrics"]["drift_repaired_at"], str), f"no drift_repaired_at: {fourth}")
+    count = w.pg.psql("SELECT count(*) FROM firewall_incidents WHERE kind = 'DRIFT_REPAIRED'").stdout.strip()
+    check(count == "1", f"the drift repair is not one incident in the trail: {count}")
 
 
 def scenario_unit_sandbox(w):
