@@ -27,6 +27,7 @@ struct api_config {
   std::string server_ip = "auto";
   bool monitoring_enabled = true;
   bool monitoring_worker_enabled = true;
+  bool require_reason = false;  // open-port, open-all and extend-port need a 'reason'
   std::string admin_username;  // bootstrap of the first admin only
   std::string admin_password;
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed

@@ -2,7 +2,7 @@
 // Run by tests/integration/admin_ui_test.py, which starts the server (PostgreSQL, the helper and
 // sms-bridge-api in a network namespace) and runs this inside the "laptop" namespace.
 //
-//   node admin_ui.mjs SCENARIO     (workflow | xss | totp)
+//   node admin_ui.mjs SCENARIO     (workflow | xss | extend | totp)
 //   env: BASE_URL, ADMIN_USER, ADMIN_PASSWORD, LAPTOP_IP, SCREENSHOT_DIR; totp: TOTP_SECRET (base32)
 // Exit 0 when every check passed; otherwise prints the failed check and exits 1.
 import { chromium } from "playwright-core";
@@ -233,6 +233,82 @@ async function workflow() {
   }
 }
 
+// A door opened with a reason, then given another hour: the card shows the reason, the new deadline
+// and the kernel's own time left; the history shows the reasons and the extension.
+async function extend() {
+  const { browser, page, problems } = await launch();
+  try {
+    await page.goto(`${BASE_URL}/admin`);
+    await page.locator("#login-view").waitFor();
+    await login(page, ADMIN_PASSWORD);
+    await page.locator("#app-view").waitFor();
+    const card = page.locator('.door[data-service="metrics"]');
+    await card.waitFor();
+    check(await page.locator('label[for="door-reason"]').count() === 1, "the reason field has no label");
+    check(await page.locator('label[for="door-metrics-extend-minutes"]').count() === 1, "the new duration has no label");
+    check(await card.locator(".door-extend").isHidden(), "a closed door offers to change its time");
+
+    const openReason = "disk alert on sda <b>97%</b>";
+    await page.locator("#door-reason").fill(openReason);
+    await card.locator(".door-minutes").selectOption("15");
+    await card.locator(".door-open-button").click();
+    await waitFor("the card to show open", async () => (await card.locator(".badge").textContent()) === "OPEN");
+    check((await card.locator(".door-reason-shown").textContent()) === openReason, "the card does not show the open's reason");
+    const kernel1 = secondsLeft(await card.locator(".door-kernel-left").textContent());
+    check(kernel1 > 14 * 60 && kernel1 <= 15 * 60, `the kernel's time left starts at ${kernel1} s`);
+    const until1 = await card.locator(".door-until").textContent();
+
+    // Another hour from now, with its own reason.
+    check(await card.locator(".door-extend").isVisible(), "an open door does not offer to change its time");
+    const extendReason = "still investigating";
+    await page.locator("#door-reason").fill(extendReason);
+    await card.locator(".door-extend-minutes").selectOption("60");
+    await card.locator(".door-extend-button").click();
+    await waitFor("the new deadline on the card", async () => secondsLeft(await card.locator(".door-left").textContent()) > 59 * 60);
+    await waitFor("the banner", async () => (await textOf(page, "#banner")).startsWith("The metrics door now closes at"));
+    check((await card.locator(".door-until").textContent()) !== until1, "the card's closing time did not change");
+    const kernel2 = secondsLeft(await card.locator(".door-kernel-left").textContent());
+    check(kernel2 > 59 * 60 && kernel2 <= 60 * 60, `the kernel's time left after the change: ${kernel2} s`);
+    const status = await apiInPage(page, "GET", "/admin/monitoring/port-status");
+    const kernelApi = status.body.metrics.kernel_expires_in_seconds;
+    check(Math.abs(kernelApi - kernel2) <= 2, `the card (${kernel2} s) is not the API's kernel time (${kernelApi} s)`);
+    check((await card.locator(".door-reason-shown").textContent()) === openReason, "the open's reason was replaced");
+
+    // Shorter again: 15 minutes from now.
+    await card.locator(".door-extend-minutes").selectOption("15");
+    await card.locator(".door-extend-button").click();
+    await waitFor("the shortened deadline", async () => secondsLeft(await card.locator(".door-left").textContent()) <= 15 * 60);
+    // "+1 h": the time left plus an hour (about 75 minutes from now).
+    check(await card.locator('.door-plus[data-minutes="60"]').getAttribute("aria-label") === "Add 60 minutes to the metrics door",
+          "the +1 h button has no accessible name");
+    await card.locator('.door-plus[data-minutes="60"]').click();
+    await waitFor("the deadline an hour later", async () => secondsLeft(await card.locator(".door-left").textContent()) > 74 * 60);
+    const left = secondsLeft(await card.locator(".door-left").textContent());
+    check(left <= 75 * 60, `+1 h gave ${left} s`);
+    await screenshot(page, "doors-extend-desktop");
+    await narrow(page, "doors-extend");
+
+    // The history: the open with its reason, both changes with theirs.
+    await page.locator('.tabs a[data-page="history"]').click();
+    await waitFor("four history rows", async () => (await page.locator("#history-rows tr").count()) >= 4);
+    const rows = await page.locator("#history-rows tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    check(rows.length === 4, `history rows: ${JSON.stringify(rows)}`);
+    check(rows[0][2] === "extended" && rows[0][3] === ADMIN_USER && rows[0][5] === extendReason, `newest row: ${rows[0]}`);
+    check(rows[2][2] === "extended" && rows[2][5] === extendReason && rows[2][6] !== "", `the first change: ${rows[2]}`);
+    check(rows[3][2] === "opened" && rows[3][5] === openReason, `the open row: ${rows[3]}`);
+    await page.locator("#history-action").selectOption("extended");
+    await waitFor("the extended filter", async () => {
+      const actions = await page.locator("#history-rows tr td:nth-child(3)").allTextContents();
+      return actions.length === 3 && actions.every((a) => a === "extended");
+    });
+    const closed = await apiInPage(page, "POST", "/admin/monitoring/close-port", { service: "metrics" });
+    check(closed.status === 200, `close-port: ${closed.status}`);
+    check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
+  } finally {
+    await browser.close();
+  }
+}
+
 async function xss() {
   const { browser, page, problems } = await launch();
   const payload = '<img src=x onerror="window.__xss=1">';
@@ -362,7 +438,7 @@ async function totp() {
   }
 }
 
-const scenarios = { workflow, xss, totp };
+const scenarios = { workflow, xss, extend, totp };
 if (!scenarios[scenario]) {
   console.error(`usage: node admin_ui.mjs ${Object.keys(scenarios).join("|")}`);
   process.exit(2);

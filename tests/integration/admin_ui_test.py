@@ -58,6 +58,10 @@ def scenario_totp(w):
     run_browser(w, "totp", extra_env={"SMS_BRIDGE_OTP_STEP_UP_MINUTES": "0"})
 
 
+def scenario_extend(w):
+    run_browser(w, "extend")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 

@@ -529,6 +529,28 @@ def scenario_laptop_otp(w):
     check(open_doors() == [], f"doors after the stop: {open_doors()}")
 
 
+def scenario_laptop_reason(w):
+    """--reason reaches the server with each open (any text, JSON-quoted) and is in its audit trail; a
+    reason the server refuses stops the session with the server's sentence, nothing left open."""
+    session = LaptopSession(w)
+    site = session.site
+    admin = ("-u", f"ops:{ADMIN_PASSWORD}")
+    reason = 'disk alert: "sda" at 97% & rising, é'
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15", "--doors", "metrics", "--reason", reason)
+    check(rc == 0 and "opened the metrics door" in out, f"monitoring-session.sh --reason: {rc} {out}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", *admin)
+    check(status == 200 and json.loads(text)["metrics"]["reason"] == reason, f"port-status after --reason: {status} {text}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/audit?action=opened", *admin)
+    events = json.loads(text)["events"] if status == 200 else []
+    check([e["reason"] for e in events] == [reason], f"the audit trail's opens: {status} {text}")
+    rc, out = session.script("stop-monitoring.sh")
+    check(rc == 0, f"stop-monitoring.sh: {rc} {out}")
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15", "--doors", "metrics", "--reason", "two\nlines")
+    check(rc == 1 and "control characters" in out, f"a reason with a line break: {rc} {out}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", *admin)
+    check(status == 200 and json.loads(text) == {}, f"the refused session left a door open: {status} {text}")
+
+
 def scenario_laptop_end_to_end(w):
     """The one-step session, Prometheus and the exporter through its doors, the checks and the stop:
     one chain, as every step needs the live Prometheus of the steps before (about 100 s to start)."""
