@@ -43,6 +43,10 @@ def scenario_xss(w):
     run_browser(w, "xss")
 
 
+def scenario_notifications(w):
+    run_browser(w, "notifications")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
