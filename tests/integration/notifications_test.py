@@ -301,6 +301,7 @@ def scenario_hung_receiver(w):
     check(ready and hung.stdout.readline().startswith("held"), "the api never connected to the hung receiver")
     with_hung = [open_latency(site, "metrics") for _ in range(12)]
     difference = statistics.median(with_hung) - statistics.median(without)
+    print(f"open-port median: {statistics.median(without) * 1000:.1f} ms without a receiver, {statistics.median(with_hung) * 1000:.1f} ms with a hung one")
     check(difference < 0.050, f"open-port took {difference * 1000:.0f} ms longer with a hung receiver: "
                               f"without {sorted(without)}, with {sorted(with_hung)}")
     # The stalled attempts end at their deadline, with a sentence, and wait their backoff.
