@@ -10,6 +10,7 @@ settings.notifications.ca_file. Settings are changed the way an admin does, by P
 Usage: notifications_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
+import calendar
 import hashlib
 import hmac
 import json
@@ -189,7 +190,8 @@ def scenario_every_event(w):
     status, body = site.curl("POST", "/admin/notifications/test", {})
     check(status == 202 and body["channels"] == ["webhook", "ntfy"], f"test: {status} {body}")
     wait_for("test", lambda: "test" in events_of(receiver), 10, report)
-    # "extended" needs POST /admin/monitoring/extend-port (see step_extended below).
+    # "extended" comes from POST /admin/monitoring/extend-port, which the doors API adds: once it is
+    # there, `step_extended(w, site, receiver)` goes here and "extended" into `expected`.
     expected = {"opened", "closes_soon", "closed", "expired", "expired_while_down", "drift_repaired", "drift_closed", "close_failed",
                 "test"}
     hooks = receiver.webhooks()
@@ -218,20 +220,36 @@ def scenario_every_event(w):
     for line in (f'sms_bridge_notifications_sent_total{{channel="webhook"}} {len(hooks)}\n',
                  'sms_bridge_notifications_failed_total{channel="ntfy"} 0\n'):
         check(line in metrics, f"/metrics lacks '{line}':\n" + "\n".join(l for l in metrics.splitlines() if "notification" in l))
+    # Closing the door drops its reminders, unsent.
+    reminders = len([b for b, _ in receiver.webhooks() if b["event"] == "closes_soon"])
+    close_door(site, "metrics")
+    wait_for("the reminders dropped", lambda: w.pg.psql("SELECT count(*) FROM notification_outbox WHERE status = 'pending'").stdout.strip()
+             == "0", 10)
+    wait_for("the close", lambda: events_of(receiver)[-1] == "closed", 10, report)
+    check(len([b for b, _ in receiver.webhooks() if b["event"] == "closes_soon"]) == reminders, "a dropped reminder was sent")
 
 
-def step_extended(site, receiver):
-    """The extended event, from POST /admin/monitoring/extend-port (which the doors API adds): the
-    webhook says the new and the previous deadline, and the reminder follows the new deadline."""
-    open_door(site, "metrics", duration_seconds=600)
-    status, body = site.curl("POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_seconds": 1200,
+def step_extended(w, site, receiver):
+    """The extended event, from POST /admin/monitoring/extend-port: the webhook says the new and the
+    previous deadline and why, and the door's reminder moves to a minute before the new deadline."""
+    open_door(site, "postgres", duration_seconds=600)
+    status, body = site.curl("POST", "/admin/monitoring/extend-port", {"service": "postgres", "duration_seconds": 1200,
                                                                        "reason": "more time"})
     check(status == 200 and body["status"] == "extended", f"extend-port: {status} {body}")
     wait_for("extended", lambda: "extended" in events_of(receiver), 10)
     extended = next(b for b, _ in receiver.webhooks() if b["event"] == "extended")
-    check(extended["expires_at"] == body["expires_at"] and extended["previous_expires_at"] == body["previous_expires_at"]
-          and extended["reason"] == "more time", f"the extended body: {extended} for {body}")
-    close_door(site, "metrics")
+    check(extended["service"] == "postgres" and extended["expires_at"] == body["expires_at"]
+          and extended["previous_expires_at"] == body["previous_expires_at"] and extended["reason"] == "more time",
+          f"the extended body: {extended} for {body}")
+    due = w.pg.psql("SELECT string_agg(DISTINCT to_char(next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ' ') "
+                    "FROM notification_outbox WHERE kind = 'closes_soon' AND status = 'pending' "
+                    "AND payload->>'service' = 'postgres'").stdout.strip()
+    deadline = calendar.timegm(time.strptime(body["expires_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+    check(due == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline - 60)),
+          f"the reminder is due at {due}, not a minute before {body['expires_at']}")
+    close_door(site, "postgres")
+    wait_for("the reminder dropped", lambda: w.pg.psql("SELECT count(*) FROM notification_outbox WHERE kind = 'closes_soon' "
+                                                       "AND status = 'pending' AND payload->>'service' = 'postgres'").stdout.strip() == "0", 10)
 
 
 def scenario_receiver_down(w):
