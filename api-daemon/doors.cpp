@@ -156,7 +156,7 @@ boost::asio::awaitable<http_response> close_all(monitoring_context& m, const htt
   auto closing = m.helper.close_all(admin, "closed through the admin API (close-all)");
   const auto closed_all = co_await std::move(closing);
   if (!closed_all) {
-    auto notifying = notify_close_failed(m, "all doors", admin, closed_all.error());
+    auto notifying = notify_close_failed(m, "", admin, closed_all.error());
     co_await std::move(notifying);
     co_return refused(request, closed_all.error());
   }

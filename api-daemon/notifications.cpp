@@ -100,8 +100,13 @@ void describe(notification& n) {
       n.sentence = fmt::format("The firewall helper removed from the kernel a door it did not grant ({}): {}", door, n.detail);
       break;
     case notice_kind::close_failed:
-      n.title = fmt::format("closing {} failed", n.service);
-      n.sentence = fmt::format("Closing door {} (asked by {}) failed: {} The door may still be open.", n.service, n.actor, n.detail);
+      if (n.service.empty()) {  // close-all
+        n.title = "closing every door failed";
+        n.sentence = fmt::format("Closing every door (asked by {}) failed: {} The doors may still be open.", n.actor, n.detail);
+      } else {
+        n.title = fmt::format("closing {} failed", n.service);
+        n.sentence = fmt::format("Closing door {} (asked by {}) failed: {} The door may still be open.", n.service, n.actor, n.detail);
+      }
       break;
     case notice_kind::closes_soon:
       n.title = fmt::format("{} closes in {} min", n.service, n.minutes_left);

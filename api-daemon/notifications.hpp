@@ -72,7 +72,7 @@ struct notification {
 // The notification a helper event makes; nullopt for those that notify no one (STATE_CORRUPT, and
 // events without a kind). SHUTDOWN_CLOSED is a close (by the system, on the helper's shutdown).
 std::optional<notification> notification_of(const firewall::v1::Event& event);
-// The api's own close (close-port, close-all) that the helper did not carry out.
+// The api's own close that the helper did not carry out: close-port's service, or "" for close-all.
 notification close_failed_notification(std::string service, std::string actor, std::string why, std::string at);
 notification test_notification(std::string actor, std::string at);
 // "Door ssh (port 2222) closes in 10 minutes" for the door of an opened or extended notification,

@@ -114,6 +114,8 @@ TEST_CASE("a close the helper did not carry out is a close_failed notification t
   const auto n = close_failed_notification("ssh", "alice", "The firewall helper is not running.", "2026-12-01T18:00:00Z");
   CHECK(n.kind == notice_kind::close_failed);
   CHECK(n.sentence == "Closing door ssh (asked by alice) failed: The firewall helper is not running. The door may still be open.");
+  CHECK(close_failed_notification("", "alice", "The firewall helper is not running.", "").sentence ==
+        "Closing every door (asked by alice) failed: The firewall helper is not running. The doors may still be open.");
   const auto plan = plan_notification(n, both_channels(), "close_failed:x");
   CHECK(kinds_of(plan) == std::vector<std::string>{"webhook:close_failed", "ntfy:close_failed"});
   auto off = both_channels();

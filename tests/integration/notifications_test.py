@@ -185,7 +185,13 @@ def scenario_every_event(w):
     kill_helper(site)
     status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
     check(status >= 500, f"close-port with the helper down: {status} {body}")
-    wait_for("close_failed", lambda: "close_failed" in events_of(receiver), 20, report)
+    status, body = site.curl("POST", "/admin/monitoring/close-all")
+    check(status >= 500, f"close-all with the helper down: {status} {body}")
+    wait_for("close_failed twice", lambda: events_of(receiver).count("close_failed") == 2, 20, report)
+    failed = [b for b, _ in receiver.webhooks() if b["event"] == "close_failed"]
+    check(failed[0]["service"] == "metrics" and failed[0]["message"].startswith("Closing door metrics (asked by alice) failed: ")
+          and failed[1]["service"] is None and failed[1]["message"].startswith("Closing every door (asked by alice) failed: "),
+          f"the close_failed bodies: {failed}")
     restart_helper(w, site)
     status, body = site.curl("POST", "/admin/notifications/test", {})
     check(status == 202 and body["channels"] == ["webhook", "ntfy"], f"test: {status} {body}")
