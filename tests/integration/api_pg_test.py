@@ -266,6 +266,7 @@ class Site(sites.Site):
                 f.write(BIND_MOUNT_SEED)
             command = ["ip", "netns", "exec", self.server, "unshare", "--mount", "--propagation", "private", "sh", "-c",
                        f"mount --bind {bind_mounted_settings} {self.settings} && exec {w.api_bin}"]
+        self.api_command, self.api_env = command, env  # for a test that restarts the api
         self.api = start_api(w, command, env)
 
     def curl(self, method, path, body=None, user=f"alice:{PASSWORD}", host=SERVER_IP, port=8080):

@@ -22,6 +22,7 @@ import sys
 import time
 
 from api_pg_test import LAPTOP_IP, PASSWORD, SERVER_IP, Site, World
+from kit.api import start_api
 from kit.backend import private_ca
 from kit.core import absent_tools, check, integration_main
 from kit.helper import start_helper
@@ -259,8 +260,9 @@ def step_extended(w, site, receiver):
 
 
 def scenario_receiver_down(w):
-    """The receiver down for 30 s during opens and closes: afterwards every notification arrives
-    once (no Idempotency-Key twice), in order, on both channels."""
+    """The receiver down for 30 s during opens and closes, and the api SIGKILLed and restarted
+    meanwhile: afterwards every notification arrives once (no Idempotency-Key twice), in order, on
+    both channels."""
     site = Site(w, helper_min_seconds=1, api_min_seconds=1)
     receiver = Receiver(w, site)
     configure(site, receiver, remind_before_close_minutes=0)
@@ -279,6 +281,10 @@ def scenario_receiver_down(w):
     time.sleep(max(0.0, 30 - (time.monotonic() - went_down)))
     failing = w.pg.psql("SELECT count(*) FROM notification_outbox WHERE status = 'pending' AND attempts > 0").stdout.strip()
     check(int(failing) >= 1, f"no delivery was tried while the receiver was down: {failing}")
+    site.api.kill()
+    site.api.wait(timeout=10)
+    listening = lambda: open(w.api_log, errors="replace").read().count("listening on") == 2
+    site.api = start_api(w, site.api_command, site.api_env, ready=listening, log_mode="a")
     receiver.start()
     wait_for("every notification after the outage", lambda: len(receiver.webhooks()) >= len(expected)
              and len(receiver.requests("/ntfy")) >= len(expected), 60,
