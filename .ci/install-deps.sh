@@ -6,7 +6,7 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libfmt-dev protobuf-compiler libprotobuf-dev
-  libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev libssl-dev catch2
+  libnftables-dev libnetfilter-conntrack-dev libpq-dev libsodium-dev prometheus-cpp-dev libspdlog-dev libssl-dev libqrencode-dev catch2
   # docs/openapi.yaml is embedded as JSON at build time (python3-yaml, below)
   # integration tests and benchmarks: kernel tools, privilege dropping, the test driver
   nftables iproute2 iptables conntrack util-linux libcap2-bin procps python3

@@ -42,7 +42,85 @@ http_response refused_login(const http_request& request, const auth_result& verd
     }
   }
 }
+// 401 for a missing or refused second-factor code: a sentence, and otp_required so that a client
+// (the UI, the laptop script) knows to ask for a code. No WWW-Authenticate: the password was right.
+http_response otp_required(const http_request& request, std::string_view sentence) {
+  return json_response(request, http::status::unauthorized, boost::json::object{{"detail", sentence}, {"otp_required", true}});
+}
+
+http_response refused_otp(const http_request& request, const otp_result& verdict) {
+  switch (verdict.outcome) {
+    case otp_outcome::throttled: {
+      auto r = error_response(request, http::status::too_many_requests, "Too many failed logins; try again later.");
+      r.set(http::field::retry_after, std::to_string(verdict.retry_after));
+      return r;
+    }
+    case otp_outcome::unavailable:
+      return error_response(request, http::status::service_unavailable, "One-time codes cannot be checked right now.");
+    default:
+      return otp_required(request, "Wrong or already used one-time code; wait for the next code, or use a recovery code.");
+  }
+}
+
+http_response totp_not_enrolled(const http_request& request, std::string_view admin) {
+  return error_response(request, http::status::unauthorized,
+                        fmt::format("This server requires a second factor and admin '{}' has none; enrol it with: "
+                                    "sms-bridge-api admin totp enable {}",
+                                    admin, admin));
+}
+
+// The code a request carries: X-Admin-OTP, else (for a session's door) the JSON body's "otp".
+std::string otp_of(const http_request& request, bool body_too) {
+  const auto h = request["X-Admin-OTP"];
+  std::string otp(h.data(), h.size());
+  if (otp.empty() && body_too) {
+    boost::system::error_code ec;
+    const auto body = boost::json::parse(request.body(), ec);
+    if (!ec && body.is_object()) {
+      if (const auto* o = body.as_object().if_contains("otp"); o && o->is_string()) otp = std::string(o->as_string());
+    }
+  }
+  while (!otp.empty() && otp.back() == ' ') otp.pop_back();
+  while (!otp.empty() && otp.front() == ' ') otp.erase(0, 1);
+  return otp;
+}
 }  // namespace
+
+bool opens_a_door(std::string_view target) {
+  const auto path = target_path(target);
+  return path == "/admin/monitoring/open-port" || path == "/admin/monitoring/open-all" || path == "/admin/monitoring/extend-port";
+}
+
+boost::asio::awaitable<std::optional<http_response>> admin_gate::second_factor(const http_request& request,
+                                                                              const request_context& context, std::string admin,
+                                                                              bool enrolled, std::optional<session_record> session,
+                                                                              std::string cookie) {
+  // Logging out is always allowed: it only takes access away.
+  if (!state_changing(request.method()) || target_path(request.target()) == "/admin/logout") co_return std::nullopt;
+  if (!enrolled) {
+    if (policy_.require_totp) co_return totp_not_enrolled(request, admin);
+    co_return std::nullopt;
+  }
+  if (session) {
+    // A browser session gave a code at login; it gives one again to open a door once that is old.
+    const bool fresh = session->otp_age_seconds && *session->otp_age_seconds < std::int64_t{policy_.step_up_minutes} * 60;
+    if (!opens_a_door(request.target()) || fresh) co_return std::nullopt;
+  }
+  const std::string otp = otp_of(request, session.has_value());
+  if (otp.empty()) {
+    co_return otp_required(request, session ? "Opening a door needs a fresh one-time code from your authenticator app."
+                                            : "This admin has a second factor: send the current one-time code (or a recovery "
+                                              "code) in the X-Admin-OTP header.");
+  }
+  auto check = auth_.verify_otp(admin, otp, proxies_.client_address(request, context));
+  const auto verdict = co_await std::move(check);
+  if (verdict.outcome != otp_outcome::ok) co_return refused_otp(request, verdict);
+  if (session) {
+    auto mark = admins_.mark_session_otp(cookie);
+    (void)co_await std::move(mark);  // if not recorded, the next door asks again: no harm
+  }
+  co_return std::nullopt;
+}
 
 bool basic_request_may_change_state(http::verb method, std::string_view content_type) {
   if (!state_changing(method)) return true;
@@ -83,6 +161,8 @@ handler admin_gate::require_admin(admin_handler inner) {
                                  "Send state-changing requests with Content-Type: application/json.");
       }
       admin = verdict.admin;
+      auto factor = second_factor(request, context, admin, verdict.totp_enrolled, std::nullopt, {});
+      if (auto refusal = co_await std::move(factor)) co_return std::move(*refusal);
     } else {
       // Browsers: the session cookie, and the CSRF token for every state-changing request.
       auto lookup = admins_.find_session(*cookie);
@@ -94,6 +174,8 @@ handler admin_gate::require_admin(admin_handler inner) {
         co_return error_response(request, http::status::forbidden, "A valid CSRF token is required.");
       }
       admin = (*session)->username;
+      auto factor = second_factor(request, context, admin, (*session)->totp_enrolled, **session, *cookie);
+      if (auto refusal = co_await std::move(factor)) co_return std::move(*refusal);
     }
     auto answer = inner(request, context, admin);
     co_return co_await std::move(answer);
@@ -107,15 +189,16 @@ handler admin_gate::require_admin(admin_handler inner) {
   };
 }
 
-// POST /admin/login {username, password} (JSON or a form): a session cookie and a CSRF token.
+// POST /admin/login {username, password, otp?} (JSON or a form): a session cookie and a CSRF token.
 boost::asio::awaitable<http_response> admin_gate::login(const http_request& request, const request_context& context) {
-  std::string user, password;
+  std::string user, password, otp;
   if (header(request, http::field::content_type).starts_with("application/x-www-form-urlencoded")) {
     std::string query = "?";
     query += request.body();
     // A browser's form encodes a space as '+' and other bytes as %XX.
     user = form_decode(query_parameter(query, "username").value_or("")).value_or("");
     password = form_decode(query_parameter(query, "password").value_or("")).value_or("");
+    otp = form_decode(query_parameter(query, "otp").value_or("")).value_or("");
   } else {
     boost::system::error_code ec;
     const auto body = boost::json::parse(request.body(), ec);
@@ -127,7 +210,10 @@ boost::asio::awaitable<http_response> admin_gate::login(const http_request& requ
     }
     user = std::string(u->as_string());
     password = std::string(p->as_string());
+    if (const auto* o = object->if_contains("otp"); o && o->is_string()) otp = std::string(o->as_string());
   }
+  while (!otp.empty() && otp.back() == ' ') otp.pop_back();
+  while (!otp.empty() && otp.front() == ' ') otp.erase(0, 1);
   auto check = auth_.login(user, password, proxies_.client_address(request, context));
   const auto verdict = co_await std::move(check);
   if (verdict.outcome != auth_outcome::ok) {
@@ -136,7 +222,25 @@ boost::asio::awaitable<http_response> admin_gate::login(const http_request& requ
     if (verdict.outcome == auth_outcome::denied) refused.body() = R"({"detail":"Wrong user name or password."})", refused.prepare_payload();
     co_return refused;
   }
-  auto create = admins_.create_session(verdict.admin, verdict.password_version);
+  if (verdict.totp_enrolled) {
+    if (otp.empty()) {
+      auto r = otp_required(request, "This admin has a second factor: enter the current code from your authenticator app, or a recovery code.");
+      set_admin_security_headers(r, false);
+      co_return r;
+    }
+    auto check_otp = auth_.verify_otp(verdict.admin, otp, proxies_.client_address(request, context));
+    const auto otp_verdict = co_await std::move(check_otp);
+    if (otp_verdict.outcome != otp_outcome::ok) {
+      auto r = refused_otp(request, otp_verdict);
+      set_admin_security_headers(r, false);
+      co_return r;
+    }
+  } else if (policy_.require_totp) {
+    auto r = totp_not_enrolled(request, verdict.admin);
+    set_admin_security_headers(r, false);
+    co_return r;
+  }
+  auto create = admins_.create_session(verdict.admin, verdict.password_version, verdict.totp_enrolled);
   const auto session = co_await std::move(create);
   if (!session) co_return error_response(request, http::status::service_unavailable, "Logins cannot be recorded right now.");
   auto r = json_response(request, http::status::ok,

@@ -34,8 +34,10 @@ pg::db_result<std::vector<admin_summary>> list_admins(pg::connection& db, std::s
   auto r = db.exec("SELECT u.username, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
                    "CASE WHEN u.password_version > 1 THEN to_char(u.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, "
                    "(SELECT to_char(max(e.at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM admin_auth_events e "
-                   " WHERE e.username = u.username AND e.outcome = 'success') "
-                   "FROM admin_users u ORDER BY u.username LIMIT $1",
+                   " WHERE e.username = u.username AND e.outcome = 'success'), "
+                   "t.username IS NOT NULL, "
+                   "(SELECT count(*) FROM admin_recovery_codes c WHERE c.username = u.username AND c.used_at IS NULL) "
+                   "FROM admin_users u LEFT JOIN admin_totp t ON t.username = u.username ORDER BY u.username LIMIT $1",
                    {std::to_string(max)});
   if (!r) return r.error();
   std::vector<admin_summary> out;
@@ -45,6 +47,9 @@ pg::db_result<std::vector<admin_summary>> list_admins(pg::connection& db, std::s
     a.created = std::string(r->get(row, 1).value_or(""));
     a.password_changed = std::string(r->get(row, 2).value_or(""));
     a.last_login = std::string(r->get(row, 3).value_or(""));
+    a.totp = r->get(row, 4) == std::optional<std::string_view>("t");
+    const auto left = r->get(row, 5).value_or("0");
+    std::from_chars(left.data(), left.data() + left.size(), a.recovery_codes_left);
     out.push_back(std::move(a));
   }
   return out;
@@ -54,13 +59,15 @@ std::string render_admin_list(const std::vector<admin_summary>& admins, bool mor
   if (admins.empty()) return "no admins yet; create one with: sms-bridge-api admin add NAME\n";
   std::size_t width = 4;  // "NAME"
   for (const auto& a : admins) width = std::max(width, a.name.size());
-  const auto line = [width](std::string_view name, std::string_view created, std::string_view changed, std::string_view login) {
-    return fmt::format("{:<{}}  {:<20}  {:<20}  {}\n", name, width, created, changed, login);
+  const auto line = [width](std::string_view name, std::string_view created, std::string_view changed, std::string_view login,
+                            std::string_view totp) {
+    return fmt::format("{:<{}}  {:<20}  {:<20}  {:<20}  {}\n", name, width, created, changed, login, totp);
   };
-  std::string out = line("NAME", "CREATED", "PASSWORD CHANGED", "LAST LOGIN");
+  std::string out = line("NAME", "CREATED", "PASSWORD CHANGED", "LAST LOGIN", "TOTP");
   for (const auto& a : admins) {
     out += line(a.name, a.created, a.password_changed.empty() ? "never" : a.password_changed,
-                a.last_login.empty() ? "none recorded" : a.last_login);
+                a.last_login.empty() ? "none recorded" : a.last_login,
+                a.totp ? fmt::format("on ({} recovery codes left)", a.recovery_codes_left) : "off");
   }
   if (more) out += fmt::format("(only the first {} admins, by name)\n", admins.size());
   return out;
@@ -73,13 +80,21 @@ pg::db_result<bool> any_admin_exists(pg::connection& db) {
 }
 
 pg::db_result<std::optional<admin_record>> find_admin(pg::connection& db, std::string_view name) {
-  auto r = db.exec("SELECT password_hash, password_version FROM admin_users WHERE username = $1", {std::string(name)});
+  auto r = db.exec("SELECT u.password_hash, u.password_version, t.sealed_secret, t.last_step FROM admin_users u "
+                   "LEFT JOIN admin_totp t ON t.username = u.username WHERE u.username = $1",
+                   {std::string(name)});
   if (!r) return r.error();
   if (r->count() == 0) return std::optional<admin_record>{};
   admin_record a;
   a.password_hash = std::string(*r->get(0, 0));
   const auto v = *r->get(0, 1);
   std::from_chars(v.data(), v.data() + v.size(), a.password_version);
+  if (const auto sealed = r->get(0, 2)) a.totp_sealed_secret = std::string(*sealed);
+  if (const auto step = r->get(0, 3)) {
+    std::int64_t last = 0;
+    std::from_chars(step->data(), step->data() + step->size(), last);
+    a.totp_last_step = last;
+  }
   return std::optional<admin_record>{std::move(a)};
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api-daemon/pg.hpp"
@@ -13,8 +14,13 @@
 namespace smsbridge::api {
 
 struct admin_record {
+  admin_record() = default;
+  admin_record(std::string hash, std::int32_t version) : password_hash(std::move(hash)), password_version(version) {}
   std::string password_hash;
   std::int32_t password_version = 0;
+  // Enrolled in TOTP: the sealed secret (admin_totp.hpp) and the last accepted time step.
+  std::optional<std::string> totp_sealed_secret;
+  std::optional<std::int64_t> totp_last_step;
 };
 
 // 1 to 64 of A-Z a-z 0-9 _ . @ -
@@ -31,6 +37,8 @@ struct admin_summary {
   std::string created;
   std::string password_changed;  // empty: never changed since it was created
   std::string last_login;        // empty: no successful login within the login trail's retention
+  bool totp = false;             // enrolled in the second factor
+  int recovery_codes_left = 0;   // unused recovery codes, when enrolled
 };
 
 // At most `max` admins, by name. Fails with the database's error.

@@ -143,10 +143,19 @@ const std::vector<setting>& settings() {
       {{"--monitoring-worker-enabled", "SMS_BRIDGE_MONITORING_WORKER_ENABLED", "true",
         "drain the helper's events into the audit trail every 5 s (and after each open or close)"},
        flag_into(&api_config::monitoring_worker_enabled)},
+      {{"--require-reason", "SMS_BRIDGE_REQUIRE_REASON", "false",
+        "open-port, open-all and extend-port refuse (422) a request without a 'reason'"},
+       flag_into(&api_config::require_reason)},
       {{"--admin-username", "SMS_BRIDGE_ADMIN_USERNAME", "(none)", "first admin, created at start only if no admin exists"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.admin_username, n, v); }},
       {{"--admin-password", "SMS_BRIDGE_ADMIN_PASSWORD", "(none)", "that admin's password (prefer the variable: flags show in ps)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.admin_password, n, v); }},
+      {{"--require-totp", "SMS_BRIDGE_REQUIRE_TOTP", "false",
+        "refuse logins and changes by admins without a second factor (admin totp enable NAME)"},
+       flag_into(&api_config::require_totp)},
+      {{"--otp-step-up-minutes", "SMS_BRIDGE_OTP_STEP_UP_MINUTES", "15",
+        "a browser session of an admin with a second factor gives a new code to open a door when its last is older (0: always)"},
+       count_into(&api_config::otp_step_up_minutes, 0, 24 * 60)},
       {{"--trusted-proxies", "SMS_BRIDGE_TRUSTED_PROXIES", "(none)", "comma-separated CIDRs whose X-Forwarded-For is believed"},
        [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
          c.trusted_proxies.clear();
@@ -196,10 +205,15 @@ std::string usage() {
   std::string out =
       "usage: sms-bridge-api [OPTIONS]                    serve (migrates the database first)\n"
       "       sms-bridge-api [OPTIONS] migrate            apply the database migrations and exit\n"
-      "       sms-bridge-api [OPTIONS] admin list         list the admins: name, created, password changed, last login\n"
+      "       sms-bridge-api [OPTIONS] admin list         list the admins: name, created, password changed, last login, TOTP\n"
       "       sms-bridge-api [OPTIONS] admin add NAME     create an admin (the password is read from stdin)\n"
       "       sms-bridge-api [OPTIONS] admin passwd NAME  change an admin's password (read from stdin)\n"
       "       sms-bridge-api [OPTIONS] admin remove NAME  delete an admin\n"
+      "       sms-bridge-api [OPTIONS] admin totp enable NAME\n"
+      "                                                   give an admin a second factor (TOTP): prints an\n"
+      "                                                   otpauth:// URI, its QR code and ten recovery codes\n"
+      "       sms-bridge-api [OPTIONS] admin totp disable NAME\n"
+      "                                                   remove an admin's second factor\n"
       "       sms-bridge-api --help | --version\n"
       "\n"
       "admin add and admin passwd read the password as the first line of stdin; on a terminal they\n"
@@ -303,7 +317,7 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
       command_seen = true;
       continue;
     }
-    if (cl.command == "admin" && cl.operands.size() < 2) {
+    if (cl.command == "admin" && (cl.operands.size() < 2 || (cl.operands.size() < 3 && cl.operands[0] == "totp"))) {
       cl.operands.push_back(a);
       continue;
     }
@@ -313,7 +327,11 @@ fallible<command_line> parse_command_line(const std::map<std::string, std::strin
     const bool list = cl.operands.size() == 1 && cl.operands[0] == "list";
     const bool named = cl.operands.size() == 2 &&
                        (cl.operands[0] == "add" || cl.operands[0] == "passwd" || cl.operands[0] == "remove");
-    if (!list && !named) return fail("admin needs list, or add, passwd or remove and a NAME; see --help.");
+    const bool totp = cl.operands.size() == 3 && cl.operands[0] == "totp" &&
+                      (cl.operands[1] == "enable" || cl.operands[1] == "disable");
+    if (!list && !named && !totp) {
+      return fail("admin needs list, add, passwd or remove and a NAME, or totp enable or totp disable and a NAME; see --help.");
+    }
   }
   if (cl.config.port_min_duration_seconds > cl.config.port_max_duration_seconds) {
     return fail("SMS_BRIDGE_PORT_MIN_DURATION_SECONDS is greater than SMS_BRIDGE_PORT_MAX_DURATION_SECONDS.");

@@ -27,6 +27,7 @@ struct api_config {
   std::string server_ip = "auto";
   bool monitoring_enabled = true;
   bool monitoring_worker_enabled = true;
+  bool require_reason = false;  // open-port, open-all and extend-port need a 'reason'
   std::string admin_username;  // bootstrap of the first admin only
   std::string admin_password;
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
@@ -38,7 +39,9 @@ struct api_config {
   std::uint32_t max_connections_per_source = 64;  // from one address (loopback and trusted proxies exempt)
   std::uint32_t sms_requests_per_source = 60;  // registrations, and PIN setups, per address per 10 minutes
   std::uint32_t pin_retention_seconds = 7 * 86400;  // a failed outbox item's (sealed) PIN is wiped after this
-  std::uint32_t retention_days = 90;  // SMS log, login trail, spent codes, delivered outbox items
+  std::uint32_t retention_days = 90;
+  bool require_totp = false;               // admins without a second factor may not log in or change anything
+  std::uint32_t otp_step_up_minutes = 15;  // a browser session gives a new code to open a door after this; 0: every time  // SMS log, login trail, spent codes, delivered outbox items
   // Secrets: from the environment or SMS_BRIDGE_SECRETS_FILE only, never a flag or the settings file.
   std::string secrets_file;
   std::string hmac_secret;  // SMS_BRIDGE_HMAC_SECRET: signs codes (and, later, deliveries)
@@ -75,7 +78,7 @@ const std::vector<setting_doc>& setting_docs();
 
 struct command_line {
   std::string command = "serve";      // serve | migrate | admin
-  std::vector<std::string> operands;  // admin: {list} or {add|passwd|remove, NAME}
+  std::vector<std::string> operands;  // admin: {list}, {add|passwd|remove, NAME} or {totp, enable|disable, NAME}
   bool help = false;     // -h/--help: print usage() and exit 0
   bool version = false;  // --version: print the version and exit 0
   api_config config;

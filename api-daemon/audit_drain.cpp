@@ -74,7 +74,14 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
       co_return;
     }
     for (const auto& e : events) {
-      if (!e.grant().service().empty() && e.kind() >= v1::OPENED && e.kind() <= v1::SHUTDOWN_CLOSED) {
+      const std::string& id = e.grant().grant_id();
+      if (e.kind() == v1::DRIFT_REPAIRED && !id.empty()) {
+        if (drift_repaired_.size() >= max_drift_kept && !drift_repaired_.count(id)) drift_repaired_.erase(drift_repaired_.begin());
+        drift_repaired_[id] = e.at();
+      } else if (e.kind() >= v1::CLOSED && e.kind() <= v1::SHUTDOWN_CLOSED) {
+        drift_repaired_.erase(id);
+      }
+      if (!e.grant().service().empty() && ((e.kind() >= v1::OPENED && e.kind() <= v1::SHUTDOWN_CLOSED) || e.kind() == v1::EXTENDED)) {
         std::string kind = v1::EventKind_Name(e.kind());
         for (auto& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         stats_.door_event(e.grant().service(), kind);
@@ -85,6 +92,11 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
     if (acked) acked_through_ = events.back().seq();  // lower after going back: that is logged once, not per batch
     if (!acked || events.size() < batch_size) co_return;
   }
+}
+
+const google::protobuf::Timestamp* audit_drain::drift_repaired_at(const std::string& grant_id) const {
+  const auto it = drift_repaired_.find(grant_id);
+  return it == drift_repaired_.end() ? nullptr : &it->second;
 }
 
 boost::asio::awaitable<void> audit_drain::reconcile() {

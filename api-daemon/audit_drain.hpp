@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -37,7 +39,14 @@ class audit_drain {
   // How many drain passes have finished (for tests and for readers waiting on one).
   std::uint64_t passes() const { return passes_; }
 
+  // When the helper last repaired drift of a live door (a DRIFT_REPAIRED event: the kernel lost
+  // the element or its timeout disagreed with the deadline by more than 2 s), by grant id; nullptr
+  // if it never did (as far as the drained events tell: within 5 s of the repair). Forgotten when
+  // the door closes; at most max_drift_kept doors are remembered.
+  const google::protobuf::Timestamp* drift_repaired_at(const std::string& grant_id) const;
+
   static constexpr std::uint32_t batch_size = 200;
+  static constexpr std::size_t max_drift_kept = 1024;
 
  private:
   boost::asio::awaitable<void> drain_once();
@@ -54,6 +63,7 @@ class audit_drain {
   // number once, skips the events whose numbers it already holds. Logged as an error, once per
   // going back (a second line of defence; the helper numbers a fresh journal from the clock).
   std::uint64_t acked_through_ = 0;
+  std::map<std::string, google::protobuf::Timestamp> drift_repaired_;
 };
 
 // Drains every 5 s (expiries reach the audit trail within 5 s) and reconciles every

@@ -33,7 +33,7 @@ boost::asio::awaitable<http_response> history(monitoring_context& m, const http_
   co_return list_answer(request, "history", rows);
 }
 
-// ?action=opened|closed|expired besides the common filters: one entry per recorded action, newest
+// ?action=opened|extended|closed|expired besides the common filters: one entry per recorded action, newest
 // first, with who did it.
 boost::asio::awaitable<http_response> actions(monitoring_context& m, const http_request& request, const request_context&,
                                               const std::string&) {
@@ -41,8 +41,8 @@ boost::asio::awaitable<http_response> actions(monitoring_context& m, const http_
   const auto query = read_audit_query(target, 100);
   if (query.error) co_return error_response(request, http::status::unprocessable_entity, *query.error);
   std::optional<std::string> action = query_parameter(target, "action");
-  if (action && *action != "opened" && *action != "closed" && *action != "expired") {
-    co_return error_response(request, http::status::unprocessable_entity, "'action' must be opened, closed or expired.");
+  if (action && *action != "opened" && *action != "extended" && *action != "closed" && *action != "expired") {
+    co_return error_response(request, http::status::unprocessable_entity, "'action' must be opened, extended, closed or expired.");
   }
   auto draining = m.audit.drain();
   co_await std::move(draining);

@@ -28,11 +28,21 @@ pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event
     switch (e.kind()) {
       case v1::OPENED: {
         const auto seconds = TimeUtil::TimestampToSeconds(g.expires_at()) - TimeUtil::TimestampToSeconds(g.opened_at());
+        // The open's reason: the event's (the helper copies it there), else the grant's.
+        const std::string& reason = e.reason().empty() ? g.reason() : e.reason();
         r = c.exec("SELECT record_port_opened($1, $2::int, $3::int, $4, $5::int, NULL, NULL, $6, $7::bigint, $8::timestamptz, "
-                   "$9::timestamptz, $10)",
+                   "$9::timestamptz, $10, $11)",
                    {g.service(), std::to_string(g.external_port()), internal_port(g.target()), g.opened_by(),
                     std::to_string((seconds + 59) / 60), g.grant_id(), seq, TimeUtil::ToString(g.opened_at()),
-                    TimeUtil::ToString(g.expires_at()), g.source()});
+                    TimeUtil::ToString(g.expires_at()), g.source(), reason});
+        break;
+      }
+      case v1::EXTENDED: {
+        const std::optional<std::string> previous =
+            e.has_previous_expires_at() ? std::optional<std::string>(TimeUtil::ToString(e.previous_expires_at())) : std::nullopt;
+        r = c.exec("SELECT record_port_extended($1, $2, $3::timestamptz, $4::timestamptz, $5, $6::bigint, $7::timestamptz)",
+                   {g.grant_id(), e.actor().empty() ? std::string("system") : e.actor(), TimeUtil::ToString(g.expires_at()),
+                    previous, e.reason(), seq, at});
         break;
       }
       case v1::CLOSED:
@@ -97,7 +107,7 @@ boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::ve
                     "'not open in the firewall helper', o.grant_id, NULL, now())) "
                     "FROM monitoring_port_access o "
                     "WHERE o.action = 'opened' AND NOT (o.grant_id = ANY($1::text[])) "
-                    "AND NOT EXISTS (SELECT 1 FROM monitoring_port_access c WHERE c.action <> 'opened' AND c.grant_id = o.grant_id)",
+                    "AND NOT EXISTS (SELECT 1 FROM monitoring_port_access c WHERE c.action IN ('closed', 'expired') AND c.grant_id = o.grant_id)",
                     {array});
     if (!r) return r.error();
     return std::stoi(std::string(r->get(0, 0).value_or("0")));
@@ -107,8 +117,14 @@ boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::ve
 
 boost::asio::awaitable<pg::db_result<std::string>> pg_audit_store::history_json(audit_filter f) {
   auto step = db_.call([f](pg::connection& c) {
+    // Each door with its open's reason and its extensions, oldest first.
     return json_cell(c.exec("SELECT json_agg(h) FROM (SELECT service, external_port AS port, status, opened_by, opened_at, expires_at, "
-                            "closed_at, closed_by, close_reason, requested_duration_minutes, actual_duration_minutes, source "
+                            "closed_at, closed_by, close_reason, requested_duration_minutes, actual_duration_minutes, source, reason, "
+                            "COALESCE((SELECT json_agg(json_build_object('at', e.extended_at, 'by', e.extended_by, "
+                            "'expires_at', e.expires_at, 'previous_expires_at', e.previous_expires_at, 'reason', e.reason) "
+                            "ORDER BY e.extended_at, e.id) FROM monitoring_port_access e "
+                            "WHERE e.action = 'extended' AND e.grant_id = monitoring_port_access_history.grant_id), '[]'::json) "
+                            "AS extensions "
                             "FROM monitoring_port_access_history WHERE $2::text IS NULL OR service = $2 "
                             "ORDER BY opened_at DESC LIMIT $1) h",
                             {std::to_string(f.limit), f.service}));
@@ -118,10 +134,14 @@ boost::asio::awaitable<pg::db_result<std::string>> pg_audit_store::history_json(
 
 boost::asio::awaitable<pg::db_result<std::string>> pg_audit_store::actions_json(audit_filter f, std::optional<std::string> action) {
   auto step = db_.call([f, action](pg::connection& c) {
-    return json_cell(c.exec("SELECT json_agg(e) FROM (SELECT COALESCE(closed_at, opened_at) AS at, service, external_port AS port, action, "
-                            "CASE WHEN action = 'opened' THEN opened_by ELSE closed_by END AS by, source, close_reason AS reason "
+    // reason: the open's or the extension's as the admin gave it, the close's reason for a close.
+    return json_cell(c.exec("SELECT json_agg(e) FROM (SELECT COALESCE(closed_at, extended_at, opened_at) AS at, service, "
+                            "external_port AS port, action, "
+                            "CASE action WHEN 'opened' THEN opened_by WHEN 'extended' THEN extended_by ELSE closed_by END AS by, source, "
+                            "CASE WHEN action IN ('closed', 'expired') THEN close_reason ELSE reason END AS reason, "
+                            "expires_at, previous_expires_at "
                             "FROM monitoring_port_access WHERE ($2::text IS NULL OR service = $2) AND ($3::text IS NULL OR action = $3) "
-                            "ORDER BY COALESCE(closed_at, opened_at) DESC, id DESC LIMIT $1) e",
+                            "ORDER BY COALESCE(closed_at, extended_at, opened_at) DESC, id DESC LIMIT $1) e",
                             {std::to_string(f.limit), f.service, action}));
   });
   co_return co_await std::move(step);

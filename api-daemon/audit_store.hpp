@@ -25,16 +25,16 @@ class audit_store {
  public:
   virtual ~audit_store() = default;
   // Records a batch of the helper's events in one transaction, each at most once (its helper_seq):
-  // opens and closes through record_port_opened / record_port_closed, drift and corruption
+  // opens, extensions and closes through record_port_opened / _extended / _closed, drift and corruption
   // reports as firewall_incidents; and, in the same transaction, the notifications they cause
   // (`notifications`, planned by plan_notifications), so none is lost or queued twice.
   virtual boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan notifications) = 0;
   // Closes in the trail every door it shows open whose grant is not in `live` (system-reconcile);
   // how many.
   virtual boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) = 0;
-  // One entry per door (its open and its close), newest first, as a JSON array.
+  // One entry per door (its open, its extensions and its close), newest first, as a JSON array.
   virtual boost::asio::awaitable<pg::db_result<std::string>> history_json(audit_filter filter) = 0;
-  // One entry per recorded action (opened, closed, expired), newest first, as a JSON array.
+  // One entry per recorded action (opened, extended, closed, expired), newest first, as a JSON array.
   virtual boost::asio::awaitable<pg::db_result<std::string>> actions_json(audit_filter filter, std::optional<std::string> action) = 0;
 };
 

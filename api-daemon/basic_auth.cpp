@@ -7,11 +7,20 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "api-daemon/admin_totp.hpp"
 #include "api-daemon/crypto.hpp"
+#include "api-daemon/totp.hpp"
+#include "common/log.hpp"
 
 namespace smsbridge::api {
 
+std::int64_t system_unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 namespace {
+namespace log = smsbridge::log;  // not at file scope, where <cmath>'s ::log lives
+
 std::optional<std::string> base64_decode(std::string_view in) {
   static const std::array<int, 256> table = [] {
     std::array<int, 256> t{};
@@ -59,8 +68,13 @@ std::optional<basic_credentials> parse_basic_authorization(std::string_view head
   return basic_credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
-basic_auth::basic_auth(admin_store& admins, limits l)
-    : admins_(admins), limits_(l), hashers_(l.parallel_hashes), cache_key_secret_(random_bytes(32)) {}
+basic_auth::basic_auth(admin_store& admins, limits l, std::string totp_key, unix_clock unix_now)
+    : admins_(admins),
+      limits_(l),
+      hashers_(l.parallel_hashes),
+      cache_key_secret_(random_bytes(32)),
+      totp_key_(std::move(totp_key)),
+      unix_now_(std::move(unix_now)) {}
 
 boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authorization, std::string source) {
   auto credentials = parse_basic_authorization(authorization);
@@ -74,7 +88,9 @@ boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authoriza
     // The database is down: a verification cached before it went down still stands, so admins
     // can close doors (and the helper keeps the audit events until the database is back).
     auto it = cache_.find(key);
-    if (it != cache_.end() && it->second.admin == user && it->second.expires > now) co_return auth_result{auth_outcome::ok, user};
+    if (it != cache_.end() && it->second.admin == user && it->second.expires > now) {
+      co_return auth_result{auth_outcome::ok, user, 0, it->second.version, it->second.totp};
+    }
     co_return auth_result{auth_outcome::unavailable, {}};
   }
   // Many connections presenting the same new credentials at once (a client's pool) share one
@@ -88,7 +104,8 @@ boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authoriza
   }
   if (auto it = cache_.find(key); it != cache_.end()) {
     if (*found && it->second.admin == user && it->second.version == (*found)->password_version && it->second.expires > now) {
-      co_return auth_result{auth_outcome::ok, user};
+      it->second.totp = (*found)->totp_sealed_secret.has_value();
+      co_return auth_result{auth_outcome::ok, user, 0, it->second.version, it->second.totp};
     }
     cache_.erase(it);
   }
@@ -101,7 +118,7 @@ boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authoriza
     for (auto it = cache_.begin(); it != cache_.end();) it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
     if (cache_.size() >= limits_.cache_entries) cache_.erase(cache_.begin());
   }
-  cache_[key] = cached{user, (*found)->password_version, now + limits_.cache_ttl};
+  cache_[key] = cached{user, (*found)->password_version, now + limits_.cache_ttl, verdict.totp_enrolled};
   co_return verdict;
 }
 
@@ -131,13 +148,61 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
     verified = co_await std::move(check_step);
     --in_flight_;
   }
-  if (verified) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
-  else throttle_.failed(source, user, admin.has_value(), std::chrono::steady_clock::now());
+  // For an enrolled admin the password is only half a login: the throttle forgets failures and
+  // trusts the source only once the code is right too (verify_otp), or a known password would
+  // reset the count of wrong codes at every try.
+  const bool enrolled = admin && admin->totp_sealed_secret.has_value();
+  if (verified && !enrolled) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
+  else if (!verified) throttle_.failed(source, user, admin.has_value(), std::chrono::steady_clock::now());
   const char* outcome = verified ? "success" : "failure";
   auto record_step = admins_.record_auth_event(user, source, method, outcome);
   (void)co_await std::move(record_step);
   if (!verified) co_return auth_result{auth_outcome::denied, {}};
-  co_return auth_result{auth_outcome::ok, user, 0, admin->password_version};
+  co_return auth_result{auth_outcome::ok, user, 0, admin->password_version, enrolled};
+}
+
+boost::asio::awaitable<otp_result> basic_auth::verify_otp(std::string user, std::string otp, std::string source) {
+  const auto now = std::chrono::steady_clock::now();
+  if (const long wait = throttle_.admit(source, user, now); wait > 0) {
+    auto record_step = admins_.record_auth_event(user, source, "totp", "throttled");
+    (void)co_await std::move(record_step);
+    co_return otp_result{otp_outcome::throttled, wait};
+  }
+  if (totp_key_.empty()) {
+    log::error("admin '{}' has a second factor, but SMS_BRIDGE_HMAC_SECRET, its key, is not set: codes cannot be checked.", user);
+    co_return otp_result{otp_outcome::unavailable};
+  }
+  auto found_step = admins_.find_admin(user);
+  const auto found = co_await std::move(found_step);
+  if (!found) co_return otp_result{otp_outcome::unavailable};
+  bool accepted = false;
+  if (*found && (*found)->totp_sealed_secret && otp.size() <= 64) {
+    if (is_totp_code(otp)) {
+      const auto secret = open_secret(totp_key_, *(*found)->totp_sealed_secret, sealing_purpose::totp_secret);
+      if (!secret) {
+        log::error("the TOTP secret of admin '{}' cannot be opened: SMS_BRIDGE_HMAC_SECRET changed since it was enrolled; "
+                   "enrol it again with: sms-bridge-api admin totp enable {}", user, user);
+        co_return otp_result{otp_outcome::unavailable};
+      }
+      if (const auto step = match_totp(*secret, otp, totp_step(unix_now_()), (*found)->totp_last_step)) {
+        // The database has the last word: of two requests with one code, only one moves the step.
+        auto accept_step = admins_.accept_totp_step(user, *step);
+        const auto moved = co_await std::move(accept_step);
+        if (!moved) co_return otp_result{otp_outcome::unavailable};
+        accepted = *moved;
+      }
+    } else {
+      auto spend_step = admins_.spend_recovery_code(user, recovery_code_hash(totp_key_, otp));
+      const auto spent = co_await std::move(spend_step);
+      if (!spent) co_return otp_result{otp_outcome::unavailable};
+      accepted = *spent;
+    }
+  }
+  if (accepted) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
+  else throttle_.failed(source, user, found->has_value(), std::chrono::steady_clock::now());
+  auto record_step = admins_.record_auth_event(user, source, "totp", accepted ? "success" : "failure");
+  (void)co_await std::move(record_step);
+  co_return otp_result{accepted ? otp_outcome::ok : otp_outcome::wrong};
 }
 
 }  // namespace smsbridge::api

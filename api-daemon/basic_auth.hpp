@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <optional>
@@ -35,7 +36,19 @@ struct auth_result {
   std::string admin;     // when ok
   long retry_after = 0;  // seconds, when throttled
   std::int32_t password_version = 0;  // when ok: the version of the password that was verified
+  bool totp_enrolled = false;         // when ok: the admin has a second factor (verify_otp)
 };
+
+enum class otp_outcome { ok, wrong, throttled, unavailable };
+
+struct otp_result {
+  otp_outcome outcome = otp_outcome::wrong;
+  long retry_after = 0;  // seconds, when throttled
+};
+
+// The Unix time in seconds; a parameter so that tests can set the clock TOTP codes are checked at.
+using unix_clock = std::function<std::int64_t()>;
+std::int64_t system_unix_now();
 
 class basic_auth {
  public:
@@ -46,7 +59,9 @@ class basic_auth {
     std::size_t cache_entries = 1024;
   };
 
-  basic_auth(admin_store& admins, limits l);
+  // `totp_key`: the key secret TOTP secrets and recovery codes are sealed and hashed under
+  // (SMS_BRIDGE_HMAC_SECRET); empty: no second factor can be checked.
+  basic_auth(admin_store& admins, limits l, std::string totp_key = {}, unix_clock unix_now = system_unix_now);
 
   // Verifies the request's Authorization header. `source` is the client address (for the trail).
   // The admin's password_version is read on every request, so a password change (also from the
@@ -57,6 +72,13 @@ class basic_auth {
   // A login form's user name and password (no cache); method is "session" for the trail.
   boost::asio::awaitable<auth_result> login(std::string user, std::string password, std::string source);
 
+  // Checks a second-factor code of an enrolled admin: a TOTP code (six digits; within ±1 time
+  // step; refused if its step, or a later one, was accepted before) or an unused recovery code
+  // (then spent). Throttled and counted like a password (a failure is a failed login), and
+  // recorded in the login trail as method "totp". unavailable when the database cannot be asked or
+  // the secret cannot be opened (SMS_BRIDGE_HMAC_SECRET unset or changed), logged here.
+  boost::asio::awaitable<otp_result> verify_otp(std::string user, std::string otp, std::string source);
+
  private:
   // Throttle, argon2id, audit: the part every password check shares.
   boost::asio::awaitable<auth_result> verify(std::string user, std::string password, std::optional<admin_record> admin,
@@ -66,6 +88,7 @@ class basic_auth {
     std::string admin;
     std::int32_t version;
     std::chrono::steady_clock::time_point expires;
+    bool totp;
   };
 
   admin_store& admins_;
@@ -76,6 +99,8 @@ class basic_auth {
   std::map<std::string, cached> cache_;  // keyed by a keyed hash of user + password
   std::set<std::string> verifying_;      // keys whose argon2id check is in flight
   std::string cache_key_secret_;
+  std::string totp_key_;
+  unix_clock unix_now_;
 };
 
 }  // namespace smsbridge::api

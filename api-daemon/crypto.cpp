@@ -65,14 +65,15 @@ namespace {
 constexpr std::string_view sealed_prefix = "v1:";
 
 // A key of its own for sealing, so the HMAC secret itself never keys the cipher.
-std::string sealing_key(std::string_view key_secret) {
+std::string sealing_key(std::string_view key_secret, sealing_purpose purpose) {
   static_assert(crypto_secretbox_KEYBYTES == crypto_auth_hmacsha256_BYTES);
-  return hmac_sha256(key_secret, "sms-bridge sealed outbox secrets v1");
+  return hmac_sha256(key_secret, purpose == sealing_purpose::totp_secret ? "sms-bridge sealed TOTP secrets v1"
+                                                                          : "sms-bridge sealed outbox secrets v1");
 }
 }  // namespace
 
-std::string seal_secret(std::string_view key_secret, std::string_view plaintext) {
-  const std::string key = sealing_key(key_secret);
+std::string seal_secret(std::string_view key_secret, std::string_view plaintext, sealing_purpose purpose) {
+  const std::string key = sealing_key(key_secret, purpose);
   std::string box(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(box.data());
   randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
@@ -81,7 +82,7 @@ std::string seal_secret(std::string_view key_secret, std::string_view plaintext)
   return std::string(sealed_prefix) + to_hex(box);
 }
 
-std::optional<std::string> open_secret(std::string_view key_secret, std::string_view sealed) {
+std::optional<std::string> open_secret(std::string_view key_secret, std::string_view sealed, sealing_purpose purpose) {
   if (!sealed.starts_with(sealed_prefix)) return std::nullopt;
   sealed.remove_prefix(sealed_prefix.size());
   if (sealed.size() > 1024) return std::nullopt;
@@ -92,7 +93,7 @@ std::optional<std::string> open_secret(std::string_view key_secret, std::string_
       length != box.size() || sealed.size() % 2 != 0 || box.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
     return std::nullopt;
   }
-  const std::string key = sealing_key(key_secret);
+  const std::string key = sealing_key(key_secret, purpose);
   const auto* nonce = reinterpret_cast<const unsigned char*>(box.data());
   std::string plain(box.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
   if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()), nonce + crypto_secretbox_NONCEBYTES,

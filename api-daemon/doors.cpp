@@ -1,6 +1,7 @@
 #include "api-daemon/doors.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <boost/asio/this_coro.hpp>
 #include <google/protobuf/util/time_util.h>
@@ -27,9 +28,32 @@ std::optional<std::string> service_field(const json::object& body) {
 }
 
 json::object describe_grant(const api_config& config, const v1::Grant& g, const std::string& ip) {
-  return {{"service", g.service()},       {"port", g.external_port()}, {"source", g.source()},
-          {"opened_at", iso(g.opened_at())}, {"expires_at", iso(g.expires_at())}, {"opened_by", g.opened_by()},
-          {"connection_info", connection_info(config, g.service(), g.external_port(), ip)}};
+  json::object out{{"service", g.service()},       {"port", g.external_port()}, {"source", g.source()},
+                   {"opened_at", iso(g.opened_at())}, {"expires_at", iso(g.expires_at())}, {"opened_by", g.opened_by()},
+                   {"connection_info", connection_info(config, g.service(), g.external_port(), ip)}};
+  out["reason"] = g.reason().empty() ? json::value(nullptr) : json::value(g.reason());
+  return out;
+}
+
+// The "reason" of a body: absent, null or "" is none (refused when SMS_BRIDGE_REQUIRE_REASON is
+// set); otherwise checked by reason_problem. The error is a 422 sentence.
+struct reason_choice {
+  std::string reason;
+  std::optional<std::string> error;
+};
+reason_choice read_reason(const api_config& config, const json::object* body) {
+  reason_choice out;
+  const json::value* r = body ? body->if_contains("reason") : nullptr;
+  if (r && !r->is_null()) {
+    if (!r->is_string()) return {{}, "'reason' must be a string of at most 200 printable characters."};
+    out.reason = std::string(r->as_string());
+    if (auto problem = reason_problem(out.reason)) return {{}, std::move(problem)};
+  }
+  if (config.require_reason && out.reason.find_first_not_of(' ') == std::string::npos) {
+    return {{}, "This server requires a reason for opening or extending a door: give 'reason' (at most 200 characters), "
+                "which is recorded in the audit trail."};
+  }
+  return out;
 }
 
 struct open_outcome {
@@ -42,8 +66,9 @@ struct open_outcome {
 // Parameters by value: a coroutine outlives the full-expression that starts it, so a reference
 // parameter bound to a temporary (cidr->to_string()) would dangle (found by ASan).
 boost::asio::awaitable<open_outcome> open_door(monitoring_context& m, std::string name, monitoring_port door, std::int64_t seconds,
-                                               std::string source, std::string admin) {
-  auto opening = m.helper.open({name, door.port, std::move(source), static_cast<std::uint32_t>(seconds), std::move(admin)});
+                                               std::string source, std::string admin, std::string reason) {
+  auto opening = m.helper.open(
+      {name, door.port, std::move(source), static_cast<std::uint32_t>(seconds), std::move(admin), std::move(reason)});
   const auto opened = co_await std::move(opening);
   auto addressing = m.address.get();
   const std::string ip = co_await std::move(addressing);
@@ -94,6 +119,8 @@ boost::asio::awaitable<http_response> open_port(monitoring_context& m, const htt
   if (!name) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
   const auto duration = read_duration(m.config, &*body, "");
   if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
+  auto reason = read_reason(m.config, &*body);
+  if (reason.error) co_return error_response(request, http::status::unprocessable_entity, *reason.error);
   std::string source = m.gate.proxies().client_address(request, context);
   if (const auto* s = body->if_contains("source")) {
     if (!s->is_string()) co_return error_response(request, http::status::unprocessable_entity, "'source' must be a CIDR.");
@@ -103,7 +130,7 @@ boost::asio::awaitable<http_response> open_port(monitoring_context& m, const htt
   if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
   auto door = find_door(m, request, *name);
   if (door.error) co_return std::move(*door.error);
-  auto opening = open_door(m, *name, *door.door, duration.seconds, cidr->to_string(), admin);
+  auto opening = open_door(m, *name, *door.door, duration.seconds, cidr->to_string(), admin, std::move(reason.reason));
   auto outcome = co_await std::move(opening);
   const auto executor = co_await boost::asio::this_coro::executor;
   m.audit.drain_soon(executor);
@@ -119,6 +146,8 @@ boost::asio::awaitable<http_response> open_all(monitoring_context& m, const http
   }
   const auto duration = read_duration(m.config, body ? &*body : nullptr, std::string_view(request.target().data(), request.target().size()));
   if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
+  const auto reason = read_reason(m.config, body ? &*body : nullptr);
+  if (reason.error) co_return error_response(request, http::status::unprocessable_entity, *reason.error);
   auto cidr = firewall::parse_cidr(m.gate.proxies().client_address(request, context));
   if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
   auto ports = read_ports(m);
@@ -126,7 +155,7 @@ boost::asio::awaitable<http_response> open_all(monitoring_context& m, const http
   json::object results;
   for (const auto& [name, door] : *ports) {
     if (!door.enabled) continue;
-    auto opening = open_door(m, name, door, duration.seconds, cidr->to_string(), admin);
+    auto opening = open_door(m, name, door, duration.seconds, cidr->to_string(), admin, reason.reason);
     auto outcome = co_await std::move(opening);
     if (outcome.status != http::status::ok) {
       // The original's {error: sentence} for a door that did not open.
@@ -149,6 +178,46 @@ boost::asio::awaitable<void> notify_close_failed(monitoring_context& m, std::str
                                                                                           why.sentence, now_iso()),
                                     fmt::format("close_failed:{}", to_hex(random_bytes(16))));
   (void)co_await std::move(queuing);
+}
+
+// Sets a live door's deadline to now + the duration, longer or shorter than before, within the
+// bounds of open-port; the helper renews the kernel element in one batch.
+boost::asio::awaitable<http_response> extend_port(monitoring_context& m, const http_request& request, const request_context&,
+                                                  const std::string& admin) {
+  auto body = json_object_body(request);
+  if (!body) co_return error_response(request, http::status::bad_request, "The body must be a JSON object.");
+  const auto name = service_field(*body);
+  if (!name) co_return error_response(request, http::status::unprocessable_entity, "'service' must be a service name.");
+  if (!body->contains("duration_minutes") && !body->contains("duration_seconds")) {
+    co_return error_response(request, http::status::unprocessable_entity,
+                             "Give the door's new time from now: 'duration_minutes' or 'duration_seconds'.");
+  }
+  const auto duration = read_duration(m.config, &*body, "");
+  if (duration.error) co_return error_response(request, http::status::unprocessable_entity, *duration.error);
+  auto reason = read_reason(m.config, &*body);
+  if (reason.error) co_return error_response(request, http::status::unprocessable_entity, *reason.error);
+  auto door = find_door(m, request, *name);
+  if (door.error) co_return std::move(*door.error);
+  auto extending = m.helper.extend({*name, static_cast<std::uint32_t>(duration.seconds), admin, reason.reason});
+  const auto extended = co_await std::move(extending);
+  if (!extended) {
+    if (extended.error().code == v1::NOT_OPEN && !extended.error().unreachable) {
+      co_return error_response(request, http::status::not_found,
+                               fmt::format("The door of '{}' is not open: open it with open-port instead.", *name));
+    }
+    co_return refused(request, extended.error());
+  }
+  const auto executor = co_await boost::asio::this_coro::executor;
+  m.audit.drain_soon(executor);
+  auto addressing = m.address.get();
+  const std::string ip = co_await std::move(addressing);
+  json::object out = describe_grant(m.config, extended->grant(), ip);
+  out["status"] = "extended";
+  out["previous_expires_at"] = iso(extended->previous_expires_at());
+  out["duration_seconds"] = duration.seconds;
+  // This change's reason; the one given at the open stays in port-status and history.
+  out["reason"] = reason.reason.empty() ? json::value(nullptr) : json::value(reason.reason);
+  co_return json_response(request, http::status::ok, out);
 }
 
 boost::asio::awaitable<http_response> close_all(monitoring_context& m, const http_request& request, const request_context&,
@@ -209,7 +278,7 @@ boost::asio::awaitable<http_response> port_status(monitoring_context& m, const h
   if (!list) co_return refused(request, list.error());
   auto addressing = m.address.get();
   const std::string ip = co_await std::move(addressing);
-  co_return json_response(request, http::status::ok, active_ports(m.config, *list, ip));
+  co_return json_response(request, http::status::ok, active_ports(m.config, *list, ip, &m.audit));
 }
 
 boost::asio::awaitable<http_response> services(monitoring_context& m, const http_request& request, const request_context&,
@@ -229,6 +298,7 @@ boost::asio::awaitable<http_response> services(monitoring_context& m, const http
         s["expires_at"] = iso(g.expires_at());
         s["source"] = g.source();
         s["opened_by"] = g.opened_by();
+        s["kernel_expires_in_seconds"] = kernel_seconds(g);
       }
     }
     out[name] = std::move(s);
@@ -237,13 +307,18 @@ boost::asio::awaitable<http_response> services(monitoring_context& m, const http
   if (list) {
     auto addressing = m.address.get();
     const std::string ip = co_await std::move(addressing);
-    open = active_ports(m.config, *list, ip);
+    open = active_ports(m.config, *list, ip, &m.audit);
   }
   co_return json_response(request, http::status::ok,
                           json::object{{"services", std::move(out)}, {"active_ports", std::move(open)},
                                        {"firewall_helper", list ? "up" : "down"}, {"timestamp", now_iso()}});
 }
 }  // namespace
+
+json::value kernel_seconds(const v1::Grant& g) {
+  if (!g.has_kernel_expires_in_ms()) return nullptr;
+  return static_cast<std::int64_t>(g.kernel_expires_in_ms() / 1000);
+}
 
 json::object connection_info(const api_config& config, std::string_view service, std::uint32_t port, const std::string& ip) {
   const std::string hostport = fmt::format("{}:{}", ip, port);
@@ -271,7 +346,7 @@ json::object connection_info(const api_config& config, std::string_view service,
   return {};
 }
 
-json::object active_ports(const api_config& config, const v1::ListResult& list, const std::string& ip) {
+json::object active_ports(const api_config& config, const v1::ListResult& list, const std::string& ip, const audit_drain* audit) {
   const auto now = TimeUtil::TimestampToMilliseconds(list.now());
   json::object ports;
   for (const auto& g : list.grants()) {
@@ -280,6 +355,19 @@ json::object active_ports(const api_config& config, const v1::ListResult& list, 
     const std::int64_t remaining = std::max<std::int64_t>(0, (TimeUtil::TimestampToMilliseconds(g.expires_at()) - now) / 1000);
     d["time_remaining"] = time_remaining_text(remaining);
     d["time_remaining_seconds"] = remaining;
+    d["kernel_expires_in_seconds"] = kernel_seconds(g);
+    // Drift: the kernel enforces a deadline other than the state's. The helper repairs it as it
+    // lists (and reports the repaired time, and a DRIFT_REPAIRED event: drift_repaired_at), so
+    // this is true only when the repair did not take.
+    if (g.has_kernel_expires_in_ms()) {
+      const auto state_ms = TimeUtil::TimestampToMilliseconds(g.expires_at()) - now;
+      const auto kernel_ms = static_cast<std::int64_t>(g.kernel_expires_in_ms());
+      d["kernel_drift"] = std::abs(state_ms - kernel_ms) > drift_tolerance_ms;
+    } else {
+      d["kernel_drift"] = nullptr;
+    }
+    const auto* repaired = audit ? audit->drift_repaired_at(g.grant_id()) : nullptr;
+    d["drift_repaired_at"] = repaired ? json::value(iso(*repaired)) : json::value(nullptr);
     ports[g.service()] = std::move(d);
   }
   return ports;
@@ -316,6 +404,7 @@ duration_choice read_duration(const api_config& config, const json::object* body
 void add_door_routes(router& r, monitoring_context& m) {
   r.add(http::verb::get, "/admin/monitoring/services", monitoring_endpoint(m, services));
   r.add(http::verb::post, "/admin/monitoring/open-port", monitoring_endpoint(m, open_port));
+  r.add(http::verb::post, "/admin/monitoring/extend-port", monitoring_endpoint(m, extend_port));
   r.add(http::verb::post, "/admin/monitoring/close-port", monitoring_endpoint(m, close_port));
   r.add(http::verb::get, "/admin/monitoring/port-status", monitoring_endpoint(m, port_status));
   r.add(http::verb::post, "/admin/monitoring/open-all", monitoring_endpoint(m, open_all));

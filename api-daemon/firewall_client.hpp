@@ -46,6 +46,15 @@ struct open_request {
   std::string source;  // a canonical CIDR
   std::uint32_t duration_seconds = 0;
   std::string actor;
+  std::string reason;  // "" when none was given
+};
+
+// A live door's new deadline: now + duration_seconds (longer or shorter than before).
+struct extend_request {
+  std::string service;
+  std::uint32_t duration_seconds = 0;
+  std::string actor;
+  std::string reason;
 };
 
 class firewall_client {
@@ -53,6 +62,8 @@ class firewall_client {
   virtual ~firewall_client() = default;
 
   virtual boost::asio::awaitable<helper_result<v1::Grant>> open(open_request request) = 0;
+  // NOT_OPEN when the service has no live door.
+  virtual boost::asio::awaitable<helper_result<v1::ExtendResult>> extend(extend_request request) = 0;
   virtual boost::asio::awaitable<helper_result<v1::Grant>> close(std::string service, std::string actor, std::string reason) = 0;
   virtual boost::asio::awaitable<helper_result<v1::CloseAllResult>> close_all(std::string actor, std::string reason) = 0;
   // One page of the live grants, starting after `after_service`.

@@ -164,9 +164,23 @@ asio::awaitable<helper_result<v1::Grant>> socket_firewall_client::open(open_requ
   open->set_source(std::move(o.source));
   open->set_duration_seconds(o.duration_seconds);
   open->set_actor(std::move(o.actor));
+  open->set_reason(std::move(o.reason));
   auto step = call(std::move(request));
   auto r = co_await std::move(step);
   co_return part<v1::Grant>(std::move(r), [](auto& x) { return x.has_open(); }, [](auto& x) -> v1::Grant& { return *x.mutable_open()->mutable_grant(); });
+}
+
+asio::awaitable<helper_result<v1::ExtendResult>> socket_firewall_client::extend(extend_request e) {
+  v1::Request request;
+  auto* extend = request.mutable_extend();
+  extend->set_service(std::move(e.service));
+  extend->set_duration_seconds(e.duration_seconds);
+  extend->set_actor(std::move(e.actor));
+  extend->set_reason(std::move(e.reason));
+  auto step = call(std::move(request));
+  auto r = co_await std::move(step);
+  co_return part<v1::ExtendResult>(std::move(r), [](auto& x) { return x.has_extend(); },
+                                   [](auto& x) -> v1::ExtendResult& { return *x.mutable_extend(); });
 }
 
 asio::awaitable<helper_result<v1::Grant>> socket_firewall_client::close(std::string service, std::string actor, std::string reason) {

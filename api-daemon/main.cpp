@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
     std::printf("%zu migration(s) applied; the schema is up to date.\n", applied->size());
     return 0;
   }
-  if (cl->command == "admin") return api::run_admin_command(db, cl->operands, api::read_new_password);
+  if (cl->command == "admin") return api::run_admin_command(db, cl->operands, api::read_new_password, config.hmac_secret);
   if (auto r = open_log_file(config.log_dir); !r) return log::error("{}", r.error().message), 1;
   if (auto r = bootstrap_admin(db, config); !r) {
     log::error("cannot create the first admin: {}", r.error().message);
@@ -209,8 +209,8 @@ int main(int argc, char** argv) {
   api::https_backend backend(config.hmac_secret, config.backend_ca_file);
   api::settings_source settings(config.settings_file);
   const api::trusted_proxies proxies(config.trusted_proxies);
-  api::basic_auth auth(admins, {});
-  api::admin_gate gate(auth, admins, proxies);
+  api::basic_auth auth(admins, {}, config.hmac_secret);
+  api::admin_gate gate(auth, admins, proxies, {config.require_totp, config.otp_step_up_minutes});
   api::metrics stats;
   api::health_monitor health(helper, outbox_store);
   api::audit_drain audit(helper, audit_store, stats);

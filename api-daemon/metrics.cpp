@@ -34,7 +34,7 @@ metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Register(*registry_);
   door_events_ = &prometheus::BuildCounter()
                       .Name("sms_bridge_monitoring_door_events_total")
-                      .Help("Monitoring doors opened and closed (by reason), as recorded in the audit trail.")
+                      .Help("Monitoring doors opened, extended and closed (by reason), as recorded in the audit trail.")
                       .Register(*registry_);
   open_doors_ = &prometheus::BuildGauge()
                      .Name("sms_bridge_monitoring_doors_open")

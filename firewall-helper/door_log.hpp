@@ -1,6 +1,6 @@
 // The journal's view of door events: a stable MESSAGE_ID per event kind and the fields operators
 // select by (journalctl MESSAGE_ID=... or SMS_BRIDGE_SERVICE=metrics). The ids never change
-// between versions; docs/operations.md lists them.
+// between versions; README.md (the helper's journal section) lists them.
 #pragma once
 
 #include <string_view>
@@ -20,6 +20,7 @@ inline std::string_view message_id_of(v1::EventKind kind) {
     case v1::SHUTDOWN_CLOSED: return "144d79bf099e440aa34f3b51152dd616";
     case v1::DRIFT_REPAIRED: return "24c30c57d878472fa6c39493d295e588";
     case v1::DRIFT_REMOVED: return "56b575ffc06e4e94afe01917ea890f2c";
+    case v1::EXTENDED: return "7d0f3a9c52e14b6e8c1a4f6b9e2d5a07";
     default: return "";
   }
 }

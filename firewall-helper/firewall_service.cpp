@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t max_actor = 64;
 constexpr std::size_t max_reason = 256;
+constexpr std::size_t max_door_reason = 200;  // an Open's or an Extend's reason, in characters
 constexpr std::size_t max_check_ports = 256;
 constexpr std::uint32_t max_scan_count = 100;
 constexpr std::uint32_t default_events = 100, max_events = 1000;
@@ -39,6 +40,39 @@ answer check_text(std::string_view what, std::string_view text, std::size_t max)
   if (text.size() > max || !printable(text)) {
     return refuse(v1::INVALID_ARGUMENT, fmt::format("The {} must be at most {} printable ASCII characters.", what, max));
   }
+  return {};
+}
+
+// A door's reason: valid UTF-8 of at most max_door_reason characters (code points), none a control
+// character (C0, DEL, C1): it is shown to people and written to journald and JSON, where a newline
+// or an escape sequence would forge or garble a line.
+answer check_door_reason(std::string_view text) {
+  const auto bad = [] {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("The reason must be at most {} printable characters, with no newlines or "
+                                                    "other control characters.", max_door_reason));
+  };
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++chars) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (lead < 0x80) len = 1, cp = lead;
+    else if ((lead & 0xE0) == 0xC0) len = 2, cp = lead & 0x1Fu;
+    else if ((lead & 0xF0) == 0xE0) len = 3, cp = lead & 0x0Fu;
+    else if ((lead & 0xF8) == 0xF0) len = 4, cp = lead & 0x07u;
+    else return bad();
+    if (i + len > text.size()) return bad();
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cont = static_cast<unsigned char>(text[i + k]);
+      if ((cont & 0xC0) != 0x80) return bad();
+      cp = (cp << 6) | (cont & 0x3Fu);
+    }
+    constexpr std::uint32_t shortest[] = {0, 0, 0x80, 0x800, 0x10000};  // anything less is an overlong form
+    if (cp < shortest[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return bad();
+    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) return bad();
+    i += len;
+  }
+  if (chars > max_door_reason) return bad();
   return {};
 }
 
@@ -65,6 +99,7 @@ const firewall_service::dispatch_entry firewall_service::dispatch_table[] = {
     {v1::Request::kScanPorts, "scan-ports", &firewall_service::answer_scan_ports},
     {v1::Request::kEvents, "events", &firewall_service::answer_events},
     {v1::Request::kAck, "ack", &firewall_service::answer_ack},
+    {v1::Request::kExtend, "extend", &firewall_service::answer_extend},
 };
 
 firewall_service::firewall_service(const helper_config& config, service_deps deps)
@@ -121,6 +156,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   const std::uint16_t port = allowed->external_port;
   const cidr& source = allowed->source;
   if (auto r = check_text("actor", open.actor(), max_actor); !r) return r;
+  if (auto r = check_door_reason(open.reason()); !r) return r;
   if (grants_.count(svc->name)) {
     return refuse(v1::ALREADY_OPEN, fmt::format("Service '{}' already has an open door; close it first.", svc->name));
   }
@@ -144,6 +180,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   g.service = svc->name;
   g.opened_ms = now;
   g.opened_by = open.actor().empty() ? fmt::format("uid:{}", peer.uid) : open.actor();
+  g.reason = open.reason();
   const v1::Grant record = g.to_proto();
 
   // Kernel first, then the state: a crash in between leaves an element the state does not know,
@@ -162,7 +199,7 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
     log::error("nft refused to open {}: {}", svc->name, added.error());
     return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
   }
-  const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, "", "", next_seq_);
+  const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, g.reason, "", next_seq_);
   state::JournalRecord opened;
   *opened.mutable_opened() = record;
   if (auto r = persist({opened, event_record(event)}, fmt::format("the opening of '{}'", svc->name)); !r) {
@@ -172,11 +209,92 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   events_.push_back(event);
   next_seq_ = event.seq() + 1;
   ++counters_.opens;
-  log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, ""),
-             fmt::format("opened door {} port {} -> {} for {} until {} by {}", svc->name, port, record.target(), record.source(),
-                         TimeUtil::ToString(record.expires_at()), g.opened_by));
+  log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, g.reason),
+             fmt::format("opened door {} port {} -> {} for {} until {} by {}{}{}", svc->name, port, record.target(), record.source(),
+                         TimeUtil::ToString(record.expires_at()), g.opened_by, g.reason.empty() ? "" : ": ", g.reason));
   *response.mutable_open()->mutable_grant() = record;
   insert_live(std::move(g));
+  maybe_compact();
+  return {};
+}
+
+answer firewall_service::answer_extend(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
+  const v1::ExtendRequest& extend = request.extend();
+  if (!is_valid_service_name(extend.service())) {
+    return refuse(v1::INVALID_ARGUMENT, "The service name must be 1 to 32 of a-z, 0-9, '_' and '-'.");
+  }
+  if (!config_.find_service(extend.service())) {
+    return refuse(v1::UNKNOWN_SERVICE, fmt::format("The firewall helper has no service named '{}'.", extend.service()));
+  }
+  if (auto r = check_text("actor", extend.actor(), max_actor); !r) return r;
+  if (auto r = check_door_reason(extend.reason()); !r) return r;
+  auto it = grants_.find(extend.service());
+  if (it == grants_.end()) return refuse(v1::NOT_OPEN, fmt::format("Service '{}' has no open door.", extend.service()));
+  // The same policy as an Open, with the door's own port and source and the new length: a door
+  // the config would no longer open is not prolonged (nor shortened) either.
+  const live_grant old = it->second;
+  const std::string source = old.rule.source.to_string();
+  auto allowed = validate_open(config_, grant_request{old.service, old.rule.external_port, source, extend.duration_seconds()});
+  if (!allowed) return allowed.error();
+  if (allowed->service->target != old.rule.target) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("Service '{}' now forwards to {}, not {}; close the door and open it again.",
+                                                    old.service, allowed->service->target.to_string(), old.rule.target.to_string()));
+  }
+  if (events_.size() >= config_.max_pending_events) {
+    return refuse(v1::RESOURCE_EXHAUSTED, fmt::format("The event journal holds {} unacknowledged events; no door changes until "
+                                                      "they are acknowledged, so that none goes unaudited.", events_.size()));
+  }
+
+  const milliseconds length(std::int64_t{extend.duration_seconds()} * 1000);
+  const std::int64_t steady_now = deps_.steady_ms();
+  const milliseconds old_remaining(std::max<std::int64_t>(old.deadline_steady_ms - steady_now, 1));
+  live_grant g = old;
+  g.expires_ms = deps_.now_ms() + length.count();
+  g.deadline_steady_ms = steady_now + length.count();
+  const v1::Grant record = g.to_proto();
+
+  // Kernel first, then the state, as an Open: a crash in between leaves the kernel with the new
+  // timeout and the state with the old deadline, and start-up keeps the shorter of the two.
+  auto renewed = renew_element(g, length);
+  if (!renewed) {
+    // The element may be gone (a flush, or someone deleted it): the reconciler re-applies it
+    // with the old deadline, then the renewal is tried once more.
+    log::warning("nft refused to renew the door of {} ({}); reconciling and retrying", g.service, renewed.error());
+    reconcile();
+    if (!grants_.count(g.service)) {
+      return refuse(v1::NOT_OPEN, fmt::format("Service '{}' has no open door: the kernel had lost it.", g.service));
+    }
+    renewed = renew_element(g, length);
+  }
+  if (!renewed) {
+    ++counters_.nft_failures;
+    log::error("nft refused to renew the door of {}: {}", g.service, renewed.error());
+    return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to change the door of '{}'; its deadline is unchanged.", g.service));
+  }
+  const std::string actor = extend.actor().empty() ? fmt::format("uid:{}", peer.uid) : extend.actor();
+  v1::Event event = make_event(v1::EXTENDED, &record, actor, extend.reason(), "", next_seq_);
+  *event.mutable_previous_expires_at() = TimeUtil::MillisecondsToTimestamp(old.expires_ms);
+  state::JournalRecord changed;  // replayed like an Open: the service's grant is replaced
+  *changed.mutable_opened() = record;
+  if (auto r = persist({changed, event_record(event)}, fmt::format("the new deadline of '{}'", g.service)); !r) {
+    // Back to the old timeout; if even that fails the reconciler finds the drift and restores it.
+    if (auto back = renew_element(old, old_remaining); !back) {
+      ++counters_.nft_failures;
+      reconcile_wanted_ = true;
+      log::error("nft could not restore the old timeout of '{}' ({}); the reconciler will", g.service, back.error());
+    }
+    return r;
+  }
+  events_.push_back(event);
+  next_seq_ = event.seq() + 1;
+  move_deadline(g.service, g.expires_ms, g.deadline_steady_ms);
+  log::event(log::level::notice, message_id_of(v1::EXTENDED), door_fields(v1::EXTENDED, record, actor, extend.reason()),
+             fmt::format("moved the deadline of door {} port {} for {} from {} to {} by {}{}{}", g.service, g.rule.external_port,
+                         record.source(), TimeUtil::ToString(event.previous_expires_at()), TimeUtil::ToString(record.expires_at()),
+                         actor, extend.reason().empty() ? "" : ": ", extend.reason()));
+  auto* result = response.mutable_extend();
+  *result->mutable_grant() = record;
+  *result->mutable_previous_expires_at() = event.previous_expires_at();
   maybe_compact();
   return {};
 }
@@ -222,9 +340,33 @@ answer firewall_service::answer_list(const v1::Request& request, const peer_iden
   auto* list = response.mutable_list();
   list->set_total(static_cast<std::uint32_t>(grants_.size()));
   *list->mutable_now() = TimeUtil::MillisecondsToTimestamp(deps_.now_ms());
+  // One listing of the table per request, however many grants: the kernel's own remaining
+  // timeouts, and the drift check on them.
+  std::optional<kernel_view> view;
+  if (auto listing = run_nft(render_list_table(config_.table), nft_output::json)) {
+    if (auto parsed = parse_kernel_view(*listing)) view = std::move(*parsed);
+    else log::error("list: {}", parsed.error());
+  }
+  std::map<std::string, std::int64_t> repaired;
+  if (!view || !view->skeleton_intact) {
+    reconcile_wanted_ = true;  // a missing or damaged table: reconcile() rebuilds it after this answer
+  } else {
+    const reconcile_plan plan = plan_reconcile(*view, held_grants(), config_.on_drift, config_.table, expiry_slack_ms);
+    if (needs_structural_repair(plan)) reconcile_wanted_ = true;
+    std::vector<v1::Event> events;
+    repaired = repair_timeouts(plan.timeouts_to_repair, events);
+    record_events(std::move(events));
+  }
   std::size_t bytes = 0;
   for (auto it = grants_.upper_bound(ask.after_service()); it != grants_.end(); ++it) {
     v1::Grant record = it->second.to_proto();
+    if (auto r = repaired.find(it->first); r != repaired.end()) {
+      record.set_kernel_expires_in_ms(static_cast<std::uint64_t>(r->second));
+    } else if (view && view->skeleton_intact) {
+      // Whole seconds, as the kernel lists them: the door lasts at least this long.
+      auto k = view->grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
+      if (k != view->grant_expires_ms.end()) record.set_kernel_expires_in_ms(static_cast<std::uint64_t>(k->second - 999));
+    }
     bytes += record.ByteSizeLong() + 8;
     if (bytes >= answer_budget || (ask.max() != 0 && static_cast<std::uint32_t>(list->grants_size()) >= ask.max())) {
       list->set_next_after_service(std::prev(it)->first);
@@ -391,6 +533,46 @@ void firewall_service::remove_from_kernel(const live_grant& g) {
   reconcile_wanted_ = true;
 }
 
+fallible<std::string> firewall_service::renew_element(const live_grant& g, milliseconds timeout) {
+  // One batch is one nf_tables transaction: packets see the old element or the new one, never
+  // neither, and a delete of a missing element fails the whole batch (nothing changes).
+  return run_nft(render_delete_grant(config_.table, g.rule, false) + render_add_grant(config_.table, g.rule, timeout));
+}
+
+void firewall_service::move_deadline(const std::string& service, std::int64_t expires_ms, std::int64_t deadline_steady_ms) {
+  live_grant& g = grants_.at(service);
+  deadlines_.erase({g.deadline_steady_ms, service});
+  g.expires_ms = expires_ms;
+  g.deadline_steady_ms = deadline_steady_ms;
+  deadlines_.emplace(deadline_steady_ms, service);
+}
+
+std::map<std::string, std::int64_t> firewall_service::repair_timeouts(const std::vector<drifted_timeout>& drifted,
+                                                                      std::vector<v1::Event>& events) {
+  std::map<std::string, std::int64_t> repaired;
+  for (const auto& d : drifted) {
+    const live_grant& g = grants_.at(d.service);
+    const std::int64_t remaining = g.deadline_steady_ms - deps_.steady_ms();
+    if (remaining <= expiry_slack_ms) continue;  // the expiry timer's job
+    if (auto r = renew_element(g, milliseconds(remaining)); !r) {
+      ++counters_.nft_failures;
+      reconcile_wanted_ = true;
+      log::error("reconcile: cannot renew the timeout of '{}': {}", d.service, r.error());
+      continue;
+    }
+    ++counters_.drift_repairs;
+    repaired[d.service] = remaining;
+    const v1::Grant proto = g.to_proto();
+    const std::int64_t off_ms = d.held_ms - d.kernel_ms;
+    std::string detail = fmt::format("the kernel's deadline of '{}' drifted by {} s ({} s left instead of {} s); re-applied",
+                                     d.service, (off_ms < 0 ? -off_ms : off_ms) / 1000, d.kernel_ms / 1000, d.held_ms / 1000);
+    log::event(log::level::warning, message_id_of(v1::DRIFT_REPAIRED), door_fields(v1::DRIFT_REPAIRED, proto, "system", ""),
+               fmt::format("drift: {}", detail));
+    events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", detail, 0));
+  }
+  return repaired;
+}
+
 answer firewall_service::close_grant(const std::string& service, v1::EventKind kind, std::string_view actor,
                                      std::string_view reason, v1::Grant* closed, std::string_view detail) {
   const live_grant g = grants_.at(service);
@@ -427,6 +609,7 @@ v1::Grant firewall_service::live_grant::to_proto() const {
   *g.mutable_opened_at() = TimeUtil::MillisecondsToTimestamp(opened_ms);
   *g.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(expires_ms);
   g.set_opened_by(opened_by);
+  g.set_reason(reason);
   return g;
 }
 
@@ -437,7 +620,7 @@ boost::system::result<firewall_service::live_grant, failure> firewall_service::l
   if (g.external_port() == 0 || g.external_port() > 65535) return fail("invalid external port");
   return live_grant{g.grant_id(), g.service(), grant_rule{*source, static_cast<std::uint16_t>(g.external_port()), svc.target},
                     TimeUtil::TimestampToMilliseconds(g.opened_at()), TimeUtil::TimestampToMilliseconds(g.expires_at()),
-                    0 /* set by the caller, which knows both clocks */, g.opened_by()};
+                    0 /* set by the caller, which knows both clocks */, g.opened_by(), g.reason()};
 }
 
 void firewall_service::insert_live(live_grant g) {
@@ -719,6 +902,7 @@ void firewall_service::reconcile() {
                fmt::format("drift: {}", detail));
     events.push_back(make_event(v1::DRIFT_REPAIRED, &proto, "system", "", detail, 0));
   }
+  (void)repair_timeouts(plan.timeouts_to_repair, events);
   record_events(std::move(events));
   for (const auto& name : plan.doors_to_close) {
     // A failure to record it was logged by persist.

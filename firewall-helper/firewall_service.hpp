@@ -124,6 +124,7 @@ class firewall_service {
     std::int64_t expires_ms = 0;         // wall clock: for people and the state file
     std::int64_t deadline_steady_ms = 0;  // the same moment on the monotonic clock: what counts
     std::string opened_by;
+    std::string reason;  // the open's reason ("" if none)
 
     v1::Grant to_proto() const;
     static boost::system::result<live_grant, failure> from_proto(const v1::Grant& g, const service_config& svc);
@@ -139,6 +140,7 @@ class firewall_service {
   answer answer_scan_ports(const v1::Request& request, const peer_identity& peer, v1::Response& response);
   answer answer_events(const v1::Request& request, const peer_identity& peer, v1::Response& response);
   answer answer_ack(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_extend(const v1::Request& request, const peer_identity& peer, v1::Response& response);
 
   using answer_fn = answer (firewall_service::*)(const v1::Request&, const peer_identity&, v1::Response&);
   struct dispatch_entry {
@@ -153,6 +155,14 @@ class firewall_service {
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
                      v1::Grant* closed = nullptr, std::string_view detail = {});
   void remove_from_kernel(const live_grant& g);
+  // Replaces a live door's set element by one with `timeout`, in one batch (delete + add): the
+  // door never closes in between and the new timeout holds even if the helper dies right after.
+  fallible<std::string> renew_element(const live_grant& g, std::chrono::milliseconds timeout);
+  // Moves a live door's deadline (both clocks), keeping the expiry timer's index in step.
+  void move_deadline(const std::string& service, std::int64_t expires_ms, std::int64_t deadline_steady_ms);
+  // Carries out the reconciler's timeout repairs: each drifted element is renewed with the time
+  // its door has left. Returns the remaining time set per service (what List then reports).
+  std::map<std::string, std::int64_t> repair_timeouts(const std::vector<drifted_timeout>& drifted, std::vector<v1::Event>& events);
   // Appends records durably; on failure logs one error naming `what` and refuses STATE_WRITE_FAILED.
   answer persist(const std::vector<state::JournalRecord>& records, std::string_view what);
   v1::Event make_event(v1::EventKind kind, const v1::Grant* grant, std::string_view actor, std::string_view reason,

@@ -50,10 +50,13 @@ std::string fwctl_usage() {
          "Talks to sms-bridge-firewall-helper and prints its answer as JSON on stdout.\n"
          "\n"
          "verbs:\n"
-         "  open SERVICE --port N --source CIDR --duration SECONDS [--actor NAME]\n"
+         "  open SERVICE --port N --source CIDR --duration SECONDS [--actor NAME] [--reason TEXT]\n"
+         "  extend SERVICE --minutes N | --seconds N [--actor NAME] [--reason TEXT]\n"
+         "                (the door's deadline becomes now + N: longer or shorter)\n"
          "  close SERVICE [--actor NAME] [--reason TEXT]\n"
          "  close-all [--actor NAME] [--reason TEXT]\n"
-         "  list [--after SERVICE] [--max N]   (a page; next_after_service says where the next starts)\n"
+         "  list [--after SERVICE] [--max N]   (a page; next_after_service says where the next starts;\n"
+         "                kernel_expires_in_ms is the time left as the kernel's own timeout counts it)\n"
          "  status\n"
          "  check-ports N...\n"
          "  scan-ports --start A --end B --count C\n"
@@ -94,7 +97,7 @@ parse parse_fwctl_args(const std::vector<std::string>& args) {
   v1::Request& r = cmd.request;
 
   if (verb == "open") {
-    auto s = split(args, i, {"--port", "--source", "--duration", "--actor"});
+    auto s = split(args, i, {"--port", "--source", "--duration", "--actor", "--reason"});
     if (!s) return s.error();
     auto& [flags, words] = *s;
     if (words.size() != 1) return fail("open needs exactly one SERVICE.");
@@ -110,6 +113,28 @@ parse parse_fwctl_args(const std::vector<std::string>& args) {
     open->set_source(flags["--source"]);
     open->set_duration_seconds(static_cast<std::uint32_t>(*duration));
     open->set_actor(flags.count("--actor") ? flags["--actor"] : "");
+    open->set_reason(flags["--reason"]);
+  } else if (verb == "extend") {
+    auto s = split(args, i, {"--minutes", "--seconds", "--actor", "--reason"});
+    if (!s) return s.error();
+    auto& [flags, words] = *s;
+    if (words.size() != 1) return fail("extend needs exactly one SERVICE.");
+    if (flags.count("--minutes") == flags.count("--seconds")) return fail("extend needs either --minutes N or --seconds N.");
+    std::uint64_t seconds = 0;
+    if (flags.count("--minutes")) {
+      auto v = number("--minutes", flags["--minutes"], 4294967295u / 60);
+      if (!v) return v.error();
+      seconds = *v * 60;
+    } else {
+      auto v = number("--seconds", flags["--seconds"], 4294967295u);
+      if (!v) return v.error();
+      seconds = *v;
+    }
+    auto* extend = r.mutable_extend();
+    extend->set_service(words[0]);
+    extend->set_duration_seconds(static_cast<std::uint32_t>(seconds));
+    extend->set_actor(flags["--actor"]);
+    extend->set_reason(flags["--reason"]);
   } else if (verb == "close") {
     auto s = split(args, i, {"--actor", "--reason"});
     if (!s) return s.error();

@@ -38,7 +38,17 @@ reconcile_plan plan_reconcile(const kernel_view& kernel, const std::vector<held_
     const bool element = kernel.grants.count({g.rule.source.to_string(), g.rule.external_port}) > 0;
     auto fwd = kernel.forwards.find(g.rule.external_port);
     const bool forward = fwd != kernel.forwards.end() && fwd->second == g.rule.target.to_string();
-    if (element && forward) continue;
+    if (element && forward) {
+      // The kernel lists whole seconds rounded down: its true remaining time is in
+      // [listed, listed + 1 s). Drift is a deadline outside that second widened by the tolerance.
+      auto expires = kernel.grant_expires_ms.find({g.rule.source.to_string(), g.rule.external_port});
+      if (expires == kernel.grant_expires_ms.end()) continue;  // no timeout listed: nothing to compare
+      const std::int64_t upper = expires->second, lower = upper - 999;
+      if (g.remaining_ms > upper + drift_tolerance_ms || g.remaining_ms < lower - drift_tolerance_ms) {
+        plan.timeouts_to_repair.push_back(drifted_timeout{g.service, lower, g.remaining_ms});
+      }
+      continue;
+    }
     if (policy == drift_policy::report) {
       plan.doors_to_close.push_back(g.service);
     } else {

@@ -4,7 +4,8 @@
 //  - No server-provided string is ever parsed as HTML: everything goes through textContent or
 //    DOM APIs (el(), text()). The page's Content-Security-Policy forbids inline script anyway.
 //  - Every state-changing request carries the session's CSRF token (X-CSRF-Token); a 401 from any
-//    call means the session ended, and the login form comes back.
+//    call means the session ended, and the login form comes back, unless it asks for a one-time
+//    code (otp_required): then the OTP dialog asks for one and the request is made again.
 //  - One timer for the whole page (tick(), once a second): it redraws the countdowns from the UTC
 //    deadlines and refreshes the shown page every REFRESH_SECONDS. Nothing else schedules work.
 "use strict";
@@ -20,6 +21,9 @@ let secondsSinceRefresh = 0;
 let refreshing = false;
 let doorsOpen = [];           // services with an open door, from the last refresh
 const deadlines = new Map();  // service -> Date of its deadline, for the countdowns
+// service -> {at: Date, drift, repaired}: the kernel's own deadline (now + its remaining timeout
+// when the helper read it), counted down like the deadline.
+const kernelDeadlines = new Map();
 
 // ---- small DOM helpers ----------------------------------------------------------------------
 
@@ -88,13 +92,54 @@ async function api(method, path, body) {
   } catch (e) {
     return { status: 0, body: { detail: "The server cannot be reached; check the connection." } };
   }
-  if (response.status === 401 && path !== "/admin/login") {
+  const type = response.headers.get("Content-Type") || "";
+  const payload = type.includes("json") ? await response.json().catch(() => ({})) : await response.text();
+  // A 401 that asks for a one-time code is not the end of the session: the caller asks for one.
+  if (response.status === 401 && path !== "/admin/login" && !(payload && payload.otp_required === true)) {
     showLogin("Your session has ended; log in again.");
     throw new SessionEnded();
   }
-  const type = response.headers.get("Content-Type") || "";
-  const payload = type.includes("json") ? await response.json().catch(() => ({})) : await response.text();
   return { status: response.status, body: payload, headers: response.headers };
+}
+
+// Asks for a one-time code in the dialog; resolves to the code, or "" when cancelled.
+function askOtp(message, error) {
+  const dialog = $("otp-dialog");
+  text($("otp-message"), message);
+  text($("otp-error"), error || "");
+  $("otp-code").value = "";
+  return new Promise((resolve) => {
+    const done = (code) => {
+      $("otp-form").onsubmit = null;
+      $("otp-cancel").onclick = null;
+      dialog.close();
+      resolve(code);
+    };
+    $("otp-form").onsubmit = (event) => {
+      event.preventDefault();
+      const code = $("otp-code").value.trim();
+      if (!code) return text($("otp-error"), "Enter the code.");
+      done(code);
+    };
+    $("otp-cancel").onclick = () => done("");
+    dialog.showModal();
+    $("otp-code").focus();
+  });
+}
+
+// A request that opens a door: when the server asks for a fresh one-time code (the session's
+// last is older than SMS_BRIDGE_OTP_STEP_UP_MINUTES), asks for it and sends the request again
+// with it, until it is accepted or the admin cancels.
+async function withStepUp(method, path, body) {
+  let r = await api(method, path, body);
+  let error = "";
+  while (r.status === 401 && r.body && r.body.otp_required === true) {
+    const code = await askOtp(detailOf(r), error);
+    if (!code) return { status: 0, body: { detail: "Cancelled: the door needs a one-time code to open." } };
+    r = await api(method, path, { ...body, otp: code });
+    error = "That code was not accepted; wait for the next one, or use a recovery code.";
+  }
+  return r;
 }
 
 // The sentence of an error answer: its detail, whatever its shape.
@@ -138,11 +183,18 @@ async function restoreSession() {
 async function login(event) {
   event.preventDefault();
   const user = $("login-user").value.trim(), password = $("login-password").value;
+  const otp = $("login-otp").value.trim();
   if (!user || !password) return text($("login-error"), "Enter your user name and password.");
   $("login-submit").disabled = true;
   try {
-    const r = await api("POST", "/admin/login", { username: user, password });
-    if (r.status === 200) {
+    const r = await api("POST", "/admin/login", otp ? { username: user, password, otp } : { username: user, password });
+    $("login-otp").value = "";
+    if (r.status === 401 && r.body && r.body.otp_required === true) {
+      // This admin has a second factor: the code field appears and is asked for.
+      $("login-otp-row").hidden = false;
+      text($("login-error"), detailOf(r));
+      $("login-otp").focus();
+    } else if (r.status === 200) {
       Object.assign(session, { user: r.body.username, csrf: r.body.csrf_token });
       text($("login-error"), "");
       await restoreSession();  // also learns the address the server sees us at
@@ -221,8 +273,16 @@ function makeCard(service) {
   card.querySelector(".door-minutes").id = `${id}-minutes`;
   card.querySelector(".door-source-label").htmlFor = `${id}-source`;
   card.querySelector(".door-source-input").id = `${id}-source`;
+  card.querySelector(".door-extend-label").htmlFor = `${id}-extend-minutes`;
+  card.querySelector(".door-extend-minutes").id = `${id}-extend-minutes`;
   fillMinutes(card.querySelector(".door-minutes"));
+  fillMinutes(card.querySelector(".door-extend-minutes"));
   card.querySelector(".door-open").addEventListener("submit", (e) => { e.preventDefault(); openDoor(service, card); });
+  card.querySelector(".door-extend").addEventListener("submit", (e) => { e.preventDefault(); extendDoor(service, card); });
+  for (const plus of card.querySelectorAll(".door-plus")) {
+    plus.setAttribute("aria-label", `Add ${plus.dataset.minutes} minutes to the ${service} door`);
+    plus.addEventListener("click", () => extendDoor(service, card, Number(plus.dataset.minutes)));
+  }
   card.querySelector(".door-close-button").addEventListener("click", () => askConfirm(card, true));
   card.querySelector(".door-confirm-no").addEventListener("click", () => askConfirm(card, false));
   card.querySelector(".door-confirm-yes").addEventListener("click", () => closeDoor(service, card));
@@ -236,7 +296,18 @@ function askConfirm(card, asking) {
   if (asking) card.querySelector(".door-confirm-no").focus();
 }
 
-function drawCard(card, s) {
+// "12 min 03 s", or why the kernel's time is not shown, plus a drift note.
+function kernelText(service) {
+  const k = kernelDeadlines.get(service);
+  if (!k) return "—";
+  if (!k.at) return "not read";
+  let out = countdown(k.at);
+  if (k.drift) out += " (differs from the deadline: being repaired)";
+  else if (k.repaired) out += ` (repaired at ${localTime(k.repaired)})`;
+  return out;
+}
+
+function drawCard(card, s, active) {
   const open = s.status === "open";
   text(card.querySelector(".door-name"), s.service);
   const badge = card.querySelector(".badge");
@@ -250,7 +321,22 @@ function drawCard(card, s) {
   if (deadline) deadlines.set(s.service, deadline); else deadlines.delete(s.service);
   text(card.querySelector(".door-until"), deadline ? localTime(deadline) : "—");
   text(card.querySelector(".door-left"), deadline ? countdown(deadline) : "—");
+  if (open) {
+    const seconds = s.kernel_expires_in_seconds;
+    kernelDeadlines.set(s.service, {
+      at: typeof seconds === "number" ? new Date(Date.now() + seconds * 1000) : null,
+      drift: active ? active.kernel_drift === true : false,
+      repaired: active && active.drift_repaired_at ? parseInstant(active.drift_repaired_at) : null,
+    });
+  } else {
+    kernelDeadlines.delete(s.service);
+  }
+  const kernel = card.querySelector(".door-kernel-left");
+  text(kernel, kernelText(s.service));
+  kernel.classList.toggle("drift", open && Boolean(kernelDeadlines.get(s.service)?.drift));
+  text(card.querySelector(".door-reason-shown"), open ? (active && active.reason) || "—" : "—");
   card.querySelector(".door-open").hidden = open || !s.enabled;
+  card.querySelector(".door-extend").hidden = !open;
   if (!open) askConfirm(card, false);  // a door that closed meanwhile drops a pending confirmation
   card.querySelector(".door-close").hidden = !open || !card.querySelector(".door-confirm").hidden;
   const input = card.querySelector(".door-source-input");
@@ -274,28 +360,54 @@ async function refreshDoors() {
       cards.set(s.service, card);
       box.append(card);
     }
-    drawCard(card, s);
+    drawCard(card, s, (r.body.active_ports || {})[name]);
   }
   for (const [name, card] of cards) {
-    if (!seen.has(name)) { card.remove(); cards.delete(name); deadlines.delete(name); }
+    if (!seen.has(name)) { card.remove(); cards.delete(name); deadlines.delete(name); kernelDeadlines.delete(name); }
   }
   if (r.body.firewall_helper === "down") banner("The firewall helper is not reachable: doors cannot be opened or closed now.", true);
+}
+
+// The shared reason field's text, added to a request body when it is not blank.
+function withReason(body) {
+  const reason = $("door-reason").value.trim();
+  if (reason) body.reason = reason;
+  return body;
 }
 
 async function openDoor(service, card) {
   const minutes = Number(card.querySelector(".door-minutes").value);
   const source = card.querySelector(".door-source-input").value.trim();
-  const body = { service, duration_minutes: minutes };
+  const body = withReason({ service, duration_minutes: minutes });
   if (source) body.source = source;
   const button = card.querySelector(".door-open-button");
   button.disabled = true;
   text(card.querySelector(".door-error"), "");
   try {
-    const r = await api("POST", "/admin/monitoring/open-port", body);
+    const r = await withStepUp("POST", "/admin/monitoring/open-port", body);
     if (r.status === 200) banner(r.body.status === "already_open" ? `The ${service} door was already open.` : `Opened the ${service} door for ${minutes} minutes.`);
     else text(card.querySelector(".door-error"), detailOf(r));
   } finally {
     button.disabled = false;
+  }
+  await refresh();
+}
+
+// A new time from now: the "Close in" choice, or (addMinutes) the time left plus that much.
+async function extendDoor(service, card, addMinutes) {
+  const deadline = deadlines.get(service);
+  const body = addMinutes && deadline
+    ? { service, duration_seconds: Math.max(0, Math.round((deadline - Date.now()) / 1000)) + addMinutes * 60 }
+    : { service, duration_minutes: Number(card.querySelector(".door-extend-minutes").value) };
+  const buttons = card.querySelectorAll(".door-extend button");
+  for (const b of buttons) b.disabled = true;
+  text(card.querySelector(".door-error"), "");
+  try {
+    const r = await withStepUp("POST", "/admin/monitoring/extend-port", withReason(body));
+    if (r.status === 200) banner(`The ${service} door now closes at ${localTime(parseInstant(r.body.expires_at))} (was ${localTime(parseInstant(r.body.previous_expires_at))}).`);
+    else text(card.querySelector(".door-error"), detailOf(r));
+  } finally {
+    for (const b of buttons) b.disabled = false;
   }
   await refresh();
 }
@@ -312,7 +424,7 @@ async function closeDoor(service, card) {
 async function openAll(event) {
   event.preventDefault();
   const minutes = Number($("all-minutes").value);
-  const r = await api("POST", "/admin/monitoring/open-all", { duration_minutes: minutes });
+  const r = await withStepUp("POST", "/admin/monitoring/open-all", withReason({ duration_minutes: minutes }));
   if (r.status !== 200) banner(detailOf(r), true);
   else {
     const failed = Object.entries(r.body.results || {}).filter(([, v]) => v.status === "error").map(([k, v]) => `${k}: ${v.error}`);
@@ -447,8 +559,10 @@ async function refreshHistory() {
       el("td", { dataset: { label: "Action" } }, e.action),
       el("td", { dataset: { label: "By" } }, e.by || ""),
       el("td", { dataset: { label: "Source" } }, e.source || ""),
-      el("td", { dataset: { label: "Reason" } }, e.reason || ""))));
-  if (r.body.events.length === 0) $("history-rows").append(el("tr", {}, el("td", { colSpan: 6 }, "Nothing recorded yet.")));
+      el("td", { dataset: { label: "Reason" } }, e.reason || ""),
+      el("td", { dataset: { label: "Closes at" } },
+        e.action === "opened" || e.action === "extended" ? localTime(parseInstant(e.expires_at)) : ""))));
+  if (r.body.events.length === 0) $("history-rows").append(el("tr", {}, el("td", { colSpan: 7 }, "Nothing recorded yet.")));
 }
 
 // ---- logs -------------------------------------------------------------------------------------
@@ -540,6 +654,10 @@ function tick() {
   for (const [service, deadline] of deadlines) {
     const card = cards.get(service);
     if (card) text(card.querySelector(".door-left"), countdown(deadline));
+  }
+  for (const service of kernelDeadlines.keys()) {
+    const card = cards.get(service);
+    if (card) text(card.querySelector(".door-kernel-left"), kernelText(service));
   }
   secondsSinceRefresh += 1;
   if (secondsSinceRefresh >= REFRESH_SECONDS && !document.hidden) refresh();

@@ -59,8 +59,42 @@ compose() {
   fi
 }
 
+# A second factor. An admin with one sends a one-time code with each change; the server accepts a
+# code once, so one code could not cover a run that opens two doors. With a code (--otp CODE, or
+# typed when the server asks for one and the script runs on a terminal) the scripts therefore log in once
+# (POST /admin/login with the code) and send that session's cookie and CSRF token instead of
+# Basic for the rest of the run. The session lives in otp_dir, made here and removed at exit
+# (a script that sets its own EXIT trap calls forget_otp_session in it).
+otp_dir=$(mktemp -d "${TMPDIR:-/tmp}/sms-bridge-otp.XXXXXX")
+forget_otp_session() { rm -rf "$otp_dir"; }
+trap forget_otp_session EXIT
+
+# otp_login CODE: logs in with the password and CODE; fails with the server's sentence.
+otp_login() {
+  local code=$1 status
+  command -v curl >/dev/null 2>&1 || die "curl is not installed; install it and run me again."
+  # The body goes through a file (mode 600 inside otp_dir), never on a command line.
+  OTP_CODE=$code python3 -c 'import json, os
+print(json.dumps({"username": os.environ["SMS_BRIDGE_ADMIN_USER"], "password": os.environ["SMS_BRIDGE_ADMIN_PASSWORD"],
+                  "otp": os.environ["OTP_CODE"]}))' >"$otp_dir/login.json"
+  if ! status=$(curl -sS -o "$otp_dir/login.out" -w '%{http_code}' -X POST --max-time 30 -H 'Content-Type: application/json' \
+    -c "$otp_dir/cookies" --data-binary @"$otp_dir/login.json" "${SMS_BRIDGE_URL%/}/admin/login"); then
+    rm -f "$otp_dir/login.json"
+    die "cannot reach $SMS_BRIDGE_URL; check SMS_BRIDGE_URL in $env_file and that the server is up."
+  fi
+  rm -f "$otp_dir/login.json"
+  if [ "$status" != 200 ]; then
+    local detail
+    detail=$(json_field detail <"$otp_dir/login.out" 2>/dev/null || true)
+    die "the server refused the login with that one-time code ($status): ${detail:-no explanation}"
+  fi
+  json_field csrf_token <"$otp_dir/login.out" >"$otp_dir/csrf"
+}
+
 # api METHOD PATH [JSON]: calls the server's admin API and prints the body; fails with the
 # server's "detail" sentence. The credentials go to curl on stdin, never on its command line.
+# When the server asks for a one-time code, it is asked for on a terminal (then the request is
+# made again in a session, see otp_login); otherwise the script stops saying to pass --otp.
 api() {
   local method=$1 path=$2 body=${3:-} out status
   command -v curl >/dev/null 2>&1 || die "curl is not installed; install it and run me again."
@@ -73,10 +107,29 @@ api() {
   local credentials="$SMS_BRIDGE_ADMIN_USER:$SMS_BRIDGE_ADMIN_PASSWORD"
   credentials=${credentials//\\/\\\\}
   credentials=${credentials//\"/\\\"}
-  if ! status=$(printf 'user = "%s"\n' "$credentials" |
-    curl "${args[@]}" "${SMS_BRIDGE_URL%/}$path"); then
+  local config
+  config=$(printf 'user = "%s"\n' "$credentials")
+  if [ -s "$otp_dir/csrf" ]; then
+    args+=(-b "$otp_dir/cookies" -H "X-CSRF-Token: $(cat "$otp_dir/csrf")")
+    config=""
+  fi
+  if ! status=$(printf '%s\n' "$config" | curl "${args[@]}" "${SMS_BRIDGE_URL%/}$path"); then
     rm -f "$out"
     die "cannot reach $SMS_BRIDGE_URL; check SMS_BRIDGE_URL in $env_file and that the server is up."
+  fi
+  if [ "$status" = 401 ] && [ "$(json_field otp_required <"$out" 2>/dev/null || true)" = True ]; then
+    local detail code=""
+    detail=$(json_field detail <"$out" 2>/dev/null || true)
+    rm -f "$out"
+    # The terminal itself, not stdin: a caller may be reading a file on stdin (close_session_doors).
+    if [ -t 2 ] && (: </dev/tty) 2>/dev/null; then
+      echo "$detail" >&2
+      read -r -p "one-time code for $SMS_BRIDGE_ADMIN_USER: " code </dev/tty
+    fi
+    [ -n "$code" ] || die "the server asks for a one-time code ($detail); pass --otp CODE, or run me on a terminal to be asked."
+    otp_login "$code"
+    api "$@"
+    return
   fi
   if [ "$status" = 401 ]; then
     rm -f "$out"

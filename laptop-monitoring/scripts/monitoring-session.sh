@@ -3,10 +3,14 @@
 # downloads the server's Prometheus config into config/, starts the stack and tells how long the
 # doors stay open. scripts/stop-monitoring.sh closes the doors this opened.
 #
-#   scripts/monitoring-session.sh [--minutes N] [--doors metrics,postgres] [--source CIDR]
+#   scripts/monitoring-session.sh [--minutes N] [--doors metrics,postgres] [--source CIDR] [--reason TEXT]
+#                                 [--otp CODE]
 #
-# Defaults come from .env (MONITORING_MINUTES, MONITORING_DOORS, MONITORING_SOURCE). Without a
-# source, the server opens each door for the address it sees this laptop connect from.
+# Defaults come from .env (MONITORING_MINUTES, MONITORING_DOORS, MONITORING_SOURCE, MONITORING_REASON).
+# Without a source, the server opens each door for the address it sees this laptop connect from.
+# The reason (at most 200 characters) is recorded in the server's audit trail with each open.
+# --otp gives the admin's one-time code (a second factor); without it, on a terminal, it is asked
+# for when the server wants one.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -15,13 +19,17 @@ load_env
 minutes=${MONITORING_MINUTES:-60}
 doors=${MONITORING_DOORS:-metrics,postgres}
 source_cidr=${MONITORING_SOURCE:-}
+reason=${MONITORING_REASON:-}
+otp=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
     --doors) doors=${2:?--doors needs a list such as metrics,postgres}; shift 2 ;;
     --source) source_cidr=${2:?--source needs a CIDR}; shift 2 ;;
+    --reason) reason=${2:?--reason needs a text, such as "disk alert on the server"}; shift 2 ;;
+    --otp) otp=${2:?--otp needs the one-time code from your authenticator app}; shift 2 ;;
     -h | --help)
-      sed -n '2,9s/^# \{0,1\}//p' "$0"
+      sed -n '2,13s/^# \{0,1\}//p' "$0"
       exit 0 ;;
     *) die "unknown argument '$1'; see --help." ;;
   esac
@@ -40,14 +48,20 @@ require_setting SMS_BRIDGE_ADMIN_PASSWORD
 require_setting GRAFANA_ADMIN_PASSWORD
 
 # If anything below fails, the doors this run opened are closed again.
-trap 'status=$?; if [ "$status" -ne 0 ]; then close_session_doors || true; fi' EXIT
+trap 'status=$?; if [ "$status" -ne 0 ]; then close_session_doors || true; fi; forget_otp_session' EXIT
+[ -n "$otp" ] && otp_login "$otp"
 
 source_field=""
 [ -n "$source_cidr" ] && source_field=", \"source\": \"$source_cidr\""
+reason_field=""
+if [ -n "$reason" ]; then  # JSON-quoted by python3 (as json_field parses): any text stays one string
+  command -v python3 >/dev/null 2>&1 || die "python3 is not installed; install it and run me again."
+  reason_field=", \"reason\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$reason")"
+fi
 expires=()
 IFS=, read -r -a wanted <<<"$doors"
 for door in "${wanted[@]}"; do
-  answer=$(api POST /admin/monitoring/open-port "{\"service\": \"$door\", \"duration_minutes\": $minutes$source_field}")
+  answer=$(api POST /admin/monitoring/open-port "{\"service\": \"$door\", \"duration_minutes\": $minutes$source_field$reason_field}")
   state=$(json_field status <<<"$answer")
   port=$(json_field port <<<"$answer" || echo "?")
   from=$(json_field source <<<"$answer" || echo "?")
@@ -70,7 +84,7 @@ mv "$exported" "$prometheus_config"
 echo "saved the server's Prometheus config as config/prometheus-remote.yml"
 
 "$project_dir/scripts/start-monitoring.sh"
-trap - EXIT
+trap forget_otp_session EXIT
 
 if [ ${#expires[@]} -gt 0 ]; then
   python3 - "${expires[@]}" <<'PY'

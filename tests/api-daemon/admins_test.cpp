@@ -50,16 +50,16 @@ TEST_CASE("a refusal never repeats the password") {
 
 TEST_CASE("admin list prints a header and one aligned line per admin, with never and none recorded for blanks") {
   const std::vector<admin_summary> admins = {
-      {"alice", "2026-01-02T03:04:05Z", "", ""},
-      {"bob.the.operator", "2026-01-02T03:04:06Z", "2026-02-01T00:00:00Z", "2026-03-01T12:00:00Z"}};
+      {"alice", "2026-01-02T03:04:05Z", "", "", false, 0},
+      {"bob.the.operator", "2026-01-02T03:04:06Z", "2026-02-01T00:00:00Z", "2026-03-01T12:00:00Z", true, 9}};
   CHECK(render_admin_list(admins, false) ==
-        "NAME              CREATED               PASSWORD CHANGED      LAST LOGIN\n"
-        "alice             2026-01-02T03:04:05Z  never                 none recorded\n"
-        "bob.the.operator  2026-01-02T03:04:06Z  2026-02-01T00:00:00Z  2026-03-01T12:00:00Z\n");
+        "NAME              CREATED               PASSWORD CHANGED      LAST LOGIN            TOTP\n"
+        "alice             2026-01-02T03:04:05Z  never                 none recorded         off\n"
+        "bob.the.operator  2026-01-02T03:04:06Z  2026-02-01T00:00:00Z  2026-03-01T12:00:00Z  on (9 recovery codes left)\n");
 }
 
 TEST_CASE("admin list says how to create an admin when there is none, and when it was cut short") {
   CHECK(render_admin_list({}, false) == "no admins yet; create one with: sms-bridge-api admin add NAME\n");
-  const auto cut = render_admin_list({{"a", "2026-01-02T03:04:05Z", "", ""}}, true);
+  const auto cut = render_admin_list({{"a", "2026-01-02T03:04:05Z", "", "", false, 0}}, true);
   CHECK(cut.find("(only the first 1 admins, by name)\n") != std::string::npos);
 }

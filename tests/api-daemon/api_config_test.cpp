@@ -178,7 +178,7 @@ TEST_CASE("admin takes list alone, or add, passwd or remove with a NAME") {
                                                {"admin", "add"}, {"admin", "show", "alice"}}) {
     auto refused = parse_command_line({}, args);
     REQUIRE_FALSE(refused);
-    CHECK(refused.error().message == "admin needs list, or add, passwd or remove and a NAME; see --help.");
+    CHECK(refused.error().message == "admin needs list, add, passwd or remove and a NAME, or totp enable or totp disable and a NAME; see --help.");
   }
 }
 

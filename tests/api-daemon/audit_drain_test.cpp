@@ -18,7 +18,7 @@ struct audit_site {
   smsbridge::log::scoped_sink recorder{[this](smsbridge::log::level, std::string_view m) { logged.emplace_back(m); }};
   audit_drain audit{helper, trail, stats};
 
-  void open(const std::string& service) { run(helper.open({service, 9100, "10.0.0.2/32", 900, "alice"})).value(); }
+  void open(const std::string& service) { run(helper.open({service, 9100, "10.0.0.2/32", 900, "alice", ""})).value(); }
 };
 }  // namespace
 
@@ -35,6 +35,24 @@ TEST_CASE("a drain records the helper's events, then acknowledges them, and coun
   CHECK(text.find(R"(service="metrics")") != std::string::npos);
   CHECK(text.find(R"(reason="opened")") != std::string::npos);
   CHECK(text.find(R"(reason="closed")") != std::string::npos);
+}
+
+TEST_CASE("an extension is recorded and counted; a drift repair is remembered for its door until it closes") {
+  audit_site s;
+  s.open("metrics");
+  const std::string id = s.helper.doors.at("metrics").grant_id();
+  run(s.helper.extend({"metrics", 1800, "alice", "more time"})).value();
+  s.helper.record(v1::DRIFT_REPAIRED, s.helper.doors.at("metrics"), "system", "");
+  CHECK(s.audit.drift_repaired_at(id) == nullptr);  // not drained yet
+  run(s.audit.drain());
+  CHECK(s.trail.recorded.size() == 3);
+  CHECK(s.trail.recorded[1].kind() == v1::EXTENDED);
+  CHECK(s.stats.render().find(R"(reason="extended",service="metrics")") != std::string::npos);
+  REQUIRE(s.audit.drift_repaired_at(id) != nullptr);
+  CHECK(s.audit.drift_repaired_at(id)->seconds() == s.trail.recorded[2].at().seconds());
+  run(s.helper.close("metrics", "alice", "done")).value();
+  run(s.audit.drain());
+  CHECK(s.audit.drift_repaired_at(id) == nullptr);
 }
 
 TEST_CASE("events the trail cannot record stay in the helper, and the next drain records each once") {

@@ -3,6 +3,7 @@
 // and has switches for the failures the real ones have.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <future>
@@ -76,6 +77,10 @@ class fake_firewall final : public firewall_client {
   v1::Histogram nft_batch_seconds;     // and as its nft batch latencies
   std::vector<std::string> calls;          // verbs, in order
   std::map<std::uint32_t, std::string> busy_ports;  // port -> why not free
+  // What list() reports as the kernel's remaining timeout: the state's deadline plus this skew
+  // (ms), or nothing (the helper did not read the kernel) when unset.
+  std::optional<std::int64_t> kernel_skew_ms = 0;
+  std::uint32_t min_duration = 60, max_duration = 86400;  // the helper's own bounds
 
   boost::asio::awaitable<helper_result<v1::Grant>> open(open_request o) override {
     if (auto r = gate("open")) co_return *r;
@@ -93,9 +98,26 @@ class fake_firewall final : public firewall_client {
     *g.mutable_opened_at() = TimeUtil::SecondsToTimestamp(now);
     *g.mutable_expires_at() = TimeUtil::SecondsToTimestamp(now + o.duration_seconds);
     g.set_opened_by(o.actor);
+    g.set_reason(o.reason);
     doors[o.service] = g;
-    record(v1::OPENED, g, o.actor, "");
+    record(v1::OPENED, g, o.actor, o.reason);
     co_return g;
+  }
+  boost::asio::awaitable<helper_result<v1::ExtendResult>> extend(extend_request e) override {
+    if (auto r = gate("extend")) co_return *r;
+    auto it = doors.find(e.service);
+    if (it == doors.end()) co_return refusal{v1::NOT_OPEN, "'" + e.service + "' is not open.", false};
+    if (e.duration_seconds < min_duration || e.duration_seconds > max_duration) {
+      co_return refusal{v1::DURATION_OUT_OF_RANGE, "The duration is outside the helper's bounds.", false};
+    }
+    v1::ExtendResult out;
+    *out.mutable_previous_expires_at() = it->second.expires_at();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    *it->second.mutable_expires_at() = TimeUtil::SecondsToTimestamp(now + e.duration_seconds);
+    *out.mutable_grant() = it->second;
+    v1::Event& ev = record(v1::EXTENDED, it->second, e.actor, e.reason);
+    *ev.mutable_previous_expires_at() = out.previous_expires_at();
+    co_return out;
   }
   boost::asio::awaitable<helper_result<v1::Grant>> close(std::string service, std::string actor, std::string reason) override {
     if (auto r = gate("close")) co_return *r;
@@ -120,8 +142,15 @@ class fake_firewall final : public firewall_client {
   boost::asio::awaitable<helper_result<v1::ListResult>> list(std::string) override {
     if (auto r = gate("list")) co_return *r;
     v1::ListResult out;
-    for (auto& [name, g] : doors) *out.add_grants() = g;
     *out.mutable_now() = TimeUtil::GetCurrentTime();
+    for (auto& [name, g] : doors) {
+      auto* listed = out.add_grants();
+      *listed = g;
+      if (kernel_skew_ms) {
+        const auto left = TimeUtil::TimestampToMilliseconds(g.expires_at()) - TimeUtil::TimestampToMilliseconds(out.now()) + *kernel_skew_ms;
+        listed->set_kernel_expires_in_ms(static_cast<std::uint64_t>(std::max<std::int64_t>(0, left)));
+      }
+    }
     out.set_total(static_cast<std::uint32_t>(doors.size()));
     co_return out;
   }
@@ -174,7 +203,7 @@ class fake_firewall final : public firewall_client {
     co_return out;
   }
 
-  void record(v1::EventKind kind, const v1::Grant& g, const std::string& actor, const std::string& reason) {
+  v1::Event& record(v1::EventKind kind, const v1::Grant& g, const std::string& actor, const std::string& reason) {
     v1::Event e;
     e.set_seq(next_seq++);
     e.set_kind(kind);
@@ -183,6 +212,7 @@ class fake_firewall final : public firewall_client {
     e.set_actor(actor);
     e.set_reason(reason);
     journal.push_back(e);
+    return journal.back();
   }
 
  private:
@@ -214,10 +244,11 @@ class fake_admin_store final : public admin_store {
     events.push_back(name + " " + source + " " + method + " " + outcome);
     co_return pg::db_result<void>{};
   }
-  boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t) override {
+  boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t, bool otp_verified) override {
     if (down) co_return db_down();
     const std::string token = "token-" + std::to_string(sessions.size() + 1);
-    sessions[token] = session_record{name, "csrf-" + token};
+    sessions[token] = session_record{name, "csrf-" + token, admins[name].totp_sealed_secret.has_value(),
+                                     otp_verified ? std::optional<std::int64_t>{0} : std::nullopt};
     co_return new_session{token, "csrf-" + token, "2026-12-01T20:00:00Z"};
   }
   boost::asio::awaitable<pg::db_result<std::optional<session_record>>> find_session(std::string token) override {
@@ -229,6 +260,28 @@ class fake_admin_store final : public admin_store {
     if (down) co_return db_down();
     sessions.erase(token);
     co_return pg::db_result<void>{};
+  }
+  boost::asio::awaitable<pg::db_result<void>> mark_session_otp(std::string token) override {
+    if (down) co_return db_down();
+    if (auto it = sessions.find(token); it != sessions.end()) it->second.otp_age_seconds = 0;
+    co_return pg::db_result<void>{};
+  }
+  // The replay guard and recovery codes as PostgreSQL keeps them (admin_totp.cpp).
+  std::map<std::string, std::vector<std::string>> recovery_hashes;  // unused, by admin
+  boost::asio::awaitable<pg::db_result<bool>> accept_totp_step(std::string name, std::int64_t step) override {
+    if (down) co_return db_down();
+    auto& a = admins[name];
+    if (a.totp_last_step && *a.totp_last_step >= step) co_return false;
+    a.totp_last_step = step;
+    co_return true;
+  }
+  boost::asio::awaitable<pg::db_result<bool>> spend_recovery_code(std::string name, std::string code_hash) override {
+    if (down) co_return db_down();
+    auto& unused = recovery_hashes[name];
+    const auto it = std::find(unused.begin(), unused.end(), code_hash);
+    if (it == unused.end()) co_return false;
+    unused.erase(it);
+    co_return true;
   }
 };
 

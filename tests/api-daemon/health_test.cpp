@@ -65,7 +65,7 @@ TEST_CASE("/health asks the helper and the database at most once a second") {
 
 TEST_CASE("/metrics serves the doors per service, the helper and the SMS gauges") {
   health_site s;
-  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice"})).value();
+  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice", ""})).value();
   s.sms.tables.blacklist.push_back("+919876543210");
   auto r = call(s.routes, http::verb::get, "/metrics");
   REQUIRE(r.result() == http::status::ok);
@@ -96,7 +96,7 @@ TEST_CASE("report_status tells the service manager the shared check's state, and
   io.run_for(std::chrono::milliseconds(100));
   REQUIRE(manager.messages.size() == 1);  // the same state is not said again every 20 ms
   CHECK(manager.messages[0] == "STATUS=database up, firewall helper up, 0 doors open");
-  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice"})).value();
+  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice", ""})).value();
   io.restart();
   io.run_for(std::chrono::milliseconds(1200));  // the shared check asks again after a second
   REQUIRE(manager.messages.size() == 2);

@@ -243,7 +243,7 @@ TEST_CASE("available-ports scans within bounds and reports the original's scanne
 
 TEST_CASE("history and audit drain the helper first, check their filters, and say when the trail is away") {
   monitoring_site s;
-  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice"})).value();  // an event not yet drained
+  run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice", ""})).value();  // an event not yet drained
   s.trail.history = R"([{"service": "metrics", "status": "open"}])";
   auto history = s.get("/admin/monitoring/history?limit=5&service=metrics");
   REQUIRE(history.result() == http::status::ok);
@@ -293,4 +293,192 @@ TEST_CASE("with SERVER_IP auto, the address is the helper's host's, asked at mos
   CHECK(run(address.get()) == "203.0.113.10");
   CHECK(run(address.get()) == "203.0.113.10");
   CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "status") == 1);
+}
+
+// ---- extend-port, reasons, the kernel's deadline ----------------------------------------------
+
+TEST_CASE("extend-port sets the deadline to now + the duration, longer or shorter, and answers the old one") {
+  monitoring_site s;
+  REQUIRE(s.post("/admin/monitoring/open-port", R"({"service": "metrics", "duration_minutes": 30, "reason": "disk alert"})").result() ==
+          http::status::ok);
+  const auto before = s.helper.doors.at("metrics").expires_at();
+  auto longer = s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 120, "reason": "still digging"})");
+  REQUIRE(longer.result() == http::status::ok);
+  const auto body = object_of(longer);
+  CHECK(body.at("status") == "extended");
+  CHECK(body.at("service") == "metrics");
+  CHECK(body.at("port").as_int64() == 9100);
+  CHECK(body.at("previous_expires_at").as_string() == iso(before));
+  CHECK(body.at("expires_at").as_string() == iso(s.helper.doors.at("metrics").expires_at()));
+  CHECK(body.at("reason") == "still digging");
+  CHECK(body.at("duration_seconds").as_int64() == 7200);
+  CHECK(body.at("opened_by") == "alice");
+  CHECK(body.at("connection_info").at("prometheus_target") == "203.0.113.50:9100");
+  const auto& g = s.helper.doors.at("metrics");
+  const auto now = TimeUtil::TimestampToSeconds(TimeUtil::GetCurrentTime());
+  CHECK(std::abs(g.expires_at().seconds() - (now + 7200)) <= 2);
+  // The trail got the EXTENDED event with who, why and the old deadline.
+  REQUIRE(s.trail.recorded.size() == 2);
+  CHECK(s.trail.recorded[1].kind() == v1::EXTENDED);
+  CHECK(s.trail.recorded[1].actor() == "alice");
+  CHECK(s.trail.recorded[1].reason() == "still digging");
+  CHECK(s.trail.recorded[1].previous_expires_at().seconds() == before.seconds());
+
+  auto shorter = s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_seconds": 900})");
+  REQUIRE(shorter.result() == http::status::ok);
+  CHECK(object_of(shorter).at("reason").is_null());
+  CHECK(std::abs(s.helper.doors.at("metrics").expires_at().seconds() - (now + 900)) <= 2);
+  // The reason given at the open stays the door's.
+  CHECK(object_of(s.get("/admin/monitoring/port-status")).at("metrics").at("reason") == "disk alert");
+}
+
+TEST_CASE("extend-port: 404 for a closed or unknown door, 422 for bad input, the helper's refusals mapped") {
+  monitoring_site s;
+  auto closed = s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 30})");
+  CHECK(closed.result() == http::status::not_found);
+  CHECK(object_of(closed).at("detail") == "The door of 'metrics' is not open: open it with open-port instead.");
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "nosuch", "duration_minutes": 30})").result() == http::status::not_found);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "redis", "duration_minutes": 30})").result() == http::status::bad_request);
+  CHECK(s.post("/admin/monitoring/extend-port", "[]").result() == http::status::bad_request);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"duration_minutes": 30})").result() == http::status::unprocessable_entity);
+  auto no_duration = s.post("/admin/monitoring/extend-port", R"({"service": "metrics"})");
+  CHECK(no_duration.result() == http::status::unprocessable_entity);
+  CHECK(std::string(object_of(no_duration).at("detail").as_string()).find("duration_minutes") != std::string::npos);
+  // The bounds of open-port (SMS_BRIDGE_PORT_{MIN,MAX}_DURATION_SECONDS: 900..14400).
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 14})").result() ==
+        http::status::unprocessable_entity);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_seconds": 14401})").result() ==
+        http::status::unprocessable_entity);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": "30"})").result() ==
+        http::status::unprocessable_entity);
+  CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "extend") == 1);  // only the closed door reached it
+
+  REQUIRE(s.post("/admin/monitoring/open-port", R"({"service": "metrics"})").result() == http::status::ok);
+  s.helper.max_duration = 1000;  // the helper's own bounds are narrower
+  auto helper_bounds = s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 60})");
+  CHECK(helper_bounds.result() == http::status::unprocessable_entity);
+  CHECK(object_of(helper_bounds).at("detail") == "The duration is outside the helper's bounds.");
+  s.helper.down = true;
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 15})").result() ==
+        http::status::service_unavailable);
+  // Without credentials it is refused like every admin endpoint.
+  CHECK(call(s.routes, http::verb::post, "/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 15})",
+             {json_type})
+            .result() == http::status::unauthorized);
+}
+
+TEST_CASE("a reason: at most 200 printable characters, passed to the helper and into the trail") {
+  monitoring_site s;
+  const std::string two_hundred(200, 'r');
+  auto ok = s.post("/admin/monitoring/open-port", R"({"service": "metrics", "reason": ")" + two_hundred + R"("})");
+  REQUIRE(ok.result() == http::status::ok);
+  CHECK(object_of(ok).at("reason").as_string() == two_hundred);
+  CHECK(s.helper.doors.at("metrics").reason() == two_hundred);
+  CHECK(s.trail.recorded.back().reason() == two_hundred);
+  REQUIRE(s.post("/admin/monitoring/close-port", R"({"service": "metrics"})").result() == http::status::ok);
+
+  const auto refused_with = [&](const std::string& reason_json) {
+    auto r = s.post("/admin/monitoring/open-port", R"({"service": "metrics", "reason": )" + reason_json + "}");
+    CHECK(r.result() == http::status::unprocessable_entity);
+    return r.result() == http::status::unprocessable_entity ? std::string(object_of(r).at("detail").as_string()) : std::string();
+  };
+  CHECK(refused_with("\"" + std::string(201, 'r') + "\"") == "'reason' must be at most 200 characters; this one has 201.");
+  CHECK(refused_with(R"("line one\nline two")").find("control characters") != std::string::npos);
+  CHECK(refused_with(R"("tab\there")").find("control characters") != std::string::npos);
+  CHECK(refused_with(R"("bell\u0007")").find("control characters") != std::string::npos);
+  CHECK(refused_with(R"("del\u007f")").find("control characters") != std::string::npos);
+  CHECK(refused_with(R"("c1\u0085")").find("control characters") != std::string::npos);
+  CHECK(refused_with("42").find("must be a string") != std::string::npos);
+  CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "open") == 1);  // none of these reached the helper
+
+  // 200 characters of non-ASCII text is fine (characters, not bytes); 201 is not.
+  std::string accents;
+  for (int i = 0; i < 200; ++i) accents += "\xc3\xa9";  // é
+  CHECK(s.post("/admin/monitoring/open-port", R"({"service": "metrics", "reason": ")" + accents + R"("})").result() == http::status::ok);
+  CHECK(s.helper.doors.at("metrics").reason() == accents);
+  CHECK(s.post("/admin/monitoring/extend-port",
+               R"({"service": "metrics", "duration_minutes": 20, "reason": ")" + accents + "\xc3\xa9" + R"("})")
+            .result() == http::status::unprocessable_entity);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 20, "reason": "a\rb"})").result() ==
+        http::status::unprocessable_entity);
+
+  // open-all gives each door the reason.
+  REQUIRE(s.post("/admin/monitoring/close-all").result() == http::status::ok);
+  REQUIRE(s.post("/admin/monitoring/open-all", R"({"duration_minutes": 15, "reason": "incident 7"})").result() == http::status::ok);
+  CHECK(s.helper.doors.at("metrics").reason() == "incident 7");
+  CHECK(s.helper.doors.at("postgres").reason() == "incident 7");
+  CHECK(s.post("/admin/monitoring/open-all", R"({"reason": "a\u0000b"})").result() == http::status::unprocessable_entity);
+}
+
+TEST_CASE("SMS_BRIDGE_REQUIRE_REASON: open-port, open-all and extend-port refuse a request without a reason") {
+  monitoring_site s;
+  s.config.require_reason = true;
+  for (const auto& body : {std::string(R"({"service": "metrics"})"), std::string(R"({"service": "metrics", "reason": ""})"),
+                           std::string(R"({"service": "metrics", "reason": "   "})"), std::string(R"({"service": "metrics", "reason": null})")}) {
+    auto r = s.post("/admin/monitoring/open-port", body);
+    CHECK(r.result() == http::status::unprocessable_entity);
+    CHECK(object_of(r).at("detail") ==
+          "This server requires a reason for opening or extending a door: give 'reason' (at most 200 characters), which is "
+          "recorded in the audit trail.");
+  }
+  CHECK(s.post("/admin/monitoring/open-all").result() == http::status::unprocessable_entity);
+  CHECK(s.post("/admin/monitoring/open-all?duration_minutes=15").result() == http::status::unprocessable_entity);
+  CHECK(s.helper.doors.empty());
+  REQUIRE(s.post("/admin/monitoring/open-port", R"({"service": "metrics", "reason": "why not"})").result() == http::status::ok);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 30})").result() ==
+        http::status::unprocessable_entity);
+  CHECK(s.post("/admin/monitoring/extend-port", R"({"service": "metrics", "duration_minutes": 30, "reason": "more time"})").result() ==
+        http::status::ok);
+  CHECK(s.post("/admin/monitoring/open-all", R"({"reason": "all of them"})").result() == http::status::ok);
+  CHECK(s.helper.doors.at("postgres").reason() == "all of them");
+  // close-port needs none.
+  CHECK(s.post("/admin/monitoring/close-port", R"({"service": "metrics"})").result() == http::status::ok);
+}
+
+TEST_CASE("port-status and services report the kernel's remaining time, drift, and the last drift repair") {
+  monitoring_site s;
+  REQUIRE(s.post("/admin/monitoring/open-port", R"({"service": "metrics", "duration_minutes": 60})").result() == http::status::ok);
+  s.helper.kernel_skew_ms = -400'000;  // the kernel's element times out 400 s before the state's deadline
+  auto status = object_of(s.get("/admin/monitoring/port-status"));
+  const auto& door = status.at("metrics").as_object();
+  const auto kernel = door.at("kernel_expires_in_seconds").as_int64();
+  CHECK(kernel >= 3600 - 400 - 2);
+  CHECK(kernel <= 3600 - 400);
+  CHECK(door.at("time_remaining_seconds").as_int64() >= 3598);  // from the state, as before
+  CHECK(door.at("kernel_drift") == true);
+  CHECK(door.at("drift_repaired_at").is_null());
+  auto services = object_of(s.get("/admin/monitoring/services"));
+  CHECK(services.at("services").at("metrics").at("kernel_expires_in_seconds").as_int64() == kernel);
+  CHECK(services.at("active_ports").at("metrics").at("kernel_drift") == true);
+
+  s.helper.kernel_skew_ms = -1500;  // within the helper's 2 s: no drift
+  CHECK(object_of(s.get("/admin/monitoring/port-status")).at("metrics").at("kernel_drift") == false);
+  s.helper.kernel_skew_ms.reset();  // the helper could not read the kernel
+  auto unread = object_of(s.get("/admin/monitoring/port-status")).at("metrics").as_object();
+  CHECK(unread.at("kernel_expires_in_seconds").is_null());
+  CHECK(unread.at("kernel_drift").is_null());
+  CHECK(object_of(s.get("/admin/monitoring/services")).at("services").at("metrics").at("kernel_expires_in_seconds").is_null());
+
+  // The helper repaired the drift: once drained, the door says when.
+  s.helper.kernel_skew_ms = 0;
+  v1::Event& repaired = s.helper.record(v1::DRIFT_REPAIRED, s.helper.doors.at("metrics"), "system", "");
+  repaired.set_detail("The kernel's timeout was 400 s short; the element was renewed.");
+  const auto at = repaired.at();
+  run(s.audit.drain());
+  auto after = object_of(s.get("/admin/monitoring/port-status")).at("metrics").as_object();
+  CHECK(after.at("drift_repaired_at").as_string() == iso(at));
+  CHECK(after.at("kernel_drift") == false);
+  // A door opened later is a new grant: it does not inherit the repair.
+  REQUIRE(s.post("/admin/monitoring/close-port", R"({"service": "metrics"})").result() == http::status::ok);
+  REQUIRE(s.post("/admin/monitoring/open-port", R"({"service": "metrics"})").result() == http::status::ok);
+  CHECK(object_of(s.get("/admin/monitoring/port-status")).at("metrics").at("drift_repaired_at").is_null());
+}
+
+TEST_CASE("the audit endpoint takes action=extended") {
+  monitoring_site s;
+  s.trail.actions = R"([{"action": "extended", "by": "alice", "reason": "more time"}])";
+  auto r = s.get("/admin/monitoring/audit?action=extended");
+  REQUIRE(r.result() == http::status::ok);
+  CHECK(object_of(r).at("events").as_array()[0].at("action") == "extended");
+  CHECK(s.get("/admin/monitoring/audit?action=renamed").result() == http::status::unprocessable_entity);
 }

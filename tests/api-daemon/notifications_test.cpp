@@ -342,13 +342,14 @@ TEST_CASE("a drain hands the trail the notifications of the batch it records, un
   metrics stats;
   audit_drain audit(helper, trail, stats);
   audit.notify_with(settings);
-  run(helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice"})).value();
+  run(helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice", "night shift"})).value();
   run(helper.close("metrics", "alice", "done")).value();
   run(audit.drain());
   std::remove(name);
   CHECK(kinds_of(trail.notifications) == std::vector<std::string>{"ntfy:opened", "ntfy:closes_soon", "drop:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                                                                   "ntfy:closed"});
   CHECK(body_of(trail.notifications[0].payload).at("actor").as_string() == "alice");
+  CHECK(body_of(trail.notifications[0].payload).at("reason").as_string() == "night shift");
 }
 
 TEST_CASE("queue_notification queues a test under the current settings, and nothing when no channel is set") {

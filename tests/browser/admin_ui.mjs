@@ -2,10 +2,11 @@
 // Run by tests/integration/admin_ui_test.py, which starts the server (PostgreSQL, the helper and
 // sms-bridge-api in a network namespace) and runs this inside the "laptop" namespace.
 //
-//   node admin_ui.mjs SCENARIO     (workflow | xss | notifications)
-//   env: BASE_URL, ADMIN_USER, ADMIN_PASSWORD, LAPTOP_IP, SCREENSHOT_DIR
+//   node admin_ui.mjs SCENARIO     (workflow | xss | extend | totp | notifications)
+//   env: BASE_URL, ADMIN_USER, ADMIN_PASSWORD, LAPTOP_IP, SCREENSHOT_DIR; totp: TOTP_SECRET (base32)
 // Exit 0 when every check passed; otherwise prints the failed check and exits 1.
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -232,6 +233,82 @@ async function workflow() {
   }
 }
 
+// A door opened with a reason, then given another hour: the card shows the reason, the new deadline
+// and the kernel's own time left; the history shows the reasons and the extension.
+async function extend() {
+  const { browser, page, problems } = await launch();
+  try {
+    await page.goto(`${BASE_URL}/admin`);
+    await page.locator("#login-view").waitFor();
+    await login(page, ADMIN_PASSWORD);
+    await page.locator("#app-view").waitFor();
+    const card = page.locator('.door[data-service="metrics"]');
+    await card.waitFor();
+    check(await page.locator('label[for="door-reason"]').count() === 1, "the reason field has no label");
+    check(await page.locator('label[for="door-metrics-extend-minutes"]').count() === 1, "the new duration has no label");
+    check(await card.locator(".door-extend").isHidden(), "a closed door offers to change its time");
+
+    const openReason = "disk alert on sda <b>97%</b>";
+    await page.locator("#door-reason").fill(openReason);
+    await card.locator(".door-minutes").selectOption("15");
+    await card.locator(".door-open-button").click();
+    await waitFor("the card to show open", async () => (await card.locator(".badge").textContent()) === "OPEN");
+    check((await card.locator(".door-reason-shown").textContent()) === openReason, "the card does not show the open's reason");
+    const kernel1 = secondsLeft(await card.locator(".door-kernel-left").textContent());
+    check(kernel1 > 14 * 60 && kernel1 <= 15 * 60, `the kernel's time left starts at ${kernel1} s`);
+    const until1 = await card.locator(".door-until").textContent();
+
+    // Another hour from now, with its own reason.
+    check(await card.locator(".door-extend").isVisible(), "an open door does not offer to change its time");
+    const extendReason = "still investigating";
+    await page.locator("#door-reason").fill(extendReason);
+    await card.locator(".door-extend-minutes").selectOption("60");
+    await card.locator(".door-extend-button").click();
+    await waitFor("the new deadline on the card", async () => secondsLeft(await card.locator(".door-left").textContent()) > 59 * 60);
+    await waitFor("the banner", async () => (await textOf(page, "#banner")).startsWith("The metrics door now closes at"));
+    check((await card.locator(".door-until").textContent()) !== until1, "the card's closing time did not change");
+    const kernel2 = secondsLeft(await card.locator(".door-kernel-left").textContent());
+    check(kernel2 > 59 * 60 && kernel2 <= 60 * 60, `the kernel's time left after the change: ${kernel2} s`);
+    const status = await apiInPage(page, "GET", "/admin/monitoring/port-status");
+    const kernelApi = status.body.metrics.kernel_expires_in_seconds;
+    check(Math.abs(kernelApi - kernel2) <= 2, `the card (${kernel2} s) is not the API's kernel time (${kernelApi} s)`);
+    check((await card.locator(".door-reason-shown").textContent()) === openReason, "the open's reason was replaced");
+
+    // Shorter again: 15 minutes from now.
+    await card.locator(".door-extend-minutes").selectOption("15");
+    await card.locator(".door-extend-button").click();
+    await waitFor("the shortened deadline", async () => secondsLeft(await card.locator(".door-left").textContent()) <= 15 * 60);
+    // "+1 h": the time left plus an hour (about 75 minutes from now).
+    check(await card.locator('.door-plus[data-minutes="60"]').getAttribute("aria-label") === "Add 60 minutes to the metrics door",
+          "the +1 h button has no accessible name");
+    await card.locator('.door-plus[data-minutes="60"]').click();
+    await waitFor("the deadline an hour later", async () => secondsLeft(await card.locator(".door-left").textContent()) > 74 * 60);
+    const left = secondsLeft(await card.locator(".door-left").textContent());
+    check(left <= 75 * 60, `+1 h gave ${left} s`);
+    await screenshot(page, "doors-extend-desktop");
+    await narrow(page, "doors-extend");
+
+    // The history: the open with its reason, both changes with theirs.
+    await page.locator('.tabs a[data-page="history"]').click();
+    await waitFor("four history rows", async () => (await page.locator("#history-rows tr").count()) >= 4);
+    const rows = await page.locator("#history-rows tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    check(rows.length === 4, `history rows: ${JSON.stringify(rows)}`);
+    check(rows[0][2] === "extended" && rows[0][3] === ADMIN_USER && rows[0][5] === extendReason, `newest row: ${rows[0]}`);
+    check(rows[2][2] === "extended" && rows[2][5] === extendReason && rows[2][6] !== "", `the first change: ${rows[2]}`);
+    check(rows[3][2] === "opened" && rows[3][5] === openReason, `the open row: ${rows[3]}`);
+    await page.locator("#history-action").selectOption("extended");
+    await waitFor("the extended filter", async () => {
+      const actions = await page.locator("#history-rows tr td:nth-child(3)").allTextContents();
+      return actions.length === 3 && actions.every((a) => a === "extended");
+    });
+    const closed = await apiInPage(page, "POST", "/admin/monitoring/close-port", { service: "metrics" });
+    check(closed.status === 200, `close-port: ${closed.status}`);
+    check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
+  } finally {
+    await browser.close();
+  }
+}
+
 async function xss() {
   const { browser, page, problems } = await launch();
   const payload = '<img src=x onerror="window.__xss=1">';
@@ -336,13 +413,76 @@ async function notifications() {
     await page.locator("#notifications-test").click();
     await waitFor("the test", async () => (await textOf(page, "#banner")) === "A test notification is on its way (webhook, ntfy).");
     await narrow(page, "notifications");
+
+// RFC 6238 with the authenticator apps' defaults, computed here as an app would.
+function totpCode(base32, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[19] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+const totpStep = () => Math.floor(Date.now() / 30000);
+
+async function totp() {
+  const { browser, page, problems } = await launch();
+  const secret = process.env.TOTP_SECRET;
+  try {
+    await page.goto(`${BASE_URL}/admin`);
+    await page.locator("#login-view").waitFor();
+    check(await page.locator("#login-otp-row").isHidden(), "the code field shows before it is needed");
+    // The password alone: the page says a code is needed and shows the field for it.
+    await login(page, ADMIN_PASSWORD);
+    await page.locator("#login-otp-row").waitFor();
+    const asked = await textOf(page, "#login-error");
+    check(/second factor/.test(asked), `the login does not ask for the code: ${asked}`);
+    check(await page.locator("#app-view").isHidden(), "the app opened without a code");
+    const loginStep = totpStep();
+    await page.locator("#login-otp").fill(totpCode(secret, loginStep));
+    await page.locator("#login-submit").click();
+    await page.locator("#app-view").waitFor();
+    check((await textOf(page, "#who-name")) === ADMIN_USER, "the user name is not shown");
+
+    // Opening a door asks for a fresh code (the step-up window is 0 here): a wrong one is refused
+    // in the dialog, the next step's code opens the door.
+    const card = page.locator('.door[data-service="metrics"]');
+    await card.waitFor();
+    await card.locator(".door-minutes").selectOption("15");
+    await card.locator(".door-open-button").click();
+    await page.locator("#otp-dialog").waitFor();
+    const message = await textOf(page, "#otp-message");
+    check(/fresh one-time code/.test(message), `the step-up dialog says: ${message}`);
+    await screenshot(page, "otp-step-up");
+    const valid = new Set([-1, 0, 1, 2].map((d) => totpCode(secret, loginStep + d)));
+    const wrong = ["000000", "111111", "222222"].find((c) => !valid.has(c));
+    await page.locator("#otp-code").fill(wrong);
+    await page.locator("#otp-submit").click();
+    await waitFor("the refusal in the dialog", async () => (await textOf(page, "#otp-error")) !== "");
+    check(await page.locator("#otp-dialog").isVisible(), "the dialog closed after a wrong code");
+    check((await card.locator(".badge").textContent()) === "CLOSED", "the door opened with a wrong code");
+    await page.locator("#otp-code").fill(totpCode(secret, loginStep + 1));
+    await page.locator("#otp-submit").click();
+    await waitFor("the card to show open", async () => (await card.locator(".badge").textContent()) === "OPEN");
+    check(await page.locator("#otp-dialog").isHidden(), "the dialog stayed open");
+    check((await card.locator(".door-by").textContent()) === ADMIN_USER, "opened by is not the admin");
+    // Cancelling the dialog leaves the door as it was and says why.
+    await page.locator("#all-minutes").selectOption("30");
+    await page.locator("#open-all").click();
+    await page.locator("#otp-dialog").waitFor();
+    await page.locator("#otp-cancel").click();
+    await waitFor("the cancel banner", async () => /one-time code/.test(await textOf(page, "#banner")));
+    check((await page.locator(".door .badge").allTextContents()).filter((b) => b === "OPEN").length === 1, "open-all ran without a code");
     check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
   } finally {
     await browser.close();
   }
 }
 
-const scenarios = { workflow, xss, notifications };
+const scenarios = { workflow, xss, extend, totp, notifications };
 if (!scenarios[scenario]) {
   console.error(`usage: node admin_ui.mjs ${Object.keys(scenarios).join("|")}`);
   process.exit(2);

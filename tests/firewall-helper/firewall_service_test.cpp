@@ -5,10 +5,15 @@
 
 #include "result_string_maker.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <google/protobuf/util/time_util.h>
 
 #include "common/log.hpp"
 #include "firewall-helper/firewall_service.hpp"
@@ -864,4 +869,286 @@ TEST_CASE("a reload closes a door whose service now forwards elsewhere, and re-i
   CHECK(h.nft.batches.back().find("add table") != std::string::npos);
   CHECK(h.nft.batches.back().find("10.0.0.2 . 9100") != std::string::npos);  // the kept door is in the new table
   CHECK(h.events().back().detail() == "Service 'redis' now forwards to 10.9.0.4:6379, not 10.9.0.3:6379.");
+}
+
+// ---- extend, reasons, the kernel-read deadline -------------------------------------------
+
+namespace {
+v1::Response extend(harness& h, const std::string& service, std::uint32_t seconds, const std::string& reason = "more time") {
+  v1::Request r;
+  r.set_request_id(11);
+  auto* e = r.mutable_extend();
+  e->set_service(service);
+  e->set_duration_seconds(seconds);
+  e->set_actor("carol");
+  e->set_reason(reason);
+  return h.call(r);
+}
+
+v1::Response open_with_reason(harness& h, const std::string& reason) {
+  v1::Request r;
+  auto* o = r.mutable_open();
+  o->set_service("metrics");
+  o->set_external_port(9100);
+  o->set_source("10.0.0.2");
+  o->set_duration_seconds(60);
+  o->set_actor("alice");
+  o->set_reason(reason);
+  return h.call(r);
+}
+
+v1::ListResult list(harness& h) {
+  v1::Request r;
+  r.mutable_list();
+  auto resp = h.call(r);
+  REQUIRE_FALSE(resp.has_error());
+  return resp.list();
+}
+
+std::int64_t ms_of(const google::protobuf::Timestamp& t) { return google::protobuf::util::TimeUtil::TimestampToMilliseconds(t); }
+
+// The disk refuses the next journal append: the store's journal descriptor is swapped for a
+// read-only one, so write() fails (EBADF) and the store reopens the real journal afterwards.
+void break_journal(harness& h) {
+  const std::string journal = h.dir.file("port_mappings.json.journal");
+  int swapped = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (ec || target != journal) continue;
+    const int ro = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(ro >= 0);
+    REQUIRE(::dup2(ro, std::stoi(entry.path().filename().string())) >= 0);
+    ::close(ro);
+    ++swapped;
+  }
+  REQUIRE(swapped == 1);
+}
+}  // namespace
+
+TEST_CASE("extend moves a door's deadline later in one kernel batch, records who and why, and the timer follows") {
+  harness h;
+  auto opened = h.open("metrics", 9100, "10.0.0.2", 60);
+  REQUIRE_FALSE(opened.has_error());
+  h.now += 10000;
+  const auto batches = h.nft.batches.size();
+  auto r = extend(h, "metrics", 600);
+  REQUIRE_FALSE(r.has_error());
+  CHECK(r.request_id() == 11);
+  // One batch: the element is replaced with the new timeout, the forward is left alone.
+  REQUIRE(h.nft.batches.size() == batches + 1);
+  CHECK(h.nft.batches.back() ==
+        "delete element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 }\n"
+        "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
+        "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 600s }\n");
+  CHECK(ms_of(r.extend().grant().expires_at()) == h.now + 600000);
+  CHECK(ms_of(r.extend().previous_expires_at()) == ms_of(opened.open().grant().expires_at()));
+  CHECK(r.extend().grant().grant_id() == opened.open().grant().grant_id());
+  CHECK(r.extend().grant().opened_by() == "alice");
+  const auto events = h.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind() == v1::EXTENDED);
+  CHECK(events[1].actor() == "carol");
+  CHECK(events[1].reason() == "more time");
+  CHECK(ms_of(events[1].grant().expires_at()) == h.now + 600000);
+  CHECK(ms_of(events[1].previous_expires_at()) == ms_of(opened.open().grant().expires_at()));
+  CHECK(h.lines(log::level::notice, "moved the deadline of door metrics") == 1);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 600000);
+  // The old deadline passes: the door stays.
+  h.now += 50000;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 1);
+  h.now += 550000;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.event_kinds().back() == v1::EXPIRED);
+}
+
+TEST_CASE("extend can shorten a door, and it then expires at the new deadline") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 600).has_error());
+  auto r = extend(h, "metrics", 3);
+  REQUIRE_FALSE(r.has_error());
+  CHECK(h.nft.batches.back().find("grant_hosts4 { 10.0.0.2 . 9100 timeout 3s }") != std::string::npos);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 3000);
+  h.now += 2999;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 1);
+  h.now += 1;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 0);
+}
+
+TEST_CASE("an extended deadline is durable: a restart keeps it") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  REQUIRE_FALSE(extend(h, "metrics", 900).has_error());
+  h.now += 100000;  // past the old deadline, well before the new one
+  h.restart();
+  REQUIRE(h.service->live_grants() == 1);
+  CHECK(h.nft.saw("grant_hosts4 { 10.0.0.2 . 9100 timeout 800s }"));
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 800000);
+}
+
+TEST_CASE("every bad extend is refused with its typed code and changes nothing") {
+  harness h;
+  CHECK(code_of(extend(h, "metrics", 60)) == v1::NOT_OPEN);
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto batches = h.nft.batches.size();
+  const auto deadline = h.service->next_deadline_ms();
+  CHECK(code_of(extend(h, "nosuch", 60)) == v1::UNKNOWN_SERVICE);
+  CHECK(code_of(extend(h, "Bad Name", 60)) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(extend(h, "postgres", 60)) == v1::NOT_OPEN);
+  CHECK(code_of(extend(h, "metrics", 0)) == v1::DURATION_OUT_OF_RANGE);
+  CHECK(code_of(extend(h, "metrics", 3601)) == v1::DURATION_OUT_OF_RANGE);
+  CHECK(code_of(extend(h, "metrics", 60, "two\nlines")) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(extend(h, "metrics", 60, std::string(201, 'x'))) == v1::INVALID_ARGUMENT);
+  auto refused = extend(h, "metrics", 60, std::string(201, 'x'));
+  CHECK(refused.error().message() == "The reason must be at most 200 printable characters, with no newlines or other control characters.");
+  CHECK(extend(h, "nosuch", 60).error().message() == "The firewall helper has no service named 'nosuch'.");
+  CHECK(extend(h, "postgres", 60).error().message() == "Service 'postgres' has no open door.");
+  CHECK(h.nft.batches.size() == batches);
+  CHECK(h.service->next_deadline_ms() == deadline);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
+}
+
+TEST_CASE("an extend the config would no longer allow is refused with the sentence Open gives") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.config.forbidden_ports.insert(9100);
+  auto r = extend(h, "metrics", 120);
+  CHECK(code_of(r) == v1::PORT_FORBIDDEN);
+  CHECK(r.error().message() == "External port 9100 is forbidden by the helper config.");
+}
+
+TEST_CASE("a kernel refusal of an extend is NFT_FAILED and leaves the deadline alone") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto deadline = h.service->next_deadline_ms();
+  h.nft.refuse_changes = true;
+  auto r = extend(h, "metrics", 600);
+  CHECK(code_of(r) == v1::NFT_FAILED);
+  CHECK(r.error().message() == "The kernel refused to change the door of 'metrics'; its deadline is unchanged.");
+  CHECK(h.service->next_deadline_ms() == deadline);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
+  h.nft.refuse_changes = false;
+  h.restart();
+  CHECK(h.service->next_deadline_ms() == deadline);
+}
+
+TEST_CASE("an extend whose state cannot be written is rolled back in the kernel") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.now += 10000;
+  const auto deadline = h.service->next_deadline_ms();
+  break_journal(h);
+  auto r = extend(h, "metrics", 600);
+  CHECK(code_of(r) == v1::STATE_WRITE_FAILED);
+  // Renewed to 600 s, then back to the 50 s the door had left.
+  REQUIRE(h.nft.batches.size() >= 2);
+  CHECK(h.nft.batches[h.nft.batches.size() - 2].find("timeout 600s") != std::string::npos);
+  CHECK(h.nft.batches.back() ==
+        "delete element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 }\n"
+        "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
+        "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 50s }\n");
+  CHECK(h.service->next_deadline_ms() == deadline);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
+  // The store recovered: the next extend works and is durable.
+  REQUIRE_FALSE(extend(h, "metrics", 300).has_error());
+  h.restart();
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 300000);
+}
+
+TEST_CASE("an open's reason is checked, kept in the grant, the state file and the events") {
+  harness h;
+  CHECK(code_of(open_with_reason(h, std::string(201, 'x'))) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(open_with_reason(h, "tab\there")) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(open_with_reason(h, "\x1b[31mred")) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(open_with_reason(h, "bad \xc3 utf-8")) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(open_with_reason(h, "overlong \xc0\xaf")) == v1::INVALID_ARGUMENT);
+  CHECK(code_of(open_with_reason(h, "C1 \xc2\x85 control")) == v1::INVALID_ARGUMENT);
+  CHECK(h.service->live_grants() == 0);
+  // 200 characters, not bytes: 200 two-byte letters are accepted.
+  std::string umlauts;
+  for (int i = 0; i < 200; ++i) umlauts += "\xc3\xa4";
+  auto r = open_with_reason(h, umlauts);
+  REQUIRE_FALSE(r.has_error());
+  CHECK(r.open().grant().reason() == umlauts);
+  REQUIRE(h.close("metrics").has_error() == false);
+  r = open_with_reason(h, "Grafana shows gaps since 09:00");
+  REQUIRE_FALSE(r.has_error());
+  CHECK(r.open().grant().reason() == "Grafana shows gaps since 09:00");
+  CHECK(h.events().back().reason() == "Grafana shows gaps since 09:00");
+  REQUIRE_FALSE(extend(h, "metrics", 120, "still looking").has_error());
+  const auto e = h.events().back();
+  CHECK(e.kind() == v1::EXTENDED);
+  CHECK(e.reason() == "still looking");
+  CHECK(e.grant().reason() == "Grafana shows gaps since 09:00");  // the grant keeps the open's reason
+  h.restart();
+  const auto listed = list(h);
+  REQUIRE(listed.grants_size() == 1);
+  CHECK(listed.grants(0).reason() == "Grafana shows gaps since 09:00");
+}
+
+TEST_CASE("list reports the kernel's own remaining time, from one listing per request") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.now += 1000;
+  h.nft.listing = listing_with("10.0.0.2", 58);  // 58 to 59 s left: the helper's 59 s agrees
+  const auto batches = h.nft.batches.size();
+  auto listed = list(h);
+  REQUIRE(listed.grants_size() == 1);
+  REQUIRE(listed.grants(0).has_kernel_expires_in_ms());
+  CHECK(listed.grants(0).kernel_expires_in_ms() == 58000);
+  CHECK(h.nft.batches.size() == batches + 1);
+  CHECK(h.nft.batches.back() == "list table inet sms_bridge\n");
+  // The kernel's figure, not the state's: a second later the kernel says 57.
+  h.now += 1000;
+  h.nft.listing = listing_with("10.0.0.2", 57);
+  CHECK(list(h).grants(0).kernel_expires_in_ms() == 57000);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
+  // Without a table the answer has no kernel figure, and the reconciler is asked to run.
+  (void)h.service->take_reconcile_request();
+  h.nft.listing.reset();
+  listed = list(h);
+  REQUIRE(listed.grants_size() == 1);
+  CHECK_FALSE(listed.grants(0).has_kernel_expires_in_ms());
+  CHECK(h.service->take_reconcile_request());
+  // Other answers never carry it.
+  auto ext = extend(h, "metrics", 60);
+  CHECK_FALSE(ext.extend().grant().has_kernel_expires_in_ms());
+}
+
+TEST_CASE("a kernel timeout that drifted from the deadline is repaired, reported, and listed as repaired") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  h.now += 10000;  // 50 s left
+  h.nft.listing = listing_with("10.0.0.2", 20);  // someone set 20 s behind the helper's back
+  auto listed = list(h);
+  REQUIRE(listed.grants_size() == 1);
+  CHECK(listed.grants(0).kernel_expires_in_ms() == 50000);
+  CHECK(h.nft.saw("delete element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 }\n"
+                  "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
+                  "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 50s }\n"));
+  const auto events = h.events();
+  REQUIRE(events.back().kind() == v1::DRIFT_REPAIRED);
+  CHECK(events.back().grant().service() == "metrics");
+  CHECK(events.back().detail() == "the kernel's deadline of 'metrics' drifted by 30 s (20 s left instead of 50 s); re-applied");
+  v1::Request status;
+  status.mutable_status();
+  CHECK(h.call(status).status().counters().drift_repairs() == 1);
+  CHECK(h.lines(log::level::warning, "drift: the kernel's deadline of 'metrics' drifted by 30 s") == 1);
+  // The periodic reconciler repairs it the same way.
+  h.nft.listing = listing_with("10.0.0.2", 3000);
+  h.service->reconcile();
+  CHECK(h.events().back().kind() == v1::DRIFT_REPAIRED);
+  CHECK(h.events().back().detail().find("drifted by 2950 s") != std::string::npos);
+  CHECK(h.call(status).status().counters().drift_repairs() == 2);
+  // No drift, no repair.
+  h.nft.listing = listing_with("10.0.0.2", 49);
+  h.service->reconcile();
+  (void)list(h);
+  std::size_t repairs = 0;
+  for (const auto& e : h.events()) repairs += e.kind() == v1::DRIFT_REPAIRED;
+  CHECK(repairs == 2);
 }

@@ -62,3 +62,24 @@ TEST_CASE("fwctl's --version is an option before the verb, as --help is, and bot
   CHECK(parse_fwctl_args({"--socket", "/tmp/x.sock", "--version"})->version);
   CHECK(fwctl_usage().find("--version") != std::string::npos);
 }
+
+TEST_CASE("extend takes --minutes or --seconds, and open and extend take a reason") {
+  auto m = parse_fwctl_args({"extend", "metrics", "--minutes", "30", "--actor", "alice", "--reason", "still debugging"});
+  REQUIRE(m);
+  CHECK(m->request.extend().service() == "metrics");
+  CHECK(m->request.extend().duration_seconds() == 1800);
+  CHECK(m->request.extend().actor() == "alice");
+  CHECK(m->request.extend().reason() == "still debugging");
+  auto s = parse_fwctl_args({"extend", "metrics", "--seconds", "3"});
+  REQUIRE(s);
+  CHECK(s->request.extend().duration_seconds() == 3);
+  CHECK_FALSE(parse_fwctl_args({"extend", "metrics"}));
+  CHECK_FALSE(parse_fwctl_args({"extend", "metrics", "--minutes", "1", "--seconds", "60"}));
+  CHECK_FALSE(parse_fwctl_args({"extend", "--minutes", "1"}));
+  CHECK_FALSE(parse_fwctl_args({"extend", "metrics", "--minutes", "71582789"}));  // more seconds than the protocol holds
+  CHECK_FALSE(parse_fwctl_args({"extend", "metrics", "--duration", "60"}));
+  auto o = parse_fwctl_args({"open", "metrics", "--port", "9100", "--source", "10.0.0.2", "--duration", "900", "--reason", "gaps in Grafana"});
+  REQUIRE(o);
+  CHECK(o->request.open().reason() == "gaps in Grafana");
+  CHECK(fwctl_usage().find("extend SERVICE --minutes N | --seconds N") != std::string::npos);
+}

@@ -118,3 +118,32 @@ TEST_CASE("a door about to expire is left to the expiry timer") {
     CHECK(plan.doors_to_close.empty());
   }
 }
+
+TEST_CASE("a kernel timeout more than 2 s off the deadline is drift, under either policy; the listed second is allowed for") {
+  const std::vector<held_grant> doors{held("metrics", "10.0.0.2", 9100, "127.0.0.1:8080", 60000)};
+  kernel_view k = intact_with(doors);
+  const std::pair<std::string, std::uint16_t> key{"10.0.0.2/32", 9100};
+  // Listed as 58 s: the true time left is 58 to 59 s, within 2 s of 60 s.
+  k.grant_expires_ms[key] = 58 * 1000 + 999;
+  CHECK(plan_reconcile(k, doors, drift_policy::repair, "sms_bridge", slack).timeouts_to_repair.empty());
+  // Listed as 57 s: at most 57.999 s left, more than 2 s short.
+  k.grant_expires_ms[key] = 57 * 1000 + 999;
+  for (auto policy : {drift_policy::repair, drift_policy::report}) {
+    const auto plan = plan_reconcile(k, doors, policy, "sms_bridge", slack);
+    REQUIRE(plan.timeouts_to_repair.size() == 1);
+    CHECK(plan.timeouts_to_repair[0].service == "metrics");
+    CHECK(plan.timeouts_to_repair[0].kernel_ms == 57000);
+    CHECK(plan.timeouts_to_repair[0].held_ms == 60000);
+    CHECK(plan.doors_to_close.empty());
+    CHECK_FALSE(needs_structural_repair(plan));
+  }
+  // Too long is drift as well: listed 63 s, at least 63 s left.
+  k.grant_expires_ms[key] = 63 * 1000 + 999;
+  CHECK(plan_reconcile(k, doors, drift_policy::repair, "sms_bridge", slack).timeouts_to_repair.size() == 1);
+  k.grant_expires_ms[key] = 62 * 1000 + 999;
+  CHECK(plan_reconcile(k, doors, drift_policy::repair, "sms_bridge", slack).timeouts_to_repair.empty());
+  // A door about to expire is the expiry timer's, whatever its timeout says.
+  const std::vector<held_grant> ending{held("metrics", "10.0.0.2", 9100, "127.0.0.1:8080", 900)};
+  k.grant_expires_ms[key] = 30 * 1000 + 999;
+  CHECK(plan_reconcile(k, ending, drift_policy::repair, "sms_bridge", slack).timeouts_to_repair.empty());
+}

@@ -97,3 +97,43 @@ TEST_CASE("closing an older grant of a service does not remove its newer grant")
   apply_record(s, closed("metrics", "old"));
   CHECK(s.grants_size() == 1);
 }
+
+TEST_CASE("a grant's reason survives the snapshot and the journal, and a file written before reasons still loads") {
+  v1::Grant g = grant("metrics", "a");
+  g.set_reason("Störung im Netz: Grafana prüfen");
+  state::Snapshot snap;
+  snap.set_format(1);
+  snap.set_next_event_seq(3);
+  *snap.add_grants() = g;
+  auto back = decode_snapshot(encode_snapshot(snap));
+  REQUIRE(back);
+  REQUIRE(back->grants_size() == 1);
+  CHECK(back->grants(0).reason() == "Störung im Netz: Grafana prüfen");
+  CHECK_FALSE(back->grants(0).has_kernel_expires_in_ms());
+  auto journal = decode_journal(encode_journal({opened(g)}));
+  REQUIRE(journal);
+  CHECK((*journal)[0].opened().reason() == g.reason());
+
+  // An extension is journalled as the grant again, with its new deadline: replay replaces it.
+  state::Snapshot replayed;
+  apply_record(replayed, opened(g));
+  v1::Grant later = g;
+  *later.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(1'800'000'600'000);
+  apply_record(replayed, opened(later));
+  apply_record(replayed, opened(later));
+  REQUIRE(replayed.grants_size() == 1);
+  CHECK(TimeUtil::TimestampToMilliseconds(replayed.grants(0).expires_at()) == 1'800'000'600'000);
+  CHECK(replayed.grants(0).reason() == g.reason());
+
+  const char* old_file = R"({"format": 1, "next_event_seq": "2", "grants": [
+{"grant_id": "a", "service": "metrics", "external_port": 9100, "target": "127.0.0.1:8080", "source": "10.0.0.2/32",
+ "opened_at": "2027-01-15T08:00:00Z", "expires_at": "2027-01-15T08:10:00Z", "opened_by": "alice"}
+], "events": [
+]}
+)";
+  auto old = decode_snapshot(old_file);
+  REQUIRE(old);
+  REQUIRE(old->grants_size() == 1);
+  CHECK(old->grants(0).reason().empty());
+  CHECK(old->grants(0).opened_by() == "alice");
+}

@@ -9,6 +9,8 @@ Usage: api_pg_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
 import base64
+import hashlib
+import hmac
 import json
 import os
 import pty
@@ -17,12 +19,14 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import termios
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from kit import sites
@@ -135,6 +139,30 @@ def scenario_migrations(w):
     check(w.pg.psql("SELECT count(*) FROM monitoring_port_access").stdout.strip() == "3", "a repeated event was stored twice")
     check(w.pg.psql("SELECT service FROM find_expired_ports()").stdout.strip() == "postgres", "find_expired_ports is wrong")
     check(w.pg.psql("SELECT count(*) FROM monitoring_ports_currently_open").stdout.strip() == "0", "currently_open is wrong")
+    # An extension is its own row: the door's deadline becomes its; a close is still found, and the
+    # open's reason is kept. A repeated extension event is recorded once.
+    w.pg.psql("SELECT record_port_opened('metrics', 9100, 8080, 'dave', 10, NULL, NULL, 'g3', 8, now(), now() + interval '10 minutes', "
+              "'10.0.0.1/32', 'disk alert')")
+    for _ in range(2):
+        w.pg.psql("SELECT record_port_extended('g3', 'erin', now() + interval '2 hours', NULL, 'still digging', 9)")
+    check(w.pg.psql("SELECT count(*) FROM monitoring_port_access WHERE action = 'extended'").stdout.strip() == "1",
+          "a repeated extension was stored twice")
+    open_now = w.pg.psql("SELECT service || '|' || reason || '|' || (minutes_remaining > 100)::text "
+                         "FROM monitoring_ports_currently_open").stdout.strip()
+    check(open_now == "metrics|disk alert|true", f"currently_open after an extension: {open_now}")
+    extended = w.pg.psql("SELECT extended_by || '|' || reason || '|' || (previous_expires_at < now() + interval '11 minutes')::text "
+                         "FROM monitoring_port_access WHERE action = 'extended'").stdout.strip()
+    check(extended == "erin|still digging|true", f"the extension row: {extended}")
+    check(w.pg.psql("SELECT record_port_extended('nosuch', 'erin', now())").stdout.strip() == "",
+          "an extension of an unknown door was recorded")
+    w.pg.psql("SELECT record_port_closed('metrics', 9100, 'erin', false, 'fixed', 'g3', 10)")
+    row = w.pg.psql("SELECT status || '|' || reason || '|' || extension_count || '|' || (expires_at > now() + interval '100 minutes')::text "
+                    "FROM monitoring_port_access_history WHERE grant_id = 'g3'").stdout.strip()
+    check(row == "closed|disk alert|1|true", f"history of an extended door: {row}")
+    check(w.pg.psql("SELECT count(*) FROM monitoring_ports_currently_open").stdout.strip() == "0", "the closed door is still open")
+    r = w.pg.psql("INSERT INTO monitoring_port_access (service, external_port, action, opened_by, opened_at) "
+                  "VALUES ('metrics', 9100, 'extended', 'x', now())", check_rc=False)
+    check(r.returncode != 0 and "monitoring_port_access_extended_rows" in r.stderr, f"an extended row without who and when: {r.stderr}")
     for sql in ("UPDATE monitoring_port_access SET opened_by = 'mallory'", "DELETE FROM monitoring_port_access",
                 "TRUNCATE monitoring_port_access"):
         r = w.pg.psql(sql, check_rc=False)
@@ -145,6 +173,22 @@ def scenario_migrations(w):
                         os.path.join(os.path.dirname(__file__), "..", "..", "sql", "001_monitoring.sql")],
                        capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, f"psql could not run sql/001_monitoring.sql: {r.stderr}")
+    # An upgrade: rows written under 001 (an open door, a closed one) stay valid under 009, and the
+    # closed one stays closed.
+    psql_by = lambda sql: subprocess.run(["psql", "-h", w.pg.dir, "-U", "postgres", "-d", "by_psql", "-X", "-q", "-A", "-t",
+                                          "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=60)
+    for sql in ("SELECT record_port_opened('metrics', 9100, 8080, 'old', 60, NULL, NULL, 'o1', 1)",
+                "SELECT record_port_opened('postgres', 5433, 5432, 'old', 60, NULL, NULL, 'o2', 2)",
+                "SELECT record_port_closed('postgres', 5433, 'old', false, 'before 009', 'o2', 3)"):
+        check(psql_by(sql).returncode == 0, f"{sql} under 001")
+    r = subprocess.run(["psql", "-h", w.pg.dir, "-U", "postgres", "-d", "by_psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
+                        os.path.join(os.path.dirname(__file__), "..", "..", "sql", "009_door_extend_reason.sql")],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"sql/009_door_extend_reason.sql over 001's rows: {r.stderr}")
+    r = psql_by("SELECT string_agg(service || '=' || status, ' ' ORDER BY service) FROM monitoring_port_access_history")
+    check(r.stdout.strip() == "metrics=opened postgres=closed", f"history after the upgrade: {r.stdout} {r.stderr}")
+    r = psql_by("SELECT record_port_extended('o1', 'new', now() + interval '3 hours', NULL, 'after 009', 4)")
+    check(r.returncode == 0 and r.stdout.strip() != "", f"an extension of a door opened before 009: {r.stdout} {r.stderr}")
 
 
 def scenario_health(w):
@@ -467,6 +511,138 @@ def scenario_monitoring_doors(w):
     check(not site.door_works(), "the door still answers after close")
     status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
     check(status == 404 and "detail" in body, f"closing a closed door: {status} {body}")
+
+
+def kernel_expires(site):
+    """Seconds left on the kernel element of the laptop's door (nft's own JSON 'expires'), or None."""
+    r = subprocess.run(["ip", "netns", "exec", site.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4"],
+                       capture_output=True, text=True, timeout=30)
+    for item in json.loads(r.stdout or "{}").get("nftables", []):
+        for e in item.get("set", {}).get("elem", []):
+            if isinstance(e, dict) and "elem" in e:
+                return e["elem"].get("expires")
+    return None
+
+
+def scenario_extend_port(w):
+    """extend-port through HTTP changes the deadline the kernel enforces: shortened to 3 s the door is
+    closed within a second after it; extended, it outlives its old deadline and closes at the new one
+    even with the helper killed; both are in the audit trail."""
+    site = Site(w, helper_min_seconds=1, api_min_seconds=1)
+    status, body = site.curl("POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_seconds": 30})
+    check(status == 404 and "not open" in body["detail"], f"extend of a closed door: {status} {body}")
+    status, opened = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 60})
+    check(status == 200 and site.door_works(), f"open-port: {status} {opened}")
+    check(3590 <= (kernel_expires(site) or 0) <= 3600, f"the kernel's timeout after the open: {kernel_expires(site)}")
+    # Shorten to 3 s: the kernel's element is renewed with the new timeout.
+    status, body = site.curl("POST", "/admin/monitoring/extend-port",
+                             {"service": "metrics", "duration_seconds": 3, "reason": "done sooner"})
+    asked = time.time()
+    check(status == 200 and body["status"] == "extended" and body["previous_expires_at"] == opened["expires_at"] and
+          body["reason"] == "done sooner", f"shortening: {status} {body}")
+    check((kernel_expires(site) or 99) <= 3, f"the kernel's timeout after shortening to 3 s: {kernel_expires(site)}")
+    status, listed = site.curl("GET", "/admin/monitoring/port-status")
+    check(status == 200 and listed["metrics"]["kernel_expires_in_seconds"] <= 3, f"port-status after shortening: {listed}")
+    while time.time() < asked + 2.5:
+        check(site.door_works(), "the shortened door closed before its new deadline")
+        time.sleep(0.25)
+    time.sleep(max(0.0, asked + 4.0 - time.time()))  # the new deadline (3 s) and a second more
+    check(not site.door_works(), "the shortened door still answers a second after its new deadline")
+    # Extend: open for 4 s, set 20 s; it outlives the old deadline.
+    status, opened = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_seconds": 4})
+    check(status == 200, f"second open: {status} {opened}")
+    status, body = site.curl("POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_seconds": 20})
+    extended_at = time.time()
+    check(status == 200 and body["reason"] is None and 18 <= (kernel_expires(site) or 0) <= 20, f"extending: {status} {body}")
+    # The kernel holds the new timeout: it outlives the old deadline, and closes at the new one, with
+    # the helper killed (SIGKILL: nothing runs to close it).
+    time.sleep(2)  # the extension's event reaches the trail (drained right after the answer)
+    site.helper.kill()
+    site.helper.wait(timeout=10)
+    time.sleep(max(0.0, extended_at + 6 - time.time()))
+    check(site.door_works(), "the extended door closed at its old deadline")
+    while time.time() < extended_at + 17:
+        check(site.door_works(), "the extended door closed before its new deadline")
+        time.sleep(1)
+    time.sleep(max(0.0, extended_at + 21 - time.time()))
+    check(not site.door_works(), "the extended door still answers a second after its new deadline, with the helper dead")
+    # The trail: each extension with who, why, the new and the old deadline.
+    status, audit = site.curl("GET", "/admin/monitoring/audit?action=extended")
+    extended = audit["events"] if status == 200 else []
+    check([(e["by"], e["reason"]) for e in extended] == [("alice", None), ("alice", "done sooner")], f"audit: {status} {audit}")
+    check(extended[0]["expires_at"] is not None and extended[0]["previous_expires_at"] is not None, f"audit deadlines: {extended}")
+    status, history = site.curl("GET", "/admin/monitoring/history?service=metrics")
+    check(status == 200 and [len(h["extensions"]) for h in history["history"]] == [1, 1] and
+          history["history"][1]["status"] == "expired", f"history: {status} {history}")
+    rows = w.pg.psql("SELECT action FROM monitoring_port_access ORDER BY id").stdout.split()
+    check(rows == ["opened", "extended", "expired", "opened", "extended"], f"audit rows: {rows}")  # the helper is dead: no close yet
+
+
+def scenario_reasons(w):
+    """SMS_BRIDGE_REQUIRE_REASON=true: a door change without a reason is a 422 with a sentence; the
+    reasons given are in history and audit."""
+    site = Site(w, extra_env={"SMS_BRIDGE_REQUIRE_REASON": "true"})
+    for path, body in (("/admin/monitoring/open-port", {"service": "metrics"}),
+                       ("/admin/monitoring/open-port", {"service": "metrics", "reason": "  "}),
+                       ("/admin/monitoring/open-all", {"duration_minutes": 15})):
+        status, answer = site.curl("POST", path, body)
+        check(status == 422 and "requires a reason" in answer["detail"], f"{path} {body}: {status} {answer}")
+    status, answer = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "reason": "x" * 201})
+    check(status == 422 and "at most 200" in answer["detail"], f"a 201-character reason: {status} {answer}")
+    check(not site.door_works(), "a refused open opened the door")
+    status, answer = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "reason": "disk alert on sda"})
+    check(status == 200 and answer["reason"] == "disk alert on sda" and site.door_works(), f"open with a reason: {status} {answer}")
+    status, answer = site.curl("POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_minutes": 30})
+    check(status == 422 and "requires a reason" in answer["detail"], f"extend without a reason: {status} {answer}")
+    status, answer = site.curl("POST", "/admin/monitoring/extend-port",
+                               {"service": "metrics", "duration_minutes": 30, "reason": "still investigating"})
+    check(status == 200, f"extend with a reason: {status} {answer}")
+    status, answer = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics", "reason": "fixed"})
+    check(status == 200, f"close: {status} {answer}")
+    status, history = site.curl("GET", "/admin/monitoring/history?service=metrics")
+    entry = history["history"][0] if status == 200 and history["history"] else {}
+    check(entry.get("reason") == "disk alert on sda" and entry.get("close_reason") == "fixed" and
+          [x["reason"] for x in entry.get("extensions", [])] == ["still investigating"], f"history: {status} {history}")
+    status, audit = site.curl("GET", "/admin/monitoring/audit?service=metrics")
+    check(status == 200 and [(e["action"], e["reason"]) for e in audit["events"]] ==
+          [("closed", "fixed"), ("extended", "still investigating"), ("opened", "disk alert on sda")], f"audit: {status} {audit}")
+    reasons = w.pg.psql("SELECT action || '=' || COALESCE(reason, close_reason) FROM monitoring_port_access ORDER BY id").stdout.split("\n")
+    check(reasons[:3] == ["opened=disk alert on sda", "extended=still investigating", "closed=fixed"], f"rows: {reasons}")
+
+
+def scenario_kernel_deadline(w):
+    """port-status and services report the kernel's own remaining timeout: it falls over time and
+    matches nft's 'expires' within a second; a tampered timeout is repaired and the repair shown."""
+    site = Site(w)
+    status, _ = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 15})
+    check(status == 200, f"open: {status}")
+    status, first = site.curl("GET", "/admin/monitoring/port-status")
+    kernel = kernel_expires(site)
+    k1 = first["metrics"]["kernel_expires_in_seconds"] if status == 200 else None
+    check(isinstance(k1, int) and kernel is not None and abs(k1 - kernel) <= 1, f"port-status {first}, nft {kernel}")
+    check(first["metrics"]["kernel_drift"] is False and first["metrics"]["drift_repaired_at"] is None, f"drift: {first}")
+    time.sleep(3)
+    status, second = site.curl("GET", "/admin/monitoring/services")
+    kernel = kernel_expires(site)
+    k2 = second["services"]["metrics"]["kernel_expires_in_seconds"] if status == 200 else None
+    check(isinstance(k2, int) and 2 <= k1 - k2 <= 4, f"the kernel's time did not fall by about 3 s: {k1} then {k2}")
+    check(abs(k2 - kernel) <= 1 and second["active_ports"]["metrics"]["kernel_expires_in_seconds"] in (k2, k2 - 1),
+          f"services {second}, nft {kernel}")
+    # The kernel's timeout tampered with (100 s instead of about 15 min): the helper repairs it (it
+    # watches its table, and its listing checks too) and says so; once drained, the door shows when.
+    batch = (f"delete element inet sms_bridge grant_hosts4 {{ {LAPTOP_IP} . 9100 }}\n"
+             f"add element inet sms_bridge grant_hosts4 {{ {LAPTOP_IP} . 9100 timeout 100s }}\n")
+    r = subprocess.run(["ip", "netns", "exec", site.server, "nft", "-f", "-"], input=batch, capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"tampering with the kernel's timeout: {r.stderr}")
+    status, third = site.curl("GET", "/admin/monitoring/port-status")
+    door = third.get("metrics", {}) if status == 200 else {}
+    check(door.get("kernel_expires_in_seconds", 0) > 800 and door.get("kernel_drift") is False and (kernel_expires(site) or 0) > 800,
+          f"the drifted timeout was not repaired by the listing: {third}, nft {kernel_expires(site)}")
+    site.curl("GET", "/admin/monitoring/history")  # drains the helper's events (the timer would, within 5 s)
+    status, fourth = site.curl("GET", "/admin/monitoring/port-status")
+    check(status == 200 and isinstance(fourth["metrics"]["drift_repaired_at"], str), f"no drift_repaired_at: {fourth}")
+    count = w.pg.psql("SELECT count(*) FROM firewall_incidents WHERE kind = 'DRIFT_REPAIRED'").stdout.strip()
+    check(count == "1", f"the drift repair is not one incident in the trail: {count}")
 
 
 def scenario_unit_sandbox(w):
@@ -1028,11 +1204,11 @@ def scenario_admin_list(w):
     r = admin_cli(w, "list")
     check(r.returncode == 0, f"admin list: {r.returncode} {r.stderr}")
     lines = r.stdout.splitlines()
-    check(len(lines) == 3 and lines[0].split() == ["NAME", "CREATED", "PASSWORD", "CHANGED", "LAST", "LOGIN"],
+    check(len(lines) == 3 and lines[0].split() == ["NAME", "CREATED", "PASSWORD", "CHANGED", "LAST", "LOGIN", "TOTP"],
           f"admin list: {r.stdout}")
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-    check(re.fullmatch(rf"alice +({stamp})  never +  ({stamp})", lines[1]), f"alice's line: {lines[1]!r}")
-    check(re.fullmatch(rf"zoe +({stamp})  ({stamp})  none recorded", lines[2]), f"zoe's line: {lines[2]!r}")
+    check(re.fullmatch(rf"alice +({stamp})  never +  ({stamp})  off", lines[1]), f"alice's line: {lines[1]!r}")
+    check(re.fullmatch(rf"zoe +({stamp})  ({stamp})  none recorded +off", lines[2]), f"zoe's line: {lines[2]!r}")
     created = w.pg.psql("SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
                         "FROM admin_users WHERE username = 'alice'").stdout.strip()
     check(lines[1].split()[1] == created, f"alice's created time {lines[1].split()[1]} is not the table's {created}")
@@ -1472,6 +1648,166 @@ def scenario_delivery_stall(w):
     stall.close()
     for c in held:
         c.close()
+
+
+# ---- the second factor (TOTP) -----------------------------------------------------------------
+
+TOTP_KEY = "hmac-secret-for-totp-0123456789"
+
+
+def totp_code(secret_b32, step):
+    """RFC 6238 with the authenticator apps' defaults (SHA-1, 6 digits), computed here, not by the daemon."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[19] & 15
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7fffffff) % 1000000:06d}"
+
+
+def totp_step():
+    return int(time.time()) // 30
+
+
+def enrol_totp(w, name):
+    """`admin totp enable NAME` as an operator runs it; returns (base32 secret, recovery codes)."""
+    r = subprocess.run([w.api_bin, "admin", "totp", "enable", name], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_HMAC_SECRET=TOTP_KEY))
+    check(r.returncode == 0, f"admin totp enable {name}: {r.returncode} {r.stdout} {r.stderr}")
+    m = re.search(r"^(otpauth://totp/SMS%20Bridge:" + re.escape(name) + r"\?\S+)$", r.stdout, re.M)
+    check(m is not None, f"no otpauth URI in: {r.stdout}")
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(m.group(1)).query)
+    check(query.get("issuer") == ["SMS Bridge"] and len(query["secret"][0]) == 32, f"the URI: {m.group(1)}")
+    check("\u2588" in r.stdout, f"no QR code drawn: {r.stdout}")
+    codes = re.findall(r"^  ([a-z2-7]{5}-[a-z2-7]{5})$", r.stdout, re.M)
+    check(len(set(codes)) == 10, f"ten recovery codes expected: {r.stdout}")
+    return query["secret"][0], codes
+
+
+def scenario_totp(w):
+    """An admin enrolled in TOTP through the CLI: Basic changes need X-Admin-OTP (none, wrong: 401
+    with a sentence; right: 200; the same again: refused), a recovery code works once, the login
+    needs otp, a session steps up to open a door once its code is older than the window; the
+    secret is stored sealed and the codes hashed; disable makes the admin a password-only one again."""
+    site = Site(w, extra_env={"SMS_BRIDGE_HMAC_SECRET": TOTP_KEY})
+    secret, recovery = enrol_totp(w, "alice")
+    stored = w.pg.psql("SELECT sealed_secret || ' ' || (SELECT string_agg(code_hash, ' ') FROM admin_recovery_codes) "
+                       "FROM admin_totp").stdout
+    check(secret not in stored and secret.lower() not in stored and stored.startswith("v1:"), "the secret is stored in clear")
+    check(not any(c in stored or c.replace("-", "") in stored for c in recovery), "a recovery code is stored in clear")
+    r = admin_cli(w, "list")
+    check(re.search(r"^alice .* on \(10 recovery codes left\)$", r.stdout, re.M), f"admin list: {r.stdout}")
+    json_type = "Content-Type: application/json"
+    basic = f"alice:{PASSWORD}"
+    open_body = {"service": "metrics", "duration_minutes": 30}
+    # Reads stay Basic-only.
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "a read needs a code")
+
+    def open_with(*headers):
+        return site.request("POST", "/admin/monitoring/open-port", open_body, [json_type, *headers], user=basic)
+
+    status, headers, body = open_with()
+    check(status == 401 and body.get("otp_required") is True and "X-Admin-OTP" in body["detail"] and
+          "www-authenticate" not in headers, f"open-port without a code: {status} {headers} {body}")
+    now = totp_step()
+    wrong = next(c for c in (f"{i:06d}" for i in range(1000000))
+                 if c not in {totp_code(secret, s) for s in range(now - 2, now + 3)})
+    status, _, body = open_with(f"X-Admin-OTP: {wrong}")
+    check(status == 401 and body.get("otp_required") is True and body["detail"].endswith("."), f"a wrong code: {status} {body}")
+    code = totp_code(secret, now)
+    status, _, body = open_with(f"X-Admin-OTP: {code}")
+    check(status == 200 and body["status"] == "opened" and site.door_works(), f"the right code: {status} {body}")
+    status, _, body = open_with(f"X-Admin-OTP: {code}")
+    check(status == 401 and body.get("otp_required") is True, f"the same code again was accepted: {status} {body}")
+    # A recovery code works once (in any case), then never again.
+    close = lambda otp: site.request("POST", "/admin/monitoring/close-port", {"service": "metrics"},
+                                     [json_type, f"X-Admin-OTP: {otp}"], user=basic)
+    status, _, body = close(recovery[0].upper())
+    check(status == 200 and body["status"] == "closed", f"a recovery code: {status} {body}")
+    status, _, body = close(recovery[0])
+    check(status == 401 and body.get("otp_required") is True, f"a spent recovery code: {status} {body}")
+    check(re.search(r"^alice .* on \(9 recovery codes left\)$", admin_cli(w, "list").stdout, re.M), "admin list after a recovery code")
+    # The login needs otp; the next step's code is within the ±1 window.
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD}, [json_type])
+    check(status == 401 and body.get("otp_required") is True and "www-authenticate" not in headers, f"login without otp: {status} {body}")
+    status, headers, body = site.request("POST", "/admin/login",
+                                         {"username": "alice", "password": PASSWORD, "otp": totp_code(secret, totp_step() + 1)},
+                                         [json_type])
+    check(status == 200 and len(body["csrf_token"]) == 64, f"login with otp: {status} {body}")
+    session = ["Cookie: " + headers["set-cookie"].split(";")[0], "X-CSRF-Token: " + body["csrf_token"], json_type]
+    # Just logged in with a code: the door opens without another.
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, session)
+    check(status == 200 and body["status"] == "opened", f"a fresh session opening: {status} {body}")
+    check(site.request("POST", "/admin/monitoring/close-port", {"service": "metrics"}, session)[0] == 200, "a session close")
+    # The session's code is now older than SMS_BRIDGE_OTP_STEP_UP_MINUTES (15): opening asks again,
+    # closing does not; the code in the body steps the session up and the door opens.
+    w.pg.psql("UPDATE admin_sessions SET otp_at = now() - interval '15 minutes 1 second'")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, session)
+    check(status == 401 and body.get("otp_required") is True and "fresh" in body["detail"], f"no step-up asked: {status} {body}")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", dict(open_body, otp=recovery[1]), session)
+    check(status == 200 and body["status"] == "opened", f"the step-up: {status} {body}")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", open_body, session)
+    check(status == 200 and body["status"] == "already_open", f"after the step-up: {status} {body}")
+    w.pg.psql("UPDATE admin_sessions SET otp_at = now() - interval '14 minutes'")
+    check(site.request("POST", "/admin/monitoring/open-port", open_body, session)[0] == 200, "asked again within the window")
+    # extend-port gives a door more time: an aged session steps up for it too.
+    w.pg.psql("UPDATE admin_sessions SET otp_at = now() - interval '16 minutes'")
+    extend = {"service": "metrics", "duration_minutes": 60}
+    status, _, body = site.request("POST", "/admin/monitoring/extend-port", extend, session)
+    check(status == 401 and body.get("otp_required") is True, f"extend-port without a step-up: {status} {body}")
+    status, _, body = site.request("POST", "/admin/monitoring/extend-port", dict(extend, otp=recovery[2]), session)
+    check(status == 200 and body["status"] == "extended", f"extend-port with a step-up: {status} {body}")
+    # Each check is in the login trail; wrong codes count as failures.
+    trail = w.pg.psql("SELECT outcome FROM admin_auth_events WHERE method = 'totp' ORDER BY id").stdout.split()
+    check(trail.count("failure") == 3 and trail.count("success") == 5, f"the trail of codes: {trail}")
+    # Enrolling ended the sessions opened before; disabling makes alice password-only again.
+    r = admin_cli(w, "totp", "disable", "alice")
+    check(r.returncode == 0 and "disabled" in r.stdout, f"admin totp disable: {r.returncode} {r.stdout} {r.stderr}")
+    check(site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})[0] == 200, "a change after disable")
+    check(w.pg.psql("SELECT count(*) FROM admin_recovery_codes").stdout.strip() == "0", "recovery codes outlived disable")
+    r = admin_cli(w, "totp", "disable", "alice")
+    check(r.returncode == 1 and "has no second factor" in r.stderr, f"disable twice: {r.returncode} {r.stderr}")
+
+
+def scenario_totp_wrong_codes_throttled(w):
+    """Wrong codes count toward the login throttle: five for one name from one address block it,
+    even with the right password and then the right code."""
+    site = Site(w, extra_env={"SMS_BRIDGE_HMAC_SECRET": TOTP_KEY})
+    secret, _ = enrol_totp(w, "alice")
+    json_type = "Content-Type: application/json"
+    for guess in ("000000", "111111", "222222", "333333", "444444"):
+        if guess in {totp_code(secret, s) for s in range(totp_step() - 1, totp_step() + 2)}:
+            guess = "555555"
+        status, _, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD, "otp": guess}, [json_type])
+        check(status == 401 and body.get("otp_required") is True, f"a wrong code at login: {status} {body}")
+    status, headers, _ = site.request("POST", "/admin/login",
+                                      {"username": "alice", "password": PASSWORD, "otp": totp_code(secret, totp_step())}, [json_type])
+    check(status == 429 and int(headers.get("retry-after", "0")) > 0, f"five wrong codes were not throttled: {status} {headers}")
+
+
+def scenario_totp_required(w):
+    """SMS_BRIDGE_REQUIRE_TOTP=true: an admin without a second factor can read but neither log in nor
+    change anything, and is told how to enrol; once enrolled, a change with a code works."""
+    site = Site(w, extra_env={"SMS_BRIDGE_HMAC_SECRET": TOTP_KEY, "SMS_BRIDGE_REQUIRE_TOTP": "true"})
+    json_type = "Content-Type: application/json"
+    status, _, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD}, [json_type])
+    check(status == 401 and "sms-bridge-api admin totp enable alice" in body["detail"], f"login: {status} {body}")
+    status, body = site.curl("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 30})
+    check(status == 401 and "sms-bridge-api admin totp enable alice" in body["detail"], f"open-port: {status} {body}")
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "a read was refused")
+    secret, _ = enrol_totp(w, "alice")
+    status, _, body = site.request("POST", "/admin/monitoring/open-port", {"service": "metrics", "duration_minutes": 30},
+                                   [json_type, f"X-Admin-OTP: {totp_code(secret, totp_step())}"], user=f"alice:{PASSWORD}")
+    check(status == 200 and body["status"] == "opened", f"open-port once enrolled: {status} {body}")
+
+
+def scenario_totp_cli_refusals(w):
+    """admin totp enable without SMS_BRIDGE_HMAC_SECRET (its key) or for nobody refuses with a sentence."""
+    add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
+    r = admin_cli(w, "totp", "enable", "alice")
+    check(r.returncode == 2 and "SMS_BRIDGE_HMAC_SECRET" in r.stderr, f"enable without a key: {r.returncode} {r.stderr}")
+    r = subprocess.run([w.api_bin, "admin", "totp", "enable", "nobody"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url, SMS_BRIDGE_HMAC_SECRET=TOTP_KEY))
+    check(r.returncode == 1 and "no admin named 'nobody'" in r.stderr, f"enable nobody: {r.returncode} {r.stderr}")
+    check(w.pg.psql("SELECT count(*) FROM admin_totp").stdout.strip() == "0", "a refused enable enrolled someone")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}

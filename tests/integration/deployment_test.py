@@ -468,6 +468,89 @@ def scenario_laptop_bad_duration(w):
     check(status == 200 and json.loads(text) == {}, f"the refused session opened a door: {status} {text}")  # the helper's own list
 
 
+def scenario_laptop_otp(w):
+    """An admin with a second factor: monitoring-session.sh without a code and no terminal stops with
+    a sentence, a wrong --otp is refused, the right one opens both doors (one code, one session);
+    stop-monitoring.sh on a terminal asks for the next code and closes them."""
+    import base64, fcntl, hashlib, hmac, pty, select, struct, termios
+    session = LaptopSession(w)
+    site = session.site
+    r = subprocess.run([os.path.join(w.build_dir, "api-daemon", "sms-bridge-api"), "admin", "totp", "enable", "ops"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=session.pg.url, SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789"))
+    m = re.search(r"otpauth://totp/\S*[?&]secret=([A-Z2-7]+)", r.stdout)
+    check(r.returncode == 0 and m is not None, f"admin totp enable ops: {r.returncode} {r.stdout} {r.stderr}")
+    key = base64.b32decode(m.group(1) + "=" * (-len(m.group(1)) % 8))
+
+    def code(step):
+        mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+        o = mac[19] & 15
+        return f"{(struct.unpack('>I', mac[o:o + 4])[0] & 0x7fffffff) % 1000000:06d}"
+
+    def open_doors():
+        status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", "-u", f"ops:{ADMIN_PASSWORD}")
+        check(status == 200, f"port-status: {status} {text}")
+        return sorted(json.loads(text))
+
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15")
+    check(rc == 1 and "pass --otp CODE" in out and open_doors() == [], f"no code, no terminal: {rc} {out}")
+    step = int(time.time()) // 30
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in {code(s) for s in range(step - 1, step + 3)})
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15", "--otp", wrong)
+    check(rc == 1 and "refused the login with that one-time code" in out and open_doors() == [], f"a wrong code: {rc} {out}")
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15", "--otp", code(step))
+    check(rc == 0 and "opened the metrics door" in out and "opened the postgres door" in out, f"the right code: {rc} {out}")
+    check(open_doors() == ["metrics", "postgres"], f"doors after the session: {open_doors()}")
+    check(not glob.glob("/tmp/sms-bridge-otp.*"), "the session's temporary directory was left behind")
+    # On a terminal the script asks when the server wants a code.
+    leader, follower = pty.openpty()
+    p = subprocess.Popen(["ip", "netns", "exec", site.laptop, "env", f"PATH={session.path}", "bash",
+                          os.path.join(session.dir, "scripts", "stop-monitoring.sh")],
+                         stdin=follower, stdout=follower, stderr=follower, start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))  # the pty is its terminal
+    w.processes.append(p)
+    os.close(follower)
+    seen, deadline, answered = b"", time.monotonic() + 60, False
+    while time.monotonic() < deadline and p.poll() is None:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(leader, 4096)
+            except OSError:
+                break
+        if not answered and b"one-time code for ops:" in seen:
+            os.write(leader, (code(step + 1) + "\n").encode())
+            answered = True
+    p.wait(timeout=30)
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    check(answered and p.returncode == 0 and "closed the metrics door" in text and "closed the postgres door" in text,
+          f"stop-monitoring.sh on a terminal: {p.returncode} {text}")
+    check(open_doors() == [], f"doors after the stop: {open_doors()}")
+
+
+def scenario_laptop_reason(w):
+    """--reason reaches the server with each open (any text, JSON-quoted) and is in its audit trail; a
+    reason the server refuses stops the session with the server's sentence, nothing left open."""
+    session = LaptopSession(w)
+    site = session.site
+    admin = ("-u", f"ops:{ADMIN_PASSWORD}")
+    reason = 'disk alert: "sda" at 97% & rising, é'
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15", "--doors", "metrics", "--reason", reason)
+    check(rc == 0 and "opened the metrics door" in out, f"monitoring-session.sh --reason: {rc} {out}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", *admin)
+    check(status == 200 and json.loads(text)["metrics"]["reason"] == reason, f"port-status after --reason: {status} {text}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/audit?action=opened", *admin)
+    events = json.loads(text)["events"] if status == 200 else []
+    check([e["reason"] for e in events] == [reason], f"the audit trail's opens: {status} {text}")
+    rc, out = session.script("stop-monitoring.sh")
+    check(rc == 0, f"stop-monitoring.sh: {rc} {out}")
+    rc, out = session.script("monitoring-session.sh", "--minutes", "15", "--doors", "metrics", "--reason", "two\nlines")
+    check(rc == 1 and "control characters" in out, f"a reason with a line break: {rc} {out}")
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", *admin)
+    check(status == 200 and json.loads(text) == {}, f"the refused session left a door open: {status} {text}")
+
+
 def scenario_laptop_end_to_end(w):
     """The one-step session, Prometheus and the exporter through its doors, the checks and the stop:
     one chain, as every step needs the live Prometheus of the steps before (about 100 s to start)."""

@@ -809,6 +809,7 @@ def scenario_journal_fields(w):
     finally:
         del os.environ["JOURNAL_STREAM"]
     w.open("iface", 9100, LAPTOP_IP, 60)
+    w.fwctl("extend", "iface", "--minutes", "5", "--actor", "it", "--reason", "five more minutes")
     w.fwctl("close", "iface", "--actor", "it", "--reason", "seen in the journal")
 
     def entry():
@@ -818,7 +819,10 @@ def scenario_journal_fields(w):
             fields[name] = value
         return fields
 
-    opened, closed = entry(), entry()
+    opened, extended, closed = entry(), entry(), entry()
+    check(extended.get("MESSAGE_ID") == "7d0f3a9c52e14b6e8c1a4f6b9e2d5a07" and extended.get("SMS_BRIDGE_EVENT") == "extended"
+          and extended.get("SMS_BRIDGE_REASON") == "five more minutes" and extended.get("SMS_BRIDGE_ACTOR") == "it"
+          and extended.get("MESSAGE", "").startswith("moved the deadline of door iface port 9100"), f"the extend entry: {extended}")
     check(opened.get("MESSAGE_ID") == "e82c5e24b1a94b13a9edcc8dcee26587" and opened.get("PRIORITY") == "5"
           and opened.get("SYSLOG_IDENTIFIER") == "sms-bridge-firewall-helper"
           and opened.get("MESSAGE", "").startswith("opened door iface port 9100"), f"the open entry: {opened}")
@@ -875,6 +879,148 @@ def scenario_reload(w):
     check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok" and w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9102) == "ok",
           "a refused reload closed doors")
     check(sorted(g["service"] for g in w.fwctl("list")[1]["list"]["grants"]) == ["iface", "spare"], "the doors changed")
+
+
+def extend(w, service, seconds, reason="it needs another look"):
+    """Extends (or shortens) a door through fwctl; returns the ExtendResult and the monotonic times around the call."""
+    before = time.monotonic()
+    out = w.fwctl("extend", service, "--seconds", str(seconds), "--actor", "it", "--reason", reason)[1]["extend"]
+    return out, before, time.monotonic()
+
+
+def sleep_until(t):
+    time.sleep(max(0.0, t - time.monotonic()))
+
+
+def kernel_expires(w):
+    """{(source, port): seconds left} of every IPv4 host grant, from the kernel's own JSON listing."""
+    r = w.ns(w.server, "nft", "-j", "list", "set", "inet", "sms_bridge", "grant_hosts4")
+    left = {}
+    for item in json.loads(r.stdout)["nftables"]:
+        for e in item.get("set", {}).get("elem", []):
+            if "elem" in e:
+                addr, port = e["elem"]["val"]["concat"]
+                left[(f"{addr}/32", port)] = e["elem"].get("expires", -1)
+    return left
+
+
+def listed_kernel_ms(w):
+    """{service: kernel_expires_in_ms} from one List answer (None where the answer has none)."""
+    grants = w.fwctl("list")[1]["list"].get("grants", [])
+    return {g["service"]: (int(g["kernel_expires_in_ms"]) if "kernel_expires_in_ms" in g else None) for g in grants}
+
+
+def scenario_extend_shorten(w):
+    # A 60 s door shortened to 3 s closes at the new deadline: a probe 1 s after it is refused.
+    w.start_helper()
+    opened = w.open("iface", 9100, LAPTOP_IP, 60)
+    out, before, after = extend(w, "iface", 3, "done sooner than expected")
+    check(out["previous_expires_at"] == opened["expires_at"], f"previous_expires_at is not the old deadline: {out}")
+    check(out["grant"]["expires_at"] < opened["expires_at"], f"the deadline did not move earlier: {out}")
+    check(kernel_expires(w)[(f"{LAPTOP_IP}/32", 9100)] <= 3, f"the kernel timeout was not shortened: {kernel_expires(w)}")
+    sleep_until(before + 2.0)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the shortened door closed before its new deadline")
+    sleep_until(after + 3 + 1.0)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the shortened door was still open 1 s after its new deadline")
+    extended = [e for e in w.events() if e["kind"] == "EXTENDED"]
+    check(len(extended) == 1 and extended[0]["actor"] == "it" and extended[0]["reason"] == "done sooner than expected"
+          and extended[0]["previous_expires_at"] == opened["expires_at"]
+          and extended[0]["grant"]["expires_at"] == out["grant"]["expires_at"], f"the EXTENDED event is wrong: {extended}")
+    wait_for("the EXPIRED event", lambda: any(e["kind"] == "EXPIRED" for e in w.events()), 3)
+    print(f"shortened from 60 s to 3 s; closed within 1 s of {out['grant']['expires_at']}")
+
+
+def scenario_extend_longer(w):
+    # A 4 s door extended to 10 s outlives its old deadline, new connections and established ones
+    # alike; a network grant (the interval set) too.
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 4)
+    w.open("local", 9101, "10.231.2.0/24", 4)
+    out, before, after = extend(w, "iface", 10)
+    extend(w, "local", 10)
+    left = kernel_expires(w)
+    check(left.get((f"{LAPTOP_IP}/32", 9100), 0) >= 8, f"the kernel timeout was not renewed: {left}")
+    agent = Agent(w, w.laptop, SERVER_LAPTOP_IP, 9100)
+    check(agent.ping()[0] == "echo", "the established flow does not work")
+    sleep_until(before + 6)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the extended door closed at its old deadline")
+    check(w.probe_from(w.stranger, SERVER_STRANGER_IP, 9101) == "ok", "the extended network grant closed at its old deadline")
+    check(agent.ping()[0] == "echo", "the established flow was cut at the old deadline")
+    check(not any(e["kind"] == "EXPIRED" for e in w.events()), "the helper recorded an expiry at the old deadline")
+    # Not kept open by the reconciler re-applying a door the kernel dropped at the old deadline.
+    check(not any(e["kind"].startswith("DRIFT") for e in w.events()), f"the door drifted: {w.events()}")
+    sleep_until(after + 10 + 1.0)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the extended door outlived its new deadline")
+    check(agent.ping()[0] in ("reset", "eof"), "the established flow survived the new deadline")
+    check(w.probe_from(w.stranger, SERVER_STRANGER_IP, 9101) != "ok", "the extended network grant outlived its new deadline")
+    print("a 4 s door extended to 10 s passed at 6 s and closed after 10 s")
+
+
+def scenario_extend_sigkill(w):
+    # The kernel timeout itself was renewed: with the helper killed right after the extends, the
+    # shortened door still closes on time and the extended one still passes after its old deadline.
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    w.open("local", 9101, LAPTOP_IP, 4)
+    _, short_before, short_after = extend(w, "iface", 3)
+    longer, long_before, _ = extend(w, "local", 12)
+    w.kill_helper(signal.SIGKILL)
+    sleep_until(long_before + 6)
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9101) == "ok", "with the helper dead the extended door closed at its old deadline")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "with the helper dead the shortened door outlived its new deadline")
+    check(w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9101)}, f"the kernel holds {w.kernel_grants()}")
+    # The new deadline was durable too: a restarted helper keeps it.
+    w.start_helper()
+    listed = w.fwctl("list")[1]["list"].get("grants", [])
+    check([g["service"] for g in listed] == ["local"] and listed[0]["expires_at"] == longer["grant"]["expires_at"],
+          f"the restarted helper lost the new deadline: {listed}")
+    check(any(e["kind"] == "EXPIRED_WHILE_DOWN" and e["grant"]["service"] == "iface" for e in w.events()),
+          "the shortened door's expiry while down was not recorded")
+    print("with the helper killed, the shortened door closed at 3 s and the extended one passed at 6 s")
+
+
+def scenario_kernel_time(w):
+    # List's kernel_expires_in_ms is the kernel's own remaining timeout: it falls with time and
+    # matches `nft -j list` within 1 s.
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    first = listed_kernel_ms(w)["iface"]
+    nft_first = kernel_expires(w)[(f"{LAPTOP_IP}/32", 9100)]
+    check(first is not None, "List gives no kernel_expires_in_ms for an open door")
+    check(abs(first / 1000 - nft_first) <= 1, f"List says {first} ms, nft says {nft_first} s")
+    time.sleep(3)
+    second = listed_kernel_ms(w)["iface"]
+    nft_second = kernel_expires(w)[(f"{LAPTOP_IP}/32", 9100)]
+    check(abs(second / 1000 - nft_second) <= 1, f"List says {second} ms, nft says {nft_second} s")
+    check(first - 4000 <= second <= first - 2000, f"the kernel's time left went from {first} to {second} ms in 3 s")
+    extend(w, "iface", 300)
+    third = listed_kernel_ms(w)["iface"]
+    check(298000 <= third <= 300000, f"after extending to 300 s the kernel has {third} ms left")
+    print(f"kernel_expires_in_ms {first} -> {second} (nft {nft_first} -> {nft_second} s), {third} after extend")
+
+
+def scenario_timeout_drift(w):
+    # Someone sets the element's timeout to 10 s behind the helper's back (one nft transaction, so
+    # the element is never missing): the helper renews it with the door's real remaining time,
+    # counts and reports the drift, and List shows the repaired time.
+    w.start_helper()
+    w.open("iface", 9100, LAPTOP_IP, 60)
+    key = f"{LAPTOP_IP} . 9100"
+    w.ns(w.server, "nft", f"delete element inet sms_bridge grant_hosts4 {{ {key} }}; "
+                          f"add element inet sms_bridge grant_hosts4 {{ {key} timeout 10s }}")
+    wait_for("the drifted timeout to be repaired", lambda: kernel_expires(w).get((f"{LAPTOP_IP}/32", 9100), 0) >= 50, 5)
+    repaired = wait_for("the DRIFT_REPAIRED event", lambda: [e for e in w.events() if e["kind"] == "DRIFT_REPAIRED"], 3)
+    import re
+    m = re.search(r"drifted by (\d+) s", repaired[-1].get("detail", ""))
+    check(m and 45 <= int(m.group(1)) <= 52, f"the drift event does not say by how much: {repaired}")
+    check(repaired[-1]["grant"]["service"] == "iface", f"the drift event names no door: {repaired}")
+    check(int(w.fwctl("status")[1]["status"]["counters"]["drift_repairs"]) >= 1, "drift_repairs did not count it")
+    left = listed_kernel_ms(w)["iface"]
+    check(left is not None and left >= 50000, f"List reports {left} ms after the repair")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the door does not work after the repair")
+    print(f"repaired: {repaired[-1]['detail']}; List says {left} ms")
+
+
 
 
 def kernel_timeout(w, service):

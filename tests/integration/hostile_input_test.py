@@ -33,7 +33,7 @@ def build_cases(cookie, csrf):
     """(name, raw request) pairs: bodies, strings, addresses, limits, traversal, then auth bypasses."""
     cases = []
     add = lambda name, raw: cases.append((name, raw))
-    json_posts = ["/admin/monitoring/open-port", "/admin/monitoring/close-port", "/admin/monitoring/open-all",
+    json_posts = ["/admin/monitoring/open-port", "/admin/monitoring/extend-port", "/admin/monitoring/close-port", "/admin/monitoring/open-all",
                   "/admin/monitoring/close-all", "/admin/monitoring/port-config", "/admin/monitoring/port-config/reset",
                   "/admin/login", "/admin/sms/settings", "/admin/blacklist", "/admin/trigger-recovery",
                   "/admin/notifications", "/admin/notifications/test", "/onboarding/register", "/sms/receive", "/pin-setup"]
@@ -46,6 +46,9 @@ def build_cases(cookie, csrf):
     for s in SQL:
         add(f"SQL in service (open) {s!r}", request("POST", "/admin/monitoring/open-port", js({"service": s, "duration_minutes": 15})))
         add(f"SQL in reason {s!r}", request("POST", "/admin/monitoring/close-port", js({"service": "metrics", "reason": s})))
+        add(f"SQL in open reason {s!r}", request("POST", "/admin/monitoring/open-port", js({"service": "metrics", "duration_minutes": 15, "reason": s})))
+        add(f"SQL in extend reason {s!r}", request("POST", "/admin/monitoring/extend-port", js({"service": "metrics", "duration_minutes": 15, "reason": s})))
+        add(f"SQL in extend service {s!r}", request("POST", "/admin/monitoring/extend-port", js({"service": s, "duration_minutes": 15})))
         add(f"SQL in mobile (register) {s!r}", request("POST", "/onboarding/register", js({"mobile_number": s})))
         add(f"SQL in message {s!r}", request("POST", "/sms/receive", js({"mobile_number": "+919812345678", "message": s,
                                                                          "received_at": "2026-11-27T10:00:00Z"}), headers=sms_headers))

@@ -182,6 +182,8 @@ def scenario_every_event(w):
     wait_for("drift_repaired", lambda: "drift_repaired" in events_of(receiver), 20, report)
     site.ns(site.server, "nft", "add", "element", "inet", "sms_bridge", "grant_hosts4", "{ 10.231.2.2 . 9100 timeout 1h }")
     wait_for("drift_closed", lambda: "drift_closed" in events_of(receiver), 20, report)
+    # extended (and its reminder moved), through extend-port.
+    step_extended(w, site, receiver)
     # A close the helper cannot carry out: the door may still be open, and admins are told.
     kill_helper(site)
     status, body = site.curl("POST", "/admin/monitoring/close-port", {"service": "metrics"})
@@ -197,10 +199,8 @@ def scenario_every_event(w):
     status, body = site.curl("POST", "/admin/notifications/test", {})
     check(status == 202 and body["channels"] == ["webhook", "ntfy"], f"test: {status} {body}")
     wait_for("test", lambda: "test" in events_of(receiver), 10, report)
-    # "extended" comes from POST /admin/monitoring/extend-port, which the doors API adds: once it is
-    # there, `step_extended(w, site, receiver)` goes here and "extended" into `expected`.
-    expected = {"opened", "closes_soon", "closed", "expired", "expired_while_down", "drift_repaired", "drift_closed", "close_failed",
-                "test"}
+    expected = {"opened", "extended", "closes_soon", "closed", "expired", "expired_while_down", "drift_repaired", "drift_closed",
+                "close_failed", "test"}
     hooks = receiver.webhooks()
     check(expected <= {b["event"] for b, _ in hooks}, f"missing events: {expected - {b['event'] for b, _ in hooks}}")
     keys = [k for _, k in hooks]

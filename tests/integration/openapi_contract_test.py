@@ -255,6 +255,12 @@ def contract(w):
     check(again["status"] == "already_open", f"open-port again: {again}")
     status = laptop.expect(200, "GET", "/admin/monitoring/port-status", user=ops)
     check("metrics" in status, f"port-status lists the open door: {status}")
+    laptop.expect(400, "POST", "/admin/monitoring/extend-port", "[]", user=ops)
+    laptop.expect(422, "POST", "/admin/monitoring/extend-port", {"service": "metrics"}, user=ops)
+    laptop.expect(404, "POST", "/admin/monitoring/extend-port", {"service": "nosuch", "duration_minutes": 20}, user=ops)
+    extended = laptop.expect(200, "POST", "/admin/monitoring/extend-port",
+                             {"service": "metrics", "duration_minutes": 20, "reason": "contract test"}, user=ops)
+    check(extended["status"] == "extended" and extended["previous_expires_at"] == opened["expires_at"], f"extend-port: {extended}")
     laptop.expect(200, "GET", "/admin/monitoring/services", user=ops)
     door_config = {"metrics": {"port": 9100, "enabled": True, "description": "Prometheus metrics endpoint"},
                    "postgres": {"port": 5433, "enabled": True, "description": "PostgreSQL database access"}}
@@ -264,6 +270,7 @@ def contract(w):
     laptop.expect(422, "POST", "/admin/monitoring/close-port", {"service": "metrics", "reason": 5}, user=ops)
     laptop.expect(200, "POST", "/admin/monitoring/close-port", {"service": "metrics", "reason": "contract test"}, user=ops)
     laptop.expect(404, "POST", "/admin/monitoring/close-port", {"service": "metrics"}, user=ops)
+    laptop.expect(404, "POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_minutes": 20}, user=ops)
     laptop.expect(400, "POST", "/admin/monitoring/open-all", "[]", user=ops)
     laptop.expect(422, "POST", "/admin/monitoring/open-all?duration_minutes=abc", user=ops)
     laptop.expect(200, "POST", "/admin/monitoring/open-all", {"duration_minutes": 15}, user=ops)
@@ -368,6 +375,7 @@ def contract(w):
     laptop.expect(500, "GET", "/admin/monitoring/services", user=ops)
     laptop.expect(500, "POST", "/admin/monitoring/open-port", {"service": "metrics"}, user=ops)
     laptop.expect(500, "POST", "/admin/monitoring/open-all", user=ops)
+    laptop.expect(500, "POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_minutes": 20}, user=ops)
     laptop.expect(500, "GET", "/admin/monitoring/port-config", user=ops)
     laptop.expect(500, "GET", "/admin/monitoring/export-prometheus-config", user=ops)
     laptop.expect(500, "GET", "/admin/sms/settings", user=ops)
@@ -395,6 +403,7 @@ def contract(w):
     laptop.expect(503, "GET", "/admin/monitoring/port-status", user=ops)
     laptop.expect(503, "POST", "/admin/monitoring/open-port", {"service": "metrics"}, user=ops)
     laptop.expect(503, "POST", "/admin/monitoring/close-port", {"service": "metrics"}, user=ops)
+    laptop.expect(503, "POST", "/admin/monitoring/extend-port", {"service": "metrics", "duration_minutes": 20}, user=ops)
     laptop.expect(503, "POST", "/admin/monitoring/close-all", user=ops)
     laptop.expect(503, "POST", "/admin/monitoring/port-config", {"config": door_config}, user=ops)
     laptop.expect(503, "POST", "/admin/monitoring/port-config/reset", user=ops)
