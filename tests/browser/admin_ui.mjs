@@ -413,6 +413,11 @@ async function notifications() {
     await page.locator("#notifications-test").click();
     await waitFor("the test", async () => (await textOf(page, "#banner")) === "A test notification is on its way (webhook, ntfy).");
     await narrow(page, "notifications");
+    check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
+  } finally {
+    await browser.close();
+  }
+}
 
 // RFC 6238 with the authenticator apps' defaults, computed here as an app would.
 function totpCode(base32, step) {
