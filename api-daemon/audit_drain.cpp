@@ -58,7 +58,15 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
                  "it. Was the helper's state file replaced by an older one, or the clock set back?",
                  events.front().seq(), acked_through_);
     }
-    auto writing = store_.record(events);
+    notification_plan notifications;
+    if (settings_) {
+      if (auto wanted = settings_->notifications()) {
+        notifications = plan_notifications(events, *wanted);
+      } else {
+        log::warning("audit: the notifications of {} helper event(s) are not sent: {}", events.size(), wanted.error().message);
+      }
+    }
+    auto writing = store_.record(events, std::move(notifications));
     auto written = co_await std::move(writing);
     if (!written) {
       // Not acknowledged: the helper keeps the events and the next drain retries them.

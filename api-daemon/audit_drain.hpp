@@ -12,12 +12,17 @@
 #include "api-daemon/audit_store.hpp"
 #include "api-daemon/firewall_client.hpp"
 #include "api-daemon/metrics.hpp"
+#include "api-daemon/settings_source.hpp"
 
 namespace smsbridge::api {
 
 class audit_drain {
  public:
   audit_drain(firewall_client& helper, audit_store& store, metrics& stats) : helper_(helper), store_(store), stats_(stats) {}
+
+  // Queues the notifications of each recorded batch, under settings.notifications as read from
+  // `settings` then (without it, none are queued).
+  void notify_with(settings_source& settings) { settings_ = &settings; }
 
   // Moves every event the helper holds into the trail, in batches. Safe to call at any time:
   // a call during a drain makes that drain go round once more, and returns once it has finished.
@@ -49,6 +54,7 @@ class audit_drain {
   firewall_client& helper_;
   audit_store& store_;
   metrics& stats_;
+  settings_source* settings_ = nullptr;
   bool draining_ = false;  // touched on the I/O thread only
   bool again_ = false;
   std::uint64_t passes_ = 0;

@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "api-daemon/notification_outbox.hpp"
+#include "common/log.hpp"
+
 namespace smsbridge::api {
 
 namespace {
@@ -14,7 +17,7 @@ std::optional<std::string> internal_port(const std::string& target) {
   return target.substr(colon + 1);
 }
 
-pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event>& events) {
+pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event>& events, const notification_plan& notifications) {
   auto tx = pg::transaction::begin(c);
   if (!tx) return tx.error();
   for (const auto& e : events) {
@@ -64,6 +67,11 @@ pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event
     }
     if (!r) return r.error();
   }
+  auto queued = apply_notification_plan(c, notifications);
+  if (!queued) return queued.error();
+  if (*queued > 0) {
+    log::warning("{} notification(s) were not queued: {} are already waiting for delivery", *queued, notification_pending_cap);
+  }
   // Acknowledged to the helper only after this: a COMMIT that rolled back is a failure here.
   return tx->commit();
 }
@@ -75,8 +83,10 @@ pg::db_result<std::string> json_cell(pg::db_result<pg::rows> rows) {
 }
 }  // namespace
 
-boost::asio::awaitable<pg::db_result<void>> pg_audit_store::record(std::vector<v1::Event> events) {
-  auto step = db_.call([events = std::move(events)](pg::connection& c) { return record_events(c, events); });
+boost::asio::awaitable<pg::db_result<void>> pg_audit_store::record(std::vector<v1::Event> events, notification_plan notifications) {
+  auto step = db_.call([events = std::move(events), notifications = std::move(notifications)](pg::connection& c) {
+    return record_events(c, events, notifications);
+  });
   co_return co_await std::move(step);
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api-daemon/database.hpp"
+#include "api-daemon/notifications.hpp"
 #include "firewall.pb.h"
 
 namespace smsbridge::api {
@@ -25,8 +26,9 @@ class audit_store {
   virtual ~audit_store() = default;
   // Records a batch of the helper's events in one transaction, each at most once (its helper_seq):
   // opens, extensions and closes through record_port_opened / _extended / _closed, drift and corruption
-  // reports as firewall_incidents.
-  virtual boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events) = 0;
+  // reports as firewall_incidents; and, in the same transaction, the notifications they cause
+  // (`notifications`, planned by plan_notifications), so none is lost or queued twice.
+  virtual boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan notifications) = 0;
   // Closes in the trail every door it shows open whose grant is not in `live` (system-reconcile);
   // how many.
   virtual boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) = 0;
@@ -39,7 +41,7 @@ class audit_store {
 class pg_audit_store final : public audit_store {
  public:
   explicit pg_audit_store(database& db) : db_(db) {}
-  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events) override;
+  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan notifications) override;
   boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) override;
   boost::asio::awaitable<pg::db_result<std::string>> history_json(audit_filter filter) override;
   boost::asio::awaitable<pg::db_result<std::string>> actions_json(audit_filter filter, std::optional<std::string> action) override;

@@ -1,11 +1,13 @@
-// Signed POSTs to the backend (sync_url, recovery_url): HTTPS with the certificate verified, or
-// plain HTTP when the URL says so explicitly. Asynchronous, on the caller's executor, and bounded
+// POSTs to receivers outside (the backend's sync_url and recovery_url, notification webhooks and
+// ntfy): HTTPS with the certificate verified, or plain HTTP when the URL says so explicitly. Asynchronous, on the caller's executor, and bounded
 // as a whole by one deadline: a backend that accepts and then stalls costs at most that long.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -29,6 +31,24 @@ std::string signature(std::string_view secret, std::int64_t unix_seconds, std::s
 struct backend_answer {
   unsigned status = 0;
 };
+
+// One outgoing POST: its body, content type and extra headers, and what the receiver is called in
+// error sentences ("the backend", "the webhook").
+struct outgoing_post {
+  std::string receiver = "the backend";
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// POSTs `request` to `url`, with the same TLS, CA file and deadline rules as post_signed below.
+// Fails with a sentence naming request.receiver; a non-2xx answer is not a failure here.
+boost::asio::awaitable<fallible<backend_answer>> post_to(std::string url, outgoing_post request, std::string ca_file,
+                                                         std::chrono::milliseconds timeout);
+
+// The signature headers of a JSON body signed with `secret` (X-Timestamp, X-Signature) and its
+// Idempotency-Key, as a request for post_to.
+outgoing_post signed_json(std::string receiver, std::string body, std::string_view secret, std::string idempotency_key);
 
 // POSTs a JSON body with X-Timestamp, X-Signature and Idempotency-Key. `ca_file`, if not empty,
 // is trusted in addition to the system's CAs (for a backend with a private CA). `timeout` bounds

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api-daemon/bounded_numbers.hpp"
+#include "api-daemon/crypto.hpp"
 #include "api-daemon/monitoring_shapes.hpp"
 #include "api-daemon/pg.hpp"
 #include "common/log.hpp"
@@ -169,6 +170,16 @@ boost::asio::awaitable<http_response> open_all(monitoring_context& m, const http
                           json::object{{"status", "completed"}, {"results", std::move(results)}, {"timestamp", now_iso()}});
 }
 
+// A close the helper did not carry out (it is away, or could not act): the admins are told, since
+// the door may still be open. A refusal of the request itself (no such door open) is not news.
+boost::asio::awaitable<void> notify_close_failed(monitoring_context& m, std::string service, std::string admin, refusal why) {
+  if (!m.notifications || http_status_of(why) < http::status::internal_server_error) co_return;
+  auto queuing = queue_notification(*m.notifications, m.settings, close_failed_notification(std::move(service), std::move(admin),
+                                                                                          why.sentence, now_iso()),
+                                    fmt::format("close_failed:{}", to_hex(random_bytes(16))));
+  (void)co_await std::move(queuing);
+}
+
 // Sets a live door's deadline to now + the duration, longer or shorter than before, within the
 // bounds of open-port; the helper renews the kernel element in one batch.
 boost::asio::awaitable<http_response> extend_port(monitoring_context& m, const http_request& request, const request_context&,
@@ -213,7 +224,11 @@ boost::asio::awaitable<http_response> close_all(monitoring_context& m, const htt
                                                 const std::string& admin) {
   auto closing = m.helper.close_all(admin, "closed through the admin API (close-all)");
   const auto closed_all = co_await std::move(closing);
-  if (!closed_all) co_return refused(request, closed_all.error());
+  if (!closed_all) {
+    auto notifying = notify_close_failed(m, "", admin, closed_all.error());
+    co_await std::move(notifying);
+    co_return refused(request, closed_all.error());
+  }
   // The helper closes every door in one batch or none, so errors is always null here: a refusal
   // of the batch is an HTTP error instead.
   json::object results;
@@ -245,7 +260,11 @@ boost::asio::awaitable<http_response> close_port(monitoring_context& m, const ht
   }
   auto closing = m.helper.close(*service, admin, reason);
   const auto closed = co_await std::move(closing);
-  if (!closed) co_return refused(request, closed.error());
+  if (!closed) {
+    auto notifying = notify_close_failed(m, *service, admin, closed.error());
+    co_await std::move(notifying);
+    co_return refused(request, closed.error());
+  }
   const auto executor = co_await boost::asio::this_coro::executor;
   m.audit.drain_soon(executor);
   co_return json_response(request, http::status::ok,

@@ -216,7 +216,10 @@ int main(int argc, char** argv) {
   api::audit_drain audit(helper, audit_store, stats);
   api::sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, config.sms_requests_per_source};
   api::server_address_source server_address(config.server_ip, helper);
-  api::monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, server_address};
+  api::pg_notification_store notification_store(db);
+  api::https_notification_sender notification_sender(config.backend_ca_file);
+  audit.notify_with(settings);
+  api::monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, server_address, &notification_store};
   api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
@@ -239,6 +242,11 @@ int main(int argc, char** argv) {
   }
   api::outbox_delivery delivery(outbox_store, backend, settings);
   if (!config.hmac_secret.empty() && !config.sms_api_key.empty()) api::supervise(executor, "outbox delivery", [&] { return delivery.run(); });
+  api::notification_delivery notifying(notification_store, notification_sender, settings, stats);
+  if (config.monitoring_enabled) {
+    api::supervise(executor, "webhook notifications", [&] { return notifying.run("webhook"); });
+    api::supervise(executor, "ntfy notifications", [&] { return notifying.run("ntfy"); });
+  }
   api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);

@@ -83,6 +83,13 @@ metrics::metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   outbox_pending_ = gauge("sms_bridge_sync_outbox_pending", "Accounts waiting for delivery to the backend.");
   active_codes_ = gauge("sms_bridge_active_codes", "Onboarding codes issued, unused and not expired.");
   blacklist_size_ = gauge("sms_bridge_blacklist_size", "Numbers on the blacklist.");
+  notifications_sent_ = counter("sms_bridge_notifications_sent_total", "Notifications delivered, by channel.");
+  notifications_failed_ = counter("sms_bridge_notifications_failed_total", "Failed notification attempts, by channel.");
+  notification_outbox_depth_ = gauge("sms_bridge_notifications_outbox_pending", "Notifications waiting for delivery (reminders included).");
+  for (const char* channel : {"webhook", "ntfy"}) {  // present at 0 before the first one, so rate() sees the first
+    notifications_sent_->Add({{"channel", channel}});
+    notifications_failed_->Add({{"channel", channel}});
+  }
 }
 
 metrics::~metrics() = default;
@@ -133,6 +140,10 @@ void metrics::set_sms_gauges(double outbox_pending, double active_codes, double 
   active_codes_->Set(active_codes);
   blacklist_size_->Set(blacklist_size);
 }
+
+void metrics::notification_sent(std::string_view channel) { notifications_sent_->Add({{"channel", std::string(channel)}}).Increment(); }
+void metrics::notification_failed(std::string_view channel) { notifications_failed_->Add({{"channel", std::string(channel)}}).Increment(); }
+void metrics::set_notification_outbox_depth(double pending) { notification_outbox_depth_->Set(pending); }
 
 void metrics::observe_request(std::string_view route, std::string_view method, unsigned status, double seconds) {
   const std::string r(route);

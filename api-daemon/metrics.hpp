@@ -47,6 +47,10 @@ class metrics {
   void validation_failure(std::string_view check);
   void rate_limited();
   void set_sms_gauges(double outbox_pending, double active_codes, double blacklist_size);
+  // Notifications: one delivered or one failed attempt, per channel (webhook, ntfy); the rows waiting.
+  void notification_sent(std::string_view channel);
+  void notification_failed(std::string_view channel);
+  void set_notification_outbox_depth(double pending);
 
   // The text exposition format (version 0.0.4), with the process figures (memory, CPU, open and
   // allowed descriptors) read now.
@@ -76,6 +80,9 @@ class metrics {
   prometheus::Gauge* outbox_pending_;
   prometheus::Gauge* active_codes_;
   prometheus::Gauge* blacklist_size_;
+  prometheus::Family<prometheus::Counter>* notifications_sent_;
+  prometheus::Family<prometheus::Counter>* notifications_failed_;
+  prometheus::Gauge* notification_outbox_depth_;
   double cpu_seen_ = 0;
   std::map<std::string, int> known_services_;
 };

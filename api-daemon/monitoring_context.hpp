@@ -1,5 +1,5 @@
 // What the /admin/monitoring concerns (doors, port config, audit queries, logs, the Prometheus
-// export) share: their parts, where laptops reach this server, and how a refusal is answered.
+// export, notifications) share: their parts, where laptops reach this server, and how a refusal is answered.
 #pragma once
 
 #include <chrono>
@@ -14,6 +14,7 @@
 #include "api-daemon/audit_drain.hpp"
 #include "api-daemon/audit_store.hpp"
 #include "api-daemon/firewall_client.hpp"
+#include "api-daemon/notification_outbox.hpp"
 #include "api-daemon/settings_source.hpp"
 
 namespace smsbridge::api {
@@ -42,6 +43,7 @@ struct monitoring_context {
   audit_store& trail;
   admin_gate& gate;
   server_address_source& address;
+  notification_store* notifications = nullptr;  // close_failed notifications and the notification routes; none without it
 };
 
 // An admin endpoint of a monitoring concern: fn(context, request, admin).

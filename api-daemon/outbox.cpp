@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "api-daemon/crypto.hpp"
+#include "api-daemon/retry_backoff.hpp"
 #include "common/log.hpp"
 
 namespace smsbridge::api {
@@ -65,13 +66,14 @@ boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::delivered(std::stri
   co_return co_await std::move(step);
 }
 
-boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::attempt_failed(std::string id, std::string error, int give_up_after) {
-  auto step = db_.call([id = std::move(id), error = std::move(error), give_up_after](pg::connection& c) {
+boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::attempt_failed(std::string id, std::string error, int give_up_after,
+                                                                          std::chrono::seconds retry_in) {
+  auto step = db_.call([id = std::move(id), error = std::move(error), give_up_after, retry_in](pg::connection& c) {
     return no_rows(c.exec("UPDATE sync_outbox SET attempts = attempts + 1, last_error = $2, "
                           "status = CASE WHEN attempts + 1 >= $3::int THEN 'failed' ELSE 'pending' END, "
-                          "next_attempt_at = now() + make_interval(secs => least(300, power(2, attempts))::int) "
+                          "next_attempt_at = now() + make_interval(secs => $4::int) "
                           "WHERE id = $1::bigint",
-                          {id, error, std::to_string(give_up_after)}));
+                          {id, error, std::to_string(give_up_after), std::to_string(retry_in.count())}));
   });
   co_return co_await std::move(step);
 }
@@ -114,7 +116,7 @@ boost::asio::awaitable<bool> outbox_delivery::deliver_one() {
     co_return true;
   }
   const std::string error = sent ? fmt::format("the backend answered {}", sent->status) : sent.error().message;
-  auto recording = store_.attempt_failed(it.id, error, give_up_after);
+  auto recording = store_.attempt_failed(it.id, error, give_up_after, retry_backoff(it.attempts + 1, longest_backoff));
   (void)co_await std::move(recording);
   log::warning("delivery of outbox item {} failed (attempt {}): {}", it.id, it.attempts + 1, error);
   co_return false;

@@ -1,5 +1,5 @@
 // The delivery outbox: the oldest pending account is POSTed to sync_url, signed; on success it is
-// marked delivered and its PIN removed; on failure it waits with exponential backoff (1 s to 5 min)
+// marked delivered and its PIN removed; on failure it waits with exponential backoff (1 s to 5 min, retry_backoff.hpp)
 // and nothing after it is sent first. After 10 failures an item is set aside as failed, for
 // /admin/trigger-recovery to put back.
 #pragma once
@@ -29,8 +29,9 @@ class outbox_store {
   // another HMAC secret) is set aside as failed, never sent without it.
   virtual boost::asio::awaitable<pg::db_result<std::optional<outbox_item>>> next_item() = 0;
   virtual boost::asio::awaitable<pg::db_result<void>> delivered(std::string id) = 0;
-  // One more failed attempt: backoff, or failed for good after `give_up_after` attempts.
-  virtual boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::string id, std::string error, int give_up_after) = 0;
+  // One more failed attempt: tried again in `retry_in`, or failed for good after `give_up_after` attempts.
+  virtual boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::string id, std::string error, int give_up_after,
+                                                                     std::chrono::seconds retry_in) = 0;
   // Wipes the PINs of failed items older than `seconds`.
   virtual boost::asio::awaitable<pg::db_result<void>> wipe_pins_older_than(std::uint32_t seconds) = 0;
   // "failing" when an item failed for good, or one has been retried for more than five minutes
@@ -43,7 +44,8 @@ class pg_outbox_store final : public outbox_store {
   pg_outbox_store(database& db, std::string secret) : db_(db), secret_(std::move(secret)) {}
   boost::asio::awaitable<pg::db_result<std::optional<outbox_item>>> next_item() override;
   boost::asio::awaitable<pg::db_result<void>> delivered(std::string id) override;
-  boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::string id, std::string error, int give_up_after) override;
+  boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::string id, std::string error, int give_up_after,
+                                                             std::chrono::seconds retry_in) override;
   boost::asio::awaitable<pg::db_result<void>> wipe_pins_older_than(std::uint32_t seconds) override;
   boost::asio::awaitable<pg::db_result<std::string>> sync_state() override;
 
@@ -64,6 +66,7 @@ class outbox_delivery {
   boost::asio::awaitable<void> run();
 
   static constexpr int give_up_after = 10;
+  static constexpr std::chrono::seconds longest_backoff{300};
   // One delivery, from name lookup to the backend's answer: a stalled backend costs this, then
   // the item waits its backoff and the worker goes on.
   static constexpr std::chrono::seconds delivery_timeout{10};

@@ -3,6 +3,7 @@
 #include "api-daemon/audit_queries.hpp"
 #include "api-daemon/doors.hpp"
 #include "api-daemon/log_endpoints.hpp"
+#include "api-daemon/notification_admin.hpp"
 #include "api-daemon/openapi.hpp"
 #include "api-daemon/port_config.hpp"
 #include "api-daemon/prometheus_export.hpp"
@@ -23,6 +24,7 @@ router public_routes(route_parts& p) {
     add_audit_routes(r, p.monitoring);
     add_log_routes(r, p.monitoring);
     add_prometheus_export_route(r, p.monitoring);
+    if (p.monitoring.notifications) add_notification_routes(r, p.gate, p.monitoring.settings, *p.monitoring.notifications);
   }
   if (!p.config.hmac_secret.empty() && !p.config.sms_api_key.empty()) {
     add_sms_public_routes(r, p.sms);

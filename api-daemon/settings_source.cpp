@@ -27,12 +27,24 @@ fallible<monitoring_ports> settings_source::ports() {
   return through(ports_.value, ports_.read_at, [&] { return load_monitoring_ports(path_); });
 }
 
+fallible<notification_settings> settings_source::notifications() {
+  return through(notifications_.value, notifications_.read_at, [&] { return load_notification_settings(path_); });
+}
+
 fallible<void> settings_source::reload() {
   sms_.value.reset();
   ports_.value.reset();
+  notifications_.value.reset();
   if (auto r = sms(); !r) return r.error();
   if (auto r = ports(); !r) return r.error();
+  if (auto r = notifications(); !r) return r.error();
   return {};
+}
+
+fallible<void> settings_source::write_notifications(const notification_settings& settings) {
+  auto written = update_settings_file(path_, boost::json::object{{"notifications", notification_settings_file_json(settings)}});
+  notifications_.value.reset();
+  return written;
 }
 
 fallible<void> settings_source::write_sms(const boost::json::object& settings_section) {

@@ -1,4 +1,4 @@
-// SETTINGS_FILE, read one way for everyone: the SMS settings and the doors, parsed at most once a
+// SETTINGS_FILE, read one way for everyone: the SMS settings, the doors and the notifications, parsed at most once a
 // second however many requests ask, so a change by hand takes effect within a second without a
 // restart. Every reader runs on the one I/O thread, so the cache needs no lock.
 #pragma once
@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "api-daemon/monitoring_settings.hpp"
+#include "api-daemon/notifications.hpp"
 #include "api-daemon/sms_rules.hpp"
 #include "common/result.hpp"
 
@@ -22,10 +23,12 @@ class settings_source {
   // An unreadable or invalid file fails with the parser's sentence (for the log).
   fallible<sms_settings> sms();
   fallible<monitoring_ports> ports();
+  fallible<notification_settings> notifications();
 
   // Writes, and the next read sees the change at once.
   fallible<void> write_sms(const boost::json::object& settings_section);
   fallible<void> write_ports(const monitoring_ports& ports);
+  fallible<void> write_notifications(const notification_settings& settings);
 
   // SIGHUP: forgets what it has cached and reads the file now, so a broken hand edit is reported
   // at once instead of by the next request that needs it. Fails with the parser's sentence.
@@ -42,6 +45,7 @@ class settings_source {
   std::string path_;
   cached<sms_settings> sms_;
   cached<monitoring_ports> ports_;
+  cached<notification_settings> notifications_;
 };
 
 }  // namespace smsbridge::api

@@ -218,7 +218,8 @@ async function logout() {
 
 // ---- pages ------------------------------------------------------------------------------------
 
-const PAGES = { doors: refreshDoors, config: refreshConfig, history: refreshHistory, logs: refreshLogs, export: async () => {} };
+const PAGES = { doors: refreshDoors, config: refreshConfig, history: refreshHistory, logs: refreshLogs, export: async () => {},
+                notifications: refreshNotifications };
 
 function pageFromHash() {
   const name = location.hash.replace(/^#/, "");
@@ -588,6 +589,65 @@ async function tailLog(name) {
   text($("log-tail"), r.status === 200 ? r.body : detailOf(r));
 }
 
+// ---- notifications ----------------------------------------------------------------------------
+
+const EVENT_LABELS = { opened: "opened", extended: "extended or shortened", closed: "closed", expired: "expired",
+                       expired_while_down: "expired while the helper was down", drift_repaired: "drift repaired",
+                       drift_closed: "drift closed", close_failed: "a close failed", closes_soon: "closes soon (reminder)" };
+let notificationsEdited = false;  // the form has changes not saved: a refresh leaves it alone
+
+async function refreshNotifications() {
+  const r = await api("GET", "/admin/notifications");
+  if (r.status !== 200) return banner(detailOf(r), true);
+  if (!notificationsEdited) drawNotifications(r.body);
+}
+
+function drawNotifications(answer) {
+  const n = answer.notifications;
+  $("notify-webhook-url").value = n.webhook_url;
+  $("notify-webhook-secret").value = "";
+  text($("notify-secret-state"), n.webhook_secret_set ? "A secret is set; leave this empty to keep it." : "No secret is set.");
+  $("notify-ntfy-url").value = n.ntfy_url;
+  $("notify-ca-file").value = n.ca_file;
+  $("notify-remind").value = String(n.remind_before_close_minutes);
+  const boxes = answer.available_events.map((name) => {
+    const box = el("input", { type: "checkbox", id: `notify-event-${name}`, checked: n.events.includes(name) });
+    box.dataset.event = name;
+    return el("label", { className: "check" }, box, EVENT_LABELS[name] || name);
+  });
+  $("notify-events").replaceChildren(el("legend", {}, "Events"), ...boxes);
+  notificationsEdited = false;
+}
+
+async function saveNotifications(event) {
+  event.preventDefault();
+  text($("notifications-error"), "");
+  const notifications = {
+    webhook_url: $("notify-webhook-url").value.trim(),
+    ntfy_url: $("notify-ntfy-url").value.trim(),
+    ca_file: $("notify-ca-file").value.trim(),
+    remind_before_close_minutes: Number($("notify-remind").value),
+    events: [...document.querySelectorAll("#notify-events input:checked")].map((b) => b.dataset.event),
+  };
+  const secret = $("notify-webhook-secret").value;
+  if (secret !== "") notifications.webhook_secret = secret;
+  if (notifications.webhook_url === "" && secret === "") notifications.webhook_secret = "";  // no webhook, no secret kept
+  const r = await api("POST", "/admin/notifications", { notifications });
+  if (r.status === 200) {
+    drawNotifications(r.body);
+    banner("Saved the notification settings.");
+  } else {
+    text($("notifications-error"), detailOf(r));
+  }
+}
+
+async function testNotifications() {
+  text($("notifications-error"), "");
+  const r = await api("POST", "/admin/notifications/test");
+  if (r.status === 202) banner(`A test notification is on its way (${r.body.channels.join(", ")}).`);
+  else text($("notifications-error"), detailOf(r));
+}
+
 // ---- the one timer ----------------------------------------------------------------------------
 
 function tick() {
@@ -615,6 +675,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("history-service").addEventListener("change", refresh);
   $("history-action").addEventListener("change", refresh);
   $("tail-form").addEventListener("submit", (e) => e.preventDefault());
+  $("notifications-form").addEventListener("submit", saveNotifications);
+  $("notifications-form").addEventListener("input", () => { notificationsEdited = true; });
+  $("notifications-test").addEventListener("click", testNotifications);
   window.addEventListener("hashchange", () => { if (!$("app-view").hidden) showPage(pageFromHash()); });
   window.addEventListener("unhandledrejection", (e) => { if (e.reason instanceof SessionEnded) e.preventDefault(); });
   setInterval(tick, 1000);

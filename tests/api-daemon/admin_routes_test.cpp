@@ -41,7 +41,8 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   audit_drain audit(helper, audit_store, stats);
   sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, 60};
   server_address_source address(config.server_ip, helper);
-  monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, address};
+  testing::fake_notification_store notifications;
+  monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, address, &notifications};
   route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
   const router routes = public_routes(parts);
   boost::asio::io_context io;
@@ -70,7 +71,7 @@ TEST_CASE("every /admin route except login refuses a request without credentials
     CHECK(response[http::field::cache_control] == "no-store");
     CHECK(response[http::field::x_frame_options] == "DENY");
   }
-  CHECK(admin_routes >= 23);  // 15 monitoring routes, session, logout, trigger-recovery, SMS settings and blacklist
+  CHECK(admin_routes >= 26);  // 15 monitoring routes, 3 notification routes, session, logout, trigger-recovery, SMS settings and blacklist
 }
 
 TEST_CASE("the admin UI is four embedded assets served with a strict Content-Security-Policy") {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "api-daemon/backend_client.hpp"
 #include "api-daemon/firewall_client.hpp"
 #include "api-daemon/http_router.hpp"
+#include "api-daemon/notification_outbox.hpp"
 #include "api-daemon/outbox.hpp"
 #include "api-daemon/sms_store.hpp"
 
@@ -291,9 +293,11 @@ class fake_audit_store final : public audit_store {
   std::vector<std::string> closed_orphans;
   std::string history = "[]", actions = "[]";
   std::vector<audit_filter> asked;
+  notification_plan notifications;  // every plan recorded, in order
 
-  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events) override {
+  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan plan) override {
     if (down) co_return db_down();
+    notifications.insert(notifications.end(), plan.begin(), plan.end());
     for (auto& e : events) {
       if (std::any_of(recorded.begin(), recorded.end(), [&](const auto& r) { return r.seq() == e.seq(); })) continue;
       recorded.push_back(e);
@@ -347,7 +351,7 @@ class fake_outbox_store final : public outbox_store {
     std::erase_if(pending, [&](const outbox_item& i) { return i.id == id; });
     co_return pg::db_result<void>{};
   }
-  boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::string id, std::string error, int) override {
+  boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::string id, std::string error, int, std::chrono::seconds) override {
     if (down) co_return db_down();
     failed_ids.push_back(id);
     errors.push_back(error);
@@ -498,5 +502,45 @@ class fake_backend final : public backend {
     co_return backend_answer{answer};
   }
 };
+
+// ---- the notification outbox ------------------------------------------------------------------
+
+struct fake_notification_store final : notification_store {
+  std::vector<notification_row> due;  // claimed in order
+  std::vector<std::int64_t> delivered_ids, released_ids;
+  struct failure {
+    std::int64_t id;
+    std::string error;
+    int give_up_after;
+    std::chrono::seconds retry_in;
+  };
+  std::vector<failure> failures;
+  notification_plan queued;
+
+  boost::asio::awaitable<pg::db_result<std::int64_t>> enqueue(notification_plan plan) override {
+    queued.insert(queued.end(), plan.begin(), plan.end());
+    co_return std::int64_t{0};
+  }
+  boost::asio::awaitable<pg::db_result<std::vector<notification_row>>> claim(std::string, int limit, std::chrono::seconds) override {
+    std::vector<notification_row> out(due.begin(), due.begin() + std::min<std::ptrdiff_t>(limit, static_cast<std::ptrdiff_t>(due.size())));
+    due.erase(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(out.size()));
+    co_return out;
+  }
+  boost::asio::awaitable<pg::db_result<void>> delivered(std::int64_t id) override {
+    delivered_ids.push_back(id);
+    co_return pg::db_result<void>{};
+  }
+  boost::asio::awaitable<pg::db_result<void>> attempt_failed(std::int64_t id, std::string error, int give_up_after,
+                                                             std::chrono::seconds retry_in) override {
+    failures.push_back({id, std::move(error), give_up_after, retry_in});
+    co_return pg::db_result<void>{};
+  }
+  boost::asio::awaitable<pg::db_result<void>> release(std::vector<std::int64_t> ids) override {
+    released_ids.insert(released_ids.end(), ids.begin(), ids.end());
+    co_return pg::db_result<void>{};
+  }
+  boost::asio::awaitable<pg::db_result<std::int64_t>> trim_and_count() override { co_return static_cast<std::int64_t>(due.size()); }
+};
+
 
 }  // namespace smsbridge::api::testing

@@ -80,7 +80,8 @@ struct full_daemon {
   audit_drain audit{helper, audit_store, stats};
   sms_api_context sms{sms_store, settings, proxies, stats, config.hmac_secret, config.sms_api_key, 60};
   server_address_source address{config.server_ip, helper};
-  monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, address};
+  testing::fake_notification_store notifications;
+  monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, address, &notifications};
   route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
 };
 }  // namespace

@@ -2,7 +2,7 @@
 // Run by tests/integration/admin_ui_test.py, which starts the server (PostgreSQL, the helper and
 // sms-bridge-api in a network namespace) and runs this inside the "laptop" namespace.
 //
-//   node admin_ui.mjs SCENARIO     (workflow | xss | extend | totp)
+//   node admin_ui.mjs SCENARIO     (workflow | xss | extend | totp | notifications)
 //   env: BASE_URL, ADMIN_USER, ADMIN_PASSWORD, LAPTOP_IP, SCREENSHOT_DIR; totp: TOTP_SECRET (base32)
 // Exit 0 when every check passed; otherwise prints the failed check and exits 1.
 import { chromium } from "playwright-core";
@@ -370,6 +370,55 @@ async function xss() {
   }
 }
 
+// The notification settings changed in the UI, saved (as GET /admin/notifications shows, and after a
+// reload), a mistake shown as the server's sentence, and the secret never put back in the page.
+async function notifications() {
+  const { browser, page, problems } = await launch();
+  try {
+    await page.goto(`${BASE_URL}/admin#notifications`);
+    await login(page, ADMIN_PASSWORD);
+    await page.locator("#page-notifications").waitFor();
+    await waitFor("the event choices", async () => (await page.locator("#notify-events input").count()) === 9);
+    check(await page.locator("#notify-event-closes_soon").isChecked(), "the default events do not include closes_soon");
+    check((await textOf(page, "#notify-secret-state")) === "No secret is set.", "a fresh install says a secret is set");
+    // A webhook without its secret is refused with the server's sentence, and nothing is saved.
+    await page.locator("#notify-webhook-url").fill("https://hooks.example.com/doors");
+    await page.locator("#notifications-save").click();
+    await waitFor("the refusal", async () => (await textOf(page, "#notifications-error")).includes("webhook_secret must be set"));
+    check((await apiInPage(page, "GET", "/admin/notifications")).body.notifications.webhook_url === "", "a refused change was saved");
+    // The full change.
+    await page.locator("#notify-webhook-secret").fill("ui-webhook-secret");
+    await page.locator("#notify-ntfy-url").fill("https://ntfy.example.com/doors");
+    await page.locator("#notify-remind").fill("10");
+    await page.locator("#notify-event-drift_repaired").uncheck();
+    await page.locator("#notify-event-opened").uncheck();
+    await page.locator("#notifications-save").click();
+    await waitFor("the save", async () => (await textOf(page, "#banner")) === "Saved the notification settings.");
+    const saved = (await apiInPage(page, "GET", "/admin/notifications")).body.notifications;
+    check(saved.webhook_url === "https://hooks.example.com/doors" && saved.ntfy_url === "https://ntfy.example.com/doors"
+          && saved.remind_before_close_minutes === 10 && saved.webhook_secret_set === true
+          && !saved.events.includes("opened") && !saved.events.includes("drift_repaired") && saved.events.includes("closed"),
+          `what the server saved: ${JSON.stringify(saved)}`);
+    // After a reload the page shows what was saved, and never the secret.
+    await page.reload();
+    await page.locator("#page-notifications").waitFor();
+    await waitFor("the saved settings", async () => (await page.locator("#notify-remind").inputValue()) === "10");
+    check((await page.locator("#notify-webhook-url").inputValue()) === "https://hooks.example.com/doors", "the webhook URL was not shown");
+    check((await page.locator("#notify-webhook-secret").inputValue()) === "", "the secret was put back in the page");
+    check((await textOf(page, "#notify-secret-state")).startsWith("A secret is set"), "the page does not say a secret is set");
+    check(!(await page.locator("#notify-event-opened").isChecked()) && await page.locator("#notify-event-closed").isChecked(),
+          "the events shown are not the saved ones");
+    check(!(await page.content()).includes("ui-webhook-secret"), "the secret is in the page");
+    // A test goes to both channels (queued; the receivers here do not exist).
+    await page.locator("#notifications-test").click();
+    await waitFor("the test", async () => (await textOf(page, "#banner")) === "A test notification is on its way (webhook, ntfy).");
+    await narrow(page, "notifications");
+    check(problems.length === 0, `browser errors: ${problems.join(" | ")}`);
+  } finally {
+    await browser.close();
+  }
+}
+
 // RFC 6238 with the authenticator apps' defaults, computed here as an app would.
 function totpCode(base32, step) {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -438,7 +487,7 @@ async function totp() {
   }
 }
 
-const scenarios = { workflow, xss, extend, totp };
+const scenarios = { workflow, xss, extend, totp, notifications };
 if (!scenarios[scenario]) {
   console.error(`usage: node admin_ui.mjs ${Object.keys(scenarios).join("|")}`);
   process.exit(2);

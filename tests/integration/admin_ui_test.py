@@ -52,6 +52,10 @@ def scenario_xss(w):
     run_browser(w, "xss")
 
 
+def scenario_notifications(w):
+    run_browser(w, "notifications")
+
+
 def scenario_totp(w):
     """An admin with a second factor: the login asks for the code, and opening a door asks again
     (SMS_BRIDGE_OTP_STEP_UP_MINUTES=0: every time) in the step-up dialog, then the door opens."""

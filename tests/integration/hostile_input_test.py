@@ -36,7 +36,7 @@ def build_cases(cookie, csrf):
     json_posts = ["/admin/monitoring/open-port", "/admin/monitoring/extend-port", "/admin/monitoring/close-port", "/admin/monitoring/open-all",
                   "/admin/monitoring/close-all", "/admin/monitoring/port-config", "/admin/monitoring/port-config/reset",
                   "/admin/login", "/admin/sms/settings", "/admin/blacklist", "/admin/trigger-recovery",
-                  "/onboarding/register", "/sms/receive", "/pin-setup"]
+                  "/admin/notifications", "/admin/notifications/test", "/onboarding/register", "/sms/receive", "/pin-setup"]
     sms_headers = {"X-API-Key": "gateway-key-0123456789"}
     # Bad JSON of every kind, to every route that reads a JSON body.
     for path in json_posts:
@@ -57,6 +57,8 @@ def build_cases(cookie, csrf):
         add(f"SQL in blacklist {s!r}", request("POST", "/admin/blacklist", js({"mobile_number": s, "reason": s})))
         add(f"SQL in description {s!r}", request("POST", "/admin/monitoring/port-config",
                                                  js({"config": {"metrics": {"port": 9100, "enabled": True, "description": s}}})))
+        add(f"SQL in notification settings {s!r}", request("POST", "/admin/notifications",
+                                                           js({"notifications": {"ntfy_url": s, "events": [s], "ca_file": s}})))
         q = s.replace(" ", "%20").replace("#", "%23")
         add(f"SQL in history ?service {s!r}", request("GET", f"/admin/monitoring/history?service={q}"))
         add(f"SQL in audit ?action {s!r}", request("GET", f"/admin/monitoring/audit?action={q}&service={q}"))

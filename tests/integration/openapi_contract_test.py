@@ -303,6 +303,14 @@ def contract(w):
     laptop.expect(413, "GET", "/admin/monitoring/logs/download/huge.log", user=ops)
     laptop.expect(422, "GET", "/admin/monitoring/logs/download/huge.log?tail=0", user=ops)
 
+    # Notifications.
+    laptop.expect(200, "GET", "/admin/notifications", user=ops)
+    laptop.expect(400, "POST", "/admin/notifications", "[]", user=ops)
+    laptop.expect(422, "POST", "/admin/notifications", {"notifications": {"events": ["bogus"]}}, user=ops)
+    laptop.expect(409, "POST", "/admin/notifications/test", user=ops)
+    laptop.expect(200, "POST", "/admin/notifications", {"notifications": {"ntfy_url": "http://127.0.0.1:9/doors"}}, user=ops)
+    laptop.expect(202, "POST", "/admin/notifications/test", user=ops)
+
     # SMS administration.
     laptop.expect(200, "GET", "/admin/sms/settings", user=ops)
     laptop.expect(400, "POST", "/admin/sms/settings", "[]", user=ops)
@@ -372,6 +380,9 @@ def contract(w):
     laptop.expect(500, "GET", "/admin/monitoring/export-prometheus-config", user=ops)
     laptop.expect(500, "GET", "/admin/sms/settings", user=ops)
     laptop.expect(500, "POST", "/admin/sms/settings", {"settings": {}}, user=ops)
+    laptop.expect(500, "GET", "/admin/notifications", user=ops)
+    laptop.expect(500, "POST", "/admin/notifications", {"notifications": {}}, user=ops)
+    laptop.expect(500, "POST", "/admin/notifications/test", user=ops)
     laptop.expect(500, "POST", "/admin/monitoring/port-config", {"config": door_config}, user=ops)
     laptop.expect(500, "POST", "/admin/monitoring/port-config/reset", user=ops)
     server.expect(500, "POST", "/onboarding/register", {"mobile_number": "+919876500002"})

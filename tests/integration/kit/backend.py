@@ -11,23 +11,30 @@ import threading
 import time
 
 
+def private_ca(tmp):
+    """A private CA and a server certificate it signed for localhost and 127.0.0.1, made with openssl
+    in `tmp`: (ca.pem, server.pem, server.key)."""
+    ca = os.path.join(tmp, "ca.pem")
+    key, cert = os.path.join(tmp, "server.key"), os.path.join(tmp, "server.pem")
+    ca_key = os.path.join(tmp, "ca.key")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+        "-subj", "/CN=SMS Bridge test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", os.path.join(tmp, "server.csr"),
+        "-subj", "/CN=localhost")
+    with open(os.path.join(tmp, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", os.path.join(tmp, "server.csr"), "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", os.path.join(tmp, "san.ext"))
+    return ca, cert, key
+
+
 class Backend:
     """A real HTTPS backend with a private CA: checks each request's signature and records it."""
 
     def __init__(self, tmp, secret):
         self.secret = secret.encode()
-        self.ca = os.path.join(tmp, "ca.pem")
-        key, cert = os.path.join(tmp, "server.key"), os.path.join(tmp, "server.pem")
-        ca_key = os.path.join(tmp, "ca.key")
-        run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca, "-days", "2",
-            "-subj", "/CN=SMS Bridge test CA")
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", os.path.join(tmp, "server.csr"),
-            "-subj", "/CN=localhost")
-        with open(os.path.join(tmp, "san.ext"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run("openssl", "x509", "-req", "-in", os.path.join(tmp, "server.csr"), "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial",
-            "-out", cert, "-days", "2", "-extfile", os.path.join(tmp, "san.ext"))
+        self.ca, cert, key = private_ca(tmp)
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(cert, key)
         self.received = []  # (path, idempotency key, payload) with a valid signature
