@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include "api-daemon/base32.hpp"
 #include "api-daemon/crypto.hpp"
 
 namespace smsbridge::api {
@@ -119,25 +120,8 @@ bool number_in_countries(std::string_view number, const std::vector<std::string>
   return std::any_of(countries.begin(), countries.end(), [&](const std::string& c) { return number.starts_with(c); });
 }
 
-std::string base32(std::string_view bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::string out;
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
 std::string onboarding_code(std::string_view secret, std::string_view mobile, std::int64_t unix_seconds, std::size_t length) {
-  return base32(hmac_sha256(secret, std::string(mobile) + std::to_string(unix_seconds))).substr(0, length);
+  return base32_encode(hmac_sha256(secret, std::string(mobile) + std::to_string(unix_seconds))).substr(0, length);
 }
 
 sms_text read_sms_text(std::string_view message, std::string_view prefix, std::size_t length) {

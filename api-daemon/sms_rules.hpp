@@ -41,9 +41,6 @@ bool is_e164(std::string_view number);
 // Whether the number starts with one of the allowed calling-code prefixes.
 bool number_in_countries(std::string_view number, const std::vector<std::string>& countries);
 
-// RFC 4648 base32 (A-Z2-7), no padding.
-std::string base32(std::string_view bytes);
-
 // Base32(HMAC-SHA256(secret, mobile + timestamp))[:length].
 std::string onboarding_code(std::string_view secret, std::string_view mobile, std::int64_t unix_seconds, std::size_t length);
 

@@ -8,18 +8,14 @@
 #include <string>
 #include <string_view>
 
+#include "api-daemon/base32.hpp"
+
 namespace smsbridge::api {
 
 inline constexpr int totp_step_seconds = 30;
 inline constexpr int totp_digits = 6;
 inline constexpr std::size_t totp_secret_bytes = 20;  // 160 bits, RFC 4226's recommendation
 inline constexpr int recovery_code_count = 10;
-
-// RFC 4648 base32, upper case, without padding (what otpauth:// URIs carry).
-std::string base32_encode(std::string_view bytes);
-// The bytes of base32 text (either case; '=' padding and spaces ignored), or nullopt if another
-// character is in it or a final group is impossible.
-std::optional<std::string> base32_decode(std::string_view text);
 
 // RFC 4226: the `totp_digits`-digit code of `counter`, zero-padded.
 std::string hotp_code(std::string_view secret, std::uint64_t counter);

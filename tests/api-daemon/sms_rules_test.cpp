@@ -3,6 +3,7 @@
 
 #include "result_string_maker.hpp"
 
+#include "api-daemon/base32.hpp"
 #include "api-daemon/crypto.hpp"
 #include "api-daemon/sms_rules.hpp"
 
@@ -21,23 +22,23 @@ TEST_CASE("numbers must be E.164") {
 }
 
 TEST_CASE("base32 follows RFC 4648") {
-  CHECK(base32("") == "");
-  CHECK(base32("f") == "MY");
-  CHECK(base32("fo") == "MZXQ");
-  CHECK(base32("foo") == "MZXW6");
-  CHECK(base32("foobar") == "MZXW6YTBOI");
+  CHECK(base32_encode("") == "");
+  CHECK(base32_encode("f") == "MY");
+  CHECK(base32_encode("fo") == "MZXQ");
+  CHECK(base32_encode("foo") == "MZXW6");
+  CHECK(base32_encode("foobar") == "MZXW6YTBOI");
 }
 
 TEST_CASE("the code is Base32(HMAC-SHA256(secret, mobile + timestamp)) cut to its length") {
   REQUIRE(init_crypto());
   const std::string code = onboarding_code("a secret of some length", "+919876543210", 1800000000, 8);
   CHECK(code.size() == 8);
-  CHECK(code == base32(hmac_sha256("a secret of some length", "+9198765432101800000000")).substr(0, 8));
+  CHECK(code == base32_encode(hmac_sha256("a secret of some length", "+9198765432101800000000")).substr(0, 8));
   CHECK(code != onboarding_code("a secret of some length", "+919876543210", 1800000001, 8));
   CHECK(code != onboarding_code("another secret entirely", "+919876543210", 1800000000, 8));
   // RFC 4231 test case 2 for the HMAC itself.
-  CHECK(base32(hmac_sha256("Jefe", "what do ya want for nothing?")).substr(0, 8) ==
-        base32(std::string("\x5b\xdc\xc1\x46\xbf\x60\x75\x4e", 8)).substr(0, 8));
+  CHECK(base32_encode(hmac_sha256("Jefe", "what do ya want for nothing?")).substr(0, 8) ==
+        base32_encode(std::string("\x5b\xdc\xc1\x46\xbf\x60\x75\x4e", 8)).substr(0, 8));
 }
 
 TEST_CASE("the SMS text must be the prefix and a code of the right length") {
