@@ -247,7 +247,13 @@ answer firewall_service::answer_extend(const v1::Request& request, const peer_id
 
   const milliseconds length(std::int64_t{extend.duration_seconds()} * 1000);
   const std::int64_t steady_now = deps_.steady_ms();
-  const milliseconds old_remaining(std::max<std::int64_t>(old.deadline_steady_ms - steady_now, 1));
+  if (old.deadline_steady_ms - steady_now <= expiry_slack_ms) {
+    // The kernel may already have dropped the element, so a renewal would fail as an nft error:
+    // the door is closing, and the expiry timer closes it within the slack.
+    return refuse(v1::NOT_OPEN, fmt::format("The door of '{}' is closing (its deadline is less than a second away); open it again.",
+                                            old.service));
+  }
+  const milliseconds old_remaining(old.deadline_steady_ms - steady_now);
   live_grant g = old;
   g.expires_ms = deps_.now_ms() + length.count();
   g.deadline_steady_ms = steady_now + length.count();
@@ -734,7 +740,12 @@ fallible<void> firewall_service::start() {
     // Its remaining time is bounded by the config's longest door, whatever the file says.
     const std::int64_t remaining = std::min<std::int64_t>(expires - now, std::int64_t{config_.duration_max} * 1000);
     g->deadline_steady_ms = steady_now + remaining;
-    if (in_kernel != prior.grant_expires_ms.end()) g->deadline_steady_ms = std::min(g->deadline_steady_ms, steady_now + in_kernel->second);
+    if (in_kernel != prior.grant_expires_ms.end() && in_kernel->second < remaining) {
+      // The kernel holds a shorter timeout than the file (a shortening Extend whose state write a
+      // crash cut off): the kernel closes the door then, so that is the deadline we report too.
+      g->deadline_steady_ms = steady_now + in_kernel->second;
+      g->expires_ms = now + in_kernel->second;
+    }
     insert_live(std::move(*g));
   }
   if (auto r = run_nft(render_table(config_, surviving_rules())); !r) {

@@ -990,6 +990,36 @@ TEST_CASE("an extended deadline is durable: a restart keeps it") {
   CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 800000);
 }
 
+TEST_CASE("a shortening extend cut off before its state write: after a restart the kernel's deadline is the one reported") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 600).has_error());
+  // The kernel took a 30 s timeout, then the helper died before the state file said so.
+  h.now += 10000;
+  h.nft.listing = listing_with("10.0.0.2", 30);
+  h.restart();
+  REQUIRE(h.service->live_grants() == 1);
+  CHECK(h.service->next_deadline_ms() == h.now + h.steady_offset + 30999);
+  v1::Request list;
+  list.mutable_list();
+  const auto page = h.call(list);
+  REQUIRE(page.list().grants_size() == 1);
+  CHECK(ms_of(page.list().grants(0).expires_at()) == h.now + 30999);
+}
+
+TEST_CASE("extending a door in its last second is NOT_OPEN: the door is closing") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto batches = h.nft.batches.size();
+  h.now += 59500;
+  const auto r = extend(h, "metrics", 600);
+  CHECK(code_of(r) == v1::NOT_OPEN);
+  CHECK(r.error().message() == "The door of 'metrics' is closing (its deadline is less than a second away); open it again.");
+  CHECK(h.nft.batches.size() == batches);
+  h.now += 500;
+  h.service->expire_due();
+  CHECK(h.service->live_grants() == 0);
+}
+
 TEST_CASE("every bad extend is refused with its typed code and changes nothing") {
   harness h;
   CHECK(code_of(extend(h, "metrics", 60)) == v1::NOT_OPEN);
