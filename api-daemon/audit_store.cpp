@@ -110,6 +110,11 @@ boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::ve
                     "AND NOT EXISTS (SELECT 1 FROM monitoring_port_access c WHERE c.action IN ('closed', 'expired') AND c.grant_id = o.grant_id)",
                     {array});
     if (!r) return r.error();
+    // Their "closes in N minutes" reminders go too: those doors are gone.
+    auto reminders = c.exec("DELETE FROM notification_outbox WHERE status = 'pending' AND kind = 'closes_soon' "
+                            "AND grant_id IS NOT NULL AND NOT (grant_id = ANY($1::text[]))",
+                            {array});
+    if (!reminders) return reminders.error();
     return std::stoi(std::string(r->get(0, 0).value_or("0")));
   });
   co_return co_await std::move(step);
@@ -122,7 +127,7 @@ boost::asio::awaitable<pg::db_result<std::string>> pg_audit_store::history_json(
                             "closed_at, closed_by, close_reason, requested_duration_minutes, actual_duration_minutes, source, reason, "
                             "COALESCE((SELECT json_agg(json_build_object('at', e.extended_at, 'by', e.extended_by, "
                             "'expires_at', e.expires_at, 'previous_expires_at', e.previous_expires_at, 'reason', e.reason) "
-                            "ORDER BY e.extended_at, e.id) FROM monitoring_port_access e "
+                            "ORDER BY e.id) FROM monitoring_port_access e "
                             "WHERE e.action = 'extended' AND e.grant_id = monitoring_port_access_history.grant_id), '[]'::json) "
                             "AS extensions "
                             "FROM monitoring_port_access_history WHERE $2::text IS NULL OR service = $2 "

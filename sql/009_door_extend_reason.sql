@@ -42,14 +42,16 @@ ALTER TABLE monitoring_port_access
     ADD CONSTRAINT monitoring_port_access_extended_rows
         CHECK ((action = 'extended') = (extended_at IS NOT NULL AND extended_by IS NOT NULL AND expires_at IS NOT NULL));
 
-CREATE INDEX monitoring_port_access_extended_idx ON monitoring_port_access (grant_id, extended_at DESC) WHERE action = 'extended';
+CREATE INDEX monitoring_port_access_extended_idx ON monitoring_port_access (grant_id, id DESC) WHERE action = 'extended';
 
--- A door's deadline now: its latest extension's, else its open's.
+-- A door's deadline now: its latest extension's, else its open's. Latest by row order, which is
+-- the helper's event order (the drain records events in sequence), not by extended_at: the
+-- helper's wall clock may step back between two extensions.
 CREATE FUNCTION monitoring_door_deadline(p_grant_id VARCHAR, p_opened_expires_at TIMESTAMPTZ) RETURNS TIMESTAMPTZ
 LANGUAGE sql STABLE AS $$
     SELECT COALESCE((SELECT e.expires_at FROM monitoring_port_access e
                      WHERE e.action = 'extended' AND e.grant_id = p_grant_id
-                     ORDER BY e.extended_at DESC, e.id DESC LIMIT 1), p_opened_expires_at);
+                     ORDER BY e.id DESC LIMIT 1), p_opened_expires_at);
 $$;
 
 CREATE OR REPLACE VIEW monitoring_ports_currently_open AS
