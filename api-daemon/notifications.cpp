@@ -352,13 +352,15 @@ std::string notification_body(const notification& n) {
 
 notification_plan plan_notifications(const std::vector<v1::Event>& events, const notification_settings& s) {
   notification_plan plan;
-  if (s.channels().empty()) return plan;
+  const bool sending = !s.channels().empty();
   for (const auto& e : events) {
     const auto n = notification_of(e);
     if (!n) continue;
     const std::string key = fmt::format("event:{}", e.seq());
-    // An extension moves the reminder; a close of any kind drops it.
+    // An extension moves the reminder; a close of any kind drops it. Also with no channel set
+    // now: a reminder queued before must not go out for a closed door once one is set again.
     if (n->kind != notice_kind::opened && n->kind != notice_kind::drift_repaired) drop_reminders(plan, n->grant_id);
+    if (!sending) continue;
     enqueue(plan, *n, s, key);
     if (auto r = reminder_of(*n, s.remind_before_close_minutes)) enqueue(plan, r->notice, s, fmt::format("reminder:{}", e.seq()), r->due_at);
   }

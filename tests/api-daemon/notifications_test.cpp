@@ -158,7 +158,7 @@ TEST_CASE("the plan queues each event per channel, reschedules the reminder on e
   CHECK(plan[0].due_at.empty());
 }
 
-TEST_CASE("the plan keeps only the chosen events and channels, and is empty when no channel is set") {
+TEST_CASE("the plan keeps only the chosen events and channels, and queues nothing when no channel is set") {
   auto s = both_channels(10);
   s.ntfy_url.clear();
   s.events = {notice_kind::closed, notice_kind::expired};
@@ -166,6 +166,10 @@ TEST_CASE("the plan keeps only the chosen events and channels, and is empty when
   // An expiry still drops the door's reminder, whatever the chosen events.
   CHECK(kinds_of(plan) == std::vector<std::string>{"drop:g1", "webhook:expired"});
   CHECK(plan_notifications({event(v1::OPENED, 1)}, notification_settings{}).empty());
+  // With no channel a close still drops the reminder queued while one was set, so that it does
+  // not go out for a closed door once a channel is set again.
+  CHECK(kinds_of(plan_notifications({event(v1::CLOSED, 4), event(v1::EXTENDED, 5, 7200)}, notification_settings{})) ==
+        std::vector<std::string>{"drop:g1", "drop:g1"});
 }
 
 TEST_CASE("notification settings: defaults, a full section, and one sentence naming the field per mistake") {
