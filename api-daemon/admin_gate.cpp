@@ -91,20 +91,29 @@ bool opens_a_door(std::string_view target) {
   return path == "/admin/monitoring/open-port" || path == "/admin/monitoring/open-all" || path == "/admin/monitoring/extend-port";
 }
 
+bool only_takes_access_away(std::string_view target) {
+  const auto path = target_path(target);
+  return path == "/admin/logout" || path == "/admin/monitoring/close-port" || path == "/admin/monitoring/close-all";
+}
+
 boost::asio::awaitable<std::optional<http_response>> admin_gate::second_factor(const http_request& request,
                                                                               const request_context& context, std::string admin,
                                                                               bool enrolled, std::optional<session_record> session,
-                                                                              std::string cookie) {
-  // Logging out is always allowed: it only takes access away.
+                                                                              std::string cookie, bool after_password) {
   if (!state_changing(request.method()) || target_path(request.target()) == "/admin/logout") co_return std::nullopt;
   if (!enrolled) {
     if (policy_.require_totp) co_return totp_not_enrolled(request, admin);
     co_return std::nullopt;
   }
+  // Closing a door only takes access away, and must work while PostgreSQL, which checks codes,
+  // is down (a cached Basic login still closes doors then).
+  if (only_takes_access_away(request.target())) co_return std::nullopt;
   if (session) {
     // A browser session gave a code at login; it gives one again to open a door once that is old.
+    // A session with no code at all (begun while its admin was enrolling) gives one for any change.
     const bool fresh = session->otp_age_seconds && *session->otp_age_seconds < std::int64_t{policy_.step_up_minutes} * 60;
-    if (!opens_a_door(request.target()) || fresh) co_return std::nullopt;
+    const bool ever_gave_one = session->otp_age_seconds.has_value();
+    if (fresh || (ever_gave_one && !opens_a_door(request.target()))) co_return std::nullopt;
   }
   const std::string otp = otp_of(request, session.has_value());
   if (otp.empty()) {
@@ -112,7 +121,7 @@ boost::asio::awaitable<std::optional<http_response>> admin_gate::second_factor(c
                                             : "This admin has a second factor: send the current one-time code (or a recovery "
                                               "code) in the X-Admin-OTP header.");
   }
-  auto check = auth_.verify_otp(admin, otp, proxies_.client_address(request, context));
+  auto check = auth_.verify_otp(admin, otp, proxies_.client_address(request, context), after_password);
   const auto verdict = co_await std::move(check);
   if (verdict.outcome != otp_outcome::ok) co_return refused_otp(request, verdict);
   if (session) {
@@ -161,7 +170,7 @@ handler admin_gate::require_admin(admin_handler inner) {
                                  "Send state-changing requests with Content-Type: application/json.");
       }
       admin = verdict.admin;
-      auto factor = second_factor(request, context, admin, verdict.totp_enrolled, std::nullopt, {});
+      auto factor = second_factor(request, context, admin, verdict.totp_enrolled, std::nullopt, {}, verdict.password_checked);
       if (auto refusal = co_await std::move(factor)) co_return std::move(*refusal);
     } else {
       // Browsers: the session cookie, and the CSRF token for every state-changing request.
@@ -174,7 +183,7 @@ handler admin_gate::require_admin(admin_handler inner) {
         co_return error_response(request, http::status::forbidden, "A valid CSRF token is required.");
       }
       admin = (*session)->username;
-      auto factor = second_factor(request, context, admin, (*session)->totp_enrolled, **session, *cookie);
+      auto factor = second_factor(request, context, admin, (*session)->totp_enrolled, **session, *cookie, false);
       if (auto refusal = co_await std::move(factor)) co_return std::move(*refusal);
     }
     auto answer = inner(request, context, admin);
@@ -228,7 +237,7 @@ boost::asio::awaitable<http_response> admin_gate::login(const http_request& requ
       set_admin_security_headers(r, false);
       co_return r;
     }
-    auto check_otp = auth_.verify_otp(verdict.admin, otp, proxies_.client_address(request, context));
+    auto check_otp = auth_.verify_otp(verdict.admin, otp, proxies_.client_address(request, context), true);
     const auto otp_verdict = co_await std::move(check_otp);
     if (otp_verdict.outcome != otp_outcome::ok) {
       auto r = refused_otp(request, otp_verdict);

@@ -24,6 +24,9 @@ bool basic_request_may_change_state(http::verb method, std::string_view content_
 // Whether a request opens a door, the requests a browser session must step up for (a fresh
 // second-factor code): open-port, open-all and extend-port. Pure.
 bool opens_a_door(std::string_view target);
+// Whether a request only takes access away (logout, close-port, close-all): an enrolled admin
+// makes it without a code, so that doors close also while PostgreSQL is down. Pure.
+bool only_takes_access_away(std::string_view target);
 
 // The second factor's rules (SMS_BRIDGE_REQUIRE_TOTP, SMS_BRIDGE_OTP_STEP_UP_MINUTES).
 struct otp_policy {
@@ -59,7 +62,8 @@ class admin_gate {
   // The second factor of a state-changing request, once the admin is known: nullopt to go on.
   boost::asio::awaitable<std::optional<http_response>> second_factor(const http_request& request, const request_context& context,
                                                                      std::string admin, bool enrolled,
-                                                                     std::optional<session_record> session, std::string cookie);
+                                                                     std::optional<session_record> session, std::string cookie,
+                                                                     bool after_password);
   std::string session_cookie_header(const http_request& request, const request_context& context, std::string_view token,
                                     int max_age) const;
 

@@ -158,12 +158,13 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
   auto record_step = admins_.record_auth_event(user, source, method, outcome);
   (void)co_await std::move(record_step);
   if (!verified) co_return auth_result{auth_outcome::denied, {}};
-  co_return auth_result{auth_outcome::ok, user, 0, admin->password_version, enrolled};
+  co_return auth_result{auth_outcome::ok, user, 0, admin->password_version, enrolled, true};
 }
 
-boost::asio::awaitable<otp_result> basic_auth::verify_otp(std::string user, std::string otp, std::string source) {
+boost::asio::awaitable<otp_result> basic_auth::verify_otp(std::string user, std::string otp, std::string source,
+                                                          bool after_password) {
   const auto now = std::chrono::steady_clock::now();
-  if (const long wait = throttle_.admit(source, user, now); wait > 0) {
+  if (const long wait = throttle_.admit(source, user, now, !after_password); wait > 0) {
     auto record_step = admins_.record_auth_event(user, source, "totp", "throttled");
     (void)co_await std::move(record_step);
     co_return otp_result{otp_outcome::throttled, wait};

@@ -37,6 +37,7 @@ struct auth_result {
   long retry_after = 0;  // seconds, when throttled
   std::int32_t password_version = 0;  // when ok: the version of the password that was verified
   bool totp_enrolled = false;         // when ok: the admin has a second factor (verify_otp)
+  bool password_checked = false;      // when ok: this request's password was checked (not cached)
 };
 
 enum class otp_outcome { ok, wrong, throttled, unavailable };
@@ -77,7 +78,9 @@ class basic_auth {
   // (then spent). Throttled and counted like a password (a failure is a failed login), and
   // recorded in the login trail as method "totp". unavailable when the database cannot be asked or
   // the secret cannot be opened (SMS_BRIDGE_HMAC_SECRET unset or changed), logged here.
-  boost::asio::awaitable<otp_result> verify_otp(std::string user, std::string otp, std::string source);
+  // `after_password`: the same request's password was just checked, which took the attempt's
+  // throttle slot; the code is the second half of that attempt, not another one.
+  boost::asio::awaitable<otp_result> verify_otp(std::string user, std::string otp, std::string source, bool after_password);
 
  private:
   // Throttle, argon2id, audit: the part every password check shares.

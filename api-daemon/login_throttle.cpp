@@ -46,7 +46,7 @@ bool login_throttle::trusted(const std::string& source, clock::time_point now) {
   return false;
 }
 
-long login_throttle::admit(const std::string& address, const std::string& user, clock::time_point now) {
+long login_throttle::admit(const std::string& address, const std::string& user, clock::time_point now, bool takes_user_slot) {
   const std::string source = source_key(address);
   long wait = 0;
   if (auto it = pairs_.find(pair_key(user, source)); it != pairs_.end()) {
@@ -58,7 +58,7 @@ long login_throttle::admit(const std::string& address, const std::string& user, 
     wait = blocked_for(it->second, limits_.source_failures, now, limits_.window);
     if (it->second.empty()) sources_.erase(it);
   }
-  if (wait > 0) return wait;
+  if (wait > 0 || !takes_user_slot) return wait;
   if (auto it = users_.find(user); it != users_.end()) {
     auto& u = it->second;
     expire(u.failures, now, limits_.window);

@@ -42,8 +42,10 @@ class login_throttle {
   explicit login_throttle(limits l) : limits_(l) {}
 
   // Seconds `source` must wait before trying `user` again; 0 if it may try now, and then the
-  // attempt is counted (it takes the user's slot while the user is under attack).
-  long admit(const std::string& source, const std::string& user, clock::time_point now);
+  // attempt is counted (it takes the user's slot while the user is under attack). The second
+  // half of one attempt (the code after the password the same request just had checked) passes
+  // takes_user_slot = false: it has its slot, and a second one would refuse it every time.
+  long admit(const std::string& source, const std::string& user, clock::time_point now, bool takes_user_slot = true);
   // A failed attempt. `user_exists`: the name is an admin's (only those get a per-user entry).
   void failed(const std::string& source, const std::string& user, bool user_exists, clock::time_point now);
   // A successful login: clears the pair's failures and trusts the source.

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <boost/json/parse.hpp>
+#include <fmt/format.h>
 
 #include "api-daemon/admin_gate.hpp"
 #include "api-daemon/admin_totp.hpp"
@@ -271,6 +272,45 @@ TEST_CASE("REQUIRE_TOTP: an admin without a second factor may read but not log i
   // alice, enrolled, goes on.
   CHECK(call(s.routes, http::verb::post, "/admin/monitoring/open-port", "{}", {alice_basic, json_type, {"X-Admin-OTP", s.code()}})
             .result() == http::status::ok);
+}
+
+TEST_CASE("closing a door needs no code, over Basic or a session, so that doors close while codes cannot be checked") {
+  totp_site s;
+  CHECK(call(s.routes, http::verb::post, "/admin/monitoring/close-port", "{}", {alice_basic, json_type}).result() == http::status::ok);
+  CHECK(asks_for_otp(call(s.routes, http::verb::post, "/admin/monitoring/open-port", "{}", {alice_basic, json_type})));
+  CHECK(only_takes_access_away("/admin/monitoring/close-all"));
+  CHECK(only_takes_access_away("/admin/logout"));
+  CHECK(!only_takes_access_away("/admin/monitoring/open-port"));
+}
+
+TEST_CASE("an enrolled admin's session that never gave a code gives one for any change, not only to open a door") {
+  totp_site s;
+  s.admins.sessions["raced-token"] = session_record{"alice", "raced-csrf", true, std::nullopt};
+  const std::pair<std::string, std::string> cookie{"Cookie", "sms_bridge_session=raced-token"}, csrf{"X-CSRF-Token", "raced-csrf"};
+  CHECK(asks_for_otp(call(s.routes, http::verb::post, "/admin/monitoring/services", "{}", {cookie, csrf, json_type})));
+  CHECK(call(s.routes, http::verb::post, "/admin/monitoring/close-port", "{}", {cookie, csrf, json_type}).result() == http::status::ok);
+  CHECK(call(s.routes, http::verb::post, "/admin/monitoring/services", R"({"otp": ")" + s.code() + "\"}", {cookie, csrf, json_type})
+            .result() == http::status::ok);
+}
+
+TEST_CASE("under attack, one login with password and code is one throttle slot, not two") {
+  totp_site s;
+  // Ten wrong passwords for alice from ten addresses put her name under attack: one untrusted
+  // attempt per interval. The owner's login from a new address must still get through.
+  for (int i = 0; i < 10; ++i) {
+    const auto wrong = call(s.routes, http::verb::post, "/admin/login",
+                            R"({"username": "alice", "password": "wrong wrong wrong", "otp": "000000"})", {json_type},
+                            fmt::format("192.0.2.{}", i));
+    REQUIRE(wrong.result() == http::status::unauthorized);
+  }
+  const auto good = call(s.routes, http::verb::post, "/admin/login",
+                         R"({"username": "alice", "password": "correct horse battery", "otp": ")" + s.code() + "\"}", {json_type},
+                         "203.0.113.9");
+  CHECK(good.result() == http::status::ok);
+  // The next attempt from yet another address waits for the slot.
+  const auto next = call(s.routes, http::verb::post, "/admin/login",
+                         R"({"username": "alice", "password": "wrong wrong wrong", "otp": "000000"})", {json_type}, "203.0.113.10");
+  CHECK(next.result() == http::status::too_many_requests);
 }
 
 TEST_CASE("opens_a_door names open-port, open-all and extend-port, with or without a query") {
