@@ -471,7 +471,8 @@ def scenario_laptop_bad_duration(w):
 def scenario_laptop_otp(w):
     """An admin with a second factor: monitoring-session.sh without a code and no terminal stops with
     a sentence, a wrong --otp is refused, the right one opens both doors (one code, one session);
-    stop-monitoring.sh on a terminal asks for the next code and closes them."""
+    stop-monitoring.sh closes them without a code (closing only takes access away); on a terminal,
+    monitoring-session.sh asks for the next code and opens them again."""
     import base64, fcntl, hashlib, hmac, pty, select, struct, termios
     session = LaptopSession(w)
     site = session.site
@@ -502,10 +503,15 @@ def scenario_laptop_otp(w):
     check(rc == 0 and "opened the metrics door" in out and "opened the postgres door" in out, f"the right code: {rc} {out}")
     check(open_doors() == ["metrics", "postgres"], f"doors after the session: {open_doors()}")
     check(not glob.glob("/tmp/sms-bridge-otp.*"), "the session's temporary directory was left behind")
+    # Closing needs no code, so stopping asks for none, terminal or not.
+    rc, out = session.script("stop-monitoring.sh")
+    check(rc == 0 and "closed the metrics door" in out and "closed the postgres door" in out and "one-time code" not in out,
+          f"stop-monitoring.sh: {rc} {out}")
+    check(open_doors() == [], f"doors after the stop: {open_doors()}")
     # On a terminal the script asks when the server wants a code.
     leader, follower = pty.openpty()
     p = subprocess.Popen(["ip", "netns", "exec", site.laptop, "env", f"PATH={session.path}", "bash",
-                          os.path.join(session.dir, "scripts", "stop-monitoring.sh")],
+                          os.path.join(session.dir, "scripts", "monitoring-session.sh"), "--minutes", "15"],
                          stdin=follower, stdout=follower, stderr=follower, start_new_session=True,
                          preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))  # the pty is its terminal
     w.processes.append(p)
@@ -524,9 +530,9 @@ def scenario_laptop_otp(w):
     p.wait(timeout=30)
     os.close(leader)
     text = seen.decode(errors="replace")
-    check(answered and p.returncode == 0 and "closed the metrics door" in text and "closed the postgres door" in text,
-          f"stop-monitoring.sh on a terminal: {p.returncode} {text}")
-    check(open_doors() == [], f"doors after the stop: {open_doors()}")
+    check(answered and p.returncode == 0 and "opened the metrics door" in text and "opened the postgres door" in text,
+          f"monitoring-session.sh on a terminal: {p.returncode} {text}")
+    check(open_doors() == ["metrics", "postgres"], f"doors after the session on a terminal: {open_doors()}")
 
 
 def scenario_laptop_reason(w):
