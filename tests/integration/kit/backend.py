@@ -29,6 +29,16 @@ def private_ca(tmp):
     return ca, cert, key
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server that reuses its port at once and is silent about clients that went
+    away mid-request (the tests kill and stop them on purpose)."""
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
 class Backend:
     """A real HTTPS backend with a private CA: checks each request's signature and records it."""
 
@@ -66,14 +76,7 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        class Server(http.server.ThreadingHTTPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client killed mid-request (part of the test) is not news
-
-        self.server_class, self.handler = Server, Handler
+        self.server_class, self.handler = QuietServer, Handler
         self.port = None
         self.start()
 

@@ -14,6 +14,8 @@ import ssl
 import threading
 import time
 
+from backend import QuietServer  # run as a script from kit/, so its siblings import directly
+
 
 def serve(port, log_path, cert, key):
     lock = threading.Lock()
@@ -35,16 +37,9 @@ def serve(port, log_path, cert, key):
             self.end_headers()
             self.wfile.write(b"{}")
 
-    class Server(http.server.ThreadingHTTPServer):
-        allow_reuse_address = True
-        daemon_threads = True
-
-        def handle_error(self, request, client_address):
-            pass
-
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
-    httpd = Server(("127.0.0.1", port), Handler)
+    httpd = QuietServer(("127.0.0.1", port), Handler)
     httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     print("ready", flush=True)
     httpd.serve_forever()
