@@ -118,6 +118,21 @@ const std::vector<setting>& settings() {
       {{"--pin-retention-seconds", "SMS_BRIDGE_PIN_RETENTION_SECONDS", "604800",
         "how long a failed outbox item keeps its (sealed) PIN for a recovery, in seconds"},
        count_into(&api_config::pin_retention_seconds, 1, 366 * 86400)},
+      {{"--history-bytes", "SMS_BRIDGE_HISTORY_BYTES", "8388608",
+        "the metrics history's memory budget in bytes, never exceeded (the oldest samples go first); 0 turns it off"},
+       [](api_config& c, const std::string& n, const std::string& v) -> fallible<void> {
+         const auto bytes = whole_number(v, 0, std::int64_t{1} << 30);
+         if (!bytes || (*bytes != 0 && *bytes < (std::int64_t{1} << 20))) {
+           return fail(fmt::format("{} must be 0 (no history) or a number of bytes from 1048576 (1 MiB) to 1073741824 (1 GiB), not '{}'.", n, v));
+         }
+         c.history_bytes = static_cast<std::uint32_t>(*bytes);
+         return {};
+       }},
+      {{"--history-interval-seconds", "SMS_BRIDGE_HISTORY_INTERVAL_SECONDS", "60", "how often the metrics history samples /metrics and PostgreSQL"},
+       count_into(&api_config::history_interval_seconds, 1, 3600)},
+      {{"--history-file", "SMS_BRIDGE_HISTORY_FILE", "/var/lib/sms-bridge/metrics-history.bin",
+        "where the metrics history survives restarts (appended after each sample); empty: memory only"},
+       [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.history_file, n, v); }},
       {{"--listen", "SMS_BRIDGE_LISTEN", "0.0.0.0:8080", "the public listener: /health and the admin API"},
        listen_into(&api_config::listen)},
       {{"--metrics-listen", "SMS_BRIDGE_METRICS_LISTEN", "127.0.0.1:9464", "the metrics listener: /metrics and /health only (the \"metrics\" door points here)"},

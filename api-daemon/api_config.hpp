@@ -40,6 +40,9 @@ struct api_config {
   std::uint32_t sms_requests_per_source = 60;  // registrations, and PIN setups, per address per 10 minutes
   std::uint32_t pin_retention_seconds = 7 * 86400;  // a failed outbox item's (sealed) PIN is wiped after this
   std::uint32_t retention_days = 90;
+  std::uint32_t history_bytes = 8U << 20;      // the metrics history's memory budget; 0: no history
+  std::uint32_t history_interval_seconds = 60;  // how often it samples
+  std::string history_file = "/var/lib/sms-bridge/metrics-history.bin";  // empty: memory only
   bool require_totp = false;               // admins without a second factor may not log in or change anything
   std::uint32_t otp_step_up_minutes = 15;  // a browser session gives a new code to open a door after this; 0: every time  // SMS log, login trail, spent codes, delivered outbox items
   // Secrets: from the environment or SMS_BRIDGE_SECRETS_FILE only, never a flag or the settings file.

@@ -74,34 +74,40 @@ handler health_endpoint(health_monitor& health) {
   };
 }
 
+boost::asio::awaitable<std::string> metrics_text(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats) {
+  // /health's checks, shared (at most once a second): the helper's status and the database,
+  // rather than a round trip of their own per scrape.
+  auto refreshing = health.refresh();
+  co_await std::move(refreshing);
+  stats.set_helper_up(health.helper_up());
+  if (health.helper_up()) {
+    const auto& status = health.helper_status();
+    stats.set_audit_backlog(status.pending_events());
+    std::map<std::string, int> per_service;
+    for (const auto& s : status.services()) per_service[s] = 0;
+    auto listing = all_grants(helper);
+    if (const auto grants = co_await std::move(listing)) {
+      for (const auto& g : *grants) ++per_service[g.service()];
+    }
+    stats.set_open_doors(per_service);
+  }
+  stats.set_database_up(health.database_up());
+  if (sms) {
+    auto counting = sms->gauges();
+    if (const auto g = co_await std::move(counting)) stats.set_sms_gauges(g->outbox_pending, g->active_codes, g->blacklist_size);
+  }
+  std::string text = stats.render();
+  if (health.helper_up()) text += helper_metrics_text(health.helper_status());
+  co_return text;
+}
+
 handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats) {
   return [&health, &helper, sms, &stats](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
-    // /health's checks, shared (at most once a second): the helper's status and the database,
-    // rather than a round trip of their own per scrape.
-    auto refreshing = health.refresh();
-    co_await std::move(refreshing);
-    stats.set_helper_up(health.helper_up());
-    if (health.helper_up()) {
-      const auto& status = health.helper_status();
-      stats.set_audit_backlog(status.pending_events());
-      std::map<std::string, int> per_service;
-      for (const auto& s : status.services()) per_service[s] = 0;
-      auto listing = all_grants(helper);
-      if (const auto grants = co_await std::move(listing)) {
-        for (const auto& g : *grants) ++per_service[g.service()];
-      }
-      stats.set_open_doors(per_service);
-    }
-    stats.set_database_up(health.database_up());
-    if (sms) {
-      auto counting = sms->gauges();
-      if (const auto g = co_await std::move(counting)) stats.set_sms_gauges(g->outbox_pending, g->active_codes, g->blacklist_size);
-    }
+    auto text = metrics_text(health, helper, sms, stats);
     http_response r{http::status::ok, request.version()};
     r.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     r.keep_alive(request.keep_alive());
-    r.body() = stats.render();
-    if (health.helper_up()) r.body() += helper_metrics_text(health.helper_status());
+    r.body() = co_await std::move(text);
     r.prepare_payload();
     co_return r;
   };

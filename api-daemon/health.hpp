@@ -58,5 +58,7 @@ handler health_endpoint(health_monitor& health);
 // the helper, the database and the SMS tables read first (the helper's and the database's
 // state from the shared check, at most a second old; the doors listed per scrape). `sms` may be null (SMS API off).
 handler metrics_endpoint(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats);
+// The text /metrics serves, read now (what the metrics history samples too).
+boost::asio::awaitable<std::string> metrics_text(health_monitor& health, firewall_client& helper, sms_store* sms, metrics& stats);
 
 }  // namespace smsbridge::api

@@ -220,7 +220,8 @@ int main(int argc, char** argv) {
   api::https_notification_sender notification_sender(config.backend_ca_file);
   audit.notify_with(settings);
   api::monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, server_address, &notification_store};
-  api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
+  api::metrics_history history({config.history_bytes, config.history_interval_seconds, config.history_file});
+  api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring, history};
   const auto observe = [&stats](std::string_view route, std::string_view method, unsigned status, double seconds) {
     stats.observe_request(route, method, status, seconds);
   };
@@ -247,6 +248,17 @@ int main(int argc, char** argv) {
     api::supervise(executor, "webhook notifications", [&] { return notifying.run("webhook"); });
     api::supervise(executor, "ntfy notifications", [&] { return notifying.run("ntfy"); });
   }
+  // The history reads PostgreSQL's health over a connection of its own, so a busy pool never
+  // delays a sample and its reads never take a request's connection.
+  api::database history_db(config.database_url, 1, config.database_password);
+  const auto sample = [&]() -> boost::asio::awaitable<std::string> {
+    auto serving = api::metrics_text(health, helper, &sms_store, stats);
+    std::string text = co_await std::move(serving);
+    auto reading = api::read_postgres_health(history_db);
+    text += api::postgres_health_text(co_await std::move(reading));
+    co_return text;
+  };
+  api::supervise(executor, "metrics history", [&] { return history.run(sample); });
   api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);

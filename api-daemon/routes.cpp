@@ -37,6 +37,7 @@ router metrics_routes(route_parts& p) {
   router r;
   r.add(http::verb::get, "/health", health_endpoint(p.health));
   r.add(http::verb::get, "/metrics", metrics_endpoint(p.health, p.helper, &p.sms.store, p.stats));
+  r.add(http::verb::get, "/metrics/history", history_endpoint(p.history));
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include "api-daemon/api_config.hpp"
 #include "api-daemon/backend_client.hpp"
 #include "api-daemon/health.hpp"
+#include "api-daemon/history.hpp"
 #include "api-daemon/monitoring_context.hpp"
 #include "api-daemon/sms_public.hpp"
 
@@ -21,6 +22,7 @@ struct route_parts {
   sms_api_context& sms;
   api::backend& backend;
   monitoring_context& monitoring;
+  const metrics_history& history;
 };
 
 // /health, the admin login and UI, /admin/openapi.json, the monitoring endpoints

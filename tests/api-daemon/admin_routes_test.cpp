@@ -43,7 +43,8 @@ TEST_CASE("every /admin route except login refuses a request without credentials
   server_address_source address(config.server_ip, helper);
   testing::fake_notification_store notifications;
   monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, address, &notifications};
-  route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
+  metrics_history history{history_config{0, 60, ""}};
+  route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring, history};
   const router routes = public_routes(parts);
   boost::asio::io_context io;
   int admin_routes = 0;

@@ -41,7 +41,8 @@ struct world {
   sms_api_context sms{sms_store, settings, proxies, stats, "0123456789abcdef0123", "0123456789abcdef0123", 60};
   server_address_source address{"auto", helper};
   monitoring_context monitoring{config, helper, settings, audit, trail, gate, address};
-  route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring};
+  metrics_history history{history_config{0, 60, ""}};
+  route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring, history};
   router routes;
   world() {
     config.hmac_secret = config.sms_api_key = "0123456789abcdef0123";
