@@ -299,6 +299,9 @@ def scenario_laptop_static(w):
     for path in glob.glob(os.path.join(LAPTOP, "grafana", "dashboards", "*.json")):
         with open(path) as f:
             d_json = json.load(f)
+        check(any(an.get("expr") == "sms_bridge_history_backfilled" and an.get("enable")
+                  for an in d_json.get("annotations", {}).get("list", [])),
+              f"{os.path.basename(path)} does not mark the backfilled history")
         for p in d_json["panels"]:
             check(p["datasource"]["uid"] == uid and all(t["datasource"]["uid"] == uid for t in p["targets"]),
                   f"{path}: panel '{p['title']}' uses another datasource")
