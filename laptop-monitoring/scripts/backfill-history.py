@@ -129,13 +129,19 @@ def parse_openmetrics(text):
     return samples
 
 
-def attach_labels(samples, bridge_labels, exporter_labels):
-    """Give each sample the labels its live scrape would have; add the marker series."""
+def attach_labels(samples, bridge_labels, exporter_labels, exporter_server=None):
+    """Give each sample the labels its live scrape would have; add the marker series.
+
+    The postgres exporter (0.11) labels every pg_* figure but pg_up with server="HOST:PORT" of its
+    connection; the job's own target label server wins that clash in Prometheus, which keeps the
+    exporter's as exported_server. exporter_server is that HOST:PORT (default: the job's label)."""
     out = []
     ticks = set()
     for name, labels, value, ts in samples:
         job = exporter_labels if name.startswith("pg_") else bridge_labels
         merged = dict(labels)
+        if name.startswith("pg_") and name != "pg_up":
+            merged["exported_server"] = merged.pop("server", None) or exporter_server or exporter_labels.get("server", "")
         merged.update(job)
         merged["__name__"] = name
         out.append((merged, value, ts))
@@ -227,6 +233,18 @@ def batches(labelled, per_batch):
 
 
 # ---- I/O shell -----------------------------------------------------------------------------
+
+def exporter_server_of(env_path):
+    """HOST:PORT the laptop's exporter connects to, from .env (as docker-compose-monitoring.yml
+    builds DATA_SOURCE_URI), or None."""
+    try:
+        with open(env_path) as f:
+            env = dict(line.strip().split("=", 1) for line in f if re.match(r"^[A-Z_]+=", line))
+    except OSError:
+        return None
+    host = env.get("SMS_BRIDGE_HOST", "").strip("'\"")
+    return f"{host}:{env.get('POSTGRES_DOOR_PORT', '5433').strip() or '5433'}" if host else None
+
 
 def load_state(path):
     try:
@@ -366,7 +384,8 @@ def main(argv=None):
                 log("nothing new in the server's history")
                 os.remove(args.download)
                 return 0
-            labelled = attach_labels(samples, bridge, exporter)
+            labelled = attach_labels(samples, bridge, exporter,
+                                     exporter_server_of(os.path.join(PROJECT_DIR, ".env")))
             push(args.write_url, labelled, log)
             times = [s[3] for s in samples]
             new_spans = spans(times, 5 * 60 * 1000)

@@ -100,6 +100,11 @@ def scenario_encoders(_args):
             raise AssertionError(f"garbage accepted: {bad!r}")
     labelled = bf.attach_labels(samples, {"job": "sms_bridge", "instance": "s:9100", "door": "metrics"},
                                 {"job": "postgres_exporter", "instance": "localhost:9187", "door": "postgres"})
+    size = bf.attach_labels([("pg_database_size_bytes", {"datname": "d"}, 1.0, 1)], {"job": "sms_bridge"},
+                            {"job": "postgres_exporter", "server": "s:5433"})[0][0]
+    check(size == {"__name__": "pg_database_size_bytes", "datname": "d", "job": "postgres_exporter",
+                   "server": "s:5433", "exported_server": "s:5433"}, f"pg_database_size_bytes labels: {size}")
+    check("exported_server" not in [lab for lab, _, _ in labelled if lab["__name__"] == "pg_up"][0], "pg_up got exported_server")
     jobs = {(lab["__name__"], lab["job"]) for lab, _, _ in labelled}
     check(jobs == {("r_total", "sms_bridge"), ("pg_up", "postgres_exporter"),
                    ("sms_bridge_history_backfilled", "sms_bridge")}, str(jobs))
@@ -244,6 +249,13 @@ def scenario_fake_server(_args):
         # A refused push is a sentence with Prometheus' answer, and the state does not move.
         r = subprocess.run(cmd[:-1] + [f"{prom}/api/v1/nowhere"], capture_output=True, text=True, timeout=60)
         check(r.returncode != 0 and "refused" in r.stderr, f"a refused push was not reported: {r.stderr}")
+        shot = os.environ.get("BACKFILL_SCREENSHOT")  # a picture of the result, for the README
+        if shot:
+            expr = urllib.parse.quote('sms_bridge_requests_total{route="/x"}')
+            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--window-size=1200,700", "--virtual-time-budget=8000", f"--screenshot={shot}",
+                            f"{prom}/graph?g0.expr={expr}&g0.tab=0&g0.range_input=1m"],
+                           capture_output=True, timeout=60)
         srv.shutdown()
         print(f"fake_server: {len(values)} points over the gap in 1 series, marker {len(mk[0]['values'])} points, "
               f"second run since={history.requests[0]:.3f}")
