@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --reason) reason=${2:?--reason needs a text, such as "disk alert on the server"}; shift 2 ;;
     --otp) otp=${2:?--otp needs the one-time code from your authenticator app}; shift 2 ;;
     -h | --help)
-      sed -n '2,13s/^# \{0,1\}//p' "$0"
+      sed -n '2,14s/^# \{0,1\}//p' "$0"
       exit 0 ;;
     *) die "unknown argument '$1'; see --help." ;;
   esac
