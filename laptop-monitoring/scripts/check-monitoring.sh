@@ -49,6 +49,27 @@ else
   problems=1
 fi
 
+echo "== metrics history backfilled from the server"
+state_file="$project_dir/.history-backfill.json"
+marker=$(curl -fsS --max-time 5 'http://127.0.0.1:9090/api/v1/query?query=count_over_time(sms_bridge_history_backfilled%5B7d%5D)' 2>/dev/null || echo "")
+python3 - "$state_file" "$marker" <<'PY' || true
+import json, sys, time
+try:
+    state = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    state = {"spans": []}
+fmt = lambda ms: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+for first, last in state.get("spans", []):
+    print(f"backfilled {fmt(first)} to {fmt(last)}")
+if not state.get("spans"):
+    print("nothing backfilled yet (scripts/monitoring-session.sh does it)")
+try:
+    result = json.loads(sys.argv[2])["data"]["result"]
+    print(f"Prometheus holds {sum(int(r['value'][1]) for r in result)} backfilled sample times (last 7 days)")
+except (ValueError, KeyError, IndexError):
+    print("Prometheus was not asked for the backfilled times (not answering)")
+PY
+
 if [ -f "$session_file" ]; then
   echo "== doors opened by scripts/monitoring-session.sh: $(tr '\n' ' ' <"$session_file")"
 fi

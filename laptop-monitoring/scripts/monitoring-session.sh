@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One step from nothing to dashboards: opens the server's monitoring doors for this laptop,
-# downloads the server's Prometheus config into config/, starts the stack and tells how long the
+# downloads the server's Prometheus config into config/ and the metrics history it kept while the
+# doors were closed (scripts/backfill-history.py), starts the stack, pushes that history in and tells how long the
 # doors stay open. scripts/stop-monitoring.sh closes the doors this opened.
 #
 #   scripts/monitoring-session.sh [--minutes N] [--doors metrics,postgres] [--source CIDR] [--reason TEXT]
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --reason) reason=${2:?--reason needs a text, such as "disk alert on the server"}; shift 2 ;;
     --otp) otp=${2:?--otp needs the one-time code from your authenticator app}; shift 2 ;;
     -h | --help)
-      sed -n '2,13s/^# \{0,1\}//p' "$0"
+      sed -n '2,14s/^# \{0,1\}//p' "$0"
       exit 0 ;;
     *) die "unknown argument '$1'; see --help." ;;
   esac
@@ -83,8 +84,18 @@ fi
 mv "$exported" "$prometheus_config"
 echo "saved the server's Prometheus config as config/prometheus-remote.yml"
 
+# The server's history of the closed-door time is downloaded before the stack scrapes anything and
+# pushed once Prometheus runs. A failed backfill is a warning: the live dashboards work without it.
+backfill=ok
+python3 "$project_dir/scripts/backfill-history.py" fetch ||
+  { backfill=failed; echo "warning: the server's metrics history was not downloaded; the dashboards show live data only." >&2; }
+
 "$project_dir/scripts/start-monitoring.sh"
 trap forget_otp_session EXIT
+if [ "$backfill" = ok ]; then
+  python3 "$project_dir/scripts/backfill-history.py" push ||
+    echo "warning: the server's metrics history was not pushed into Prometheus; run scripts/backfill-history.py push to retry." >&2
+fi
 
 if [ ${#expires[@]} -gt 0 ]; then
   python3 - "${expires[@]}" <<'PY'

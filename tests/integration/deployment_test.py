@@ -264,6 +264,7 @@ def scenario_laptop_static(w):
     check(set(services) == {"prometheus", "grafana", "postgres-exporter"}, f"services: {sorted(services)}")
     prom = services["prometheus"]
     check("--web.listen-address=127.0.0.1:9090" in prom["command"], "Prometheus must listen on 127.0.0.1 only")
+    check("--web.enable-remote-write-receiver" in prom["command"], "Prometheus must take the backfilled history by remote write")
     check(not any("lifecycle" in a for a in prom["command"]), "Prometheus must not open its lifecycle API")
     check(not any(s.get("ports") for s in services.values()), "nothing may be published to the LAN")
     grafana = services["grafana"]["environment"]
@@ -285,6 +286,7 @@ def scenario_laptop_static(w):
         text = f.read().replace("SERVER_ADDRESS", "203.0.113.7")
     with open(template, "w") as f:
         f.write(text)
+    check("out_of_order_time_window: 7d" in text, "the template has no out-of-order window for the backfilled history")
     r = run(["promtool", "check", "config", template])
     check(r.returncode == 0, f"promtool check config (template): {r.stdout} {r.stderr}")
     # Grafana provisioning: the datasource uid the dashboards use, three dashboards with queries.
@@ -297,6 +299,9 @@ def scenario_laptop_static(w):
     for path in glob.glob(os.path.join(LAPTOP, "grafana", "dashboards", "*.json")):
         with open(path) as f:
             d_json = json.load(f)
+        check(any(an.get("expr") == "sms_bridge_history_backfilled" and an.get("enable")
+                  for an in d_json.get("annotations", {}).get("list", [])),
+              f"{os.path.basename(path)} does not mark the backfilled history")
         for p in d_json["panels"]:
             check(p["datasource"]["uid"] == uid and all(t["datasource"]["uid"] == uid for t in p["targets"]),
                   f"{path}: panel '{p['title']}' uses another datasource")
@@ -576,6 +581,7 @@ def scenario_laptop_end_to_end(w):
     with open(exported) as f:
         exported_text = f.read()
     check(f"'{SERVER_IP}:9100'" in exported_text and "rule_files" in exported_text, f"the exported config: {exported_text}")
+    check("out_of_order_time_window: 7d" in exported_text, f"the exported config has no out-of-order window for the backfill: {exported_text}")
 
     # What docker-compose-monitoring.yml would run, natively: Prometheus with the exported config and
     # the alert rules where the compose file mounts them, and the exporter with the same variables.
