@@ -53,7 +53,7 @@ JSON
   "$api_bin" migrate >/dev/null
   echo "bench-password" | "$api_bin" admin add bench >/dev/null
   SMS_BRIDGE_LISTEN=127.0.0.1:$port SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:$metrics_port SMS_BRIDGE_FIREWALL_SOCKET="$work/fw.sock" \
-  SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_SERVER_IP=127.0.0.1 \
+  SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_HISTORY_FILE="$work/metrics-history.bin" SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_SERVER_IP=127.0.0.1 \
     ip netns exec "$ns" "$api_bin" 2>/dev/null &
   api_pid=$!
   pids+=($api_pid)

@@ -29,7 +29,7 @@ psql -q -h "$work/pg" -U postgres sms_bridge -c "CREATE TEMP TABLE c (m text, h 
 cat > "$work/sms_settings.json" <<JSON
 {"settings": {"allowed_countries": ["+91"], "count_threshold": 1000}}
 JSON
-SMS_BRIDGE_LISTEN=127.0.0.1:18090 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19090 SMS_BRIDGE_LOG_DIR="$work/logs" \
+SMS_BRIDGE_LISTEN=127.0.0.1:18090 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19090 SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_HISTORY_FILE="$work/metrics-history.bin" \
 SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_HMAC_SECRET=bench-hmac-secret-0123456789 \
 SMS_BRIDGE_SMS_API_KEY=bench-api-key-0123456789 SMS_BRIDGE_DATABASE_CONNECTIONS=32 \
 SMS_BRIDGE_FIREWALL_SOCKET="$work/no-helper.sock" SMS_BRIDGE_MONITORING_ENABLED=false \

@@ -44,7 +44,7 @@ cat > "$work/sms_settings.json" <<JSON
   "monitoring_ports": {"metrics": {"port": 9100, "enabled": true}, "postgres": {"port": 5433, "enabled": true},
                        "redis": {"port": 6380, "enabled": true}, "pgbouncer": {"port": 6434, "enabled": true}}}}
 JSON
-SMS_BRIDGE_LISTEN=127.0.0.1:18090 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19090 SMS_BRIDGE_LOG_DIR="$work/logs" \
+SMS_BRIDGE_LISTEN=127.0.0.1:18090 SMS_BRIDGE_METRICS_LISTEN=127.0.0.1:19090 SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_HISTORY_FILE="$work/metrics-history.bin" \
 SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_HMAC_SECRET=soak-hmac-secret-0123456789 \
 SMS_BRIDGE_SMS_API_KEY=soak-api-key-0123456789 SMS_BRIDGE_FIREWALL_SOCKET="$work/fw.sock" \
 SMS_BRIDGE_SERVER_IP=127.0.0.1 \

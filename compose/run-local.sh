@@ -92,7 +92,7 @@ sms_api_key=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 SMS_BRIDGE_HMAC_SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=') SMS_BRIDGE_SMS_API_KEY="$sms_api_key" \
 SMS_BRIDGE_LISTEN="0.0.0.0:8080" SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464" \
 SMS_BRIDGE_FIREWALL_SOCKET="$work/firewall.sock" SMS_BRIDGE_SERVER_IP="$server_ip" \
-SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_LOG_DIR="$work/logs" \
+SMS_BRIDGE_SETTINGS_FILE="$work/sms_settings.json" SMS_BRIDGE_LOG_DIR="$work/logs" SMS_BRIDGE_HISTORY_FILE="$work/metrics-history.bin" \
   ip netns exec "$ns" build/api-daemon/sms-bridge-api 2> >(sed 's/^/  /' >&2) &
 pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://$server_ip:8080/health" && break; sleep 0.1; done

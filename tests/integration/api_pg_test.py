@@ -54,7 +54,8 @@ class World(sites.World):
     def start_api(self, firewall_socket, extra_env=None):
         e = dict(os.environ, **(extra_env or {}), SMS_BRIDGE_DATABASE_URL=self.pg.url, SMS_BRIDGE_LISTEN="127.0.0.1:0",
                  SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:0", SMS_BRIDGE_FIREWALL_SOCKET=firewall_socket,
-                 SMS_BRIDGE_LOG_DIR=os.path.join(self.tmp, "logs"))
+                 SMS_BRIDGE_LOG_DIR=os.path.join(self.tmp, "logs"),
+                 SMS_BRIDGE_HISTORY_FILE=os.path.join(self.tmp, "metrics-history.bin"))
         listening = lambda: re.search(r"listening on 127\.0\.0\.1:(\d+) \(public\) and 127\.0\.0\.1:(\d+)", self.log())
         p = start_api(self, [self.api_bin], e, ready=listening)
         m = listening()
@@ -298,7 +299,8 @@ class Site(sites.Site):
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=os.path.join(w.tmp, "sms_settings.json"),
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS=str(api_min_seconds),
-                   SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"), **(extra_env or {}))
+                   SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"),
+                   SMS_BRIDGE_HISTORY_FILE=os.path.join(w.tmp, "metrics-history.bin"), **(extra_env or {}))
         command = ["ip", "netns", "exec", self.server, *api_prefix, w.api_bin]
         self.settings = env["SMS_BRIDGE_SETTINGS_FILE"]
         if bind_mounted_settings is not None:
@@ -421,7 +423,8 @@ def scenario_notify(w):
     try:
         env = dict(os.environ, **listener.env(watchdog_usec=2_000_000), SMS_BRIDGE_DATABASE_URL=w.pg.url,
                    SMS_BRIDGE_LISTEN=f"127.0.0.1:{w.port}", SMS_BRIDGE_METRICS_LISTEN=f"127.0.0.1:{w.metrics_port}",
-                   SMS_BRIDGE_FIREWALL_SOCKET=sock, SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"))
+                   SMS_BRIDGE_FIREWALL_SOCKET=sock, SMS_BRIDGE_LOG_DIR=os.path.join(w.tmp, "logs"),
+                   SMS_BRIDGE_HISTORY_FILE=os.path.join(w.tmp, "metrics-history.bin"))
         p = start_api(w, [w.api_bin], env, ready=lambda: listener.received("READY=1"))
         ready_at = listener.received("READY=1")[0][0]
         # Right after READY=1 both listeners answer.

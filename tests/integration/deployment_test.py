@@ -434,11 +434,12 @@ class LaptopSession:
     """What the laptop_* scenarios share: the server's stack in its namespace, and the laptop folder as
     a user has it (.env filled in, `docker` a stand-in that records its arguments in docker_log)."""
 
-    def __init__(self, w):
+    def __init__(self, w, api_env=None):
         self.site = Stack(w)
         self.pg = self.site.start_postgres()
         self.site.start_helper()
-        self.site.start_api(self.pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "100000"})  # a registration a second from one laptop
+        # A registration a second from one laptop.
+        self.site.start_api(self.pg, extra_env={"SMS_BRIDGE_SMS_REQUESTS_PER_SOURCE": "100000", **(api_env or {})})
         self.dir = compose_dir_with_env(w, LAPTOP, "laptop", {
             "SMS_BRIDGE_URL=https://sms-bridge.example.com:8080": f"SMS_BRIDGE_URL=http://{SERVER_IP}:8080",
             "SMS_BRIDGE_HOST=sms-bridge.example.com": f"SMS_BRIDGE_HOST={SERVER_IP}",
@@ -660,13 +661,112 @@ def scenario_laptop_end_to_end(w):
           f"the audit trail: {rows}")
 
 
+def start_laptop_prometheus(w, site, config):
+    """The laptop's Prometheus as docker-compose-monitoring.yml runs it (its flags, the remote-write
+    receiver included), natively in the laptop namespace; returns once it answers."""
+    compose = yaml.safe_load(open(os.path.join(LAPTOP, "docker-compose-monitoring.yml")))
+    flags = [a for a in compose["services"]["prometheus"]["command"] if not a.startswith(("--config.file", "--storage.tsdb.path"))]
+    check("--web.enable-remote-write-receiver" in flags, f"the compose file's Prometheus takes no remote write: {flags}")
+    prom = subprocess.Popen(["ip", "netns", "exec", site.laptop, "prometheus", f"--config.file={config}",
+                             f"--storage.tsdb.path={os.path.join(w.tmp, 'prometheus-data')}",
+                             *[f.replace("${PROMETHEUS_RETENTION:-7d}", "7d") for f in flags]],
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(w.tmp, "prometheus.log"), "w"))
+    w.processes.append(prom)
+    wait_for("the laptop Prometheus", lambda: site.laptop_curl("http://127.0.0.1:9090/-/ready")[0] == 200, 60)
+    return prom
+
+
+def daemon_counter(site, series):
+    """The value of one series in the server's own /metrics, read inside the server namespace."""
+    text = site.ns(site.server, "curl", "-s", "http://127.0.0.1:9464/metrics").stdout
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def scenario_laptop_backfill(w):
+    """The hours the doors were closed reach the laptop's Prometheus: SMS traffic with every door
+    closed (the server samples each second), then monitoring-session.sh downloads the history through
+    the metrics door and pushes it into the laptop's running Prometheus. query_range over the closed
+    time gives the daemon's counter, in one series with the live scrape's labels, marked as
+    backfilled; a second session fetches only what is new."""
+    session = LaptopSession(w, api_env={"SMS_BRIDGE_HISTORY_INTERVAL_SECONDS": "1"})
+    site, laptop, script = session.site, session.dir, session.script
+    series = 'sms_bridge_sms_received_total{status="received"}'
+    # The laptop's stack is already running (with the template filled in for this server).
+    config = os.path.join(laptop, "config", "prometheus-remote.yml")
+    with open(os.path.join(laptop, "config", "prometheus-remote.yml.template")) as f:
+        template = f.read()
+    with open(config, "w") as f:
+        f.write(template.replace("SERVER_ADDRESS", SERVER_IP))
+    start_laptop_prometheus(w, site, config)
+    # Traffic with the doors closed: nothing can scrape it, the server's history records it.
+    status, text = site.laptop_curl(f"http://{SERVER_IP}:8080/admin/monitoring/port-status", "-u", f"ops:{ADMIN_PASSWORD}")
+    check(status == 200 and json.loads(text) == {}, f"a door was open before the session: {status} {text}")
+    closed_from = time.time()
+    readings = []
+    for n in range(1, 21):
+        site.sms_traffic(n)
+        time.sleep(1)
+        readings.append((time.time(), daemon_counter(site, series)))
+    time.sleep(2)  # the last tick of the closed time is sampled
+    closed_until = time.time()
+    final = daemon_counter(site, series)
+    check(final == 20, f"the daemon counted {final} SMS, not 20")
+
+    rc, out = script("monitoring-session.sh", "--minutes", "15")
+    check(rc == 0 and "warning" not in out and "backfill: backfilled" in out, f"monitoring-session.sh: {rc} {out}")
+    query = lambda expr, start, end: json.loads(site.laptop_curl(
+        "http://127.0.0.1:9090/api/v1/query_range?" + urllib.parse.urlencode(
+            {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": "1"}))[1])["data"]["result"]
+    got = query(series.replace("{", '{job="sms_bridge",'), closed_from, closed_until)
+    check(len(got) == 1, f"the counter over the closed time is {len(got)} series, not 1: {got}")
+    check(got[0]["metric"].get("instance") == f"{SERVER_IP}:9100" and got[0]["metric"].get("door") == "metrics",
+          f"the backfilled series lacks the live scrape's labels: {got[0]['metric']}")
+    values = {int(float(t)): float(v) for t, v in got[0]["values"]}
+    check(len(values) >= 18, f"only {len(values)} points over the {closed_until - closed_from:.0f} s the doors were closed")
+    check(list(values.values()) == sorted(values.values()) and max(values.values()) == final,
+          f"the backfilled counter does not climb to the daemon's {final}: {values}")
+    # At each moment the daemon was read, Prometheus shows what it had counted by then (within the
+    # one-second sampling): never more, at most one SMS less.
+    for when, counted in readings[:-1]:
+        at = values.get(int(when))
+        check(at is not None and counted - 1 <= at <= counted, f"at {when:.0f} the daemon had {counted}, Prometheus shows {at}")
+    marker = query('sms_bridge_history_backfilled{job="sms_bridge"}', closed_from, closed_until)
+    check(len(marker) == 1 and len(marker[0]["values"]) >= 18, f"the backfilled times are not marked: {marker}")
+    doubled = query('count by (__name__) ({__name__=~"sms_bridge_sms_received_total|pg_stat_database_xact_commit", status=~"received|"})',
+                    closed_from, time.time())
+    check(all(float(v) == 1 for r in doubled for _, v in r["values"]), f"a series is doubled: {doubled}")
+    rc, out = script("check-monitoring.sh")
+    check("backfilled " in out and "backfilled sample times" in out, f"check-monitoring.sh does not report the backfill: {out}")
+
+    # A second session after another closed spell fetches only what is new.
+    with open(os.path.join(laptop, ".history-backfill.json")) as f:
+        first = json.load(f)
+    rc, out = script("stop-monitoring.sh")
+    check(rc == 0, f"stop-monitoring.sh: {rc} {out}")
+    for n in range(21, 26):
+        site.sms_traffic(n)
+        time.sleep(1)
+    time.sleep(2)
+    rc, out = script("monitoring-session.sh", "--minutes", "15")
+    check(rc == 0 and "backfill: backfilled" in out, f"the second monitoring-session.sh: {rc} {out}")
+    with open(os.path.join(laptop, ".history-backfill.json")) as f:
+        second = json.load(f)
+    check(second["newest_ms"] > first["newest_ms"] and len(second["spans"]) == len(first["spans"]) + 1
+          and second["spans"][-1][0] > first["newest_ms"], f"the second session's spans: {first} then {second}")
+    got = query(series.replace("{", '{job="sms_bridge",'), closed_from, time.time())
+    check(len(got) == 1 and max(float(v) for _, v in got[0]["values"]) == 25, f"after the second session: {got}")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
 def main():
     def missing(args):
         tools = ["docker-compose", "promtool", "shellcheck", "systemd-analyze", "readelf", "ldd", "dpkg"]
-        if args.scenario == "laptop_end_to_end":
+        if args.scenario in ("laptop_end_to_end", "laptop_backfill"):
             tools += ["prometheus", "prometheus-postgres-exporter"]
         elif args.scenario != "laptop_bad_duration":
             return absent_tools(*tools)

@@ -150,6 +150,7 @@ class Storm:
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=self.w.pg.url, SMS_BRIDGE_LISTEN=f"127.0.0.1:{self.port}",
                    SMS_BRIDGE_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SETTINGS_FILE=self.settings, SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"),
+                   SMS_BRIDGE_HISTORY_FILE=os.path.join(self.w.tmp, "metrics-history.bin"),
                    SMS_BRIDGE_HMAC_SECRET=SECRET, SMS_BRIDGE_SMS_API_KEY=API_KEY, SMS_BRIDGE_BACKEND_CA_FILE=self.backend.ca,
                    SMS_BRIDGE_PORT_MIN_DURATION_SECONDS="1", SMS_BRIDGE_SERVER_IP=SERVER_IP)
 

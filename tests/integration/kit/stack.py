@@ -60,7 +60,8 @@ class Stack(Site):
         env = dict(os.environ, SMS_BRIDGE_DATABASE_URL=pg.url, SMS_BRIDGE_LISTEN="0.0.0.0:8080",
                    SMS_BRIDGE_METRICS_LISTEN="127.0.0.1:9464", SMS_BRIDGE_FIREWALL_SOCKET=self.socket,
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=settings,
-                   SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"), SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789",
+                   SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"),
+                   SMS_BRIDGE_HISTORY_FILE=os.path.join(self.w.tmp, "metrics-history.bin"), SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789",
                    SMS_BRIDGE_SMS_API_KEY=self.sms_key, **(extra_env or {}))
         start_api(self.w, ["ip", "netns", "exec", self.server, *prefix, api_bin(self.w.build_dir)], env)
 
