@@ -33,6 +33,6 @@ ip netns exec "$ns" curl -s "http://127.0.0.1:19090/metrics" > "$work/metrics.tx
 served=$(ip netns exec "$ns" curl -s "http://127.0.0.1:19090/metrics/history" | grep -cv '^#' || true)
 echo "## The metrics history"
 echo
-echo "Run of $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, budget $budget bytes; /metrics has $(grep -cv '^#' "$work/metrics.txt") series; the daemon's own /metrics/history served $served samples so far"
+echo "Run of $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, budget $budget bytes; /metrics has $(grep -cv '^#' "$work/metrics.txt") series; its /metrics/history answered $served samples (the ticks since it started)"
 echo
 build/bench/history_bench "$work/metrics.txt" "$work" --budget "$budget"

@@ -6,6 +6,7 @@
 //
 //   history_bench METRICS_TEXT_FILE WORK_DIR [--budget BYTES] [--ticks N]
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,19 +168,31 @@ int main(int argc, char** argv) {
       t += 60000;
     }
   }
-  const auto idle = fill(text, budget, false, 2000000);
-  const auto busy = fill(text, budget, true, 2000000);
   const auto hours = [](std::size_t ticks) { return static_cast<double>(ticks) / 60.0; };
   std::printf("series sampled per tick: %zu (the captured /metrics plus %zu PostgreSQL figures)\n", series,
               history::parse_exposition(postgres_health_text(pg))->samples.size());
   std::printf("tick (parse + compress + keep), %zu ticks: median %.3f ms, p99 %.3f ms\n", timing_ticks, median(cpu_ms), p99(cpu_ms));
   std::printf("tick's fdatasync'd file append: median %.3f ms, p99 %.3f ms\n", median(disk_ms), p99(disk_ms));
-  for (const auto& [name, r] : {std::pair{"idle", idle}, std::pair{"busy", busy}}) {
+  std::fflush(stdout);
+  for (const bool busy : {false, true}) {
+    // Each fill in a fresh process: memory freed by one must not hide the other's growth.
+    const pid_t child = ::fork();
+    if (child < 0) return 1;
+    if (child > 0) {
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+      continue;
+    }
+    const auto r = fill(text, budget, busy, 2000000);
+    const char* name = busy ? "busy" : "idle";
     std::printf(
         "%s server, budget %zu bytes full: %zu ticks kept = %.1f hours at 60 s, %.2f bytes per sample, accounted %zu bytes, "
         "RSS growth %ld KiB (budget + 2 MiB = %zu KiB)\n",
         name, budget, r.ticks, hours(r.ticks), static_cast<double>(r.bytes) / static_cast<double>(r.ticks * r.series), r.bytes,
         r.rss_growth_kib, budget / 1024 + 2048);
+    std::fflush(stdout);
+    std::_Exit(0);
   }
   return 0;
 }
