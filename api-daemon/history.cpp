@@ -119,14 +119,18 @@ fallible<metrics_history::pending_write> metrics_history::take(std::int64_t t_ms
   pending_write w{store_.append(t_ms, *parsed), {}};
   // The file keeps ticks the store has let go; once it is well past the store, it is rewritten
   // from the store, so the disk used stays near the budget.
-  if (file_ && file_->size() + w.records.size() > 2 * store_.bytes() + (1U << 20)) w.snapshot = store_.snapshot();
+  // After a failed write the file lacks records the store has: only a whole rewrite makes it
+  // whole again.
+  if (file_ && (file_failing_ || file_->size() + w.records.size() > 2 * store_.bytes() + (1U << 20))) w.snapshot = store_.snapshot();
   return w;
 }
 
 fallible<void> metrics_history::record(std::int64_t t_ms, std::string_view text) {
   auto w = take(t_ms, text);
   if (!w) return w.error();
-  return persist(w->records, w->snapshot);
+  auto written = persist(w->records, w->snapshot);
+  file_failing_ = !written;
+  return written;
 }
 
 boost::asio::awaitable<void> metrics_history::run(sample_source source) {
@@ -140,7 +144,7 @@ boost::asio::awaitable<void> metrics_history::run(sample_source source) {
     auto w = take(now_ms(), text);
     if (!w) {
       log::warning("{}", w.error().message);
-    } else if (file_ && !w->records.empty()) {
+    } else if (file_ && (!w->records.empty() || !w->snapshot.empty())) {
       auto writing = disk_->run([this, pending = std::move(*w)] { return persist(pending.records, pending.snapshot); });
       const auto written = co_await std::move(writing);
       if (!written && !file_failing_) log::warning("{} The history is kept in memory until the file can be written.", written.error().message);

@@ -202,8 +202,11 @@ decoded_block decode_block(std::int64_t first_ms, std::size_t series, std::size_
         out.whole = false;
         break;
       }
-      delta = last_delta + *dod;
-      t = last + delta;
+      // A damaged stream can hold any 64-bit value here: overflow is damage, not arithmetic.
+      if (__builtin_add_overflow(last_delta, *dod, &delta) || __builtin_add_overflow(last, delta, &t)) {
+        out.whole = false;
+        break;
+      }
     }
     for (std::size_t i = 0; i < series && out.whole; ++i) {
       auto v = read_value(r, state[i], first);

@@ -104,7 +104,13 @@ history_file::~history_file() {
 fallible<void> history_file::append(std::string_view records) {
   if (records.empty()) return {};
   if (::lseek(fd_, 0, SEEK_END) < 0 || !write_all(fd_, records) || ::fdatasync(fd_) != 0) {
-    return fail(fmt::format("cannot append to the metrics history file {}: {}.", path_, errno_text()));
+    const auto why = errno_text();
+    // Nothing half-written stays: the next ticks' records would decode against state the file
+    // never received. The caller rewrites the whole file at its next success.
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      // The file can no longer be trusted past size_; a rewrite replaces it anyway.
+    }
+    return fail(fmt::format("cannot append to the metrics history file {}: {}.", path_, why));
   }
   size_ += records.size();
   return {};

@@ -234,7 +234,8 @@ void store::enforce_budget() {
 
 std::string store::append(std::int64_t t_ms, const exposition& samples) {
   std::string records;
-  if (!blocks_.empty() && t_ms <= blocks_.back().last_ms) return records;
+  if (t_ms <= newest_seen_ms_) return records;
+  newest_seen_ms_ = t_ms;
   std::vector<std::pair<std::uint32_t, double>> tick;
   tick.reserve(samples.samples.size());
   for (const auto& s : samples.samples) tick.emplace_back(series_id(samples.families[s.family], s.series, records), s.value);
@@ -363,6 +364,9 @@ replay_result store::replay(std::string_view file) {
   }
   std::size_t at = file_magic.size();
   std::string ignored;
+  // A series forgotten (its blocks evicted) and seen again later got a new id and a second record
+  // while the file still held the first: the second is an alias of the first here.
+  std::unordered_map<std::uint32_t, std::uint32_t> alias;
   while (at < file.size()) {
     cursor head{file.substr(at)};
     const auto length = head.get<std::uint32_t>();
@@ -376,21 +380,27 @@ replay_result store::replay(std::string_view file) {
       const auto id = c.get<std::uint32_t>();
       family_info f{std::string(c.text()), std::string(c.text()), std::string(c.text())};
       const std::string key(c.text());
-      valid = c.ok && id != 0 && !series_.contains(id) && !ids_.contains(key);
+      valid = c.ok && id != 0 && !series_.contains(id) && !alias.contains(id);
       if (valid) {
         next_id_ = std::max(next_id_, id + 1);
-        add_series(id, f, key);
+        if (auto known = ids_.find(key); known != ids_.end()) alias[id] = known->second;
+        else add_series(id, f, key);
       }
     } else if (payload[0] == 'B') {
       const auto first = c.get<std::int64_t>();
       const auto n = c.get<std::uint32_t>();
       std::vector<std::uint32_t> ids;
       for (std::uint32_t i = 0; c.ok && i < n && valid; ++i) {
-        ids.push_back(c.get<std::uint32_t>());
-        valid = series_.contains(ids.back());
+        auto id = c.get<std::uint32_t>();
+        if (auto a = alias.find(id); a != alias.end()) id = a->second;
+        ids.push_back(id);
+        valid = series_.contains(id);
       }
-      valid = valid && c.ok && (blocks_.empty() || first > blocks_.back().last_ms);
-      if (valid) start_block(first, std::move(ids), ignored);
+      valid = valid && c.ok && first > newest_seen_ms_;
+      if (valid) {
+        start_block(first, std::move(ids), ignored);
+        newest_seen_ms_ = first;
+      }
     } else if (payload[0] == 'T') {
       const auto n = c.get<std::uint32_t>();
       const auto last = c.get<std::int64_t>();
@@ -401,6 +411,7 @@ replay_result store::replay(std::string_view file) {
         b.stream.insert(b.stream.end(), bytes, bytes + c.in.size());
         b.ticks += n;
         b.last_ms = last;
+        newest_seen_ms_ = last;
         r.ticks += n;
       }
     } else {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,6 +99,9 @@ class store {
   std::map<std::string, family_entry, std::less<>> families_;
   std::unordered_map<std::uint32_t, std::uint32_t> open_index_;  // series id -> its place in the open block
   std::uint32_t next_id_ = 1;
+  // The newest tick ever kept, evicted or not: a tick must come after it (a clock stepped back
+  // after everything was evicted must not write a block the file's replay would refuse).
+  std::int64_t newest_seen_ms_ = std::numeric_limits<std::int64_t>::min();
   std::size_t dictionary_bytes_ = 0;
 };
 

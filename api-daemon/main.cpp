@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -250,15 +251,17 @@ int main(int argc, char** argv) {
   }
   // The history reads PostgreSQL's health over a connection of its own, so a busy pool never
   // delays a sample and its reads never take a request's connection.
-  api::database history_db(config.database_url, 1, config.database_password);
+  std::optional<api::database> history_db;
+  if (history.enabled()) history_db.emplace(config.database_url, 1, config.database_password);
   const auto sample = [&]() -> boost::asio::awaitable<std::string> {
     auto serving = api::metrics_text(health, helper, &sms_store, stats);
     std::string text = co_await std::move(serving);
-    auto reading = api::read_postgres_health(history_db);
-    text += api::postgres_health_text(co_await std::move(reading));
+    auto reading = api::read_postgres_health(*history_db);
+    const auto pg = co_await std::move(reading);
+    text += api::postgres_health_text(pg);
     co_return text;
   };
-  api::supervise(executor, "metrics history", [&] { return history.run(sample); });
+  if (history.enabled()) api::supervise(executor, "metrics history", [&] { return history.run(sample); });
   api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);

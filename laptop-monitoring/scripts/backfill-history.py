@@ -29,10 +29,13 @@ import time
 import urllib.error
 import urllib.request
 
-MAX_PAGES = 200
-MAX_BYTES = 256 * 1024 * 1024
+MAX_PAGES = 5000                   # of about 1 MiB each: a week of a busy server is ~250
+MAX_BYTES = 2 * 1024 * 1024 * 1024
 TIMEOUT_SECONDS = 30
 OOO_WINDOW_SECONDS = 7 * 24 * 3600
+# Samples this close to the edge of the window could fall out of it while the push runs (live
+# scrapes move Prometheus' newest time on), and one refused sample fails its whole batch.
+WINDOW_MARGIN_SECONDS = 3600
 BATCH_SAMPLES = 20000
 MARKER = "sms_bridge_history_backfilled"
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,7 +93,7 @@ _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,|$)')
 
 
 def _unescape(value):
-    return value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), value)
 
 
 def parse_openmetrics(text):
@@ -141,7 +144,9 @@ def attach_labels(samples, bridge_labels, exporter_labels, exporter_server=None)
         job = exporter_labels if name.startswith("pg_") else bridge_labels
         merged = dict(labels)
         if name.startswith("pg_") and name != "pg_up":
-            merged["exported_server"] = merged.pop("server", None) or exporter_server or exporter_labels.get("server", "")
+            server = merged.pop("server", None) or exporter_server or exporter_labels.get("server", "")
+            if server:
+                merged["exported_server"] = server
         merged.update(job)
         merged["__name__"] = name
         out.append((merged, value, ts))
@@ -267,9 +272,10 @@ def save_state(path, state):
     os.replace(tmp, path)
 
 
-def fetch_history(base_url, since_s, log):
-    """All pages of /metrics/history from since_s, as one OpenMetrics text (one # EOF)."""
-    parts, total, pages = [], 0, 0
+def fetch_history(base_url, since_s, log, out):
+    """Writes every page of /metrics/history from since_s to the file `out`, each page whole (its own
+    # EOF), each checked to be OpenMetrics first. Returns the number of pages."""
+    total, pages = 0, 0
     since = since_s
     while True:
         pages += 1
@@ -291,7 +297,8 @@ def fetch_history(base_url, since_s, log):
         text = body.decode("utf-8")
         if not text.rstrip("\n").endswith("# EOF"):
             raise Refused(f"page {pages} of the server's history does not end in '# EOF'.")
-        parts.append(text.rstrip("\n")[: -len("# EOF")])
+        parse_openmetrics(text)  # refuse garbage before keeping it
+        out.write(text.rstrip("\n") + "\n")
         log(f"fetched page {pages} of the server's history ({len(body)} bytes)")
         if not next_since:
             break
@@ -302,7 +309,21 @@ def fetch_history(base_url, since_s, log):
         if nxt <= since:
             raise Refused("the server's X-History-Next-Since does not move forward; stopped.")
         since = nxt
-    return "".join(parts) + "# EOF\n"
+    return pages
+
+
+def pages_of(text):
+    """The pages a fetch wrote, each a whole OpenMetrics text."""
+    page = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        page.append(line)
+        if line == "# EOF":
+            yield "\n".join(page) + "\n"
+            page = []
+    if page:
+        raise Refused("the downloaded history ends in the middle of a page; run 'fetch' again.")
 
 
 def push(url, labelled, log):
@@ -356,19 +377,21 @@ def main(argv=None):
         return 1
     try:
         bridge = job_labels(config, "sms_bridge")
-        exporter = job_labels(config, "postgres_exporter")
+        try:
+            exporter = job_labels(config, "postgres_exporter")
+        except Refused:
+            exporter = None  # no postgres door: the pg_* figures keep the sms_bridge job's labels
         state = load_state(args.state)
         if args.action in ("fetch", "run"):
             now = time.time()
-            since = now - OOO_WINDOW_SECONDS
+            since = now - OOO_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS
             if state["newest_ms"] is not None:
                 since = max(since, (state["newest_ms"] + 1) / 1000.0)
-            text = fetch_history(f"http://{bridge['instance']}", since, log)
-            parse_openmetrics(text)  # refuse garbage before keeping it
             target = args.output or args.download
-            with open(target, "w") as f:
-                f.write(text)
-            log(f"saved the history (since {since:.3f}) as {target}")
+            with open(target + ".part", "w") as f:
+                pages = fetch_history(f"http://{bridge['instance']}", since, log, f)
+            os.replace(target + ".part", target)
+            log(f"saved the history (since {since:.3f}, {pages} pages) as {target}")
             if args.output:
                 return 0
         if args.action in ("push", "run"):
@@ -377,23 +400,33 @@ def main(argv=None):
                     text = f.read()
             except FileNotFoundError:
                 raise Refused(f"{args.download} does not exist; run 'fetch' first.")
-            samples = parse_openmetrics(text)
-            if state["newest_ms"] is not None:
-                samples = [s for s in samples if s[3] > state["newest_ms"]]
-            if not samples:
-                log("nothing new in the server's history")
-                os.remove(args.download)
-                return 0
-            labelled = attach_labels(samples, bridge, exporter,
-                                     exporter_server_of(os.path.join(PROJECT_DIR, ".env")))
-            push(args.write_url, labelled, log)
-            times = [s[3] for s in samples]
-            new_spans = spans(times, 5 * 60 * 1000)
-            state["newest_ms"] = max(times)
-            state["spans"] = (state["spans"] + [list(s) for s in new_spans])[-50:]
-            save_state(args.state, state)
+            # Page by page, the state saved after each: memory stays at a page's worth, and a push
+            # cut short goes on from where it stopped next time.
+            server = exporter_server_of(os.path.join(PROJECT_DIR, ".env"))
+            oldest_ms = int((time.time() - OOO_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS / 2) * 1000)
+            all_spans = []
+            for page in pages_of(text):
+                samples = [s for s in parse_openmetrics(page) if s[3] >= oldest_ms]
+                if state["newest_ms"] is not None:
+                    samples = [s for s in samples if s[3] > state["newest_ms"]]
+                if not samples:
+                    continue
+                push(args.write_url, attach_labels(samples, bridge, exporter or bridge, server if exporter else None), log)
+                times = [s[3] for s in samples]
+                page_spans = [list(x) for x in spans(times, 5 * 60 * 1000)]
+                if all_spans and page_spans and page_spans[0][0] - all_spans[-1][1] <= 5 * 60 * 1000:
+                    all_spans[-1][1] = page_spans[0][1]
+                    page_spans = page_spans[1:]
+                all_spans += page_spans
+                state["newest_ms"] = max(times)
+                save_state(args.state, dict(state, spans=(state["spans"] + all_spans)[-50:]))
             os.remove(args.download)
-            for first, last in new_spans:
+            if not all_spans:
+                log("nothing new in the server's history")
+                return 0
+            state["spans"] = (state["spans"] + all_spans)[-50:]
+            save_state(args.state, state)
+            for first, last in all_spans:
                 log("backfilled " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(first / 1000))
                     + " to " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last / 1000)))
         return 0

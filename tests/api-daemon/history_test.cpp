@@ -272,6 +272,29 @@ TEST_CASE("the file records replay to the same history; a torn tail is dropped a
   CHECK(none.replay("hello").dropped_bytes == 5);
 }
 
+TEST_CASE("a series forgotten and seen again, and a clock stepped back after everything was evicted, replay whole", "[history]") {
+  store s(6000, 2);  // a budget of a few blocks: the series comes back after its blocks were evicted
+  std::string file(file_magic);
+  std::int64_t t = 1000;
+  const auto tick = [&](bool with_a) {
+    std::string text = fmt::format("b {}\n", t);
+    if (with_a) text += fmt::format("a {}\n", t * 2);
+    file += s.append(t, parsed(text));
+    t += 1000;
+  };
+  for (int i = 0; i < 4; ++i) tick(true);
+  for (int i = 0; i < 200; ++i) tick(false);
+  for (int i = 0; i < 4; ++i) tick(true);
+  CHECK(s.series_count() == 2);
+  store back(6000, 2);
+  const auto r = back.replay(file);
+  CHECK(r.dropped_bytes == 0);
+  CHECK(back.read(0, INT64_MAX, 1 << 20).text == s.read(0, INT64_MAX, 1 << 20).text);
+  // A tick older than one already evicted is refused too, so the file never holds a block its
+  // replay would stop at.
+  CHECK(s.append(500, parsed("b 1\n")).empty());
+}
+
 TEST_CASE("the history file survives a restart, cuts a torn end off, and moves a stranger aside", "[history]") {
   temp_dir dir;
   const std::string path = dir.path + "/metrics-history.bin";
