@@ -225,7 +225,10 @@ def scenario_every_event(w):
     wait_for("only the open door's two reminders pending", lambda: pending().stdout.split() == ["closes_soon/ntfy", "closes_soon/webhook"],
              20, lambda: f"pending: {pending().stdout.split()}\n{report()}")
     wait_for("the depth gauge", lambda: "sms_bridge_notifications_outbox_pending 2\n" in scrape(), 5)
+    # Re-read after the drain: what the counter counts, each delivery still with a key of its own.
     hooks = receiver.webhooks()
+    keys = [k for _, k in hooks]
+    check(all(keys) and len(set(keys)) == len(keys), f"Idempotency-Keys missing or repeated after the drain: {keys}")
     metrics = scrape()
     for line in (f'sms_bridge_notifications_sent_total{{channel="webhook"}} {len(hooks)}\n',
                  'sms_bridge_notifications_failed_total{channel="ntfy"} 0\n'):
