@@ -14,6 +14,9 @@ each backfilled time. The samples go to http://127.0.0.1:9090/api/v1/write by Pr
 write; that Prometheus must run with --web.enable-remote-write-receiver and an out-of-order
 window (storage.tsdb.out_of_order_time_window) that covers the history.
 
+History samples of times this Prometheus already scraped the server live (its runs of up == 1)
+are left out, so no series gets both.
+
 .history-backfill.json remembers the newest sample time pushed and the spans backfilled, so the
 next run asks only for what is newer. Delete it to fetch everything the server still keeps.
 Python 3 standard library only.
@@ -27,6 +30,7 @@ import struct
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 MAX_PAGES = 5000                   # of about 1 MiB each: a week of a busy server is ~250
@@ -167,6 +171,44 @@ def spans(timestamps_ms, gap_ms):
         else:
             result.append([ts, ts])
     return [tuple(s) for s in result]
+
+
+def live_spans(up_samples):
+    """[(first, last)] runs of successful live scrapes, from (timestamp_ms, up) pairs.
+
+    A scrape whose up is 0 stored nothing (the door was closed), so it ends a run and the history
+    may fill its time; so does a pause of more than three scrape intervals (Prometheus was not
+    running); the scrape interval is the median gap between scrapes."""
+    points = sorted(up_samples)
+    if not points:
+        return []
+    gaps = sorted(b[0] - a[0] for a, b in zip(points, points[1:]))
+    interval = gaps[len(gaps) // 2] if gaps else 0
+    runs = []
+    previous = None
+    for ts, up in points:
+        if up != 1:
+            previous = None
+            continue
+        if previous is not None and ts - previous <= 3 * interval:
+            runs[-1][1] = ts
+        else:
+            runs.append([ts, ts])
+        previous = ts
+    return [tuple(run) for run in runs]
+
+
+def outside_live(samples, live_by_job, job_of):
+    """The samples whose time lies within no run of live scrapes of their job. Within a run
+    Prometheus already has the series, and history samples there would interleave with the scraped
+    ones; before a run's first scrape and after its last, the door was closed or opening, and the
+    history is all there is."""
+    kept = []
+    for sample in samples:
+        ts = sample[3]
+        if not any(first <= ts <= last for first, last in live_by_job.get(job_of(sample[0]), ())):
+            kept.append(sample)
+    return kept
 
 
 # ---- pure core: remote-write encoding ------------------------------------------------------
@@ -326,6 +368,24 @@ def pages_of(text):
         raise Refused("the downloaded history ends in the middle of a page; run 'fetch' again.")
 
 
+def live_scrapes(query_url, labels, seconds):
+    """[(timestamp_ms, up)] of the job's live scrapes in the last `seconds`, from the laptop
+    Prometheus' own `up` series."""
+    selector = ",".join(f'{k}="{labels[k]}"' for k in ("job", "instance"))
+    url = query_url + "?" + urllib.parse.urlencode({"query": f"up{{{selector}}}[{int(seconds)}s]"})
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as resp:
+            answer = json.loads(resp.read(64 * 1024 * 1024))
+    except urllib.error.HTTPError as e:
+        raise Refused(f"the laptop Prometheus did not say when it scraped the server ({e.code}): "
+                      f"{e.read(2000).decode('utf-8', 'replace').strip()}")
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise Refused(f"could not ask the laptop Prometheus at {query_url} when it scraped the server "
+                      f"({getattr(e, 'reason', e)}).")
+    return [(int(round(float(t) * 1000)), float(v)) for series in answer.get("data", {}).get("result", [])
+            for t, v in series.get("values", [])]
+
+
 def push(url, labelled, log):
     pushed = 0
     for batch in batches(labelled, BATCH_SAMPLES):
@@ -363,7 +423,12 @@ def main(argv=None):
     ap.add_argument("--output", help="save the OpenMetrics history to FILE and push nothing")
     ap.add_argument("--write-url", default="http://127.0.0.1:9090/api/v1/write",
                     help="the laptop Prometheus' remote-write receiver")
+    ap.add_argument("--query-url", help="the laptop Prometheus' query API, asked when it scraped the "
+                    "server live (default: /api/v1/query on the write URL's host)")
     args = ap.parse_args(argv)
+    if not args.query_url:
+        parts = urllib.parse.urlsplit(args.write_url)
+        args.query_url = f"{parts.scheme}://{parts.netloc}/api/v1/query"
 
     def log(msg):
         print(f"backfill: {msg}", file=sys.stderr)
@@ -404,23 +469,37 @@ def main(argv=None):
             # cut short goes on from where it stopped next time.
             server = exporter_server_of(os.path.join(PROJECT_DIR, ".env"))
             oldest_ms = int((time.time() - OOO_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS / 2) * 1000)
+            # The times a previous session scraped live are in the history too; those samples stay
+            # out, so no series has both.
+            jobs = {"sms_bridge": bridge}
+            if exporter:
+                jobs["postgres_exporter"] = exporter
+            live = {job: live_spans(live_scrapes(args.query_url, labels, OOO_WINDOW_SECONDS))
+                    for job, labels in jobs.items()}
+            job_of = lambda name: "postgres_exporter" if exporter and name.startswith("pg_") else "sms_bridge"
             all_spans = []
+            skipped = 0
             for page in pages_of(text):
                 samples = [s for s in parse_openmetrics(page) if s[3] >= oldest_ms]
                 if state["newest_ms"] is not None:
                     samples = [s for s in samples if s[3] > state["newest_ms"]]
                 if not samples:
                     continue
-                push(args.write_url, attach_labels(samples, bridge, exporter or bridge, server if exporter else None), log)
-                times = [s[3] for s in samples]
-                page_spans = [list(x) for x in spans(times, 5 * 60 * 1000)]
-                if all_spans and page_spans and page_spans[0][0] - all_spans[-1][1] <= 5 * 60 * 1000:
-                    all_spans[-1][1] = page_spans[0][1]
-                    page_spans = page_spans[1:]
-                all_spans += page_spans
-                state["newest_ms"] = max(times)
+                fresh = outside_live(samples, live, job_of)
+                skipped += len(samples) - len(fresh)
+                if fresh:
+                    push(args.write_url, attach_labels(fresh, bridge, exporter or bridge, server if exporter else None), log)
+                    page_spans = [list(x) for x in spans([s[3] for s in fresh], 5 * 60 * 1000)]
+                    if all_spans and page_spans[0][0] - all_spans[-1][1] <= 5 * 60 * 1000:
+                        all_spans[-1][1] = page_spans[0][1]
+                        page_spans = page_spans[1:]
+                    all_spans += page_spans
+                # Past the newest time looked at, pushed or covered by a live scrape.
+                state["newest_ms"] = max(s[3] for s in samples)
                 save_state(args.state, dict(state, spans=(state["spans"] + all_spans)[-50:]))
             os.remove(args.download)
+            if skipped:
+                log(f"left out {skipped} samples of times the laptop Prometheus scraped live")
             if not all_spans:
                 log("nothing new in the server's history")
                 return 0

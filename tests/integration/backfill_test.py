@@ -108,7 +108,20 @@ def scenario_encoders(_args):
     jobs = {(lab["__name__"], lab["job"]) for lab, _, _ in labelled}
     check(jobs == {("r_total", "sms_bridge"), ("pg_up", "postgres_exporter"),
                    ("sms_bridge_history_backfilled", "sms_bridge")}, str(jobs))
-    print("encoders: snappy round trip at 12 sizes, WriteRequest bytes, 4 garbage texts refused")
+    # Live scrapes every 15 s from 100 s to 160 s, but the door was closed at 130 s and 145 s; again
+    # from 400 s, after Prometheus was stopped: history samples within a run of successful scrapes
+    # stay out; those between runs, or before or after one, go in.
+    up = [(t * 1000, 0.0 if t in (130, 145) else 1.0) for t in range(100, 161, 15)] + [(400000, 1.0), (415000, 1.0)]
+    live = bf.live_spans(up)
+    check(live == [(100000, 115000), (160000, 160000), (400000, 415000)], f"live spans: {live}")
+    check(bf.live_spans([(5, 0.0)]) == [] and bf.live_spans([(5, 1.0)]) == [(5, 5)], "live spans of one scrape")
+    history = [(name, {}, 1.0, t * 1000) for t in (80, 100, 110, 116, 130, 160, 161, 300, 400, 405, 416)
+               for name in ("r_total", "pg_up")]
+    kept = bf.outside_live(history, {"sms_bridge": live}, lambda n: "postgres_exporter" if n.startswith("pg_") else "sms_bridge")
+    check([s[3] // 1000 for s in kept if s[0] == "r_total"] == [80, 116, 130, 161, 300, 416],
+          f"history kept beside live scrapes: {[s[3] for s in kept if s[0] == 'r_total']}")
+    check(len([s for s in kept if s[0] == "pg_up"]) == 11, "a job with no live scrapes lost history samples")
+    print("encoders: snappy round trip at 12 sizes, WriteRequest bytes, 4 garbage texts refused, live spans left out")
 
 
 def free_port():

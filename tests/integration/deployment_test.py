@@ -741,7 +741,17 @@ def scenario_laptop_backfill(w):
     rc, out = script("check-monitoring.sh")
     check("backfilled " in out and "backfilled sample times" in out, f"check-monitoring.sh does not report the backfill: {out}")
 
-    # A second session after another closed spell fetches only what is new.
+    # A second session after another closed spell fetches only what is new, and leaves out the
+    # times the first session scraped live: the history has them too, at every second.
+    raw = lambda expr: json.loads(site.laptop_curl("http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode(
+        {"query": f"{expr}[10m]", "time": f"{time.time():.3f}"}))[1])["data"]["result"]
+    live = []
+    for _ in range(60):  # the job scrapes every 15 s: three scrapes within 45 s
+        live = [float(t) for r in raw('up{job="sms_bridge"}') for t, v in r["values"] if v == "1"]
+        if len(live) >= 3:
+            break
+        time.sleep(1)
+    check(len(live) >= 3, f"the first session scraped the server {len(live)} times, not 3")
     with open(os.path.join(laptop, ".history-backfill.json")) as f:
         first = json.load(f)
     rc, out = script("stop-monitoring.sh")
@@ -758,6 +768,12 @@ def scenario_laptop_backfill(w):
           and second["spans"][-1][0] > first["newest_ms"], f"the second session's spans: {first} then {second}")
     got = query(series.replace("{", '{job="sms_bridge",'), closed_from, time.time())
     check(len(got) == 1 and max(float(v) for _, v in got[0]["values"]) == 25, f"after the second session: {got}")
+    stored = [float(t) for r in raw(series.replace("{", '{job="sms_bridge",')) for t, _ in r["values"]]
+    during = [t for t in stored if live[0] <= t <= live[-1]]
+    check(during and all(any(abs(t - l) < 0.002 for l in live) for t in during),
+          f"between {live[0]:.3f} and {live[-1]:.3f} the counter has samples that no live scrape took: "
+          f"{sorted(set(during) - set(live))[:10]} (live scrapes at {live})")
+    check("samples of times the laptop Prometheus scraped live" in out, f"the second session did not leave out the live times: {out}")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
