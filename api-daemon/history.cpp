@@ -108,27 +108,27 @@ metrics_history::metrics_history(const history_config& config) : config_(config)
   log::info("{}", report);
 }
 
-fallible<void> metrics_history::persist(const std::string& records, const std::string& snapshot) {
+fallible<void> metrics_history::persist(const pending_write& w) {
   if (!file_) return {};
-  return snapshot.empty() ? file_->append(records) : file_->rewrite(snapshot);
+  return w.rewrite ? file_->rewrite(store_) : file_->append(w.records);
 }
 
 fallible<metrics_history::pending_write> metrics_history::take(std::int64_t t_ms, std::string_view text) {
   auto parsed = history::parse_exposition(text);
   if (!parsed) return fail(fmt::format("the metrics history skipped a tick: /metrics {}", parsed.error().message));
-  pending_write w{store_.append(t_ms, *parsed), {}};
+  pending_write w{store_.append(t_ms, *parsed), false};
   // The file keeps ticks the store has let go; once it is well past the store, it is rewritten
   // from the store, so the disk used stays near the budget.
   // After a failed write the file lacks records the store has: only a whole rewrite makes it
   // whole again.
-  if (file_ && (file_failing_ || file_->size() + w.records.size() > 2 * store_.bytes() + (1U << 20))) w.snapshot = store_.snapshot();
+  if (file_ && (file_failing_ || file_->size() + w.records.size() > 2 * store_.bytes() + (1U << 20))) w.rewrite = true;
   return w;
 }
 
 fallible<void> metrics_history::record(std::int64_t t_ms, std::string_view text) {
   auto w = take(t_ms, text);
   if (!w) return w.error();
-  auto written = persist(w->records, w->snapshot);
+  auto written = persist(*w);
   file_failing_ = !written;
   return written;
 }
@@ -144,8 +144,10 @@ boost::asio::awaitable<void> metrics_history::run(sample_source source) {
     auto w = take(now_ms(), text);
     if (!w) {
       log::warning("{}", w.error().message);
-    } else if (file_ && (!w->records.empty() || !w->snapshot.empty())) {
-      auto writing = disk_->run([this, pending = std::move(*w)] { return persist(pending.records, pending.snapshot); });
+    } else if (file_ && (!w->records.empty() || w->rewrite)) {
+      // The disk thread reads store_ during a rewrite while this loop may serve /metrics/history
+      // (both only read it); store_ changes only in take(), which waits for this write.
+      auto writing = disk_->run([this, pending = std::move(*w)] { return persist(pending); });
       const auto written = co_await std::move(writing);
       if (!written && !file_failing_) log::warning("{} The history is kept in memory until the file can be written.", written.error().message);
       if (written && file_failing_) log::info("the metrics history file {} is written again.", file_->path());

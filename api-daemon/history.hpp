@@ -60,10 +60,11 @@ class metrics_history {
 
  private:
   struct pending_write {
-    std::string records, snapshot;  // snapshot non-empty: the file is rewritten from it
+    std::string records;
+    bool rewrite = false;  // the file is rewritten from the store instead
   };
   fallible<pending_write> take(std::int64_t t_ms, std::string_view text);
-  fallible<void> persist(const std::string& records, const std::string& snapshot);
+  fallible<void> persist(const pending_write& w);
 
   history_config config_;
   history::store store_;

@@ -32,29 +32,48 @@ void sync_directory(const std::string& path) {
   ::close(dir);
 }
 
-fallible<std::string> read_whole(int fd, const std::string& path) {
-  std::string data;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(fmt::format("cannot read the metrics history file {}: {}.", path, errno_text()));
-    if (n == 0) return data;
-    data.append(buffer, static_cast<std::size_t>(n));
+// The file read front to back, a record at a time: memory holds one record, not the file. A
+// read error is kept apart from the end of the file, so that it is never taken for a torn tail.
+class file_source final : public byte_source {
+ public:
+  file_source(int fd, std::size_t size) : fd_(fd), size_(size) {}
+  std::optional<std::string_view> read(std::size_t n) override {
+    buffer_.resize(n);
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::read(fd_, buffer_.data() + got, n - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) error_ = errno_text();
+      if (r <= 0) return std::nullopt;
+      got += static_cast<std::size_t>(r);
+    }
+    return std::string_view(buffer_);
   }
-}
+  std::size_t size() const override { return size_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  int fd_;
+  std::size_t size_;
+  std::string buffer_;
+  std::string error_;
+};
 
 }  // namespace
 
 fallible<history_file> history_file::open(const std::string& path, store& into, std::string& report) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return fail(fmt::format("cannot open the metrics history file {}: {}.", path, errno_text()));
-  auto data = read_whole(fd, path);
-  if (!data) {
+  struct stat st {};
+  char head[file_magic.size()] = {};
+  const ssize_t head_read = ::fstat(fd, &st) == 0 ? ::pread(fd, head, sizeof head, 0) : -1;
+  if (head_read < 0) {
+    const auto why = errno_text();
     ::close(fd);
-    return data.error();
+    return fail(fmt::format("cannot read the metrics history file {}: {}.", path, why));
   }
-  if (!data->empty() && !std::string_view(*data).starts_with(file_magic)) {
+  std::size_t size = static_cast<std::size_t>(st.st_size);
+  if (size > 0 && std::string_view(head, static_cast<std::size_t>(head_read)) != file_magic) {
     ::close(fd);
     const std::string aside = path + ".not-history";
     if (::rename(path.c_str(), aside.c_str()) != 0) {
@@ -63,10 +82,9 @@ fallible<history_file> history_file::open(const std::string& path, store& into, 
     report = fmt::format("{} was not a metrics history file; it was moved to {} and a new history begins.", path, aside);
     fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) return fail(fmt::format("cannot create the metrics history file {}: {}.", path, errno_text()));
-    data->clear();
+    size = 0;
   }
-  std::size_t size = data->size();
-  if (data->empty()) {
+  if (size == 0) {
     if (!write_all(fd, file_magic) || ::fdatasync(fd) != 0) {
       const auto why = errno_text();
       ::close(fd);
@@ -76,7 +94,12 @@ fallible<history_file> history_file::open(const std::string& path, store& into, 
     if (report.empty()) report = fmt::format("a new metrics history begins in {}.", path);
     return history_file(path, fd, size);
   }
-  const auto loaded = into.replay(*data);
+  file_source source(fd, size);
+  const auto loaded = into.replay(source);
+  if (!source.error().empty()) {
+    ::close(fd);
+    return fail(fmt::format("cannot read the metrics history file {}: {}.", path, source.error()));
+  }
   if (loaded.dropped_bytes > 0) {
     // What follows the last whole record is a write a crash cut short: cut it off, so that the
     // next record starts where a reader expects one.
@@ -116,11 +139,25 @@ fallible<void> history_file::append(std::string_view records) {
   return {};
 }
 
-fallible<void> history_file::rewrite(std::string_view snapshot) {
+fallible<void> history_file::rewrite(const store& from) {
   const std::string tmp = path_ + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return fail(fmt::format("cannot rewrite the metrics history file {}: {}.", tmp, errno_text()));
-  if (!write_all(fd, file_magic) || !write_all(fd, snapshot) || ::fsync(fd) != 0) {
+  // Written through a small buffer, record by record: no second copy of the history in memory.
+  std::string buffer(file_magic);
+  std::size_t written = 0;
+  bool ok = true;
+  const auto flush = [&] {
+    ok = ok && write_all(fd, buffer);
+    written += buffer.size();
+    buffer.clear();
+    return ok;
+  };
+  from.snapshot([&](std::string_view record) {
+    buffer += record;
+    return buffer.size() < (64U << 10) || flush();
+  });
+  if (!flush() || ::fsync(fd) != 0) {
     const auto why = errno_text();
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -137,7 +174,7 @@ fallible<void> history_file::rewrite(std::string_view snapshot) {
   if (reopened < 0) return fail(fmt::format("cannot reopen the metrics history file {}: {}.", path_, errno_text()));
   ::close(fd_);
   fd_ = reopened;
-  size_ = file_magic.size() + snapshot.size();
+  size_ = written;
   return {};
 }
 

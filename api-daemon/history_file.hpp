@@ -24,8 +24,9 @@ class history_file {
   ~history_file();
 
   fallible<void> append(std::string_view records);
-  // Replaces the file with the magic and `snapshot` (store::snapshot()).
-  fallible<void> rewrite(std::string_view snapshot);
+  // Replaces the file with the magic and everything `from` keeps (store::snapshot). `from` is
+  // only read, record by record, while this runs.
+  fallible<void> rewrite(const store& from);
   std::size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 

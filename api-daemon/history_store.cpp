@@ -190,6 +190,9 @@ void store::add_series(std::uint32_t id, const family_info& family, const std::s
 void store::forget_series(std::uint32_t id) {
   auto it = series_.find(id);
   if (it == series_.end()) return;
+  if (forgotten_ != nullptr) {
+    if (auto f = families_.find(it->second.family); f != families_.end()) forgotten_->try_emplace(id, f->second.info, *it->second.key);
+  }
   dictionary_bytes_ -= series_bytes(it->second);
   if (auto f = families_.find(it->second.family); f != families_.end() && --f->second.series == 0) families_.erase(f);
   ids_.erase(*it->second.key);
@@ -340,25 +343,66 @@ page store::read(std::int64_t since_ms, std::int64_t until_ms, std::size_t max_b
   return out;
 }
 
-std::string store::snapshot() const {
-  std::string out;
+bool store::snapshot(const std::function<bool(std::string_view)>& sink) const {
+  std::string record;
+  const auto emit = [&](const std::string& payload) {
+    record.clear();
+    frame(record, payload);
+    return sink(record);
+  };
   std::vector<std::uint32_t> ids;
+  ids.reserve(series_.size());
   for (const auto& [id, s] : series_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (const auto id : ids) {
     const auto& s = series_.at(id);
-    frame(out, series_record(id, families_.find(s.family)->second.info, *s.key));
+    if (!emit(series_record(id, families_.find(s.family)->second.info, *s.key))) return false;
   }
   for (const auto& b : blocks_) {
-    frame(out, block_record(b.first_ms, b.series));
-    if (b.ticks > 0) frame(out, ticks_record(b.ticks, b.last_ms, b.stream));
+    if (!emit(block_record(b.first_ms, b.series))) return false;
+    if (b.ticks > 0 && !emit(ticks_record(b.ticks, b.last_ms, b.stream))) return false;
   }
+  return true;
+}
+
+std::string store::snapshot() const {
+  std::string out;
+  snapshot([&out](std::string_view record) {
+    out += record;
+    return true;
+  });
   return out;
 }
 
+namespace {
+
+class text_source final : public byte_source {
+ public:
+  explicit text_source(std::string_view text) : text_(text) {}
+  std::optional<std::string_view> read(std::size_t n) override {
+    if (text_.size() - at_ < n) return std::nullopt;
+    const auto out = text_.substr(at_, n);
+    at_ += n;
+    return out;
+  }
+  std::size_t size() const override { return text_.size(); }
+
+ private:
+  std::string_view text_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
 replay_result store::replay(std::string_view file) {
+  text_source source(file);
+  return replay(source);
+}
+
+replay_result store::replay(byte_source& file) {
   replay_result r;
-  if (!file.starts_with(file_magic)) {
+  const auto magic = file.read(file_magic.size());
+  if (!magic || *magic != file_magic) {
     r.dropped_bytes = file.size();
     return r;
   }
@@ -367,12 +411,18 @@ replay_result store::replay(std::string_view file) {
   // A series forgotten (its blocks evicted) and seen again later got a new id and a second record
   // while the file still held the first: the second is an alias of the first here.
   std::unordered_map<std::uint32_t, std::uint32_t> alias;
-  while (at < file.size()) {
-    cursor head{file.substr(at)};
+  std::unordered_map<std::uint32_t, std::pair<family_info, std::string>> forgotten;
+  forgotten_ = &forgotten;
+  for (;;) {
+    const auto head_bytes = file.read(8);
+    if (!head_bytes) break;
+    cursor head{*head_bytes};
     const auto length = head.get<std::uint32_t>();
     const auto crc = head.get<std::uint32_t>();
-    if (!head.ok || length == 0 || length > max_record || head.in.size() < length) break;
-    const std::string_view payload = head.in.substr(0, length);
+    if (length == 0 || length > max_record || length > file.size() - at - 8) break;
+    const auto payload_bytes = file.read(length);
+    if (!payload_bytes) break;
+    const std::string_view payload = *payload_bytes;
     if (crc32(payload) != crc) break;
     cursor c{payload.substr(1)};
     bool valid = true;
@@ -380,7 +430,7 @@ replay_result store::replay(std::string_view file) {
       const auto id = c.get<std::uint32_t>();
       family_info f{std::string(c.text()), std::string(c.text()), std::string(c.text())};
       const std::string key(c.text());
-      valid = c.ok && id != 0 && !series_.contains(id) && !alias.contains(id);
+      valid = c.ok && id != 0 && !series_.contains(id) && !alias.contains(id) && !forgotten.contains(id);
       if (valid) {
         next_id_ = std::max(next_id_, id + 1);
         if (auto known = ids_.find(key); known != ids_.end()) alias[id] = known->second;
@@ -393,13 +443,26 @@ replay_result store::replay(std::string_view file) {
       for (std::uint32_t i = 0; c.ok && i < n && valid; ++i) {
         auto id = c.get<std::uint32_t>();
         if (auto a = alias.find(id); a != alias.end()) id = a->second;
+        if (auto gone = forgotten.find(id); gone != forgotten.end() && !series_.contains(id)) {
+          // Named again after the budget let it go: back under its id, or as an alias of the
+          // series that took its text since.
+          if (auto known = ids_.find(gone->second.second); known != ids_.end()) {
+            alias[id] = known->second;
+            id = known->second;
+          } else {
+            add_series(id, gone->second.first, gone->second.second);
+          }
+        }
         ids.push_back(id);
         valid = series_.contains(id);
       }
       valid = valid && c.ok && first > newest_seen_ms_;
       if (valid) {
         start_block(first, std::move(ids), ignored);
+        ignored.clear();
         newest_seen_ms_ = first;
+        // The budget holds while loading, but the open block stays: the ticks that follow are its.
+        while (blocks_.size() > 1 && bytes() > budget_) evict_oldest();
       }
     } else if (payload[0] == 'T') {
       const auto n = c.get<std::uint32_t>();
@@ -420,6 +483,7 @@ replay_result store::replay(std::string_view file) {
     if (!valid) break;
     at += 8 + length;
   }
+  forgotten_ = nullptr;
   r.good_bytes = at;
   r.dropped_bytes = file.size() - at;
   // The newest block goes on growing: its encoder is rebuilt from its stream. One that does not

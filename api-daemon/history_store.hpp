@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -30,6 +31,15 @@ struct page {
   std::size_t samples = 0;
 };
 
+// Where a replay reads a file from, front to back.
+class byte_source {
+ public:
+  virtual ~byte_source() = default;
+  // The next n bytes (valid until the next call), or nullopt if fewer remain.
+  virtual std::optional<std::string_view> read(std::size_t n) = 0;
+  virtual std::size_t size() const = 0;  // of the whole file
+};
+
 struct replay_result {
   std::size_t good_bytes = 0;     // the prefix made of whole, valid records (with the magic)
   std::size_t dropped_bytes = 0;  // what followed it: a torn or damaged tail
@@ -50,9 +60,15 @@ class store {
   // (always at least one tick).
   page read(std::int64_t since_ms, std::int64_t until_ms, std::size_t max_bytes) const;
 
-  // Everything kept, as file records after the magic: what a rewritten file holds.
+  // Everything kept, as file records after the magic: what a rewritten file holds. The sink gets
+  // one record at a time, so a rewrite needs no copy of the store; false from it stops the walk
+  // (and snapshot returns false).
+  bool snapshot(const std::function<bool(std::string_view)>& sink) const;
   std::string snapshot() const;
-  // Loads a file's bytes into an empty store (then applies the budget).
+  // Loads a file (the magic, then records) into an empty store a record at a time, keeping to the
+  // budget as it goes, so a file twice the budget never sits in memory whole. Stops at the first
+  // record that is torn or does not fit what came before.
+  replay_result replay(byte_source& file);
   replay_result replay(std::string_view file);
 
   std::size_t bytes() const;  // memory held, by the accounting the budget applies to
@@ -103,6 +119,9 @@ class store {
   // after everything was evicted must not write a block the file's replay would refuse).
   std::int64_t newest_seen_ms_ = std::numeric_limits<std::int64_t>::min();
   std::size_t dictionary_bytes_ = 0;
+  // While a file replays: series the budget made it forget, in case a later block of the file
+  // still names them (the file was written under a larger budget).
+  std::unordered_map<std::uint32_t, std::pair<family_info, std::string>>* forgotten_ = nullptr;
 };
 
 }  // namespace smsbridge::api::history

@@ -295,6 +295,45 @@ TEST_CASE("a series forgotten and seen again, and a clock stepped back after eve
   CHECK(s.append(500, parsed("b 1\n")).empty());
 }
 
+TEST_CASE("a file written under a larger budget loads within a smaller one, whole to its end", "[history]") {
+  // Under the large budget `b` is never forgotten, so the last blocks name it by its first id; the
+  // small budget lets it go while loading and must take it back when those blocks come.
+  store large(8U << 20, 10);
+  std::string file(file_magic);
+  std::int64_t t = 1000;
+  const auto tick = [&](bool with_b) {
+    std::string text = tick_text(20, [&](std::size_t i) { return static_cast<double>(t) / 1000.0 + static_cast<double>(i); });
+    if (with_b) text += fmt::format("b {}\n", t);
+    file += large.append(t, parsed(text));
+    t += 1000;
+  };
+  for (int i = 0; i < 100; ++i) tick(true);
+  for (int i = 0; i < 400; ++i) tick(false);
+  for (int i = 0; i < 30; ++i) tick(true);
+  const std::size_t small_budget = 24U << 10;
+  store small(small_budget, 10);
+  const auto r = small.replay(file);
+  CHECK(r.dropped_bytes == 0);
+  CHECK(r.good_bytes == file.size());
+  CHECK(small.bytes() <= small_budget);
+  CHECK(*small.oldest_ms() > 100000);  // b's first blocks went
+  CHECK(*small.newest_ms() == t - 1000);
+  // What it kept reads as the large store reads the same times, b's last ticks included.
+  const auto kept = small.read(*small.oldest_ms(), INT64_MAX, 16U << 20).text;
+  CHECK(kept == large.read(*small.oldest_ms(), INT64_MAX, 16U << 20).text);
+  CHECK(kept.find(fmt::format("b {} {}.000", t - 1000, (t - 1000) / 1000)) != std::string::npos);
+  // And it goes on as a store of its own: the next tick's records replay on top of it.
+  store again(small_budget, 10);
+  std::string snapshot(file_magic);
+  CHECK(small.snapshot([&](std::string_view record) {
+    snapshot += record;
+    return true;
+  }));
+  CHECK(snapshot == std::string(file_magic) + small.snapshot());
+  CHECK(again.replay(snapshot).dropped_bytes == 0);
+  CHECK(again.read(0, INT64_MAX, 16U << 20).text == kept);
+}
+
 TEST_CASE("the history file survives a restart, cuts a torn end off, and moves a stranger aside", "[history]") {
   temp_dir dir;
   const std::string path = dir.path + "/metrics-history.bin";
