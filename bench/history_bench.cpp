@@ -2,9 +2,11 @@
 // bench/history-run.sh) plus PostgreSQL's health figures:
 // - a sampling tick's cost (parse + compress + keep), and the fdatasync'd append of its records;
 // - the memory the history takes once its budget is full (RSS growth against the budget), the
-//   ticks it then holds and the bytes per sample, for an idle and for a busy server.
+//   ticks it then holds and the bytes per sample, for an idle and for a busy server;
+// - the peak memory of a restart that loads the largest file the daemon keeps, and of its rewrite.
 //
 //   history_bench METRICS_TEXT_FILE WORK_DIR [--budget BYTES] [--ticks N]
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,13 +31,15 @@ using namespace smsbridge::api;
 
 namespace {
 
-long rss_kib() {
+long status_kib(const char* field) {
   std::ifstream status("/proc/self/status");
+  const std::string prefix = std::string(field) + ":";
   for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(prefix, 0) == 0) return std::strtol(line.c_str() + prefix.size(), nullptr, 10);
   }
   return -1;
 }
+long rss_kib() { return status_kib("VmRSS"); }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -191,6 +195,36 @@ int main(int argc, char** argv) {
         "RSS growth %ld KiB (budget + 2 MiB = %zu KiB)\n",
         name, budget, r.ticks, hours(r.ticks), static_cast<double>(r.bytes) / static_cast<double>(r.ticks * r.series), r.bytes,
         r.rss_growth_kib, budget / 1024 + 2048);
+    std::fflush(stdout);
+    if (busy) {
+      // The restart and the rewrite: the largest file the daemon lets grow (twice the store + 1 MiB)
+      // is loaded into a fresh store, then rewritten; their peak RSS against the RSS before.
+      const std::string file = std::string(argv[2]) + "/reload-history.bin";
+      std::remove(file.c_str());
+      {
+        history::store writer(budget);
+        std::string report;
+        auto f = history::history_file::open(file, writer, report);
+        if (!f) return 1;
+        moving_text source(text);
+        for (std::int64_t t = 1767225600000; f->size() < 2 * budget + (1U << 20); t += 60000) {
+          if (!f->append(writer.append(t, *history::parse_exposition(source.next(true))))) return 1;
+        }
+      }
+      ::malloc_trim(0);
+      std::ofstream("/proc/self/clear_refs") << "5";  // the peak (VmHWM) starts again from here
+      const long before = rss_kib();
+      history::store loaded(budget);
+      std::string report;
+      auto f = history::history_file::open(file, loaded, report);
+      if (!f) return 1;
+      const long load_peak = status_kib("VmHWM") - before;
+      if (!f->rewrite(loaded)) return 1;
+      const long rewrite_peak = status_kib("VmHWM") - before;
+      std::printf("restart with the largest file (%zu KiB): peak RSS growth %ld KiB while loading, %ld KiB with the rewrite "
+                  "(budget + 2 MiB = %zu KiB)\n",
+                  static_cast<std::size_t>(2 * budget + (1U << 20)) / 1024, load_peak, rewrite_peak, budget / 1024 + 2048);
+    }
     std::fflush(stdout);
     std::_Exit(0);
   }
