@@ -199,6 +199,19 @@ def contract(w):
     check(health["status"] == "healthy", f"/health: {health}")
     server.expect(200, "GET", "/health", base=METRICS)
     server.expect(200, "GET", "/metrics", base=METRICS)
+    sampled = server.expect(200, "GET", "/metrics/history?since=0", base=METRICS)
+    check(sampled.endswith("# EOF\n"), f"/metrics/history does not end in # EOF: {sampled[-200:]}")
+    server.expect(400, "GET", "/metrics/history?since=yesterday", base=METRICS)
+    # With the history off (a second api on ports of its own, for this one request): 404.
+    off_metrics = "http://127.0.0.1:9465"
+    answers = lambda: subprocess.run(["ip", "netns", "exec", s.server, "curl", "-s", "-o", "/dev/null", "-m", "2",
+                                      off_metrics + "/health"], capture_output=True).returncode == 0
+    off = s.start_api(pg, extra_env={"SMS_BRIDGE_HISTORY_BYTES": "0", "SMS_BRIDGE_LISTEN": "0.0.0.0:8081",
+                                     "SMS_BRIDGE_METRICS_LISTEN": "127.0.0.1:9465"}, ready=answers, log_mode="a", second=True)
+    server.expect(404, "GET", "/metrics/history", base=off_metrics)
+    off.kill()
+    off.wait(timeout=10)
+    w.processes.remove(off)
 
     # Logins and sessions.
     got, content_type, text, answer_headers = laptop.raw("POST", "/admin/login", json.dumps({"username": "ops", "password": ADMIN_PASSWORD}),

@@ -51,9 +51,11 @@ class Stack(Site):
         start_helper(self.w, ["ip", "netns", "exec", self.server], path, self.socket,
                      stderr=open(os.path.join(self.w.tmp, "helper.log"), "w"))
 
-    def start_api(self, pg, extra_env=None, prefix=()):
-        """sms-bridge-api in the server namespace; `prefix` goes before the binary (e.g. prlimit)."""
-        add_admin(self.w.build_dir, pg.url, "ops", ADMIN_PASSWORD)
+    def start_api(self, pg, extra_env=None, prefix=(), ready=None, log_mode="w", second=False):
+        """sms-bridge-api in the server namespace; `prefix` goes before the binary (e.g. prlimit).
+        second: another one beside the first (its admin exists already). Returns its process."""
+        if not second:
+            add_admin(self.w.build_dir, pg.url, "ops", ADMIN_PASSWORD)
         settings = os.path.join(self.w.tmp, "sms_settings.json")
         shutil.copy(os.path.join(COMPOSE, "sms_settings.json"), settings)
         self.sms_key = "gateway-key-0123456789"
@@ -62,8 +64,10 @@ class Stack(Site):
                    SMS_BRIDGE_SERVER_IP=SERVER_IP, SMS_BRIDGE_SETTINGS_FILE=settings,
                    SMS_BRIDGE_LOG_DIR=os.path.join(self.w.tmp, "logs"),
                    SMS_BRIDGE_HISTORY_FILE=os.path.join(self.w.tmp, "metrics-history.bin"), SMS_BRIDGE_HMAC_SECRET="hmac-secret-0123456789",
-                   SMS_BRIDGE_SMS_API_KEY=self.sms_key, **(extra_env or {}))
-        start_api(self.w, ["ip", "netns", "exec", self.server, *prefix, api_bin(self.w.build_dir)], env)
+                   SMS_BRIDGE_SMS_API_KEY=self.sms_key)
+        env.update(extra_env or {})
+        return start_api(self.w, ["ip", "netns", "exec", self.server, *prefix, api_bin(self.w.build_dir)], env,
+                         ready=ready, log_mode=log_mode)
 
     def laptop_curl(self, url, *args):
         r = self.ns(self.laptop, "curl", "-s", "-m", "10", "-w", "\n%{http_code}", *args, url, check_rc=False)
