@@ -35,6 +35,20 @@ std::optional<std::int64_t> seconds_parameter(const std::string& text) {
   return static_cast<std::int64_t>(std::llround(v * 1000));
 }
 
+// A label value in the exposition format: a database may be named with " or \ in it.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string postgres_health_text(const postgres_health& h) {
@@ -43,7 +57,7 @@ std::string postgres_health_text(const postgres_health& h) {
       "# TYPE pg_up gauge\n";
   text += fmt::format("pg_up {}\n", h.up ? 1 : 0);
   if (!h.up) return text;
-  const auto labels = fmt::format("{{datid=\"{}\",datname=\"{}\"}}", h.datid, h.datname);
+  const auto labels = fmt::format("{{datid=\"{}\",datname=\"{}\"}}", label_value(h.datid), label_value(h.datname));
   const struct {
     const char* name;
     const char* type;
@@ -64,7 +78,7 @@ std::string postgres_health_text(const postgres_health& h) {
   text += fmt::format(
       "# HELP pg_database_size_bytes Disk space used by the database\n# TYPE pg_database_size_bytes gauge\n"
       "pg_database_size_bytes{{datname=\"{}\"}} {}\n",
-      h.datname, h.size_bytes);
+      label_value(h.datname), h.size_bytes);
   return text;
 }
 

@@ -25,11 +25,32 @@ std::string directory_of(const std::string& path) {
 }
 
 // A rename is durable once the directory is synced.
-void sync_directory(const std::string& path) {
+bool sync_directory(const std::string& path) {
   const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return;
-  ::fsync(dir);
+  if (dir < 0) return false;
+  const bool synced = ::fsync(dir) == 0;
+  const int saved = errno;
   ::close(dir);
+  errno = saved;
+  return synced;
+}
+
+// path.KIND, or with the time added if that exists already: what is moved aside is never
+// overwritten.
+fallible<std::string> move_aside(const std::string& path, const char* kind) {
+  std::string aside = fmt::format("{}.{}", path, kind);
+  struct stat st {};
+  if (::lstat(aside.c_str(), &st) == 0) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    aside = fmt::format("{}.{}-{}", path, kind, stamp);
+    if (::lstat(aside.c_str(), &st) == 0) return fail(fmt::format("{} exists already", aside));
+  }
+  if (::rename(path.c_str(), aside.c_str()) != 0) return fail(errno_text());
+  return aside;
 }
 
 // The file read front to back, a record at a time: memory holds one record, not the file. A
@@ -73,13 +94,20 @@ fallible<history_file> history_file::open(const std::string& path, store& into, 
     return fail(fmt::format("cannot read the metrics history file {}: {}.", path, why));
   }
   std::size_t size = static_cast<std::size_t>(st.st_size);
-  if (size > 0 && std::string_view(head, static_cast<std::size_t>(head_read)) != file_magic) {
-    ::close(fd);
-    const std::string aside = path + ".not-history";
-    if (::rename(path.c_str(), aside.c_str()) != 0) {
-      return fail(fmt::format("{} is not a metrics history file and cannot be moved aside: {}.", path, errno_text()));
+  const std::string_view start(head, static_cast<std::size_t>(head_read));
+  if (size < file_magic.size() && file_magic.starts_with(start)) {
+    // A crash while the file was being created: nothing was in it yet.
+    size = 0;
+    if (::ftruncate(fd, 0) != 0) {
+      const auto why = errno_text();
+      ::close(fd);
+      return fail(fmt::format("cannot empty the metrics history file {}: {}.", path, why));
     }
-    report = fmt::format("{} was not a metrics history file; it was moved to {} and a new history begins.", path, aside);
+  } else if (start != file_magic) {
+    ::close(fd);
+    const auto aside = move_aside(path, "not-history");
+    if (!aside) return fail(fmt::format("{} is not a metrics history file and cannot be moved aside: {}.", path, aside.error().message));
+    report = fmt::format("{} was not a metrics history file; it was moved to {} and a new history begins.", path, *aside);
     fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) return fail(fmt::format("cannot create the metrics history file {}: {}.", path, errno_text()));
     size = 0;
@@ -99,6 +127,23 @@ fallible<history_file> history_file::open(const std::string& path, store& into, 
   if (!source.error().empty()) {
     ::close(fd);
     return fail(fmt::format("cannot read the metrics history file {}: {}.", path, source.error()));
+  }
+  if (loaded.refused) {
+    // A whole record this daemon cannot place (a newer version's, or damage the checksum missed):
+    // the file is kept as it is, aside, and what loaded goes on in a new file.
+    ::close(fd);
+    const auto aside = move_aside(path, "unreadable");
+    if (!aside) {
+      return fail(fmt::format("{} holds a record this version cannot read, and cannot be moved aside: {}.", path, aside.error().message));
+    }
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) return fail(fmt::format("cannot create the metrics history file {}: {}.", path, errno_text()));
+    history_file fresh(path, fd, 0);
+    if (auto written = fresh.rewrite(into); !written) return written.error();
+    report = fmt::format("{} holds a record this version cannot read after {} ticks; it was moved to {}, and the {} ticks before "
+                         "that record go on in a new file.",
+                         path, loaded.ticks, *aside, into.ticks());
+    return fresh;
   }
   if (loaded.dropped_bytes > 0) {
     // What follows the last whole record is a write a crash cut short: cut it off, so that the
@@ -169,12 +214,18 @@ fallible<void> history_file::rewrite(const store& from) {
     ::unlink(tmp.c_str());
     return fail(fmt::format("cannot replace the metrics history file {}: {}.", path_, why));
   }
-  sync_directory(path_);
+  const bool synced = sync_directory(path_);
+  const auto sync_error = errno_text();
   const int reopened = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
   if (reopened < 0) return fail(fmt::format("cannot reopen the metrics history file {}: {}.", path_, errno_text()));
-  ::close(fd_);
+  if (fd_ >= 0) ::close(fd_);
   fd_ = reopened;
   size_ = written;
+  if (!synced) {
+    return fail(fmt::format("the metrics history file {} was rewritten, but its directory could not be synced ({}), so a power "
+                            "loss could bring back the old file.",
+                            path_, sync_error));
+  }
   return {};
 }
 

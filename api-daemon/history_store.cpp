@@ -146,8 +146,8 @@ std::size_t store::series_bytes(const series_info& s) const {
 }
 
 std::size_t store::bytes() const {
-  std::size_t total = sizeof(store) + dictionary_bytes_ + open_index_.size() * map_node;
-  for (const auto& b : blocks_) total += b.bytes();
+  std::size_t total = sizeof(store) + dictionary_bytes_ + open_index_.size() * map_node + sealed_bytes_;
+  if (!blocks_.empty() && blocks_.back().encoder) total += blocks_.back().bytes();
   for (const auto& [name, f] : families_) total += map_node + name.capacity() + f.info.name.capacity() + f.info.help.capacity();
   return total;
 }
@@ -205,6 +205,7 @@ void store::seal_open_block() {
   b.encoder.reset();
   b.stream.shrink_to_fit();
   open_index_.clear();
+  sealed_bytes_ += b.bytes();
 }
 
 void store::start_block(std::int64_t t_ms, std::vector<std::uint32_t> series, std::string& records) {
@@ -224,6 +225,7 @@ void store::start_block(std::int64_t t_ms, std::vector<std::uint32_t> series, st
 void store::evict_oldest() {
   block& b = blocks_.front();
   const bool open = static_cast<bool>(b.encoder);
+  if (!open) sealed_bytes_ -= b.bytes();
   for (const auto id : b.series) {
     if (auto it = series_.find(id); it != series_.end() && --it->second.blocks == 0) forget_series(id);
   }
@@ -242,8 +244,11 @@ std::string store::append(std::int64_t t_ms, const exposition& samples) {
   std::vector<std::pair<std::uint32_t, double>> tick;
   tick.reserve(samples.samples.size());
   for (const auto& s : samples.samples) tick.emplace_back(series_id(samples.families[s.family], s.series, records), s.value);
+  // A block's stream stays under 1/16 of the budget, and under what one file record can hold
+  // (a rewrite writes it whole), whatever the budget.
+  const std::size_t stream_cap = std::min(std::max<std::size_t>(budget_ / 16, 1024), max_record - (1U << 20));
   bool fits = !blocks_.empty() && blocks_.back().encoder && blocks_.back().ticks < block_ticks_ &&
-              blocks_.back().stream.size() < std::max<std::size_t>(budget_ / 16, 1024);
+              blocks_.back().stream.size() < stream_cap;
   for (std::size_t i = 0; fits && i < tick.size(); ++i) fits = open_index_.contains(tick[i].first);
   if (!fits) {
     std::vector<std::uint32_t> ids;
@@ -269,23 +274,29 @@ page store::read(std::int64_t since_ms, std::int64_t until_ms, std::size_t max_b
   page out;
   // Per series, its samples in the range (the page's ticks), gathered block by block.
   std::map<std::uint32_t, std::vector<std::pair<std::int64_t, double>>> picked;
-  std::size_t estimate = 0;
+  // The page's size from above: every family's # TYPE and # HELP lines, and per sample its series,
+  // the longest number (24 characters, as -1.2345678901234567e-308) and the longest time.
+  std::size_t estimate = std::string_view("# EOF\n").size();
+  for (const auto& [name, f] : families_) estimate += 2 * name.size() + f.info.type.size() + openmetrics_help(f.info.help).size() + 24;
+  constexpr std::size_t number_and_time = 1 + 24 + 1 + 18 + 1;
+  std::size_t page_ticks = 0;
   bool full = false;
   for (const auto& b : blocks_) {
     if (full) break;
     if (b.last_ms < since_ms || b.first_ms >= until_ms || b.ticks == 0) continue;
     std::size_t line_bytes = 0;
-    for (const auto id : b.series) line_bytes += series_.at(id).key->size() + 32;
+    for (const auto id : b.series) line_bytes += series_.at(id).key->size() + number_and_time;
     const auto decoded = decode_block(b.first_ms, b.series.size(), b.ticks, b.stream);
     for (std::size_t t = 0; t < decoded.times.size(); ++t) {
       const auto when = decoded.times[t];
       if (when < since_ms || when >= until_ms) continue;
-      if (estimate > 0 && estimate + line_bytes > max_bytes) {
+      if (page_ticks > 0 && estimate + line_bytes > max_bytes) {
         out.next_ms = when;
         full = true;
         break;
       }
       estimate += line_bytes;
+      ++page_ticks;
       for (std::size_t i = 0; i < b.series.size(); ++i) {
         const double v = decoded.values[t * b.series.size() + i];
         if (!is_absent(v)) picked[b.series[i]].emplace_back(when, v);
@@ -303,7 +314,7 @@ page store::read(std::int64_t since_ms, std::int64_t until_ms, std::size_t max_b
     const auto& s = series_.at(id);
     by_family[s.family].push_back({s.key, order_of(*s.key, s.family), &points});
   }
-  out.text.reserve(estimate + by_family.size() * 160 + 8);
+  out.text.reserve(estimate);
   for (auto& [name, entries] : by_family) {
     const auto& info = families_.find(name)->second.info;
     const auto om = openmetrics_of(info);
@@ -480,7 +491,10 @@ replay_result store::replay(byte_source& file) {
     } else {
       valid = false;
     }
-    if (!valid) break;
+    if (!valid) {
+      r.refused = true;
+      break;
+    }
     at += 8 + length;
   }
   forgotten_ = nullptr;
@@ -505,6 +519,7 @@ replay_result store::replay(byte_source& file) {
       ++it;
       continue;
     }
+    if (!it->encoder) sealed_bytes_ -= it->bytes();
     for (const auto id : it->series) {
       if (auto s = series_.find(id); s != series_.end() && --s->second.blocks == 0) forget_series(id);
     }

@@ -43,6 +43,9 @@ class byte_source {
 struct replay_result {
   std::size_t good_bytes = 0;     // the prefix made of whole, valid records (with the magic)
   std::size_t dropped_bytes = 0;  // what followed it: a torn or damaged tail
+  // The replay stopped at a whole record (its checksum right) that does not fit what came before,
+  // as from a newer daemon: not a torn write, so the file is kept aside rather than cut.
+  bool refused = false;
   std::size_t ticks = 0;
 };
 
@@ -56,8 +59,8 @@ class store {
   // kept: its time is not after the newest one kept, as after a clock step back).
   std::string append(std::int64_t t_ms, const exposition& samples);
 
-  // The samples with since_ms <= t < until_ms, oldest first, in a page of about max_bytes
-  // (always at least one tick).
+  // The samples with since_ms <= t < until_ms, oldest first, in a page of at most max_bytes
+  // (always at least one tick, even if that one alone is larger).
   page read(std::int64_t since_ms, std::int64_t until_ms, std::size_t max_bytes) const;
 
   // Everything kept, as file records after the magic: what a rewritten file holds. The sink gets
@@ -119,6 +122,7 @@ class store {
   // after everything was evicted must not write a block the file's replay would refuse).
   std::int64_t newest_seen_ms_ = std::numeric_limits<std::int64_t>::min();
   std::size_t dictionary_bytes_ = 0;
+  std::size_t sealed_bytes_ = 0;  // the sealed blocks' bytes(), which no longer change
   // While a file replays: series the budget made it forget, in case a later block of the file
   // still names them (the file was written under a larger budget).
   std::unordered_map<std::uint32_t, std::pair<family_info, std::string>>* forgotten_ = nullptr;

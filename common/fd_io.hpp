@@ -13,6 +13,7 @@ inline bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) errno = EIO;  // a write of nothing would otherwise report a stale errno
     if (n <= 0) return false;
     data.remove_prefix(static_cast<std::size_t>(n));
   }

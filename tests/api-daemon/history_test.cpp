@@ -9,6 +9,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -365,6 +366,25 @@ TEST_CASE("the history file survives a restart, cuts a torn end off, and moves a
   metrics_history stranger({8U << 20, 60, other});
   CHECK(stranger.persistent());
   CHECK(read_file(other + ".not-history") == "precious");
+  // A second stranger there does not overwrite the first one moved aside.
+  { std::ofstream(other, std::ios::trunc) << "also precious"; }
+  metrics_history stranger_again({8U << 20, 60, other});
+  CHECK(read_file(other + ".not-history") == "precious");
+  std::size_t asides = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
+    if (entry.path().filename().string().starts_with("other.bin.not-history-")) {
+      ++asides;
+      CHECK(read_file(entry.path().string()) == "also precious");
+    }
+  }
+  CHECK(asides == 1);
+  // A file a crash left with part of the magic only: a new history, nothing moved aside.
+  const std::string stub = dir.path + "/stub.bin";
+  { std::ofstream(stub) << file_magic.substr(0, 3); }
+  metrics_history from_stub({8U << 20, 60, stub});
+  CHECK(from_stub.persistent());
+  CHECK(read_file(stub) == file_magic);
+  CHECK_FALSE(std::filesystem::exists(stub + ".not-history"));
   // A file that cannot be opened leaves the history in memory.
   metrics_history memory({8U << 20, 60, dir.path + "/missing/dir/file"});
   CHECK_FALSE(memory.persistent());
@@ -374,6 +394,71 @@ TEST_CASE("the history file survives a restart, cuts a torn end off, and moves a
   const auto skipped = memory.record(2000, "x{ 1\n");
   REQUIRE_FALSE(skipped.has_value());
   CHECK(skipped.error().message.starts_with("the metrics history skipped a tick: /metrics line 1"));
+}
+
+TEST_CASE("a whole record this version cannot place keeps the file aside; what came before goes on", "[history]") {
+  temp_dir dir;
+  const std::string path = dir.path + "/metrics-history.bin";
+  {
+    metrics_history h({8U << 20, 60, path});
+    for (int tick = 0; tick < 4; ++tick) REQUIRE(h.record(1000 * (tick + 1), tick_text(3, [&](std::size_t) { return tick * 1.0; })).has_value());
+  }
+  // A record of a kind this version does not know, its checksum right (as a newer daemon might
+  // write), then more records after it.
+  std::string original = read_file(path);
+  const std::string payload = "Zfuture";
+  std::uint32_t crc = 0xFFFFFFFFU;
+  for (const char ch : payload) {
+    crc ^= static_cast<unsigned char>(ch);
+    for (int k = 0; k < 8; ++k) crc = (crc & 1) ? 0xEDB88320U ^ (crc >> 1) : crc >> 1;
+  }
+  crc ^= 0xFFFFFFFFU;
+  std::string record;
+  for (const std::uint32_t v : {static_cast<std::uint32_t>(payload.size()), crc}) {
+    for (int i = 0; i < 4; ++i) record += static_cast<char>((v >> (8 * i)) & 0xFF);
+  }
+  original += record + payload + "and what a newer version wrote after it";
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << original; }
+  {
+    metrics_history h({8U << 20, 60, path});
+    REQUIRE(h.persistent());
+    CHECK(h.store().ticks() == 4);
+    CHECK(read_file(path + ".unreadable") == original);  // kept whole, not cut
+    REQUIRE(h.record(5000, tick_text(3, [](std::size_t) { return 5.0; })).has_value());
+  }
+  metrics_history again({8U << 20, 60, path});
+  CHECK(again.store().ticks() == 5);
+}
+
+TEST_CASE("a page stays within its size; the running memory total matches a store built afresh", "[history]") {
+  store s(64U << 10, 8);
+  for (int tick = 0; tick < 1500; ++tick) {
+    std::string text = "# HELP long_help_gauge " + std::string(300, 'h') + "\n# TYPE long_help_gauge gauge\n";
+    for (int i = 0; i < 12; ++i) text += fmt::format("long_help_gauge{{i=\"{}\"}} {}\n", i, -1.2345678901234567e-300 * (tick + i + 1));
+    text += tick_text(20, [&](std::size_t i) { return tick * 0.1 + static_cast<double>(i) / 3.0; });
+    s.append(1767225600000 + 1000LL * tick, parsed(text));
+  }
+  REQUIRE(*s.oldest_ms() > 1767225600000);  // blocks were evicted: the total went down as well as up
+  // Every size from a tick and a half to fifteen ticks: no page with more than one tick is larger.
+  std::size_t pages = 0, over = 0;
+  for (std::size_t max = 4000; max <= 40000; max += 250) {
+    std::int64_t since = 0;
+    for (int n = 0; n < 1000; ++n) {
+      const auto p = s.read(since, INT64_MAX, max);
+      ++pages;
+      if (p.text.size() > max && sample_lines(p.text).size() > 33) ++over;
+      if (!p.next_ms) break;
+      since = *p.next_ms;
+    }
+  }
+  CHECK(pages > 1000);
+  CHECK(over == 0);
+  store fresh(64U << 10, 8);
+  fresh.replay(std::string(file_magic) + s.snapshot());
+  // The open block's capacity may differ; everything else is the same blocks and series.
+  const auto a = static_cast<double>(s.bytes()), b = static_cast<double>(fresh.bytes());
+  CHECK(std::abs(a - b) < 8192);
+  CHECK(s.bytes() <= s.budget());
 }
 
 TEST_CASE("the file is rewritten from the store once it has grown well past it", "[history]") {
@@ -424,4 +509,9 @@ TEST_CASE("GET /metrics/history: pages with a continuation, bounds checked with 
   CHECK(text.find("pg_stat_database_xact_commit{datid=\"16384\",datname=\"sms_bridge\"} 10\n") != std::string::npos);
   CHECK(text.find("pg_database_size_bytes{datname=\"sms_bridge\"} 8000000\n") != std::string::npos);
   CHECK(parse_exposition(text).has_value());
+  // A database named with a quote, a backslash and a newline still gives the format.
+  pg.datname = "we\"ird\\na\nme";
+  const auto odd = parse_exposition(postgres_health_text(pg));
+  REQUIRE(odd.has_value());
+  CHECK(postgres_health_text(pg).find("datname=\"we\\\"ird\\\\na\\nme\"") != std::string::npos);
 }
