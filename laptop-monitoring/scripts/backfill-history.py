@@ -178,7 +178,12 @@ def live_spans(up_samples):
 
     A scrape whose up is 0 stored nothing (the door was closed), so it ends a run and the history
     may fill its time; so does a pause of more than three scrape intervals (Prometheus was not
-    running); the scrape interval is the median gap between scrapes."""
+    running); the scrape interval is the median gap between scrapes. A run ends at its last
+    scrape: whether the door stayed open after it is not known, and if it closed, the history is
+    the only record. (So a history sample taken after the newest scrape, while the door is open
+    and being scraped, would sit between two scrapes: at most one per series, and none when the
+    stack was stopped, as stop-monitoring.sh leaves it, since monitoring-session.sh downloads the
+    history before it starts the stack.)"""
     points = sorted(up_samples)
     if not points:
         return []
@@ -336,7 +341,10 @@ def fetch_history(base_url, since_s, log, out):
         total += len(body)
         if total > MAX_BYTES:
             raise Refused(f"the server's history is larger than {MAX_BYTES // (1024 * 1024)} MiB; stopped there.")
-        text = body.decode("utf-8")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Refused(f"page {pages} of the server's history is not UTF-8 text (at byte {e.start}); it is not OpenMetrics.")
         if not text.rstrip("\n").endswith("# EOF"):
             raise Refused(f"page {pages} of the server's history does not end in '# EOF'.")
         parse_openmetrics(text)  # refuse garbage before keeping it
@@ -354,10 +362,12 @@ def fetch_history(base_url, since_s, log, out):
     return pages
 
 
-def pages_of(text):
-    """The pages a fetch wrote, each a whole OpenMetrics text."""
+def pages_of(lines):
+    """The pages a fetch wrote, each a whole OpenMetrics text, from its lines (a file read line by
+    line: only one page is in memory at a time)."""
     page = []
-    for line in text.split("\n"):
+    for line in lines:
+        line = line.rstrip("\n")
         if not line:
             continue
         page.append(line)
@@ -461,42 +471,42 @@ def main(argv=None):
                 return 0
         if args.action in ("push", "run"):
             try:
-                with open(args.download) as f:
-                    text = f.read()
+                download = open(args.download, encoding="utf-8")
             except FileNotFoundError:
                 raise Refused(f"{args.download} does not exist; run 'fetch' first.")
-            # Page by page, the state saved after each: memory stays at a page's worth, and a push
-            # cut short goes on from where it stopped next time.
-            server = exporter_server_of(os.path.join(PROJECT_DIR, ".env"))
-            oldest_ms = int((time.time() - OOO_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS / 2) * 1000)
-            # The times a previous session scraped live are in the history too; those samples stay
-            # out, so no series has both.
-            jobs = {"sms_bridge": bridge}
-            if exporter:
-                jobs["postgres_exporter"] = exporter
-            live = {job: live_spans(live_scrapes(args.query_url, labels, OOO_WINDOW_SECONDS))
-                    for job, labels in jobs.items()}
-            job_of = lambda name: "postgres_exporter" if exporter and name.startswith("pg_") else "sms_bridge"
-            all_spans = []
-            skipped = 0
-            for page in pages_of(text):
-                samples = [s for s in parse_openmetrics(page) if s[3] >= oldest_ms]
-                if state["newest_ms"] is not None:
-                    samples = [s for s in samples if s[3] > state["newest_ms"]]
-                if not samples:
-                    continue
-                fresh = outside_live(samples, live, job_of)
-                skipped += len(samples) - len(fresh)
-                if fresh:
-                    push(args.write_url, attach_labels(fresh, bridge, exporter or bridge, server if exporter else None), log)
-                    page_spans = [list(x) for x in spans([s[3] for s in fresh], 5 * 60 * 1000)]
-                    if all_spans and page_spans[0][0] - all_spans[-1][1] <= 5 * 60 * 1000:
-                        all_spans[-1][1] = page_spans[0][1]
-                        page_spans = page_spans[1:]
-                    all_spans += page_spans
-                # Past the newest time looked at, pushed or covered by a live scrape.
-                state["newest_ms"] = max(s[3] for s in samples)
-                save_state(args.state, dict(state, spans=(state["spans"] + all_spans)[-50:]))
+            with download:
+                # Page by page, the state saved after each: memory stays at a page's worth, and a push
+                # cut short goes on from where it stopped next time.
+                server = exporter_server_of(os.path.join(PROJECT_DIR, ".env"))
+                oldest_ms = int((time.time() - OOO_WINDOW_SECONDS + WINDOW_MARGIN_SECONDS / 2) * 1000)
+                # The times a previous session scraped live are in the history too; those samples stay
+                # out, so no series has both.
+                jobs = {"sms_bridge": bridge}
+                if exporter:
+                    jobs["postgres_exporter"] = exporter
+                live = {job: live_spans(live_scrapes(args.query_url, labels, OOO_WINDOW_SECONDS))
+                        for job, labels in jobs.items()}
+                job_of = lambda name: "postgres_exporter" if exporter and name.startswith("pg_") else "sms_bridge"
+                all_spans = []
+                skipped = 0
+                for page in pages_of(download):
+                    samples = [s for s in parse_openmetrics(page) if s[3] >= oldest_ms]
+                    if state["newest_ms"] is not None:
+                        samples = [s for s in samples if s[3] > state["newest_ms"]]
+                    if not samples:
+                        continue
+                    fresh = outside_live(samples, live, job_of)
+                    skipped += len(samples) - len(fresh)
+                    if fresh:
+                        push(args.write_url, attach_labels(fresh, bridge, exporter or bridge, server if exporter else None), log)
+                        page_spans = [list(x) for x in spans([s[3] for s in fresh], 5 * 60 * 1000)]
+                        if all_spans and page_spans[0][0] - all_spans[-1][1] <= 5 * 60 * 1000:
+                            all_spans[-1][1] = page_spans[0][1]
+                            page_spans = page_spans[1:]
+                        all_spans += page_spans
+                    # Past the newest time looked at, pushed or covered by a live scrape.
+                    state["newest_ms"] = max(s[3] for s in samples)
+                    save_state(args.state, dict(state, spans=(state["spans"] + all_spans)[-50:]))
             os.remove(args.download)
             if skipped:
                 log(f"left out {skipped} samples of times the laptop Prometheus scraped live")

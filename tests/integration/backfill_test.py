@@ -115,6 +115,18 @@ def scenario_encoders(_args):
     live = bf.live_spans(up)
     check(live == [(100000, 115000), (160000, 160000), (400000, 415000)], f"live spans: {live}")
     check(bf.live_spans([(5, 0.0)]) == [] and bf.live_spans([(5, 1.0)]) == [(5, 5)], "live spans of one scrape")
+    # A run ends at its last scrape, recent or not: the door may have closed right after it.
+    scraping = [(0, 1.0), (15000, 1.0), (30000, 1.0)]
+    check(bf.live_spans(scraping) == [(0, 30000)], f"a run of three scrapes: {bf.live_spans(scraping)}")
+    # The pages of a download, read line by line.
+    pages = list(bf.pages_of(iter(["a 1 1\n", "# EOF\n", "\n", "b 2 2\n", "# EOF\n"])))
+    check(pages == ["a 1 1\n# EOF\n", "b 2 2\n# EOF\n"], f"pages: {pages}")
+    try:
+        list(bf.pages_of(iter(["a 1 1\n", "# EOF\n", "b 2 2\n"])))
+    except bf.Refused as e:
+        check("middle of a page" in str(e), str(e))
+    else:
+        raise AssertionError("a download cut inside a page was taken")
     history = [(name, {}, 1.0, t * 1000) for t in (80, 100, 110, 116, 130, 160, 161, 300, 400, 405, 416)
                for name in ("r_total", "pg_up")]
     kept = bf.outside_live(history, {"sms_bridge": live}, lambda n: "postgres_exporter" if n.startswith("pg_") else "sms_bridge")
