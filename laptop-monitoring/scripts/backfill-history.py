@@ -181,7 +181,8 @@ def live_spans(up_samples):
     running); the scrape interval is the median gap between scrapes. A run ends at its last
     scrape: whether the door stayed open after it is not known, and if it closed, the history is
     the only record. (So a history sample taken after the newest scrape, while the door is open
-    and being scraped, would sit between two scrapes: at most one per series, and none when the
+    and being scraped, would sit between two scrapes: at most one per series at the default
+    sampling interval, and none when the
     stack was stopped, as stop-monitoring.sh leaves it, since monitoring-session.sh downloads the
     history before it starts the stack.)"""
     points = sorted(up_samples)

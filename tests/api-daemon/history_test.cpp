@@ -482,7 +482,10 @@ TEST_CASE("GET /metrics/history: pages with a continuation, bounds checked with 
   const auto get = [](const metrics_history& history, const std::string& target) {
     boost::asio::io_context io;
     http_request request{http::verb::get, target, 11};
-    auto answer = boost::asio::co_spawn(io, history_endpoint(history)(request, request_context{"127.0.0.1"}), boost::asio::use_future);
+    // The handler, its request and context outlive the coroutine, as the router's do.
+    const auto endpoint = history_endpoint(history);
+    const request_context context{"127.0.0.1"};
+    auto answer = boost::asio::co_spawn(io, endpoint(request, context), boost::asio::use_future);
     io.run();
     return answer.get();
   };
