@@ -752,6 +752,14 @@ def scenario_laptop_backfill(w):
             break
         time.sleep(1)
     check(len(live) >= 3, f"the first session scraped the server {len(live)} times, not 3")
+    shot = os.environ.get("BACKFILL_SCREENSHOT")  # a picture for the laptop README: gap, then live
+    if shot:
+        span = int(time.time() - closed_from) + 20
+        exprs = [series.replace("{", '{job="sms_bridge",'), 'sms_bridge_history_backfilled{job="sms_bridge"}']
+        query_string = "&".join(f"g{i}.expr={urllib.parse.quote(e)}&g{i}.tab=0&g{i}.range_input={span}s" for i, e in enumerate(exprs))
+        subprocess.run(["ip", "netns", "exec", site.laptop, "chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", "--window-size=1200,1100", "--virtual-time-budget=10000", f"--screenshot={shot}",
+                        f"http://127.0.0.1:9090/graph?{query_string}"], capture_output=True, timeout=90)
     with open(os.path.join(laptop, ".history-backfill.json")) as f:
         first = json.load(f)
     rc, out = script("stop-monitoring.sh")
