@@ -42,6 +42,9 @@ OOO_WINDOW_SECONDS = 7 * 24 * 3600
 WINDOW_MARGIN_SECONDS = 3600
 BATCH_SAMPLES = 20000
 MARKER = "sms_bridge_history_backfilled"
+# Prometheus' staleness marker (a NaN with this payload): a series ends there, instead of being
+# looked back at for 5 minutes.
+STALE = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -136,7 +139,7 @@ def parse_openmetrics(text):
     return samples
 
 
-def attach_labels(samples, bridge_labels, exporter_labels, exporter_server=None):
+def attach_labels(samples, bridge_labels, exporter_labels, exporter_server=None, marker_ended_at=None):
     """Give each sample the labels its live scrape would have; add the marker series.
 
     The postgres exporter (0.11) labels every pg_* figure but pg_up with server="HOST:PORT" of its
@@ -157,9 +160,27 @@ def attach_labels(samples, bridge_labels, exporter_labels, exporter_server=None)
         ticks.add(ts)
     marker = dict(bridge_labels)
     marker["__name__"] = MARKER
-    for ts in sorted(ticks):
+    # The time an earlier push ended the marker at holds its staleness marker: a tick there (from
+    # a server sampling 1 ms after that push's last tick) keeps its samples, not a second marker.
+    times = sorted(ticks - {marker_ended_at})
+    for ts in times:
         out.append((marker, 1.0, ts))
+    # Where the backfilled ticks pause (the daemon was down, or live scrapes were left out), the
+    # marker ends, so the dashboards' annotation does not run on over the pause.
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    if gaps:
+        interval = gaps[len(gaps) // 2]
+        for a, b in zip(times, times[1:]):
+            if b - a > 3 * interval:
+                out.append((marker, STALE, a + 1))
     return out
+
+
+def marker_end(bridge_labels, last_ms):
+    """The staleness marker that ends the marker series after the last backfilled tick."""
+    marker = dict(bridge_labels)
+    marker["__name__"] = MARKER
+    return [(marker, STALE, last_ms + 1)]
 
 
 def spans(timestamps_ms, gap_ms):
@@ -499,7 +520,8 @@ def main(argv=None):
                     fresh = outside_live(samples, live, job_of)
                     skipped += len(samples) - len(fresh)
                     if fresh:
-                        push(args.write_url, attach_labels(fresh, bridge, exporter or bridge, server if exporter else None), log)
+                        push(args.write_url, attach_labels(fresh, bridge, exporter or bridge, server if exporter else None,
+                                                           state.get("marker_ended_ms")), log)
                         page_spans = [list(x) for x in spans([s[3] for s in fresh], 5 * 60 * 1000)]
                         if all_spans and page_spans[0][0] - all_spans[-1][1] <= 5 * 60 * 1000:
                             all_spans[-1][1] = page_spans[0][1]
@@ -508,6 +530,10 @@ def main(argv=None):
                     # Past the newest time looked at, pushed or covered by a live scrape.
                     state["newest_ms"] = max(s[3] for s in samples)
                     save_state(args.state, dict(state, spans=(state["spans"] + all_spans)[-50:]))
+            if all_spans:
+                end = marker_end(bridge, all_spans[-1][1])
+                push(args.write_url, end, lambda _: None)
+                state["marker_ended_ms"] = end[0][2]
             os.remove(args.download)
             if skipped:
                 log(f"left out {skipped} samples of times the laptop Prometheus scraped live")

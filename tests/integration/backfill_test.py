@@ -9,9 +9,11 @@ import argparse
 import http.server
 import importlib.util
 import json
+import math
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,15 @@ def scenario_encoders(_args):
     check(size == {"__name__": "pg_database_size_bytes", "datname": "d", "job": "postgres_exporter",
                    "server": "s:5433", "exported_server": "s:5433"}, f"pg_database_size_bytes labels: {size}")
     check("exported_server" not in [lab for lab, _, _ in labelled if lab["__name__"] == "pg_up"][0], "pg_up got exported_server")
+    # The marker ends (a staleness marker, Prometheus' own NaN) where the ticks pause and after the last.
+    paused = bf.attach_labels([("r_total", {}, 1.0, t) for t in (1000, 2000, 3000, 60000, 61000)], {"job": "sms_bridge"}, {})
+    stale = [ts for lab, v, ts in paused if lab["__name__"] == bf.MARKER and math.isnan(v)]
+    check(stale == [3001], f"the marker's staleness markers: {stale}")
+    stale_bits = struct.pack("<d", bf.marker_end({"job": "sms_bridge"}, 61000)[0][1]).hex()
+    check(stale_bits == struct.pack("<Q", 0x7FF0000000000002).hex() and bf.marker_end({"job": "j"}, 5)[0][2] == 6,
+          f"the end of the marker is not Prometheus' staleness marker: {stale_bits}")
+    check(bytes.fromhex("020000000000f07f") in bf.encode_write_request([({"__name__": "m"}, [(bf.STALE, 1)])]),
+          "the staleness marker does not survive the encoding")
     jobs = {(lab["__name__"], lab["job"]) for lab, _, _ in labelled}
     check(jobs == {("r_total", "sms_bridge"), ("pg_up", "postgres_exporter"),
                    ("sms_bridge_history_backfilled", "sms_bridge")}, str(jobs))

@@ -735,6 +735,11 @@ def scenario_laptop_backfill(w):
         check(at is not None and counted - 2 <= at <= counted + 1, f"at {when:.0f} the daemon had {counted}, Prometheus shows {at}")
     marker = query('sms_bridge_history_backfilled{job="sms_bridge"}', closed_from, closed_until)
     check(len(marker) == 1 and len(marker[0]["values"]) >= 18, f"the backfilled times are not marked: {marker}")
+    # ...and only those: the marker ends after the last backfilled tick, not 5 minutes later.
+    with open(os.path.join(laptop, ".history-backfill.json")) as f:
+        backfilled_until = json.load(f)["newest_ms"] / 1000
+    after = query('sms_bridge_history_backfilled{job="sms_bridge"}', backfilled_until + 1, time.time())
+    check(not after, f"the marker runs on past the backfilled time ({backfilled_until:.3f}) into the live scrape: {after}")
     doubled = query('count by (__name__) ({__name__=~"sms_bridge_sms_received_total|pg_stat_database_xact_commit", status=~"received|"})',
                     closed_from, time.time())
     check(all(float(v) == 1 for r in doubled for _, v in r["values"]), f"a series is doubled: {doubled}")
@@ -758,7 +763,7 @@ def scenario_laptop_backfill(w):
         exprs = [series.replace("{", '{job="sms_bridge",'), 'sms_bridge_history_backfilled{job="sms_bridge"}']
         query_string = "&".join(f"g{i}.expr={urllib.parse.quote(e)}&g{i}.tab=0&g{i}.range_input={span}s" for i, e in enumerate(exprs))
         subprocess.run(["ip", "netns", "exec", site.laptop, "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                        "--hide-scrollbars", "--window-size=1200,1100", "--virtual-time-budget=10000", f"--screenshot={shot}",
+                        "--hide-scrollbars", "--window-size=1200,1420", "--virtual-time-budget=10000", f"--screenshot={shot}",
                         f"http://127.0.0.1:9090/graph?{query_string}"], capture_output=True, timeout=90)
     with open(os.path.join(laptop, ".history-backfill.json")) as f:
         first = json.load(f)
