@@ -285,13 +285,6 @@ def scenario_fake_server(_args):
         # A refused push is a sentence with Prometheus' answer, and the state does not move.
         r = subprocess.run(cmd[:-1] + [f"{prom}/api/v1/nowhere"], capture_output=True, text=True, timeout=60)
         check(r.returncode != 0 and "refused" in r.stderr, f"a refused push was not reported: {r.stderr}")
-        shot = os.environ.get("BACKFILL_SCREENSHOT")  # a picture of the result, for the README
-        if shot:
-            expr = urllib.parse.quote('sms_bridge_requests_total{route="/x"}')
-            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                            "--window-size=1200,700", "--virtual-time-budget=8000", f"--screenshot={shot}",
-                            f"{prom}/graph?g0.expr={expr}&g0.tab=0&g0.range_input=1m"],
-                           capture_output=True, timeout=60)
         srv.shutdown()
         print(f"fake_server: {len(values)} points over the gap in 1 series, marker {len(mk[0]['values'])} points, "
               f"second run since={history.requests[0]:.3f}")
