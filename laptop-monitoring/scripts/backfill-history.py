@@ -167,12 +167,8 @@ def attach_labels(samples, bridge_labels, exporter_labels, exporter_server=None,
         out.append((marker, 1.0, ts))
     # Where the backfilled ticks pause (the daemon was down, or live scrapes were left out), the
     # marker ends, so the dashboards' annotation does not run on over the pause.
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
-    if gaps:
-        interval = gaps[len(gaps) // 2]
-        for a, b in zip(times, times[1:]):
-            if b - a > 3 * interval:
-                out.append((marker, STALE, a + 1))
+    for _, last in spans(times, 3 * median_gap(times))[:-1]:
+        out.append((marker, STALE, last + 1))
     return out
 
 
@@ -181,6 +177,12 @@ def marker_end(bridge_labels, last_ms):
     marker = dict(bridge_labels)
     marker["__name__"] = MARKER
     return [(marker, STALE, last_ms + 1)]
+
+
+def median_gap(times):
+    """The median gap between consecutive times (sorted), 0 for fewer than two."""
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    return gaps[len(gaps) // 2] if gaps else 0
 
 
 def spans(timestamps_ms, gap_ms):
@@ -203,26 +205,18 @@ def live_spans(up_samples):
     scrape: whether the door stayed open after it is not known, and if it closed, the history is
     the only record. (So a history sample taken after the newest scrape, while the door is open
     and being scraped, would sit between two scrapes: at most one per series at the default
-    sampling interval, and none when the
-    stack was stopped, as stop-monitoring.sh leaves it, since monitoring-session.sh downloads the
-    history before it starts the stack.)"""
+    sampling interval, and none when the stack was stopped, as stop-monitoring.sh leaves it,
+    since monitoring-session.sh downloads the history before it starts the stack.)"""
     points = sorted(up_samples)
-    if not points:
-        return []
-    gaps = sorted(b[0] - a[0] for a, b in zip(points, points[1:]))
-    interval = gaps[len(gaps) // 2] if gaps else 0
-    runs = []
-    previous = None
-    for ts, up in points:
-        if up != 1:
-            previous = None
-            continue
-        if previous is not None and ts - previous <= 3 * interval:
-            runs[-1][1] = ts
-        else:
-            runs.append([ts, ts])
-        previous = ts
-    return [tuple(run) for run in runs]
+    gap = 3 * median_gap([ts for ts, _ in points])
+    runs, scraped = [], []
+    for ts, up in points + [(None, 0)]:
+        if up == 1:
+            scraped.append(ts)
+        elif scraped:
+            runs += spans(scraped, gap)
+            scraped = []
+    return runs
 
 
 def outside_live(samples, live_by_job, job_of):
