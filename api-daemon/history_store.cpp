@@ -376,15 +376,6 @@ bool store::snapshot(const std::function<bool(std::string_view)>& sink) const {
   return true;
 }
 
-std::string store::snapshot() const {
-  std::string out;
-  snapshot([&out](std::string_view record) {
-    out += record;
-    return true;
-  });
-  return out;
-}
-
 namespace {
 
 class text_source final : public byte_source {

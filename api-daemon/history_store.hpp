@@ -67,7 +67,6 @@ class store {
   // one record at a time, so a rewrite needs no copy of the store; false from it stops the walk
   // (and snapshot returns false).
   bool snapshot(const std::function<bool(std::string_view)>& sink) const;
-  std::string snapshot() const;
   // Loads a file (the magic, then records) into an empty store a record at a time, keeping to the
   // budget as it goes, so a file twice the budget never sits in memory whole. Stops at the first
   // record that is torn or does not fit what came before.

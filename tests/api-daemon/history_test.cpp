@@ -57,6 +57,16 @@ std::vector<std::string> sample_lines(const std::string& text) {
   return out;
 }
 
+// A store's whole file, as a rewrite writes it: the magic, then its snapshot's records.
+std::string file_of(const store& s) {
+  std::string file(file_magic);
+  REQUIRE(s.snapshot([&](std::string_view record) {
+    file += record;
+    return true;
+  }));
+  return file;
+}
+
 struct temp_dir {
   std::string path;
   temp_dir() {
@@ -249,7 +259,7 @@ TEST_CASE("the file records replay to the same history; a torn tail is dropped a
   }
   {
     store again(8U << 20, 4);
-    CHECK(again.replay(std::string(file_magic) + s.snapshot()).ticks == 13);
+    CHECK(again.replay(file_of(s)).ticks == 13);
     CHECK(again.read(0, INT64_MAX, 1 << 20).text == s.read(0, INT64_MAX, 1 << 20).text);
   }
   // Every cut inside the last tick's records leaves the first eleven ticks, nothing misread.
@@ -323,15 +333,9 @@ TEST_CASE("a file written under a larger budget loads within a smaller one, whol
   const auto kept = small.read(*small.oldest_ms(), INT64_MAX, 16U << 20).text;
   CHECK(kept == large.read(*small.oldest_ms(), INT64_MAX, 16U << 20).text);
   CHECK(kept.find(fmt::format("b {} {}.000", t - 1000, (t - 1000) / 1000)) != std::string::npos);
-  // And it goes on as a store of its own: the next tick's records replay on top of it.
+  // And what it keeps, written out as a rewrite writes it, replays to the same.
   store again(small_budget, 10);
-  std::string snapshot(file_magic);
-  CHECK(small.snapshot([&](std::string_view record) {
-    snapshot += record;
-    return true;
-  }));
-  CHECK(snapshot == std::string(file_magic) + small.snapshot());
-  CHECK(again.replay(snapshot).dropped_bytes == 0);
+  CHECK(again.replay(file_of(small)).dropped_bytes == 0);
   CHECK(again.read(0, INT64_MAX, 16U << 20).text == kept);
 }
 
@@ -454,7 +458,7 @@ TEST_CASE("a page stays within its size; the running memory total matches a stor
   CHECK(pages > 1000);
   CHECK(over == 0);
   store fresh(64U << 10, 8);
-  fresh.replay(std::string(file_magic) + s.snapshot());
+  fresh.replay(file_of(s));
   // The open block's capacity may differ; everything else is the same blocks and series.
   const auto a = static_cast<double>(s.bytes()), b = static_cast<double>(fresh.bytes());
   CHECK(std::abs(a - b) < 8192);
