@@ -183,31 +183,29 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   g.reason = open.reason();
   const v1::Grant record = g.to_proto();
 
-  // Kernel first, then the state: a crash in between leaves an element the state does not know,
-  // which start-up removes (fail-closed), never a recorded door the kernel lacks.
+  // An Open answered OK is in the kernel and durable; its two halves run at once (netlink and the
+  // disk are different resources). A crash in between leaves one half, and start-up makes the two
+  // agree: a recorded door the kernel lacks is re-applied with its deadline (its OPENED event is
+  // in the journal, so the audit trail has it), and an element the state does not know goes with
+  // the table's re-installation (docs/decisions.md, "An Open's two halves").
   const std::string batch = render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000));
-  auto added = run_nft(batch);
-  if (!added) {
+  std::string kernel_error;
+  auto outcome = open_both_halves(g, record, batch, kernel_error);
+  if (outcome == open_outcome::kernel_refused) {
     // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
     // repair it and try once more.
-    log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, added.error());
+    log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, kernel_error);
     reconcile();
-    added = run_nft(batch);
+    outcome = open_both_halves(g, record, batch, kernel_error);
   }
-  if (!added) {
+  if (outcome == open_outcome::kernel_refused) {
     ++counters_.nft_failures;
-    log::error("nft refused to open {}: {}", svc->name, added.error());
+    log::error("nft refused to open {}: {}", svc->name, kernel_error);
     return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
   }
-  const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, g.reason, "", next_seq_);
-  state::JournalRecord opened;
-  *opened.mutable_opened() = record;
-  if (auto r = persist({opened, event_record(event)}, fmt::format("the opening of '{}'", svc->name)); !r) {
-    remove_from_kernel(g);
-    return r;
+  if (outcome == open_outcome::journal_failed) {
+    return refuse(v1::STATE_WRITE_FAILED, "The helper could not write its state file; nothing was changed.");
   }
-  events_.push_back(event);
-  next_seq_ = event.seq() + 1;
   ++counters_.opens;
   log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, g.reason),
              fmt::format("opened door {} port {} -> {} for {} until {} by {}{}{}", svc->name, port, record.target(), record.source(),
@@ -216,6 +214,49 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   insert_live(std::move(g));
   maybe_compact();
   return {};
+}
+
+firewall_service::open_outcome firewall_service::open_both_halves(const live_grant& g, const v1::Grant& record,
+                                                                  const std::string& batch, std::string& kernel_error) {
+  // The number is used up even if the attempt fails: a voided event's number is not given again.
+  const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, g.reason, "", next_seq_++);
+  state::JournalRecord opened;
+  *opened.mutable_opened() = record;
+  const std::vector<state::JournalRecord> records{opened, event_record(event)};
+
+  const auto crash_at = deps_.crash_open ? deps_.crash_open->at : open_crash_point::none;  // none but in test builds
+  if (crash_at != open_crash_point::kernel_changed) deps_.store.begin_append(records);
+  if (crash_at == open_crash_point::journal_written && deps_.store.finish_append()) deps_.crash_open->crash();
+  auto added = run_nft(batch);
+  if (crash_at == open_crash_point::kernel_changed) {
+    if (added) deps_.crash_open->crash();
+    deps_.store.begin_append(records);
+  }
+  auto written = deps_.store.finish_append();
+
+  if (added && written) {
+    events_.push_back(event);
+    return open_outcome::done;
+  }
+  if (!written) log::error("cannot record the opening of '{}' in the state journal: {}", g.service, written.error());
+  if (!added) kernel_error = added.error().message;  // the caller logs it, once it gives up
+  if (added) remove_from_kernel(g);
+  if (written) {
+    state::JournalRecord voided;
+    voided.mutable_voided()->set_service(g.service);
+    voided.mutable_voided()->set_grant_id(g.grant_id);
+    voided.mutable_voided()->set_event_seq(event.seq());
+    if (auto v = deps_.store.append({voided}); !v) {
+      // The journal still says the door opened; a snapshot from memory (which has no such door)
+      // replaces it, or the next start re-applies a door whose Open was refused.
+      log::error("cannot void the refused opening of '{}' in the state journal ({}); writing a snapshot instead", g.service, v.error());
+      if (auto snap = deps_.store.write_snapshot(snapshot()); !snap) {
+        log::error("cannot write the state snapshot either ({}): the next start may re-open the door of '{}' until its deadline",
+                   snap.error(), g.service);
+      }
+    }
+  }
+  return written ? open_outcome::kernel_refused : open_outcome::journal_failed;
 }
 
 answer firewall_service::answer_extend(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
@@ -713,7 +754,13 @@ fallible<void> firewall_service::start() {
     if (expires <= now || kernel_dropped) {
       log::event(log::level::notice, message_id_of(v1::EXPIRED_WHILE_DOWN), door_fields(v1::EXPIRED_WHILE_DOWN, record, "system", ""),
                  fmt::format("the door of '{}' expired while the helper was not running", record.service()));
-      events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", "", 0));
+      // A kernel that lost a door before its deadline: a clock step, or a helper killed in an
+      // Open after the records were written and before the kernel had the element (the two
+      // halves run at once). Either way the door is closed now, and the detail says why.
+      const std::string_view detail = expires > now ? "the kernel did not hold it at start-up, before its deadline: the clock was "
+                                                      "stepped, or the helper stopped in the middle of opening it"
+                                                    : "";
+      events.push_back(make_event(v1::EXPIRED_WHILE_DOWN, &record, "system", "expired while the helper was not running", detail, 0));
       continue;
     }
     // The state file is not trusted: the door must still pass the same policy as an Open, its

@@ -40,6 +40,18 @@ struct peer_identity {
   pid_t pid = 0;
 };
 
+// Where a test build's helper kills itself in the middle of an Open, to prove that start-up
+// recovers from each half of it alone (tests/integration/helper_ns_test.py, "crash_open_*").
+enum class open_crash_point {
+  none,             // the shipped helper
+  journal_written,  // the records are durable, the kernel was not changed
+  kernel_changed,   // the kernel has the door, nothing was written
+};
+struct open_crash {
+  open_crash_point at;
+  std::function<void()> crash;  // must not return (SIGKILL)
+};
+
 struct service_deps {
   nft_runner& nft;
   flow_cutter& cutter;
@@ -52,6 +64,9 @@ struct service_deps {
   std::function<std::int64_t()> steady_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
   };
+  // Set only by sms-bridge-firewall-helper-faults, a test build: it orders the two halves of an
+  // Open (which otherwise run at once) and crashes between them.
+  std::optional<open_crash> crash_open = std::nullopt;
 };
 
 using answer = boost::system::result<void, refusal>;
@@ -152,6 +167,11 @@ class firewall_service {
 
   // Why a port is not free, or nullopt if it is.
   std::optional<std::string> port_unavailable(std::uint32_t port, std::string_view for_service);
+  // Both halves of an Open at once: the nft batch on this thread, the journal append (the grant
+  // and its OPENED event, numbered here) on the store's disk thread. An attempt that fails leaves
+  // neither half behind: the kernel element is removed, or the records voided.
+  enum class open_outcome { done, kernel_refused, journal_failed };
+  open_outcome open_both_halves(const live_grant& g, const v1::Grant& record, const std::string& batch, std::string& kernel_error);
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
                      v1::Grant* closed = nullptr, std::string_view detail = {});
   void remove_from_kernel(const live_grant& g);

@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <sys/random.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +53,25 @@ constexpr const char* usage =
     "         those), is refused with a warning and the running config is kept.\n"
     "exit codes: 0 stopped by a signal; 1 cannot run (no CAP_NET_ADMIN, socket or nftables error);\n"
     "            2 usage or configuration error.\n";
+
+#ifdef SMS_BRIDGE_FAULTS
+// sms-bridge-firewall-helper-faults only: SMS_BRIDGE_CRASH_OPEN_AT=journal (the records durable,
+// the kernel untouched) or kernel (the element added, nothing written) kills the helper with
+// SIGKILL in the middle of an Open, as a power cut or an OOM kill would.
+std::optional<fw::open_crash> crash_from_environment() {
+  const char* at = std::getenv("SMS_BRIDGE_CRASH_OPEN_AT");
+  if (!at) return std::nullopt;
+  const std::string_view where = at;
+  if (where != "journal" && where != "kernel") {
+    std::fprintf(stderr, "sms-bridge-firewall-helper-faults: SMS_BRIDGE_CRASH_OPEN_AT must be journal or kernel, not '%s'.\n", at);
+    std::exit(2);
+  }
+  return fw::open_crash{where == "journal" ? fw::open_crash_point::journal_written : fw::open_crash_point::kernel_changed,
+                        [] { ::raise(SIGKILL); }};
+}
+#else
+std::optional<fw::open_crash> crash_from_environment() { return std::nullopt; }
+#endif
 
 std::string random_id() {
   unsigned char bytes[16];
@@ -113,12 +134,15 @@ int main(int argc, char** argv) {
     fw::background_flow_cutter cutter(config->ct_mark_bit);
     fw::linux_host_probe probe;
     fw::state_store store(config->state_file);
-    fw::firewall_service service(*config, fw::service_deps{
-        nft, cutter, probe, store,
-        [] {
-          return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-        },
-        random_id});
+    fw::service_deps deps{nft, cutter, probe, store,
+                          [] {
+                            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+                          },
+                          random_id};
+    deps.crash_open = crash_from_environment();  // none in the shipped helper
+    fw::firewall_service service(*config, std::move(deps));
     if (auto r = service.start(); !r) {
       smsbridge::log::error("{}", r.error());
       return 1;

@@ -109,6 +109,18 @@ void apply_record(state::Snapshot& s, const state::JournalRecord& r) {
                     events->end());
       break;
     }
+    case state::JournalRecord::kVoided: {
+      const auto& v = r.voided();
+      auto* grants = s.mutable_grants();
+      grants->erase(std::remove_if(grants->begin(), grants->end(),
+                                   [&](const auto& g) { return g.service() == v.service() && g.grant_id() == v.grant_id(); }),
+                    grants->end());
+      auto* events = s.mutable_events();
+      events->erase(std::remove_if(events->begin(), events->end(),
+                                   [&](const auto& e) { return e.seq() == v.event_seq() && e.grant().grant_id() == v.grant_id(); }),
+                    events->end());
+      break;
+    }
     case state::JournalRecord::CHANGE_NOT_SET:
       break;
   }

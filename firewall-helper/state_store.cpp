@@ -68,6 +68,14 @@ state_store::state_store(std::string snapshot_path)
     : snapshot_path_(std::move(snapshot_path)), journal_path_(snapshot_path_ + ".journal") {}
 
 state_store::~state_store() {
+  if (disk_.joinable()) {
+    {
+      const std::lock_guard lock(disk_mutex_);
+      disk_stopping_ = true;
+    }
+    disk_wake_.notify_one();
+    disk_.join();
+  }
   if (journal_fd_ >= 0) ::close(journal_fd_);
 }
 
@@ -122,8 +130,48 @@ fallible<void> state_store::open_journal() {
 }
 
 fallible<void> state_store::append(const std::vector<state::JournalRecord>& records) {
+  return write_durably(encode_journal(records));
+}
+
+void state_store::begin_append(const std::vector<state::JournalRecord>& records) {
+  std::string text = encode_journal(records);  // on the caller's thread: the disk thread only writes
+  if (!disk_.joinable()) disk_ = std::thread([this] { disk_loop(); });
+  {
+    const std::lock_guard lock(disk_mutex_);
+    disk_job_ = std::move(text);
+    disk_done_.reset();
+    appending_ = true;
+  }
+  disk_wake_.notify_one();
+}
+
+fallible<void> state_store::finish_append() {
+  std::unique_lock lock(disk_mutex_);
+  if (!appending_) return fail("the state journal has no append under way (a helper bug)");
+  disk_wake_.wait(lock, [this] { return disk_done_.has_value(); });
+  appending_ = false;
+  return *std::exchange(disk_done_, std::nullopt);
+}
+
+void state_store::disk_loop() {
+  std::unique_lock lock(disk_mutex_);
+  for (;;) {
+    disk_wake_.wait(lock, [this] { return disk_stopping_ || disk_job_.has_value(); });
+    if (disk_job_) {
+      const std::string text = *std::exchange(disk_job_, std::nullopt);
+      lock.unlock();  // the caller changes the kernel meanwhile; it waits in finish_append
+      auto outcome = write_durably(text);
+      lock.lock();
+      disk_done_ = std::move(outcome);
+      disk_wake_.notify_all();
+      continue;
+    }
+    return;  // stopping, with no append under way
+  }
+}
+
+fallible<void> state_store::write_durably(const std::string& text) {
   if (auto r = open_journal(); !r) return r;
-  const std::string text = encode_journal(records);
   if (!write_all(journal_fd_, text) || ::fdatasync(journal_fd_) != 0) {
     const auto err = fmt::format("cannot append to the state journal {}: {}", journal_path_, errno_text());
     // The tail may hold a partial line: truncate back so the next append starts on a line boundary.

@@ -1,11 +1,14 @@
 // The state file on disk: an atomically replaced snapshot plus an fdatasync'd append-only journal.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/result.hpp"
@@ -37,6 +40,13 @@ class state_store {
   // Appends records with one write and one fdatasync. Fails with a sentence on I/O error.
   fallible<void> append(const std::vector<state::JournalRecord>& records);
 
+  // The same append on the store's disk thread: begin_append returns at once, so that the caller
+  // can change the kernel while the disk syncs, and finish_append waits for the outcome. Between
+  // the two no other member may be called (the disk thread owns the journal meanwhile); every
+  // begin_append must be finished.
+  void begin_append(const std::vector<state::JournalRecord>& records);
+  fallible<void> finish_append();
+
   // What a snapshot holds, produced piece by piece so that no second copy of the state is built.
   struct snapshot_source {
     std::uint64_t next_event_seq = 1;
@@ -55,12 +65,23 @@ class state_store {
 
  private:
   fallible<void> open_journal();
+  fallible<void> write_durably(const std::string& text);
+  void disk_loop();
 
   std::string snapshot_path_;
   std::string journal_path_;
   int journal_fd_ = -1;
   std::size_t journal_bytes_ = 0;
   std::size_t snapshot_bytes_ = 0;
+
+  // The disk thread, started by the first begin_append; it sleeps on disk_wake_ between appends.
+  std::thread disk_;
+  std::mutex disk_mutex_;
+  std::condition_variable disk_wake_;
+  std::optional<std::string> disk_job_;               // text to append, set by begin_append
+  std::optional<fallible<void>> disk_done_;           // its outcome, taken by finish_append
+  bool disk_stopping_ = false;
+  bool appending_ = false;                            // between begin_append and finish_append
 };
 
 }  // namespace smsbridge::firewall

@@ -244,9 +244,22 @@ TEST_CASE("a kernel refusal is NFT_FAILED and leaves no state") {
   CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::NFT_FAILED);
   CHECK(h.service->live_grants() == 0);
   CHECK(h.events().empty());
+  // The journal was written while the kernel refused (the two run at once): both attempts'
+  // records are there, each voided after it.
+  std::ifstream in(h.dir.file("port_mappings.json.journal"));
+  const std::string journal((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t voided = 0;
+  for (auto at = journal.find("\"voided\""); at != std::string::npos; at = journal.find("\"voided\"", at + 1)) ++voided;
+  CHECK(voided == 2);
   h.nft.refuse_changes = false;
   h.restart();
   CHECK(h.service->live_grants() == 0);
+  CHECK(h.events().empty());  // no OPENED event of a door nobody got reaches the audit trail
+  // A voided event's number is not given again.
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto events = h.events();
+  REQUIRE(events.size() == 1);
+  CHECK(journal.find(fmt::format("\"seq\":\"{}\"", events[0].seq())) == std::string::npos);
 }
 
 TEST_CASE("a close deletes the element and the map entry, cuts the flows and records who and why") {
@@ -1064,6 +1077,22 @@ TEST_CASE("a kernel refusal of an extend is NFT_FAILED and leaves the deadline a
   h.nft.refuse_changes = false;
   h.restart();
   CHECK(h.service->next_deadline_ms() == deadline);
+}
+
+TEST_CASE("an Open whose journal cannot be written is taken out of the kernel again") {
+  harness h;
+  REQUIRE_FALSE(h.open("postgres", 9187, "10.0.0.2", 60).has_error());  // the journal is open
+  break_journal(h);
+  h.logged.clear();
+  CHECK(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::STATE_WRITE_FAILED);
+  REQUIRE(h.nft.batches.size() >= 2);
+  CHECK(h.nft.batches[h.nft.batches.size() - 2].find("add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100") != std::string::npos);
+  CHECK(h.nft.batches.back().find("delete element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 }") != std::string::npos);
+  CHECK(h.service->live_grants() == 1);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED});
+  CHECK(h.lines(log::level::error, "cannot record the opening of 'metrics' in the state journal") == 1);
+  h.restart();
+  CHECK(h.service->live_grants() == 1);
 }
 
 TEST_CASE("an extend whose state cannot be written is rolled back in the kernel") {

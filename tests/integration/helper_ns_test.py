@@ -185,12 +185,12 @@ class World(sites.World):
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=2)
 
-    def start_helper(self, prefix=(), expect_running=True, env=None):
+    def start_helper(self, prefix=(), expect_running=True, env=None, binary="sms-bridge-firewall-helper"):
         if not os.path.exists(self.config_path):
             self.write_config()
         log = open(self.helper_log, "a")
         cmd = ["ip", "netns", "exec", self.server, *prefix,
-               os.path.join(self.bin_dir, "sms-bridge-firewall-helper"), "--config", self.config_path]
+               os.path.join(self.bin_dir, binary), "--config", self.config_path]
         self.helper = subprocess.Popen(cmd, stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
         if not expect_running:
             return self.helper
@@ -1034,6 +1034,63 @@ def kernel_timeout(w, service):
 
 
 World.kernel_timeout = kernel_timeout
+
+
+def open_killed_at(w, point):
+    """An Open of 'iface' by the test build that kills itself (SIGKILL) at `point` of it."""
+    w.start_helper(binary="sms-bridge-firewall-helper-faults", env={"SMS_BRIDGE_CRASH_OPEN_AT": point})
+    rc, out, _ = w.fwctl("open", "iface", "--port", "9100", "--source", LAPTOP_IP, "--duration", "60", "--actor", "it",
+                         check_rc=False)
+    check(rc != 0, f"the Open was answered although the helper was to die in it: {out}")
+    w.helper.wait(timeout=10)
+    check(w.helper.returncode == -signal.SIGKILL, f"the helper ended with {w.helper.returncode}, not SIGKILL")
+    w.helper = None
+
+
+def scenario_crash_open_journal(w):
+    # Killed with the records durable and the kernel untouched, then restarted with the table
+    # still there: the kernel is the authority on a surviving table, so the door is voided, with
+    # its OPENED event and an EXPIRED_WHILE_DOWN that says why.
+    open_killed_at(w, "journal")
+    check(w.kernel_grants() == set(), f"the kernel had the door before the restart: {w.kernel_grants()}")
+    w.start_helper()
+    check(w.fwctl("list")[1]["list"].get("grants", []) == [], "the restarted helper lists a door the kernel never had")
+    check(w.kernel_grants() == set(), f"the kernel has a door after the restart: {w.kernel_grants()}")
+    kinds = [(e["kind"], e["grant"]["service"]) for e in w.events()]
+    check(kinds == [("OPENED", "iface"), ("EXPIRED_WHILE_DOWN", "iface")], f"unexpected events: {w.events()}")
+    check("in the middle of opening it" in w.events()[1].get("detail", ""), f"the close does not say why: {w.events()[1]}")
+    print("killed after the journal, table kept: the door was voided (OPENED, then EXPIRED_WHILE_DOWN with the reason)")
+
+
+def scenario_crash_open_journal_reboot(w):
+    # The same crash, then a reboot (which empties the kernel's tables): the recorded door is
+    # re-applied with the time its deadline leaves, and its OPENED event is there for the audit.
+    open_killed_at(w, "journal")
+    w.ns(w.server, "nft", "delete", "table", "inet", "sms_bridge")
+    w.start_helper()
+    listed = w.fwctl("list")[1]["list"]["grants"]
+    check([(g["service"], g["external_port"]) for g in listed] == [("iface", 9100)], f"unexpected grants after restart: {listed}")
+    check(w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, f"the kernel does not hold the recorded door: {w.kernel_grants()}")
+    remaining = w.kernel_timeout("iface")
+    check(50 <= remaining <= 60, f"the door was re-applied with {remaining}s, not the time its deadline leaves")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the re-applied door does not forward")
+    opened = [e for e in w.events() if e["kind"] == "OPENED"]
+    check(len(opened) == 1 and opened[0]["grant"]["grant_id"] == listed[0]["grant_id"],
+          f"the re-applied door's OPENED event is missing: {w.events()}")
+    print(f"killed after the journal, then a reboot: the door was re-applied with {remaining} s left, with its OPENED event")
+
+
+def scenario_crash_open_kernel(w):
+    # Killed with the element in the kernel and nothing written: the restart removes it.
+    open_killed_at(w, "kernel")
+    check(w.kernel_grants() == {(f"{LAPTOP_IP}/32", 9100)}, f"the kernel lacked the half-made door: {w.kernel_grants()}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) == "ok", "the half-made door did not forward while the helper was down")
+    w.start_helper()
+    check(w.fwctl("list")[1]["list"].get("grants", []) == [], "the restarted helper lists a door nobody recorded")
+    check(w.kernel_grants() == set(), f"the unrecorded element survived the restart: {w.kernel_grants()}")
+    check(w.probe_from(w.laptop, SERVER_LAPTOP_IP, 9100) != "ok", "the unrecorded door still forwards after the restart")
+    check(not [e for e in w.events() if e["kind"] == "OPENED"], f"an OPENED event of an unrecorded door: {w.events()}")
+    print("killed after the kernel: the restart removed the element nobody recorded, and no OPENED event")
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
