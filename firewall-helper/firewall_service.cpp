@@ -300,8 +300,9 @@ answer firewall_service::answer_extend(const v1::Request& request, const peer_id
   g.deadline_steady_ms = steady_now + length.count();
   const v1::Grant record = g.to_proto();
 
-  // Kernel first, then the state, as an Open: a crash in between leaves the kernel with the new
-  // timeout and the state with the old deadline, and start-up keeps the shorter of the two.
+  // Kernel first, then the state (an Extend is rarer than an Open and is not overlapped): a crash
+  // in between leaves the kernel with the new timeout and the state with the old deadline, and
+  // start-up keeps the shorter of the two.
   auto renewed = renew_element(g, length);
   if (!renewed) {
     // The element may be gone (a flush, or someone deleted it): the reconciler re-applies it
