@@ -185,9 +185,10 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
 
   // An Open answered OK is in the kernel and durable; its two halves run at once (netlink and the
   // disk are different resources). A crash in between leaves one half, and start-up makes the two
-  // agree: a recorded door the kernel lacks is re-applied with its deadline (its OPENED event is
-  // in the journal, so the audit trail has it), and an element the state does not know goes with
-  // the table's re-installation (docs/decisions.md, "An Open's two halves").
+  // agree: a recorded door missing from a surviving table is closed (EXPIRED_WHILE_DOWN), one
+  // whose table is gone is re-applied with its deadline (its OPENED event is in the journal either
+  // way), and an element the state does not know goes with the table's re-installation
+  // (docs/decisions.md, "An Open's two halves").
   const std::string batch = render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000));
   std::string kernel_error;
   auto outcome = open_both_halves(g, record, batch, kernel_error);
