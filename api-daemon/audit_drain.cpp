@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "api-daemon/monitoring_context.hpp"
 #include "common/log.hpp"
 
 namespace smsbridge::api {
@@ -46,6 +47,12 @@ void audit_drain::drain_soon(boost::asio::any_io_executor executor) {
   });
 }
 
+boost::asio::awaitable<std::string> audit_drain::server_name() {
+  if (!address_) co_return std::string();
+  auto asking = address_->get();
+  co_return co_await std::move(asking);
+}
+
 boost::asio::awaitable<void> audit_drain::drain_once() {
   for (;;) {
     auto asking = helper_.events(batch_size);
@@ -66,7 +73,9 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
         log::warning("audit: the notifications of {} helper event(s) are not sent: {}", events.size(), wanted.error().message);
       }
     }
-    auto writing = store_.record(events, std::move(notifications));
+    auto naming = server_name();
+    std::string server = co_await std::move(naming);
+    auto writing = store_.record(std::move(server), events, std::move(notifications));
     auto written = co_await std::move(writing);
     if (!written) {
       // Not acknowledged: the helper keeps the events and the next drain retries them.
@@ -111,7 +120,9 @@ boost::asio::awaitable<void> audit_drain::reconcile() {
   if (!grants) co_return;
   std::vector<std::string> live;
   for (const auto& g : *grants) live.push_back(g.grant_id());
-  auto closing = store_.close_orphans(std::move(live));
+  auto naming = server_name();
+  std::string server = co_await std::move(naming);
+  auto closing = store_.close_orphans(std::move(server), std::move(live));
   const auto closed = co_await std::move(closing);
   if (!closed) log::warning("audit reconcile: {}", closed.error().message);
   else if (*closed > 0) log::notice("audit reconcile: closed {} audit row(s) of doors the helper does not hold", *closed);

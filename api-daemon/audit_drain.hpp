@@ -16,6 +16,8 @@
 
 namespace smsbridge::api {
 
+class server_address_source;
+
 class audit_drain {
  public:
   audit_drain(firewall_client& helper, audit_store& store, metrics& stats) : helper_(helper), store_(store), stats_(stats) {}
@@ -23,6 +25,10 @@ class audit_drain {
   // Queues the notifications of each recorded batch, under settings.notifications as read from
   // `settings` then (without it, none are queued).
   void notify_with(settings_source& settings) { settings_ = &settings; }
+
+  // Names this server in the trail: its events are recorded, and its doors reconciled, under the
+  // address `address` gives (without it, under no name: a lone server).
+  void identify_with(server_address_source& address) { address_ = &address; }
 
   // Moves every event the helper holds into the trail, in batches. Safe to call at any time:
   // a call during a drain makes that drain go round once more, and returns once it has finished.
@@ -50,11 +56,13 @@ class audit_drain {
 
  private:
   boost::asio::awaitable<void> drain_once();
+  boost::asio::awaitable<std::string> server_name();
 
   firewall_client& helper_;
   audit_store& store_;
   metrics& stats_;
   settings_source* settings_ = nullptr;
+  server_address_source* address_ = nullptr;
   bool draining_ = false;  // touched on the I/O thread only
   bool again_ = false;
   std::uint64_t passes_ = 0;

@@ -17,7 +17,14 @@ std::optional<std::string> internal_port(const std::string& target) {
   return target.substr(colon + 1);
 }
 
-pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event>& events, const notification_plan& notifications) {
+// The server's name in the trail: NULL when it has none (a lone server that never named itself).
+std::optional<std::string> server_or_null(const std::string& server) {
+  return server.empty() ? std::nullopt : std::optional<std::string>(server);
+}
+
+pg::db_result<void> record_events(pg::connection& c, const std::string& server_name, const std::vector<v1::Event>& events,
+                                  const notification_plan& notifications) {
+  const std::optional<std::string> server = server_or_null(server_name);
   auto tx = pg::transaction::begin(c);
   if (!tx) return tx.error();
   for (const auto& e : events) {
@@ -30,19 +37,19 @@ pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event
         const auto seconds = TimeUtil::TimestampToSeconds(g.expires_at()) - TimeUtil::TimestampToSeconds(g.opened_at());
         // The open's reason: the event's (the helper copies it there), else the grant's.
         const std::string& reason = e.reason().empty() ? g.reason() : e.reason();
-        r = c.exec("SELECT record_port_opened($1, $2::int, $3::int, $4, $5::int, NULL, NULL, $6, $7::bigint, $8::timestamptz, "
+        r = c.exec("SELECT record_port_opened($1, $2::int, $3::int, $4, $5::int, $12, NULL, $6, $7::bigint, $8::timestamptz, "
                    "$9::timestamptz, $10, $11)",
                    {g.service(), std::to_string(g.external_port()), internal_port(g.target()), g.opened_by(),
                     std::to_string((seconds + 59) / 60), g.grant_id(), seq, TimeUtil::ToString(g.opened_at()),
-                    TimeUtil::ToString(g.expires_at()), g.source(), reason});
+                    TimeUtil::ToString(g.expires_at()), g.source(), reason, server});
         break;
       }
       case v1::EXTENDED: {
         const std::optional<std::string> previous =
             e.has_previous_expires_at() ? std::optional<std::string>(TimeUtil::ToString(e.previous_expires_at())) : std::nullopt;
-        r = c.exec("SELECT record_port_extended($1, $2, $3::timestamptz, $4::timestamptz, $5, $6::bigint, $7::timestamptz)",
+        r = c.exec("SELECT record_port_extended($1, $2, $3::timestamptz, $4::timestamptz, $5, $6::bigint, $7::timestamptz, $8)",
                    {g.grant_id(), e.actor().empty() ? std::string("system") : e.actor(), TimeUtil::ToString(g.expires_at()),
-                    previous, e.reason(), seq, at});
+                    previous, e.reason(), seq, at, server});
         break;
       }
       case v1::CLOSED:
@@ -51,18 +58,18 @@ pg::db_result<void> record_events(pg::connection& c, const std::vector<v1::Event
       case v1::SHUTDOWN_CLOSED: {
         const bool automatic = e.kind() != v1::CLOSED;
         const std::string reason = e.reason().empty() ? v1::EventKind_Name(e.kind()) : e.reason();
-        r = c.exec("SELECT record_port_closed($1, $2::int, $3, $4::boolean, $5, $6, $7::bigint, $8::timestamptz)",
+        r = c.exec("SELECT record_port_closed($1, $2::int, $3, $4::boolean, $5, $6, $7::bigint, $8::timestamptz, $9)",
                    {g.service(), std::to_string(g.external_port()), e.actor().empty() ? std::string("system") : e.actor(),
-                    automatic ? "true" : "false", reason, g.grant_id(), seq, at});
+                    automatic ? "true" : "false", reason, g.grant_id(), seq, at, server});
         break;
       }
       default:
         // Drift and corruption reports: kept as incidents for operators.
-        r = c.exec("INSERT INTO firewall_incidents (helper_seq, kind, at, detail, service, external_port, source) "
-                   "VALUES ($1::bigint, $2, $3::timestamptz, $4, NULLIF($5, ''), NULLIF($6, '0')::int, NULLIF($7, '')) "
-                   "ON CONFLICT (helper_seq) DO NOTHING",
+        r = c.exec("INSERT INTO firewall_incidents (helper_seq, kind, at, detail, service, external_port, source, server_ip) "
+                   "VALUES ($1::bigint, $2, $3::timestamptz, $4, NULLIF($5, ''), NULLIF($6, '0')::int, NULLIF($7, ''), $8) "
+                   "ON CONFLICT ((COALESCE(server_ip, '')), helper_seq) DO NOTHING",
                    {seq, v1::EventKind_Name(e.kind()), at, e.detail(), g.service(), std::to_string(g.external_port()),
-                    g.source()});
+                    g.source(), server});
         break;
     }
     if (!r) return r.error();
@@ -83,15 +90,16 @@ pg::db_result<std::string> json_cell(pg::db_result<pg::rows> rows) {
 }
 }  // namespace
 
-boost::asio::awaitable<pg::db_result<void>> pg_audit_store::record(std::vector<v1::Event> events, notification_plan notifications) {
-  auto step = db_.call([events = std::move(events), notifications = std::move(notifications)](pg::connection& c) {
-    return record_events(c, events, notifications);
+boost::asio::awaitable<pg::db_result<void>> pg_audit_store::record(std::string server, std::vector<v1::Event> events,
+                                                                  notification_plan notifications) {
+  auto step = db_.call([server = std::move(server), events = std::move(events), notifications = std::move(notifications)](pg::connection& c) {
+    return record_events(c, server, events, notifications);
   });
   co_return co_await std::move(step);
 }
 
-boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::vector<std::string> live) {
-  auto step = db_.call([live = std::move(live)](pg::connection& c) -> pg::db_result<int> {
+boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::string server, std::vector<std::string> live) {
+  auto step = db_.call([server = std::move(server), live = std::move(live)](pg::connection& c) -> pg::db_result<int> {
     // Appended piece by piece: g++ 12 at -O3 reports a false -Wrestrict for chained operator+.
     std::string array = "{";
     for (std::size_t i = 0; i < live.size(); ++i) {
@@ -103,19 +111,34 @@ boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::ve
     array += '}';
     // Audit rows that say "open" for a grant the helper does not hold: closed in the trail, as the
     // seed's "sync port mappings to database" did, but recorded as a close row with its reason.
-    auto r = c.exec("SELECT count(record_port_closed(o.service::varchar, o.external_port, 'system-reconcile', true, "
-                    "'not open in the firewall helper', o.grant_id, NULL, now())) "
+    // Only this server's rows, and those recorded before servers were named (there was one server
+    // then): another server's doors are its helper's to vouch for. One transaction, so a reminder
+    // is never left for a door the trail has closed.
+    auto tx = pg::transaction::begin(c);
+    if (!tx) return tx.error();
+    auto r = c.exec("SELECT o.grant_id, record_port_closed(o.service::varchar, o.external_port, 'system-reconcile', true, "
+                    "'not open in the firewall helper', o.grant_id, NULL, now(), $2) "
                     "FROM monitoring_port_access o "
                     "WHERE o.action = 'opened' AND NOT (o.grant_id = ANY($1::text[])) "
+                    "AND (o.server_ip IS NULL OR o.server_ip = $2) "
                     "AND NOT EXISTS (SELECT 1 FROM monitoring_port_access c WHERE c.action IN ('closed', 'expired') AND c.grant_id = o.grant_id)",
-                    {array});
+                    {array, server_or_null(server)});
     if (!r) return r.error();
+    std::string closed = "{";
+    for (int i = 0; i < r->count(); ++i) {
+      if (i) closed += ',';
+      closed += '"';
+      closed += std::string(r->get(i, 0).value_or(""));
+      closed += '"';
+    }
+    closed += '}';
     // Their "closes in N minutes" reminders go too: those doors are gone.
     auto reminders = c.exec("DELETE FROM notification_outbox WHERE status = 'pending' AND kind = 'closes_soon' "
-                            "AND grant_id IS NOT NULL AND NOT (grant_id = ANY($1::text[]))",
-                            {array});
+                            "AND grant_id = ANY($1::text[])",
+                            {closed});
     if (!reminders) return reminders.error();
-    return std::stoi(std::string(r->get(0, 0).value_or("0")));
+    if (auto committed = tx->commit(); !committed) return committed.error();
+    return r->count();
   });
   co_return co_await std::move(step);
 }

@@ -24,14 +24,16 @@ struct audit_filter {
 class audit_store {
  public:
   virtual ~audit_store() = default;
-  // Records a batch of the helper's events in one transaction, each at most once (its helper_seq):
+  // Records a batch of `server`'s helper's events in one transaction, each at most once (the
+  // server and its helper_seq; "" is a server with no name, NULL in the trail):
   // opens, extensions and closes through record_port_opened / _extended / _closed, drift and corruption
   // reports as firewall_incidents; and, in the same transaction, the notifications they cause
   // (`notifications`, planned by plan_notifications), so none is lost or queued twice.
-  virtual boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan notifications) = 0;
-  // Closes in the trail every door it shows open whose grant is not in `live` (system-reconcile);
-  // how many.
-  virtual boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) = 0;
+  virtual boost::asio::awaitable<pg::db_result<void>> record(std::string server, std::vector<firewall::v1::Event> events,
+                                                             notification_plan notifications) = 0;
+  // Closes in the trail every door of `server` (or of no server) it shows open whose grant is not
+  // in `live` (system-reconcile); how many. Other servers' doors are left to them.
+  virtual boost::asio::awaitable<pg::db_result<int>> close_orphans(std::string server, std::vector<std::string> live) = 0;
   // One entry per door (its open, its extensions and its close), newest first, as a JSON array.
   virtual boost::asio::awaitable<pg::db_result<std::string>> history_json(audit_filter filter) = 0;
   // One entry per recorded action (opened, extended, closed, expired), newest first, as a JSON array.
@@ -41,8 +43,9 @@ class audit_store {
 class pg_audit_store final : public audit_store {
  public:
   explicit pg_audit_store(database& db) : db_(db) {}
-  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan notifications) override;
-  boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) override;
+  boost::asio::awaitable<pg::db_result<void>> record(std::string server, std::vector<firewall::v1::Event> events,
+                                                     notification_plan notifications) override;
+  boost::asio::awaitable<pg::db_result<int>> close_orphans(std::string server, std::vector<std::string> live) override;
   boost::asio::awaitable<pg::db_result<std::string>> history_json(audit_filter filter) override;
   boost::asio::awaitable<pg::db_result<std::string>> actions_json(audit_filter filter, std::optional<std::string> action) override;
 

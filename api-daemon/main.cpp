@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   api::pg_notification_store notification_store(db);
   api::https_notification_sender notification_sender(config.backend_ca_file);
   audit.notify_with(settings);
+  audit.identify_with(server_address);
   api::monitoring_context monitoring{config, helper, settings, audit, audit_store, gate, server_address, &notification_store};
   api::metrics_history history({config.history_bytes, config.history_interval_seconds, config.history_file});
   api::route_parts parts{config, gate, health, helper, stats, sms, backend, monitoring, history};

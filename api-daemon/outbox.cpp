@@ -19,11 +19,18 @@ namespace smsbridge::api {
 namespace {
 namespace json = boost::json;
 
-pg::db_result<std::optional<outbox_item>> next_due(pg::connection& c, const std::string& secret) {
-  auto r = c.exec("SELECT id, idempotency_key, payload::text, pin, attempts FROM sync_outbox "
-                  "WHERE status = 'pending' AND next_attempt_at <= now() "
-                  "AND NOT EXISTS (SELECT 1 FROM sync_outbox o WHERE o.status = 'pending' AND o.id < sync_outbox.id) "
-                  "ORDER BY id LIMIT 1");
+pg::db_result<std::optional<outbox_item>> next_due(pg::connection& c, const std::string& secret, std::chrono::seconds lease) {
+  // Claims the oldest pending item, if it is due, by moving its next attempt past the lease: the
+  // items go out in order, one at a time, across every api-daemon on this database. Two daemons
+  // that pick the same head both try to update its row; the second waits for the first's commit,
+  // sees the moved next_attempt_at when PostgreSQL checks the WHERE again, and claims nothing. A
+  // daemon that dies holding the claim loses it when the lease ends (the item goes out again,
+  // with the same idempotency key).
+  auto r = c.exec("UPDATE sync_outbox SET next_attempt_at = now() + make_interval(secs => $1::int) "
+                  "WHERE id = (SELECT min(id) FROM sync_outbox WHERE status = 'pending') "
+                  "AND status = 'pending' AND next_attempt_at <= now() "
+                  "RETURNING id, idempotency_key, payload::text, pin, attempts",
+                  {std::to_string(lease.count())});
   if (!r) return r.error();
   if (r->count() == 0) return std::optional<outbox_item>{};
   boost::system::error_code ec;
@@ -53,14 +60,14 @@ pg::db_result<void> no_rows(pg::db_result<pg::rows> r) {
 }  // namespace
 
 boost::asio::awaitable<pg::db_result<std::optional<outbox_item>>> pg_outbox_store::next_item() {
-  auto step = db_.call([this](pg::connection& c) { return next_due(c, secret_); });
+  auto step = db_.call([this](pg::connection& c) { return next_due(c, secret_, outbox_delivery::claim_lease); });
   co_return co_await std::move(step);
 }
 
 boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::delivered(std::string id) {
   auto step = db_.call([id = std::move(id)](pg::connection& c) {
     return no_rows(c.exec("UPDATE sync_outbox SET status = 'delivered', pin = NULL, delivered_at = now(), attempts = attempts + 1, "
-                          "last_error = NULL WHERE id = $1::bigint",
+                          "last_error = NULL WHERE id = $1::bigint AND status = 'pending'",
                           {id}));
   });
   co_return co_await std::move(step);
@@ -72,7 +79,7 @@ boost::asio::awaitable<pg::db_result<void>> pg_outbox_store::attempt_failed(std:
     return no_rows(c.exec("UPDATE sync_outbox SET attempts = attempts + 1, last_error = $2, "
                           "status = CASE WHEN attempts + 1 >= $3::int THEN 'failed' ELSE 'pending' END, "
                           "next_attempt_at = now() + make_interval(secs => $4::int) "
-                          "WHERE id = $1::bigint",
+                          "WHERE id = $1::bigint AND status = 'pending'",  // one set aside meanwhile stays so
                           {id, error, std::to_string(give_up_after), std::to_string(retry_in.count())}));
   });
   co_return co_await std::move(step);

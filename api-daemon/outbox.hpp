@@ -25,8 +25,9 @@ struct outbox_item {
 class outbox_store {
  public:
   virtual ~outbox_store() = default;
-  // The next item due, its sealed PIN opened. An item whose PIN cannot be opened (sealed under
-  // another HMAC secret) is set aside as failed, never sent without it.
+  // Claims the next item due, its sealed PIN opened: no other api-daemon on the database gets it
+  // until it is delivered, failed, or the claim's lease ends. An item whose PIN cannot be opened
+  // (sealed under another HMAC secret) is set aside as failed, never sent without it.
   virtual boost::asio::awaitable<pg::db_result<std::optional<outbox_item>>> next_item() = 0;
   virtual boost::asio::awaitable<pg::db_result<void>> delivered(std::string id) = 0;
   // One more failed attempt: tried again in `retry_in`, or failed for good after `give_up_after` attempts.
@@ -70,6 +71,9 @@ class outbox_delivery {
   // One delivery, from name lookup to the backend's answer: a stalled backend costs this, then
   // the item waits its backoff and the worker goes on.
   static constexpr std::chrono::seconds delivery_timeout{10};
+  // How long a claimed item stays ours: the delivery's timeout and room for recording its outcome.
+  // After a crash, the item goes out again this long after it was claimed.
+  static constexpr std::chrono::seconds claim_lease{delivery_timeout + std::chrono::seconds(20)};
 
  private:
   outbox_store& store_;

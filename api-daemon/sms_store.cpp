@@ -1,5 +1,7 @@
 #include "api-daemon/sms_store.hpp"
 
+#include <utility>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -19,6 +21,32 @@ std::optional<std::string> text_or_null(const pg::rows& r, int column) {
 }
 
 constexpr const char* iso_utc = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
+
+// Holds one number's advisory lock for a request's checks and writes. The count checks read what
+// earlier requests of the number wrote, then write their own row: without the lock, two requests
+// of one number at once (on two connections, or on two api-daemons sharing the database) both
+// read the same count and both pass. Session-level, so a request's own transactions commit
+// inside it; a connection that breaks takes the lock with it.
+class number_lock {
+ public:
+  static pg::db_result<number_lock> take(pg::connection& c, const std::string& key) {
+    auto r = c.exec("SELECT pg_advisory_lock(hashtextextended($1, 0))", {"sms-number:" + key});
+    if (!r) return r.error();
+    return number_lock(c, key);
+  }
+  number_lock(number_lock&& other) noexcept : c_(std::exchange(other.c_, nullptr)), key_(std::move(other.key_)) {}
+  number_lock(const number_lock&) = delete;
+  number_lock& operator=(const number_lock&) = delete;
+  number_lock& operator=(number_lock&&) = delete;
+  ~number_lock() {
+    if (c_) (void)c_->exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {"sms-number:" + key_});
+  }
+
+ private:
+  number_lock(pg::connection& c, std::string key) : c_(&c), key_(std::move(key)) {}
+  pg::connection* c_;
+  std::string key_;
+};
 }  // namespace
 
 pg::db_result<pg::rows> pg_sms_tables::insert_log(const sms_log_entry& e) {
@@ -118,6 +146,8 @@ pg::db_result<bool> pg_sms_tables::queue_account(const std::string& mobile, cons
 
 boost::asio::awaitable<pg::db_result<register_outcome>> pg_sms_store::register_number(sms_settings settings, register_request request) {
   auto step = db_.call([this, settings = std::move(settings), request = std::move(request)](pg::connection& c) -> pg::db_result<register_outcome> {
+    auto locked = number_lock::take(c, number_key(secret_, request.mobile));
+    if (!locked) return locked.error();
     pg_sms_tables tables(c, secret_);
     return api::register_number(tables, settings, secret_, request);
   });
@@ -126,6 +156,8 @@ boost::asio::awaitable<pg::db_result<register_outcome>> pg_sms_store::register_n
 
 boost::asio::awaitable<pg::db_result<receive_outcome>> pg_sms_store::receive_sms(sms_settings settings, receive_request request) {
   auto step = db_.call([this, settings = std::move(settings), request = std::move(request)](pg::connection& c) -> pg::db_result<receive_outcome> {
+    auto locked = number_lock::take(c, number_key(secret_, request.mobile));
+    if (!locked) return locked.error();
     pg_sms_tables tables(c, secret_);
     return api::receive_sms(tables, settings, request);
   });

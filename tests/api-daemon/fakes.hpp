@@ -295,8 +295,12 @@ class fake_audit_store final : public audit_store {
   std::vector<audit_filter> asked;
   notification_plan notifications;  // every plan recorded, in order
 
-  boost::asio::awaitable<pg::db_result<void>> record(std::vector<firewall::v1::Event> events, notification_plan plan) override {
+  std::vector<std::string> servers;  // the server each record and reconcile was made under, in order
+
+  boost::asio::awaitable<pg::db_result<void>> record(std::string server, std::vector<firewall::v1::Event> events,
+                                                     notification_plan plan) override {
     if (down) co_return db_down();
+    servers.push_back(std::move(server));
     notifications.insert(notifications.end(), plan.begin(), plan.end());
     for (auto& e : events) {
       if (std::any_of(recorded.begin(), recorded.end(), [&](const auto& r) { return r.seq() == e.seq(); })) continue;
@@ -306,8 +310,9 @@ class fake_audit_store final : public audit_store {
     }
     co_return pg::db_result<void>{};
   }
-  boost::asio::awaitable<pg::db_result<int>> close_orphans(std::vector<std::string> live) override {
+  boost::asio::awaitable<pg::db_result<int>> close_orphans(std::string server, std::vector<std::string> live) override {
     if (down) co_return db_down();
+    servers.push_back(std::move(server));
     int n = 0;
     for (auto it = open_in_trail.begin(); it != open_in_trail.end();) {
       if (std::find(live.begin(), live.end(), *it) == live.end()) {

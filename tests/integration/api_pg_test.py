@@ -1548,7 +1548,9 @@ def scenario_delivery(w):
     time.sleep(3)
     backend.mode = "up"
     w.start_api(os.path.join(w.tmp, "no-helper.sock"), env)
-    wait_until("redelivery after the restart", lambda: outbox()[-1] == "+919800000005:delivered:-", 20)
+    # The killed daemon's claim holds for its lease (claim_lease, 30 s from the claim) before the
+    # new one may take the item.
+    wait_until("redelivery after the restart", lambda: outbox()[-1] == "+919800000005:delivered:-", 45)
     keys = [k for p, k, body in backend.received if body["mobile_number"] == "+919800000005"]
     check(len(keys) >= 1 and len(set(keys)) == 1, f"the restarted delivery changed the idempotency key: {keys}")
     # trigger-recovery puts failed items back and tells recovery_url, signed.
@@ -1559,7 +1561,10 @@ def scenario_delivery(w):
     onboard("+919800000006")
     time.sleep(1.5)
     w.pg.psql("UPDATE sync_outbox SET status = 'failed' WHERE mobile_number = '+919800000006'")
-    time.sleep(1.1)  # /health checks at most once a second
+    # /health asks the database at most once a second; an attempt in flight when the item was set
+    # aside must not revive it (the worker records an outcome only on a pending item).
+    wait_until("/health to see the failed delivery", lambda: w.http("GET", "/health")[2]["checks"]["backend_sync"] == "failing", 15)
+    check(outbox()[-1].startswith("+919800000006:failed:"), f"an attempt in flight revived the set-aside item: {outbox()}")
     status, _, body = w.http("GET", "/health")
     check(status == 200 and body["checks"]["backend_sync"] == "failing" and body["status"] == "degraded",
           f"/health with a failed delivery: {status} {body}")

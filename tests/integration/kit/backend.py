@@ -50,6 +50,7 @@ class Backend:
         self.received = []  # (path, idempotency key, payload) with a valid signature
         self.bad_signatures = 0
         self.mode = "up"
+        self.delay = 0.0  # seconds each accepted request takes (widens races between deliverers)
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -70,6 +71,7 @@ class Backend:
                     return
                 if backend.mode == "slow":
                     time.sleep(3)
+                time.sleep(backend.delay)
                 backend.received.append((self.path, self.headers.get("Idempotency-Key"), json.loads(body)))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
