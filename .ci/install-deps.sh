@@ -25,8 +25,8 @@ packages=(
   prometheus prometheus-postgres-exporter docker-compose shellcheck python3-yaml systemd binutils
   # the compose stack under a real engine (in a namespace of its own) and its offline base image
   docker.io mmdebstrap
-  # the api benchmark: load generator and the original stack's FastAPI baseline
-  wrk python3-fastapi python3-uvicorn
+  # the api benchmark: load generator, and FastAPI as the original ran it and tuned (uvloop, httptools)
+  wrk python3-fastapi python3-uvicorn python3-uvloop python3-httptools time
   # the TLS benchmark: the "tls" profile's proxy, run natively
   nginx
   # the fuzzers: clang with libFuzzer and the sanitizer runtimes

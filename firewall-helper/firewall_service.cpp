@@ -390,21 +390,35 @@ answer firewall_service::answer_list(const v1::Request& request, const peer_iden
   list->set_total(static_cast<std::uint32_t>(grants_.size()));
   *list->mutable_now() = TimeUtil::MillisecondsToTimestamp(deps_.now_ms());
   // One listing of the table per request, however many grants: the kernel's own remaining
-  // timeouts, and the drift check on them.
+  // timeouts, and the drift check on them. Within a second of the last listing (and no change
+  // made since), that listing again, aged by the time since; drift made behind the helper's back
+  // meanwhile is seen by the next listing or the periodic reconcile.
+  const std::int64_t steady_now = deps_.steady_ms();
+  std::int64_t aged_by_ms = 0;
   std::optional<kernel_view> view;
-  if (auto listing = run_nft(render_list_table(config_.table), nft_output::json)) {
+  const bool fresh_view = !list_view_ || steady_now - list_view_at_ms_ >= list_view_max_age_ms || steady_now < list_view_at_ms_;
+  if (!fresh_view) {
+    view = list_view_;
+    aged_by_ms = steady_now - list_view_at_ms_;
+  } else if (auto listing = run_nft(render_list_table(config_.table), nft_output::json)) {
     if (auto parsed = parse_kernel_view(*listing)) view = std::move(*parsed);
     else log::error("list: {}", parsed.error());
   }
   std::map<std::string, std::int64_t> repaired;
   if (!view || !view->skeleton_intact) {
     reconcile_wanted_ = true;  // a missing or damaged table: reconcile() rebuilds it after this answer
-  } else {
+  } else if (fresh_view) {
     const reconcile_plan plan = plan_reconcile(*view, held_grants(), config_.on_drift, config_.table, expiry_slack_ms);
-    if (needs_structural_repair(plan)) reconcile_wanted_ = true;
+    const bool rebuild = needs_structural_repair(plan);
+    if (rebuild) reconcile_wanted_ = true;
     std::vector<v1::Event> events;
     repaired = repair_timeouts(plan.timeouts_to_repair, events);
     record_events(std::move(events));
+    // Kept for the next Lists only when it is still the kernel's table: nothing to repair or rebuild.
+    if (repaired.empty() && !rebuild) {
+      list_view_ = view;
+      list_view_at_ms_ = steady_now;
+    }
   }
   std::size_t bytes = 0;
   for (auto it = grants_.upper_bound(ask.after_service()); it != grants_.end(); ++it) {
@@ -414,7 +428,9 @@ answer firewall_service::answer_list(const v1::Request& request, const peer_iden
     } else if (view && view->skeleton_intact) {
       // Whole seconds, as the kernel lists them: the door lasts at least this long.
       auto k = view->grant_expires_ms.find({record.source(), static_cast<std::uint16_t>(record.external_port())});
-      if (k != view->grant_expires_ms.end()) record.set_kernel_expires_in_ms(static_cast<std::uint64_t>(k->second - 999));
+      if (k != view->grant_expires_ms.end()) {
+        record.set_kernel_expires_in_ms(static_cast<std::uint64_t>(std::max<std::int64_t>(0, k->second - 999 - aged_by_ms)));
+      }
     }
     bytes += record.ByteSizeLong() + 8;
     if (bytes >= answer_budget || (ask.max() != 0 && static_cast<std::uint32_t>(list->grants_size()) >= ask.max())) {
@@ -854,6 +870,9 @@ fallible<std::string> firewall_service::run_nft(std::string_view batch, nft_outp
   // Measured on the real monotonic clock, not deps_.steady_ms: a figure for operators, never an
   // input to a decision.
   const auto started = std::chrono::steady_clock::now();
+  // Every batch that changes the kernel runs without JSON output (only listings ask for it), so
+  // anything else may have changed what the last List saw.
+  if (output != nft_output::json) list_view_.reset();
   auto result = deps_.nft.run(batch, output);
   nft_latency_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return result;

@@ -216,6 +216,15 @@ class firewall_service {
   bool started_fail_closed_ = false;
   bool reconcile_wanted_ = false;
   std::int64_t started_at_ms_ = 0;
+  // The table as the last List read it, checked for drift then, and when (steady ms). A List within
+  // list_view_max_age_ms of it answers from it, its timeouts less the time since: listing the table
+  // costs milliseconds, and the admin UI and API ask for the doors far more often than they change.
+  // Every kernel change this helper makes forgets it (run_nft).
+  std::optional<kernel_view> list_view_;
+  std::int64_t list_view_at_ms_ = 0;
+
+ public:
+  static constexpr std::int64_t list_view_max_age_ms = 1000;
 };
 
 }  // namespace smsbridge::firewall

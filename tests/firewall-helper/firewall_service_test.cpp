@@ -1180,6 +1180,48 @@ TEST_CASE("list reports the kernel's own remaining time, from one listing per re
   CHECK_FALSE(ext.extend().grant().has_kernel_expires_in_ms());
 }
 
+// The table holding exactly the door metrics 9100 from 10.0.0.2, expiring in `expires` s: nothing
+// for a List to repair or rebuild.
+std::string one_door_listing(int expires) {
+  std::ifstream in(std::string(FIXTURE_DIR) + "/kernel_listing_one_door.json");
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  const auto at = text.find(R"("expires": 59)");
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, 13, R"("expires": )" + std::to_string(expires));
+}
+
+TEST_CASE("lists within a second of a listing answer from it, aged; a change in between lists again") {
+  harness h;
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  (void)h.service->take_reconcile_request();
+  h.nft.listing = one_door_listing(59);
+  const auto before = std::count(h.nft.batches.begin(), h.nft.batches.end(), "list table inet sms_bridge\n");  // start-up's
+  const auto listings = [&] { return std::count(h.nft.batches.begin(), h.nft.batches.end(), "list table inet sms_bridge\n") - before; };
+  CHECK(list(h).grants(0).kernel_expires_in_ms() == 59000);
+  CHECK(listings() == 1);
+  // 400 ms later: the same listing, 400 ms older, not a second listing of the table.
+  h.now += 400;
+  h.nft.listing = one_door_listing(10);  // what the kernel would say now is not asked
+  CHECK(list(h).grants(0).kernel_expires_in_ms() == 58600);
+  CHECK(listings() == 1);
+  // A second after the listing, the table is listed again (and its drift seen).
+  h.now += 600;
+  h.nft.listing = one_door_listing(58);
+  CHECK(list(h).grants(0).kernel_expires_in_ms() == 58000);
+  CHECK(listings() == 2);
+  // A change the helper makes forgets the listing at once: the next List lists the table.
+  REQUIRE(extend(h, "metrics", 58).has_extend());
+  h.nft.listing = one_door_listing(57);
+  CHECK(list(h).grants(0).kernel_expires_in_ms() == 57000);
+  CHECK(listings() == 3);
+  h.now += 100;
+  CHECK(list(h).grants(0).kernel_expires_in_ms() == 56900);  // within the second again: no listing
+  CHECK(listings() == 3);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::EXTENDED});  // no drift seen, none repaired
+}
+
 TEST_CASE("a kernel timeout that drifted from the deadline is repaired, reported, and listed as repaired") {
   harness h;
   REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
