@@ -47,9 +47,9 @@ void audit_drain::drain_soon(boost::asio::any_io_executor executor) {
   });
 }
 
-boost::asio::awaitable<std::string> audit_drain::server_name() {
+boost::asio::awaitable<std::optional<std::string>> audit_drain::server_name() {
   if (!address_) co_return std::string();
-  auto asking = address_->get();
+  auto asking = address_->identity();
   co_return co_await std::move(asking);
 }
 
@@ -74,8 +74,12 @@ boost::asio::awaitable<void> audit_drain::drain_once() {
       }
     }
     auto naming = server_name();
-    std::string server = co_await std::move(naming);
-    auto writing = store_.record(std::move(server), events, std::move(notifications));
+    std::optional<std::string> server = co_await std::move(naming);
+    if (!server) {
+      log::warning("audit: {} helper event(s) wait: the helper does not say which server this is", events.size());
+      co_return;
+    }
+    auto writing = store_.record(std::move(*server), events, std::move(notifications));
     auto written = co_await std::move(writing);
     if (!written) {
       // Not acknowledged: the helper keeps the events and the next drain retries them.
@@ -121,8 +125,9 @@ boost::asio::awaitable<void> audit_drain::reconcile() {
   std::vector<std::string> live;
   for (const auto& g : *grants) live.push_back(g.grant_id());
   auto naming = server_name();
-  std::string server = co_await std::move(naming);
-  auto closing = store_.close_orphans(std::move(server), std::move(live));
+  std::optional<std::string> server = co_await std::move(naming);
+  if (!server) co_return;  // not now: the helper answered a moment ago, it will again
+  auto closing = store_.close_orphans(std::move(*server), std::move(live));
   const auto closed = co_await std::move(closing);
   if (!closed) log::warning("audit reconcile: {}", closed.error().message);
   else if (*closed > 0) log::notice("audit reconcile: closed {} audit row(s) of doors the helper does not hold", *closed);

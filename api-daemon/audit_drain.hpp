@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -26,8 +27,9 @@ class audit_drain {
   // `settings` then (without it, none are queued).
   void notify_with(settings_source& settings) { settings_ = &settings; }
 
-  // Names this server in the trail: its events are recorded, and its doors reconciled, under the
-  // address `address` gives (without it, under no name: a lone server).
+  // Names this server in the trail: its events are recorded, and its doors reconciled, under
+  // address.identity() (without it, under no name: a lone server). While the name cannot be
+  // known, nothing is recorded or reconciled: the helper keeps its events.
   void identify_with(server_address_source& address) { address_ = &address; }
 
   // Moves every event the helper holds into the trail, in batches. Safe to call at any time:
@@ -56,7 +58,7 @@ class audit_drain {
 
  private:
   boost::asio::awaitable<void> drain_once();
-  boost::asio::awaitable<std::string> server_name();
+  boost::asio::awaitable<std::optional<std::string>> server_name();
 
   firewall_client& helper_;
   audit_store& store_;

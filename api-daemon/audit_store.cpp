@@ -83,6 +83,24 @@ pg::db_result<void> record_events(pg::connection& c, const std::string& server_n
   return tx->commit();
 }
 
+// A text[] literal of `items`, each element quoted and escaped: a grant id is the helper's, but
+// a quote in one must not break the statement. Appended piece by piece: g++ 12 at -O3 reports a
+// false -Wrestrict for chained operator+.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string array = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) array += ',';
+    array += '"';
+    for (const char ch : items[i]) {
+      if (ch == '"' || ch == '\\') array += '\\';
+      array += ch;
+    }
+    array += '"';
+  }
+  array += '}';
+  return array;
+}
+
 // A "SELECT json_agg(...)" answer as text: "[]" when no row matched.
 pg::db_result<std::string> json_cell(pg::db_result<pg::rows> rows) {
   if (!rows) return rows.error();
@@ -100,38 +118,26 @@ boost::asio::awaitable<pg::db_result<void>> pg_audit_store::record(std::string s
 
 boost::asio::awaitable<pg::db_result<int>> pg_audit_store::close_orphans(std::string server, std::vector<std::string> live) {
   auto step = db_.call([server = std::move(server), live = std::move(live)](pg::connection& c) -> pg::db_result<int> {
-    // Appended piece by piece: g++ 12 at -O3 reports a false -Wrestrict for chained operator+.
-    std::string array = "{";
-    for (std::size_t i = 0; i < live.size(); ++i) {
-      if (i) array += ',';
-      array += '"';
-      array += live[i];
-      array += '"';
-    }
-    array += '}';
+    const std::string array = text_array(live);
     // Audit rows that say "open" for a grant the helper does not hold: closed in the trail, as the
     // seed's "sync port mappings to database" did, but recorded as a close row with its reason.
-    // Only this server's rows, and those recorded before servers were named (there was one server
-    // then): another server's doors are its helper's to vouch for. One transaction, so a reminder
-    // is never left for a door the trail has closed.
+    // Only this server's rows: another server's doors are its helper's to vouch for. Rows recorded
+    // before servers were named only once past their deadline: their server (the one there was
+    // then) may still hold them, and its close events find them by grant id. One transaction, so
+    // a reminder is never left for a door the trail has closed.
     auto tx = pg::transaction::begin(c);
     if (!tx) return tx.error();
     auto r = c.exec("SELECT o.grant_id, record_port_closed(o.service::varchar, o.external_port, 'system-reconcile', true, "
                     "'not open in the firewall helper', o.grant_id, NULL, now(), $2) "
                     "FROM monitoring_port_access o "
                     "WHERE o.action = 'opened' AND NOT (o.grant_id = ANY($1::text[])) "
-                    "AND (o.server_ip IS NULL OR o.server_ip = $2) "
+                    "AND (o.server_ip = $2 OR (o.server_ip IS NULL AND ($2 IS NULL OR monitoring_door_deadline(o.grant_id, o.expires_at) < now()))) "
                     "AND NOT EXISTS (SELECT 1 FROM monitoring_port_access c WHERE c.action IN ('closed', 'expired') AND c.grant_id = o.grant_id)",
                     {array, server_or_null(server)});
     if (!r) return r.error();
-    std::string closed = "{";
-    for (int i = 0; i < r->count(); ++i) {
-      if (i) closed += ',';
-      closed += '"';
-      closed += std::string(r->get(i, 0).value_or(""));
-      closed += '"';
-    }
-    closed += '}';
+    std::vector<std::string> closed_grants;
+    for (int i = 0; i < r->count(); ++i) closed_grants.emplace_back(r->get(i, 0).value_or(""));
+    const std::string closed = text_array(closed_grants);
     // Their "closes in N minutes" reminders go too: those doors are gone.
     auto reminders = c.exec("DELETE FROM notification_outbox WHERE status = 'pending' AND kind = 'closes_soon' "
                             "AND grant_id = ANY($1::text[])",

@@ -39,6 +39,14 @@ boost::asio::awaitable<std::string> server_address_source::get() {
   co_return own_outside_address();
 }
 
+boost::asio::awaitable<std::optional<std::string>> server_address_source::identity() {
+  if (configured_ != "auto") co_return configured_;
+  auto asking = helper_.status();
+  const auto status = co_await std::move(asking);
+  if (!status) co_return std::nullopt;
+  co_return status->host_address();
+}
+
 handler monitoring_endpoint(monitoring_context& m, monitoring_handler fn) {
   return m.gate.require_admin([&m, fn](const http_request& r, const request_context& c, const std::string& who) { return fn(m, r, c, who); });
 }

@@ -28,6 +28,13 @@ class server_address_source {
   server_address_source(std::string configured, firewall_client& helper) : configured_(std::move(configured)), helper_(helper) {}
   boost::asio::awaitable<std::string> get();
 
+  // This server's name in the shared audit trail: SMS_BRIDGE_SERVER_IP, else what the helper
+  // reports ("" when it has no default route: a server with no name); nullopt when the helper
+  // cannot be asked. Never our own address, which differs from the helper's in a container and is
+  // the same on every host of a compose network: a name that changed between two drains would
+  // record a repeated event twice.
+  boost::asio::awaitable<std::optional<std::string>> identity();
+
  private:
   std::string configured_;  // "auto" or an address
   firewall_client& helper_;

@@ -1,5 +1,6 @@
 #include "api-daemon/sms_store.hpp"
 
+#include <chrono>
 #include <utility>
 
 #include <boost/json/object.hpp>
@@ -29,8 +30,14 @@ constexpr const char* iso_utc = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
 // inside it; a connection that breaks takes the lock with it.
 class number_lock {
  public:
+  static constexpr std::chrono::milliseconds number_lock_timeout{5000};
   static pg::db_result<number_lock> take(pg::connection& c, const std::string& key) {
-    auto r = c.exec("SELECT pg_advisory_lock(hashtextextended($1, 0))", {"sms-number:" + key});
+    // Bounded: a server that lost its network while holding the lock keeps it until PostgreSQL
+    // notices the dead session; meanwhile this number's requests fail after lock_timeout (503, the
+    // gateway retries) instead of holding a database thread each. The FROM clause sets it first,
+    // for this statement only.
+    auto r = c.exec("SELECT pg_advisory_lock(hashtextextended($1, 0)) FROM (SELECT set_config('lock_timeout', $2, true)) t",
+                    {"sms-number:" + key, std::to_string(number_lock_timeout.count()) + "ms"});
     if (!r) return r.error();
     return number_lock(c, key);
   }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "api-daemon/audit_drain.hpp"
+#include "api-daemon/monitoring_context.hpp"
 #include "common/log.hpp"
 #include "tests/api-daemon/fakes.hpp"
 
@@ -129,4 +130,29 @@ TEST_CASE("the reconcile waits while the helper still holds events") {
   s.trail.down = true;  // the drain cannot empty the journal
   run(s.audit.reconcile());
   CHECK(std::find(s.helper.calls.begin(), s.helper.calls.end(), "list") == s.helper.calls.end());
+}
+
+TEST_CASE("a named server records and reconciles under its name; while the helper cannot say it, nothing is recorded") {
+  audit_site s;
+  server_address_source configured("10.9.9.1", s.helper);
+  s.audit.identify_with(configured);
+  s.open("metrics");
+  run(s.audit.drain());
+  run(s.audit.reconcile());
+  CHECK(s.trail.servers == std::vector<std::string>{"10.9.9.1", "10.9.9.1"});
+
+  audit_site t;
+  server_address_source automatic("auto", t.helper);
+  t.audit.identify_with(automatic);
+  t.open("metrics");
+  t.helper.unreachable_verbs = {"status"};  // events can be read, the server's address cannot
+  run(t.audit.drain());
+  CHECK(t.trail.recorded.empty());
+  CHECK(t.helper.journal.size() == 1);  // kept in the helper, not acknowledged
+  CHECK(t.logged.back().find("the helper does not say which server this is") != std::string::npos);
+  t.helper.unreachable_verbs.clear();
+  run(t.audit.drain());
+  CHECK(t.trail.servers == std::vector<std::string>{"203.0.113.10"});  // the helper's host address
+  CHECK(t.trail.recorded.size() == 1);
+  CHECK(t.helper.journal.empty());
 }

@@ -9,6 +9,7 @@
 #include <future>
 #include <algorithm>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <utility>
@@ -68,6 +69,7 @@ class fake_firewall final : public firewall_client {
  public:
   bool down = false;                      // every call: unreachable
   std::optional<refusal> refuse_next;     // the next call only
+  std::set<std::string> unreachable_verbs;  // these verbs only: unreachable
   std::vector<std::string> services{"metrics", "postgres"};
   std::map<std::string, v1::Grant> doors;  // by service
   std::vector<v1::Event> journal;          // not yet acknowledged
@@ -218,7 +220,7 @@ class fake_firewall final : public firewall_client {
  private:
   std::optional<refusal> gate(const char* verb) {
     calls.emplace_back(verb);
-    if (down) return unreachable_refusal("the fake helper is down.");
+    if (down || unreachable_verbs.count(verb)) return unreachable_refusal("the fake helper is down.");
     if (refuse_next) return std::exchange(refuse_next, std::nullopt);
     return std::nullopt;
   }

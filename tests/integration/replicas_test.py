@@ -170,9 +170,10 @@ def scenario_delivery(w):
     was queued, while both servers' delivery workers run."""
     backend = Backend(w.tmp, SECRET)
     backend.delay = 0.05  # each delivery takes a while: the other worker has time to try the same item
-    url = f"https://localhost:{backend.port}/sync"
-    one = LoopbackReplica(w, "one", "10.240.0.1", dict(sms_settings(sync_url=url), _ca=backend.ca))
-    two = LoopbackReplica(w, "two", "10.240.0.2", dict(sms_settings(sync_url=url), _ca=backend.ca))
+    # Each server delivers to its own path of the one backend, so the backend tells who delivered.
+    url = f"https://localhost:{backend.port}/sync/"
+    one = LoopbackReplica(w, "one", "10.240.0.1", dict(sms_settings(sync_url=url + "one"), _ca=backend.ca))
+    two = LoopbackReplica(w, "two", "10.240.0.2", dict(sms_settings(sync_url=url + "two"), _ca=backend.ca))
     numbers = [f"+9198200{n:05d}" for n in range(30)]
     for i, mobile in enumerate(numbers):
         first, second = (one, two) if i % 2 else (two, one)
@@ -187,12 +188,14 @@ def scenario_delivery(w):
         time.sleep(0.2)
     check(delivered() == "30", f"delivered {delivered()} of 30")
     time.sleep(2)  # a second delivery of an item would arrive by now
-    keys = backend.keys()
+    keys = [k for _, k, _ in backend.received]
     order = [p["mobile_number"] for _, _, p in backend.received]
     check(len(keys) == 30 and len(set(keys)) == 30, f"{len(keys)} deliveries of 30 items ({len(keys) - len(set(keys))} twice)")
     check(order == numbers, f"delivered out of order: {order}")
     check(backend.bad_signatures == 0, "a delivery had a bad signature")
     # Both workers took part (each claims the head when it is free), yet none twice.
+    by = {path: sum(1 for p, _, _ in backend.received if p == path) for path in ("/sync/one", "/sync/two")}
+    check(all(by.values()), f"one server delivered everything, so the test proved no sharing: {by}")
     attempts = w.pg.psql("SELECT sum(attempts) FROM sync_outbox").stdout.strip()
     check(attempts == "30", f"an item was attempted more than once: {attempts} attempts for 30 items")
 
