@@ -74,7 +74,9 @@ def job_labels(config_text, job):
         if ind <= indent:
             break
         m = re.match(r"^\s*-?\s*targets:\s*\[\s*['\"]?([^'\",\]]+)", line)
-        if m and "instance" not in labels:
+        if m and "instance" in labels:
+            break  # the next server's targets (?servers=): the history is the first one's, this server's
+        if m:
             labels["instance"] = m.group(1).strip()
             continue
         if re.match(r"^\s*labels:\s*$", line):

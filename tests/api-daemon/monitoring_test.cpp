@@ -286,6 +286,43 @@ TEST_CASE("export-prometheus-config scrapes the enabled doors at the address lap
   CHECK(r.body().find("server: '203.0.113.50:5433'") != std::string::npos);
 }
 
+TEST_CASE("export-prometheus-config with ?servers= scrapes every server of a deployment, this one first") {
+  monitoring_site s;
+  auto r = s.get("/admin/monitoring/export-prometheus-config?servers=198.51.100.7%2C203.0.113.50,2001:db8::9");
+  REQUIRE(r.result() == http::status::ok);
+  const std::string& yaml = r.body();
+  const auto self = yaml.find("targets: ['203.0.113.50:9100']");
+  const auto other = yaml.find("targets: ['198.51.100.7:9100']");
+  REQUIRE(self != std::string::npos);
+  REQUIRE(other != std::string::npos);
+  CHECK(self < other);
+  CHECK(yaml.find("targets: ['[2001:db8::9]:9100']") != std::string::npos);
+  CHECK(yaml.find("server: '198.51.100.7'") != std::string::npos);
+  CHECK(yaml.find("targets: ['203.0.113.50:9100']", self + 1) == std::string::npos);  // listed twice, scraped once
+  // The database is one: its exporter still goes through this server's door only.
+  CHECK(yaml.find("198.51.100.7:5433") == std::string::npos);
+
+  auto bad = s.get("/admin/monitoring/export-prometheus-config?servers=198.51.100.7,db.example");
+  CHECK(bad.result() == http::status::unprocessable_entity);
+  CHECK(bad.body().find("'db.example' is not one") != std::string::npos);
+}
+
+TEST_CASE("scrape_servers keeps at most sixteen servers and one spelling of each") {
+  const auto listed = [](const char* self, std::optional<std::string> list) {
+    auto servers = scrape_servers(self, list);
+    REQUIRE(servers.has_value());
+    return *servers;
+  };
+  CHECK(listed("10.0.0.1", std::nullopt) == std::vector<std::string>{"10.0.0.1"});
+  CHECK(listed("10.0.0.1", ",10.0.0.2,,2001:DB8::1,") == std::vector<std::string>{"10.0.0.1", "10.0.0.2", "2001:db8::1"});
+  std::string fifteen;
+  for (int i = 2; i <= 16; ++i) fifteen += fmt::format("10.0.0.{},", i);
+  CHECK(listed("10.0.0.1", fifteen).size() == 16);
+  const auto too_many = scrape_servers("10.0.0.1", fifteen + "10.0.0.17");
+  REQUIRE_FALSE(too_many.has_value());
+  CHECK(too_many.error().message == "'servers' lists at most 16 servers.");
+}
+
 TEST_CASE("with SERVER_IP auto, the address is the helper's host's, asked at most once a minute") {
   monitoring_site s;
   s.config.server_ip = "auto";

@@ -100,6 +100,13 @@ def scenario_encoders(_args):
             check(str(e).endswith(".") or str(e).endswith("'."), f"not a sentence: {e}")
         else:
             raise AssertionError(f"garbage accepted: {bad!r}")
+    # A config listing two servers (?servers=): the history is labelled as the first, this server's.
+    two = ("scrape_configs:\n  - job_name: sms_bridge\n    static_configs:\n"
+           "      - targets: ['10.0.0.1:9100']\n        labels:\n          door: metrics\n          server: '10.0.0.1'\n"
+           "      - targets: ['10.0.0.2:9100']\n        labels:\n          door: metrics\n          server: '10.0.0.2'\n")
+    first = bf.job_labels(two, "sms_bridge")
+    check(first == {"job": "sms_bridge", "instance": "10.0.0.1:9100", "door": "metrics", "server": "10.0.0.1"},
+          f"the labels of a two-server config: {first}")
     labelled = bf.attach_labels(samples, {"job": "sms_bridge", "instance": "s:9100", "door": "metrics"},
                                 {"job": "postgres_exporter", "instance": "localhost:9187", "door": "postgres"})
     size = bf.attach_labels([("pg_database_size_bytes", {"datname": "d"}, 1.0, 1)], {"job": "sms_bridge"},

@@ -296,6 +296,7 @@ def contract(w):
     reset = laptop.expect(200, "POST", "/admin/monitoring/port-config/reset", user=ops)
     check(reset["status"] == "reset", f"reset: {reset}")
     laptop.expect(200, "GET", "/admin/monitoring/export-prometheus-config", user=ops)
+    laptop.expect(422, "GET", "/admin/monitoring/export-prometheus-config?servers=not-an-address", user=ops)
 
     # The audit trail (the doors above are in it) and the logs.
     history = laptop.expect(200, "GET", "/admin/monitoring/history?service=metrics", user=ops)

@@ -7,6 +7,7 @@ once: what one of them does, the other must see, and nothing either does may hap
   not need one), requests alternating or racing between them.
 - doors: two server namespaces, each with its own firewall helper and api-daemon, and a laptop
   namespace beside each; the shared audit trail tells the servers apart.
+- laptop: the same two servers, and one laptop whose Prometheus scrapes both through their doors.
 
 Usage: replicas_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
@@ -14,6 +15,7 @@ Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing 
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -260,12 +262,51 @@ def scenario_doors(w):
     check(new != first and again == new, f"server B's event {seq}: row {new}, again {again}; server A's: row {first}")
 
 
+def scenario_laptop(w):
+    """One laptop's Prometheus scrapes both servers through their doors, from the configuration one
+    server exports with ?servers= naming the other: each target up, told apart by its server label."""
+    add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
+    a = Server(w, "A", "one", "10.241.1.1", "10.241.1.2")
+    b = Server(w, "B", "two", "10.241.2.1", "10.241.2.2")
+    # The laptop beside A reaches B too, over a second link into B's namespace.
+    laptop = a.laptop
+    sites.veth(b.server, "s-b2", "10.241.3.1", laptop, "l-b2", "10.241.3.2")
+    sites.netns(b.server, "sysctl", "-qw", "net.ipv4.conf.s-b2.route_localnet=1")
+    sites.netns(laptop, "ip", "route", "add", "10.241.2.1/32", "via", "10.241.3.1")
+    for s in (a, b):
+        status, body = curl(laptop, "POST", f"http://{s.server_ip}:8080/admin/monitoring/open-port",
+                            {"service": "metrics", "duration_minutes": 60}, f"alice:{PASSWORD}")
+        check(status == 200 and body["status"] == "opened", f"open on {s.server_ip} from the laptop: {status} {body}")
+    status, text = curl(laptop, "GET", "http://10.241.1.1:8080/admin/monitoring/export-prometheus-config?servers=10.241.2.1",
+                        user=f"alice:{PASSWORD}")
+    check(status == 200 and "10.241.2.1:9100" in str(text), f"export with ?servers=: {status} {text}")
+    config = os.path.join(w.tmp, "prometheus-remote.yml")
+    with open(config, "w") as f:
+        f.write(text)
+    r = subprocess.run(["promtool", "check", "config", config], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"promtool rejected the two-server config: {r.stdout} {r.stderr}")
+    prom = subprocess.Popen(["ip", "netns", "exec", laptop, "prometheus", f"--config.file={config}",
+                             f"--storage.tsdb.path={os.path.join(w.tmp, 'prometheus-data')}", "--web.listen-address=127.0.0.1:9090"],
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(w.tmp, "prometheus.log"), "w"))
+    w.processes.append(prom)
+
+    def up_by_server():
+        status, answer = curl(laptop, "GET", "http://127.0.0.1:9090/api/v1/query?query=up%7Bjob%3D%22sms_bridge%22%7D")
+        if status != 200:
+            return {}
+        return {r["metric"].get("server"): r["value"][1] for r in answer["data"]["result"]}
+    deadline = time.monotonic() + 90  # Prometheus scrapes each target within one 15 s interval of its start
+    while up_by_server() != {"10.241.1.1": "1", "10.241.2.1": "1"} and time.monotonic() < deadline:
+        time.sleep(1)
+    check(up_by_server() == {"10.241.1.1": "1", "10.241.2.1": "1"}, f"the laptop's scrapes of the two servers: {up_by_server()}")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
 
 def main():
     def missing(args):
-        return missing_server() + absent_tools("psql", "curl", "ip", "runuser")
+        return missing_server() + absent_tools("psql", "curl", "ip", "runuser", "prometheus", "promtool")
     return integration_main(__doc__, SCENARIOS, lambda args: World(os.path.abspath(args.build_dir)), missing,
                             prepare=lambda world: world.pg.init())
 
