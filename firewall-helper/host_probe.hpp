@@ -9,13 +9,13 @@
 
 namespace smsbridge::firewall {
 
-// Whether a TCP socket of this host is bound to a port; `unknown` when the host could not be asked.
+// Whether a TCP socket of this host listens on a port; `unknown` when the host could not be asked.
 enum class port_use { free, bound, unknown };
 
 class host_probe {
  public:
   virtual ~host_probe() = default;
-  // Whether a TCP socket of this host (the helper's network namespace) is bound to the port.
+  // Whether a TCP socket of this host (the helper's network namespace) listens on the port.
   // A probe that cannot decide answers unknown, never free.
   virtual port_use port_in_use(std::uint16_t port) = 0;
   // Sentences about host settings that stop a configured door from working.

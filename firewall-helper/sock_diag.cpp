@@ -40,8 +40,7 @@ bool dump_family(int fd, std::uint8_t family, std::uint16_t port, diag_scan& sca
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.request.sdiag_family = family;
   message.request.sdiag_protocol = IPPROTO_TCP;
-  // Every state but TIME_WAIT: a bind with SO_REUSEADDR fails against any of them.
-  message.request.idiag_states = ~(1u << TCP_TIME_WAIT) & ((1u << 12) - 1);
+  message.request.idiag_states = 1u << TCP_LISTEN;  // see tcp_port_bound
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(fd, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) != sizeof message) return false;

@@ -9,9 +9,12 @@
 
 namespace smsbridge::firewall {
 
-// Whether a TCP socket of this network namespace (IPv4 or IPv6, any state but TIME_WAIT) is bound
-// to local port `port`; nullopt when the kernel could not be asked or its answer was not
-// understood. Never "not bound" on a failure.
+// Whether a TCP socket of this network namespace (IPv4 or IPv6) listens on local port `port`: a
+// process serves there, and a door's DNAT would take its new connections. nullopt when the kernel
+// could not be asked or its answer was not understood; never "not bound" on a failure.
+// Listeners only: the kernel then walks its small listening table and skips the established one
+// (262,144 buckets on a 24 GiB host: ~1.1 ms per family, against ~12 µs), and an established
+// connection on the port is untouched by a door, which conntrack applies to new connections only.
 std::optional<bool> tcp_port_bound(std::uint16_t port);
 
 // What one datagram of a sock_diag dump says (pure, for tests): `bound` set when a socket with

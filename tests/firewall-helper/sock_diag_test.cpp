@@ -79,3 +79,27 @@ TEST_CASE("the kernel's answer shows a listening socket and not a closed one") {
   ::close(fd);
   CHECK(tcp_port_bound(port) == std::optional<bool>(false));
 }
+
+TEST_CASE("a connection left on a port whose listener closed does not make it bound") {
+  // The door's DNAT takes new connections only; what matters is whether a process still serves.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(listener, 1) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const std::uint16_t port = ntohs(a.sin_port);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(client >= 0);
+  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  const int served = ::accept(listener, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  CHECK(tcp_port_bound(port) == std::optional<bool>(true));
+  ::close(listener);
+  CHECK(tcp_port_bound(port) == std::optional<bool>(false));  // `served` is established on it
+  ::close(served);
+  ::close(client);
+}
