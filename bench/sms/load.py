@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Drives /sms/receive then /pin-setup for pre-registered numbers, over N keep-alive connections,
 for a fixed time. Prints JSON: items/s (an item = one receive + one pin-setup), request latency
-percentiles in ms, and errors."""
+percentiles in ms, and errors. PORT may be a comma-separated list (several servers): connections
+are spread over them in turn, as a load balancer spreads them.
+  load.py HOST PORT[,PORT...] API_KEY CONNECTIONS SECONDS FIRST_NUMBER"""
 import asyncio
 import base64
 import itertools
@@ -10,7 +12,7 @@ import statistics
 import sys
 import time
 
-host, port, api_key = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host, ports, api_key = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], sys.argv[3]
 connections, seconds, first = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 numbers = itertools.count(first)
 latencies, errors, items = [], [], 0
@@ -33,7 +35,7 @@ async def call(reader, writer, path, body, headers=""):
     return int(head.split(b" ")[1]), json.loads(answer)
 
 
-async def worker(deadline):
+async def worker(deadline, port):
     global items
     reader, writer = await asyncio.open_connection(host, port)
     while time.perf_counter() < deadline:
@@ -54,7 +56,7 @@ async def worker(deadline):
 
 async def main():
     start = time.perf_counter()
-    await asyncio.gather(*(worker(start + seconds) for _ in range(connections)))
+    await asyncio.gather(*(worker(start + seconds, ports[n % len(ports)]) for n in range(connections)))
     elapsed = time.perf_counter() - start
     ordered = sorted(latencies)
     print(json.dumps({"items_per_second": items / elapsed, "items": items, "errors": len(errors),
