@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "firewall-helper/sock_diag.hpp"
 
@@ -64,7 +65,9 @@ TEST_CASE("an error or malformed dump fails instead of reading as free") {
   CHECK_FALSE(cut.bound);
 }
 
-TEST_CASE("the kernel's answer shows a listening socket and not a closed one") {
+namespace {
+// A TCP listener on a loopback port the kernel picks: its fd and port (REQUIREs inside).
+std::pair<int, sockaddr_in> loopback_listener() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
   sockaddr_in a{};
@@ -74,6 +77,12 @@ TEST_CASE("the kernel's answer shows a listening socket and not a closed one") {
   REQUIRE(::listen(fd, 1) == 0);
   socklen_t len = sizeof a;
   REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  return {fd, a};
+}
+}  // namespace
+
+TEST_CASE("the kernel's answer shows a listening socket and not a closed one") {
+  const auto [fd, a] = loopback_listener();
   const std::uint16_t port = ntohs(a.sin_port);
   CHECK(tcp_port_bound(port) == std::optional<bool>(true));
   ::close(fd);
@@ -82,19 +91,11 @@ TEST_CASE("the kernel's answer shows a listening socket and not a closed one") {
 
 TEST_CASE("a connection left on a port whose listener closed does not make it bound") {
   // The door's DNAT takes new connections only; what matters is whether a process still serves.
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(listener >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(listener, 1) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const auto [listener, a] = loopback_listener();
   const std::uint16_t port = ntohs(a.sin_port);
   const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(client >= 0);
-  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::connect(client, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
   const int served = ::accept(listener, nullptr, nullptr);
   REQUIRE(served >= 0);
   CHECK(tcp_port_bound(port) == std::optional<bool>(true));
