@@ -346,10 +346,12 @@ class Storm:
                 conns.append(s)
             for s in conns[:20]:
                 s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never finish the header
+            # The invariant is that it answers while they stay open, not how fast: a wall-clock
+            # bound would measure the shared machine (4.2 s once under ASan on a loaded host).
             started = time.monotonic()
-            status, _ = self.http("GET", "/health", auth=False, timeout=5)
-            if status != 200 or time.monotonic() - started > 3:
-                self.violations.append(f"/health under 1,000 idle connections: {status} in {time.monotonic() - started:.1f} s")
+            status, _ = self.http("GET", "/health", auth=False, timeout=15)
+            if status != 200:
+                self.violations.append(f"/health under 1,000 idle connections: {status} after {time.monotonic() - started:.1f} s")
             for s in conns[:20]:
                 s.sendall(b"X-Slow: 1\r\n")
         except OSError as e:
