@@ -15,7 +15,8 @@ write; that Prometheus must run with --web.enable-remote-write-receiver and an o
 window (storage.tsdb.out_of_order_time_window) that covers the history.
 
 History samples of times this Prometheus already scraped the server live (its runs of up == 1)
-are left out, so no series gets both.
+are left out, so no series gets both. With --doors-opened-at (monitoring-session.sh passes the
+time it opened the doors) a run whose newest scrape succeeded since then goes on until now.
 
 .history-backfill.json remembers the newest sample time pushed and the spans backfilled, so the
 next run asks only for what is newer. Delete it to fetch everything the server still keeps.
@@ -198,7 +199,7 @@ def spans(timestamps_ms, gap_ms):
     return [tuple(s) for s in result]
 
 
-def live_spans(up_samples):
+def live_spans(up_samples, opened_at_ms=None, now_ms=None):
     """[(first, last)] runs of successful live scrapes, from (timestamp_ms, up) pairs.
 
     A scrape whose up is 0 stored nothing (the door was closed), so it ends a run and the history
@@ -208,7 +209,9 @@ def live_spans(up_samples):
     the only record. (So a history sample taken after the newest scrape, while the door is open
     and being scraped, would sit between two scrapes: at most one per series at the default
     sampling interval, and none when the stack was stopped, as stop-monitoring.sh leaves it,
-    since monitoring-session.sh downloads the history before it starts the stack.)"""
+    since monitoring-session.sh downloads the history before it starts the stack.) When the caller
+    opened the doors at `opened_at_ms` and holds them open until `now_ms` (monitoring-session.sh),
+    a run whose last scrape succeeded after that opening is still going on and lasts until now."""
     points = sorted(up_samples)
     gap = 3 * median_gap([ts for ts, _ in points])
     runs, scraped = [], []
@@ -218,6 +221,8 @@ def live_spans(up_samples):
         elif scraped:
             runs += spans(scraped, gap)
             scraped = []
+    if opened_at_ms is not None and now_ms is not None and points and points[-1][1] == 1 and points[-1][0] >= opened_at_ms:
+        runs[-1] = (runs[-1][0], max(runs[-1][1], now_ms))
     return runs
 
 
@@ -453,6 +458,10 @@ def main(argv=None):
                     help="the laptop Prometheus' remote-write receiver")
     ap.add_argument("--query-url", help="the laptop Prometheus' query API, asked when it scraped the "
                     "server live (default: /api/v1/query on the write URL's host)")
+    ap.add_argument("--doors-opened-at", type=int, metavar="MS",
+                    help="the doors were opened at MS (Unix milliseconds) and are still open "
+                    "(monitoring-session.sh passes it): a live scrape since then goes on covering the "
+                    "time up to now, so history samples after it are left out")
     args = ap.parse_args(argv)
     if not args.query_url:
         parts = urllib.parse.urlsplit(args.write_url)
@@ -502,7 +511,8 @@ def main(argv=None):
                 jobs = {"sms_bridge": bridge}
                 if exporter:
                     jobs["postgres_exporter"] = exporter
-                live = {job: live_spans(live_scrapes(args.query_url, labels, OOO_WINDOW_SECONDS))
+                now_ms = int(time.time() * 1000)
+                live = {job: live_spans(live_scrapes(args.query_url, labels, OOO_WINDOW_SECONDS), args.doors_opened_at, now_ms)
                         for job, labels in jobs.items()}
                 job_of = lambda name: "postgres_exporter" if exporter and name.startswith("pg_") else "sms_bridge"
                 all_spans = []

@@ -60,6 +60,9 @@ if [ -n "$reason" ]; then  # JSON-quoted by python3 (as json_field parses): any 
   reason_field=", \"reason\": $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$reason")"
 fi
 expires=()
+# A live scrape from here on is this session's: the backfill leaves the time since it to the live
+# scrape. Whole seconds: BSD date has no %N.
+doors_opened_ms=$(( $(date +%s) * 1000 ))
 IFS=, read -r -a wanted <<<"$doors"
 for door in "${wanted[@]}"; do
   answer=$(api POST /admin/monitoring/open-port "{\"service\": \"$door\", \"duration_minutes\": $minutes$source_field$reason_field}")
@@ -93,7 +96,7 @@ python3 "$project_dir/scripts/backfill-history.py" fetch ||
 "$project_dir/scripts/start-monitoring.sh"
 trap forget_otp_session EXIT
 if [ "$backfill" = ok ]; then
-  python3 "$project_dir/scripts/backfill-history.py" push ||
+  python3 "$project_dir/scripts/backfill-history.py" push --doors-opened-at "$doors_opened_ms" ||
     echo "warning: the server's metrics history was not pushed into Prometheus; run scripts/backfill-history.py push to retry." >&2
 fi
 

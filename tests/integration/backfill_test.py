@@ -136,6 +136,13 @@ def scenario_encoders(_args):
     # A run ends at its last scrape, recent or not: the door may have closed right after it.
     scraping = [(0, 1.0), (15000, 1.0), (30000, 1.0)]
     check(bf.live_spans(scraping) == [(0, 30000)], f"a run of three scrapes: {bf.live_spans(scraping)}")
+    # ...unless the caller opened the doors before that scrape and holds them: it goes on until now.
+    check(bf.live_spans(scraping, 20000, 40000) == [(0, 40000)], f"a run going on: {bf.live_spans(scraping, 20000, 40000)}")
+    # Not a run whose last scrape came before this opening (an earlier session's), nor one whose
+    # last scrape failed.
+    check(bf.live_spans(scraping, 35000, 40000) == [(0, 30000)], f"an earlier session's run: {bf.live_spans(scraping, 35000, 40000)}")
+    closed_last = scraping + [(45000, 0.0)]
+    check(bf.live_spans(closed_last, 20000, 50000) == [(0, 30000)], f"a run whose last scrape failed: {bf.live_spans(closed_last, 20000, 50000)}")
     # The pages of a download, read line by line.
     pages = list(bf.pages_of(iter(["a 1 1\n", "# EOF\n", "\n", "b 2 2\n", "# EOF\n"])))
     check(pages == ["a 1 1\n# EOF\n", "b 2 2\n# EOF\n"], f"pages: {pages}")
