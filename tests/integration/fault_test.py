@@ -347,7 +347,7 @@ class Storm:
             for s in conns[:20]:
                 s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never finish the header
             # The invariant is that it answers while they stay open, not how fast: a wall-clock
-            # bound would measure the shared machine (4.2 s once under ASan on a loaded host).
+            # bound would measure the shared machine (4.2 s once under ASan in CI).
             started = time.monotonic()
             status, _ = self.http("GET", "/health", auth=False, timeout=15)
             if status != 200:
