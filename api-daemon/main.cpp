@@ -30,6 +30,8 @@
 #include "api-daemon/admin_cli.hpp"
 #include "api-daemon/admins.hpp"
 #include "api-daemon/api_config.hpp"
+#include "api-daemon/admin_cache.hpp"
+#include "api-daemon/admin_listener.hpp"
 #include "api-daemon/database.hpp"
 #include "api-daemon/http_server.hpp"
 #include "api-daemon/metrics.hpp"
@@ -203,7 +205,8 @@ int main(int argc, char** argv) {
   }
   // Every part of the daemon, owned here and handed to the concerns that use it.
   api::socket_firewall_client helper(io.get_executor(), config.firewall_socket);
-  api::pg_admin_store admins(db);
+  api::pg_admin_store stored_admins(db);
+  api::cached_admin_store admins(stored_admins);  // fed by the admin listener below
   api::pg_audit_store audit_store(db);
   api::pg_outbox_store outbox_store(db, config.hmac_secret);
   api::pg_sms_store sms_store(db, config.hmac_secret);
@@ -263,6 +266,11 @@ int main(int argc, char** argv) {
     co_return text;
   };
   if (history.enabled()) api::supervise(executor, "metrics history", [&] { return history.run(sample); });
+  // Its own thread for the blocking connect, so a slow database never holds a request's thread.
+  api::worker listener_connector(1);
+  api::supervise(executor, "admin listener", [&] {
+    return api::run_admin_listener(listener_connector, config.database_url, config.database_password, admins);
+  });
   api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });
   asio::signal_set signals(io, SIGTERM, SIGINT);

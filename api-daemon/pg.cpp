@@ -77,6 +77,21 @@ db_result<connection> connection::open(const std::string& conninfo, int connect_
   const char* keys[] = {"connect_timeout", "application_name", "password", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), "sms-bridge-api", password.empty() ? nullptr : password.c_str(),
                           conninfo.c_str(), nullptr};
+  return open_with(keys, values);
+}
+
+db_result<connection> connection::open_waiting(const std::string& conninfo, const std::string& password,
+                                               const std::string& application_name) {
+  // Idle 10 s, then a probe every 3 s, and 3 unanswered probes end it; tcp_user_timeout bounds
+  // data left unacknowledged. Ignored on a Unix socket, where a vanished server closes it anyway.
+  const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "tcp_user_timeout", "application_name", "password", "dbname", nullptr};
+  const char* values[] = {"5", "1", "10", "3", "3", "20000", application_name.c_str(),
+                          password.empty() ? nullptr : password.c_str(), conninfo.c_str(), nullptr};
+  return open_with(keys, values);
+}
+
+db_result<connection> connection::open_with(const char* const* keys, const char* const* values) {
   connection c;
   c.conn_.reset(PQconnectdbParams(keys, values, 1));
   if (!c.conn_) return db_error{error_kind::connection, "", "libpq could not allocate a connection"};
@@ -84,6 +99,19 @@ db_result<connection> connection::open(const std::string& conninfo, int connect_
     return db_error{error_kind::connection, "", error_from(c.conn_.get(), nullptr).message};
   }
   return c;
+}
+
+int connection::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
+
+db_result<int> connection::take_notifications() {
+  if (!usable() || PQconsumeInput(conn_.get()) == 0) return db_error{error_kind::connection, "", error_from(conn_.get(), nullptr).message};
+  int count = 0;
+  while (PGnotify* n = PQnotifies(conn_.get())) {
+    PQfreemem(n);
+    ++count;
+  }
+  if (PQstatus(conn_.get()) != CONNECTION_OK) return db_error{error_kind::connection, "", error_from(conn_.get(), nullptr).message};
+  return count;
 }
 
 db_result<rows> connection::exec(std::string_view sql, const std::vector<std::optional<std::string>>& params) {

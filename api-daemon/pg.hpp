@@ -68,6 +68,10 @@ class connection {
   // .pgpass still apply when both are empty).
   static db_result<connection> open(const std::string& conninfo, int connect_timeout_seconds = 5,
                                     const std::string& password = {});
+  // The same for a connection that mostly waits (a LISTEN): TCP keepalives are on, so a server
+  // that vanished without a goodbye is noticed within about 20 s, and it names itself `application_name`.
+  static db_result<connection> open_waiting(const std::string& conninfo, const std::string& password,
+                                            const std::string& application_name);
 
   // One statement with text parameters ($1, $2, ...; nullopt is NULL). Never builds SQL from values.
   db_result<rows> exec(std::string_view sql, const std::vector<std::optional<std::string>>& params = {});
@@ -82,7 +86,14 @@ class connection {
   // restarted still says CONNECTION_OK until used. Reads what is waiting, without blocking.
   bool alive();
 
+  // The socket to wait on for notifications (after a LISTEN); -1 without a connection.
+  int socket() const;
+  // Reads what the server sent without blocking and takes the notifications that arrived: their
+  // number, 0 if none. A connection error when the connection broke.
+  db_result<int> take_notifications();
+
  private:
+  static db_result<connection> open_with(const char* const* keys, const char* const* values);
   struct finish {
     void operator()(pg_conn* c) const;
   };

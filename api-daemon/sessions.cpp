@@ -33,7 +33,8 @@ pg::db_result<std::optional<session_record>> find_session(pg::connection& db, st
   // The join is the guarantee that a password change ends sessions: a session created from a
   // login verified against the old password carries the old version and matches nothing.
   auto r = db.exec("SELECT s.username, s.csrf_token, t.username IS NOT NULL, "
-                   "floor(extract(epoch FROM now() - s.otp_at))::bigint FROM admin_sessions s JOIN admin_users u "
+                   "floor(extract(epoch FROM now() - s.otp_at))::bigint, floor(extract(epoch FROM s.expires_at - now()))::bigint "
+                   "FROM admin_sessions s JOIN admin_users u "
                    "ON u.username = s.username AND u.password_version = s.password_version "
                    "LEFT JOIN admin_totp t ON t.username = s.username "
                    "WHERE s.token_hash = $1 AND s.expires_at > now()",
@@ -47,6 +48,7 @@ pg::db_result<std::optional<session_record>> find_session(pg::connection& db, st
     std::from_chars(age->data(), age->data() + age->size(), seconds);
     found.otp_age_seconds = seconds;
   }
+  if (const auto left = r->get(0, 4)) std::from_chars(left->data(), left->data() + left->size(), found.expires_in_seconds);
   return std::optional<session_record>{std::move(found)};
 }
 

@@ -21,6 +21,7 @@ struct session_record {
   std::string csrf_token;
   bool totp_enrolled = false;                    // its admin has a second factor now
   std::optional<std::int64_t> otp_age_seconds;  // since its admin last gave a code in it; none: never
+  std::int64_t expires_in_seconds = 0;           // how long it stays valid from the lookup on
 };
 
 inline constexpr int session_lifetime_seconds = 8 * 60 * 60;

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
-#include <algorithm>
 #include <map>
 #include <set>
 #include <optional>
@@ -234,11 +234,16 @@ class fake_admin_store final : public admin_store {
   std::map<std::string, admin_record> admins;
   std::map<std::string, session_record> sessions;  // by token
   std::vector<std::string> events;                 // "name source method outcome"
+  int admin_lookups = 0, session_lookups = 0;      // queries that reached the "database"
+  std::function<void()> during_lookup;             // runs inside a lookup, before its answer
 
   boost::asio::awaitable<pg::db_result<std::optional<admin_record>>> find_admin(std::string name) override {
     if (down) co_return db_down();
+    ++admin_lookups;
     auto it = admins.find(name);
-    co_return it == admins.end() ? std::optional<admin_record>{} : std::optional<admin_record>{it->second};
+    auto read = it == admins.end() ? std::optional<admin_record>{} : std::optional<admin_record>{it->second};
+    if (during_lookup) during_lookup();  // a change after the row was read
+    co_return read;
   }
   boost::asio::awaitable<pg::db_result<void>> record_auth_event(std::string name, std::string source, std::string method,
                                                                std::string outcome) override {
@@ -250,13 +255,16 @@ class fake_admin_store final : public admin_store {
     if (down) co_return db_down();
     const std::string token = "token-" + std::to_string(sessions.size() + 1);
     sessions[token] = session_record{name, "csrf-" + token, admins[name].totp_sealed_secret.has_value(),
-                                     otp_verified ? std::optional<std::int64_t>{0} : std::nullopt};
+                                     otp_verified ? std::optional<std::int64_t>{0} : std::nullopt, session_lifetime_seconds};
     co_return new_session{token, "csrf-" + token, "2026-12-01T20:00:00Z"};
   }
   boost::asio::awaitable<pg::db_result<std::optional<session_record>>> find_session(std::string token) override {
     if (down) co_return db_down();
+    ++session_lookups;
     auto it = sessions.find(token);
-    co_return it == sessions.end() ? std::optional<session_record>{} : std::optional<session_record>{it->second};
+    auto read = it == sessions.end() ? std::optional<session_record>{} : std::optional<session_record>{it->second};
+    if (during_lookup) during_lookup();
+    co_return read;
   }
   boost::asio::awaitable<pg::db_result<void>> delete_session(std::string token) override {
     if (down) co_return db_down();

@@ -1229,6 +1229,65 @@ def scenario_admin_commands(w):
     check(set(codes) <= {"401", "429", "503"} and "429" in codes, f"the flood's answers: {codes}")
 
 
+LISTENER = "SELECT pid FROM pg_stat_activity WHERE application_name = 'sms-bridge-api admin listener'"
+
+
+def wait_until(condition, seconds, failure):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        check(time.monotonic() < deadline, failure)
+        time.sleep(0.1)
+
+
+def scenario_admin_cache(w):
+    """Admins and sessions are read from memory while PostgreSQL announces their changes: a locked
+    admin table does not stall an admin kept in memory, and a change from the CLI or from another
+    server (here psql), also after the announcing connection was cut, is seen at the next request."""
+    site = Site(w, extra_env={"SMS_BRIDGE_TRUSTED_PROXIES": f"{LAPTOP_IP}/32"})
+    wait_until(lambda: w.pg.psql(LISTENER).stdout.strip() != "", 10, "the api-daemon never listened for admin changes")
+    json_type = "Content-Type: application/json"
+    status, headers, body = site.request("POST", "/admin/login", {"username": "alice", "password": PASSWORD}, [json_type])
+    check(status == 200, f"login: {status} {body}")
+    session = "Cookie: " + headers.get("set-cookie", "").split(";")[0]
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "the first Basic request failed")
+    check(site.request("GET", "/admin/session", headers=[session])[0] == 200, "the first session request failed")
+    # Any read of admin_users or admin_sessions now waits for this lock; kept entries do not.
+    lock = subprocess.Popen(["psql", "-h", w.pg.dir, "-U", "postgres", "-d", "sms_bridge", "-X", "-q", "-c",
+                             "BEGIN; LOCK TABLE admin_users, admin_sessions IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PGAPPNAME="sms-test-lock"))
+    try:
+        wait_until(lambda: w.pg.psql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                     "WHERE c.relname = 'admin_users' AND l.mode = 'AccessExclusiveLock' AND l.granted").stdout.strip() == "1",
+                   10, "the test could not lock admin_users")
+        for _ in range(5):
+            status, body = site.curl("GET", "/admin/monitoring/port-status")
+            check(status == 200, f"a Basic request with the admin table locked: {status} {body}")
+            status, _, body = site.request("GET", "/admin/session", headers=[session])
+            check(status == 200 and body["username"] == "alice", f"a session request with the tables locked: {status} {body}")
+    finally:
+        w.pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sms-test-lock'", check_rc=False)
+        lock.wait(timeout=30)
+    # Another server ends every session (psql stands in for it): the kept one ends too.
+    w.pg.psql("DELETE FROM admin_sessions")
+    status, _, _ = site.request("GET", "/admin/session", headers=[session])
+    check(status == 401, f"a session deleted in the database still works from memory: {status}")
+    # The announcing connection is cut: the daemon says so, listens again, and a password changed
+    # by the CLI afterwards is still seen at once.
+    old = w.pg.psql(LISTENER).stdout.strip()
+    w.pg.psql(f"SELECT pg_terminate_backend({int(old)})")
+    wait_until(lambda: "listening for admin changes again" in w.log(), 15, f"the daemon did not listen again: {w.log()[-2000:]}")
+    check("lost the connection that listens for admin changes" in w.log(), "the lost listener was not logged")
+    new = w.pg.psql(LISTENER).stdout.strip()
+    check(new != "" and new != old, f"the listener's backend: {old} then {new!r}")
+    check(site.curl("GET", "/admin/monitoring/services")[0] == 200, "Basic after the listener came back")
+    r = subprocess.run([w.api_bin, "admin", "passwd", "alice"], input="a brand new password\n", capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
+    check(r.returncode == 0, f"admin passwd: {r.returncode} {r.stderr}")
+    status, _ = site.curl("GET", "/admin/monitoring/services")
+    check(status == 401, f"the old password still works from memory after passwd: {status}")
+    check(site.curl("GET", "/admin/monitoring/services", user="alice:a brand new password")[0] == 200, "the new password fails")
+
+
 def admin_cli(w, *args, stdin=""):
     """`sms-bridge-api admin ARGS`, stdin piped in as a script gives it."""
     return subprocess.run([w.api_bin, "admin", *args], input=stdin, capture_output=True, text=True, timeout=60,
