@@ -36,6 +36,7 @@
 #include "api-daemon/http_server.hpp"
 #include "api-daemon/metrics.hpp"
 #include "api-daemon/migrations.hpp"
+#include "api-daemon/coalesced_list.hpp"
 #include "api-daemon/crypto.hpp"
 #include "api-daemon/firewall_socket_client.hpp"
 #include "api-daemon/retention.hpp"
@@ -204,7 +205,8 @@ int main(int argc, char** argv) {
     log::warning("the SMS API is off: set SMS_BRIDGE_HMAC_SECRET and SMS_BRIDGE_SMS_API_KEY (or SMS_BRIDGE_SECRETS_FILE).");
   }
   // Every part of the daemon, owned here and handed to the concerns that use it.
-  api::socket_firewall_client helper(io.get_executor(), config.firewall_socket);
+  api::socket_firewall_client helper_socket(io.get_executor(), config.firewall_socket);
+  api::coalescing_firewall_client helper(io.get_executor(), helper_socket);  // a burst of reads shares one List
   api::pg_admin_store stored_admins(db);
   api::cached_admin_store admins(stored_admins);  // fed by the admin listener below
   api::pg_audit_store audit_store(db);

@@ -18,6 +18,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <google/protobuf/util/time_util.h>
 
 #include "api-daemon/admin_store.hpp"
@@ -83,6 +86,7 @@ class fake_firewall final : public firewall_client {
   // (ms), or nothing (the helper did not read the kernel) when unset.
   std::optional<std::int64_t> kernel_skew_ms = 0;
   std::uint32_t min_duration = 60, max_duration = 86400;  // the helper's own bounds
+  std::chrono::milliseconds list_delay{0};  // list() answers after this long, reading the doors then
 
   boost::asio::awaitable<helper_result<v1::Grant>> open(open_request o) override {
     if (auto r = gate("open")) co_return *r;
@@ -143,6 +147,10 @@ class fake_firewall final : public firewall_client {
   }
   boost::asio::awaitable<helper_result<v1::ListResult>> list(std::string) override {
     if (auto r = gate("list")) co_return *r;
+    if (list_delay.count() > 0) {
+      boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor, list_delay);
+      co_await wait.async_wait(boost::asio::use_awaitable);
+    }
     v1::ListResult out;
     *out.mutable_now() = TimeUtil::GetCurrentTime();
     for (auto& [name, g] : doors) {
