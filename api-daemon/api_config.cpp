@@ -102,7 +102,8 @@ const std::vector<setting>& settings() {
       {{"--database-url", "SMS_BRIDGE_DATABASE_URL", "postgresql:///sms_bridge", "PostgreSQL connection URL (libpq syntax)"},
        [](api_config& c, const std::string& n, const std::string& v) { return set_text(c.database_url, n, v); }},
       {{"--database-connections", "SMS_BRIDGE_DATABASE_CONNECTIONS", "8",
-        "PostgreSQL connections (and database threads): how many transactions run at once"},
+        "PostgreSQL connections (and database threads): how many transactions run at once; "
+        "one more listens for admin changes, and one reads the metrics history"},
        count_into(&api_config::database_connections, 1, 64)},
       {{"--max-connections", "SMS_BRIDGE_MAX_CONNECTIONS", "2048", "HTTP connections at once per listener (keep well under LimitNOFILE)"},
        count_into(&api_config::max_connections, 16, 100000)},

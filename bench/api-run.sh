@@ -58,7 +58,15 @@ fastapi=$(measure "FastAPI + uvicorn (2 workers), def, asyncio + h11: as the ori
 tuned=$(measure "FastAPI + uvicorn (2 workers), async def, uvloop + httptools: the baseline" "http://127.0.0.1:18083/health")
 beast=$(measure "bare Boost.Beast, /health" "http://127.0.0.1:18082/health")
 health=$(measure "sms-bridge-api, /health" "http://127.0.0.1:18080/health")
-status=$(measure "sms-bridge-api, GET /admin/monitoring/port-status (Basic)" "http://127.0.0.1:18080/admin/monitoring/port-status" "$auth")
+status=$(measure "sms-bridge-api, GET /admin/monitoring/port-status (Basic), no door open" "http://127.0.0.1:18080/admin/monitoring/port-status" "$auth")
+# The same with a door open, so each answer carries a door (its URLs, deadline and kernel timeout).
+door() {  # open-port|close-port
+  in_ns curl -sf -o /dev/null -X POST -H "$auth" -H "Content-Type: application/json" \
+    --data '{"service": "metrics", "duration_minutes": 60, "source": "10.9.9.9/32"}' "http://127.0.0.1:18080/admin/monitoring/$1"
+}
+door open-port
+status_door=$(measure "sms-bridge-api, GET /admin/monitoring/port-status (Basic), one door open" "http://127.0.0.1:18080/admin/monitoring/port-status" "$auth")
+door close-port
 open=$(in_ns python3 bench/api/open_port_client.py 127.0.0.1 18080 bench bench-password 200)
 rss=$(awk '/^VmRSS/ {print $2" "$3}' "/proc/$api_pid/status")
 hwm=$(awk '/^VmHWM/ {print $2" "$3}' "/proc/$api_pid/status")
@@ -68,20 +76,21 @@ echo "## sms-bridge-api benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) core
 echo
 echo "| server and route | requests/s | p50 | p99 | non-2xx | wrk's share of the $(nproc) cores |"
 echo "|---|---|---|---|---|---|"
-for row in "$fastapi" "$tuned" "$beast" "$health" "$status"; do
+for row in "$fastapi" "$tuned" "$beast" "$health" "$status" "$status_door"; do
   IFS='|' read -r name r p50 p99 errors share <<<"$row"
   echo "| $name | $r | $p50 | $p99 | $errors | $share |"
 done
 echo
-python3 - "$(rate "$health")" "$(rate "$tuned")" "$(rate "$beast")" "$open" "$rss" "$hwm" "$(rate "$fastapi")" "$(rate "$status")" <<'PY'
+python3 - "$(rate "$health")" "$(rate "$tuned")" "$(rate "$beast")" "$open" "$rss" "$hwm" "$(rate "$fastapi")" "$(rate "$status")" "$(rate "$status_door")" <<'PY'
 import json, sys
 health, tuned, beast = (float(x) for x in sys.argv[1:4])
 o = json.loads(sys.argv[4])
-untuned, status = float(sys.argv[7]), float(sys.argv[8])
+untuned, status, status_door = float(sys.argv[7]), float(sys.argv[8]), float(sys.argv[9])
 print(f"- /health: **{100 * health / beast:.0f}%** of the bare Beast ceiling; **{health / tuned:.1f}×** the tuned FastAPI "
       f"(async def, uvloop, httptools), {health / untuned:.1f}× FastAPI as the original wrote it (the tuned one is "
       f"{tuned / untuned:.1f}× that).")
-print(f"- GET port-status with Basic: **{100 * status / health:.0f}%** of /health's requests/s.")
+print(f"- GET port-status with Basic: **{100 * status / health:.0f}%** of /health's requests/s with no door open, "
+      f"**{100 * status_door / health:.0f}%** with one.")
 print(f"- open-port through HTTP (auth, helper, audit commit), {o['pairs']} pairs: median **{o['open_median_ms']:.2f} ms** "
       f"(p99 {o['open_p99_ms']:.2f} ms); close-port median {o['close_median_ms']:.2f} ms (p99 {o['close_p99_ms']:.2f} ms).")
 print(f"- sms-bridge-api resident memory after the load: **{sys.argv[5]}** (peak {sys.argv[6]}).")
