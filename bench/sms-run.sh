@@ -54,8 +54,13 @@ stop_server() {  # ends the server last started, and forgets its pid (it may be 
   pids=("${kept[@]}")
 }
 stop_server
+# -l logs each item's latency (µs, the third column), for pgbench's own p50 and p99.
 pgbench=$(runuser -u postgres -- "$pg_bin/pgbench" -h "$work/pg" -U postgres -n -c 32 -j 2 -T "$seconds" -r \
-  -f bench/sms/flow.sql sms_bridge 2>&1)
+  -l --log-prefix="$work/pg/pgbench_log" -f bench/sms/flow.sql sms_bridge 2>&1)
+pg_percentiles=$(cat "$work"/pg/pgbench_log.* | python3 -c '
+import statistics, sys
+ms = sorted(int(line.split()[2]) / 1000 for line in sys.stdin if line.strip())
+print(f"{statistics.median(ms):.2f} {ms[int(0.99 * (len(ms) - 1))]:.2f}")')
 # Two servers on the same database, 16 database connections each (the database sees 32, as
 # above), the 32 client connections spread over them; other numbers than the first run's.
 start_server two-a 18091 16
@@ -67,21 +72,23 @@ pg_failed=$(awk '/number of failed transactions/ {print $5}' <<<"$pgbench")
 
 echo "## SMS API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 32 connections, ${seconds} s, fsync and synchronous_commit on"
 echo
-python3 - "$api" "$pg_tps" "$pg_latency" "${pg_failed:-0}" "$replicas" <<'PY'
+python3 - "$api" "$pg_tps" "$pg_latency" "${pg_failed:-0}" "$replicas" $pg_percentiles <<'PY'
 import json, sys
 api, replicas = json.loads(sys.argv[1]), json.loads(sys.argv[5])
 pg_tps, pg_latency, pg_failed = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+pg_p50, pg_p99 = float(sys.argv[6]), float(sys.argv[7])
 print("| run | items/s (receive + pin-setup) | request p50 | request p99 | errors |")
 print("|---|---|---|---|---|")
 print(f"| sms-bridge-api over HTTP | {api['items_per_second']:.0f} | {api['p50_ms']:.2f} ms | {api['p99_ms']:.2f} ms | {api['errors']} |")
-print(f"| pgbench, the same statements (ceiling) | {pg_tps:.0f} | | (average {pg_latency:.2f} ms per item) | {pg_failed} |")
+print(f"| pgbench, the same statements (ceiling); its latencies are per item, two commits | {pg_tps:.0f} | {pg_p50:.2f} ms | "
+      f"{pg_p99:.2f} ms | {pg_failed} |")
 print(f"| two sms-bridge-api servers, one database, 16 + 16 database connections | {replicas['items_per_second']:.0f} | "
       f"{replicas['p50_ms']:.2f} ms | {replicas['p99_ms']:.2f} ms | {replicas['errors']} |")
 print()
 def errors(run):
     return f"**{run['errors']}**{' (first: ' + json.dumps(run['first_error']) + ')' if run['errors'] else ''}"
-print(f"- sms-bridge-api reaches **{100 * api['items_per_second'] / pg_tps:.0f}%** of pgbench's rate; request p99 **{api['p99_ms']:.1f} ms**; "
-      f"errors: {errors(api)}.")
+print(f"- sms-bridge-api reaches **{100 * api['items_per_second'] / pg_tps:.0f}%** of pgbench's rate; request p99 **{api['p99_ms']:.1f} ms** "
+      f"(pgbench's p99 per item, two commits, is {pg_p99:.1f} ms); errors: {errors(api)}.")
 print(f"- Two servers: **{replicas['items_per_second'] / api['items_per_second']:.2f}×** one server's rate, on the same 2 cores "
       f"(what it shows is the cost of sharing the database, not more capacity); errors: {errors(replicas)}.")
 PY
