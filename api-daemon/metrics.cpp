@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -146,12 +147,22 @@ void metrics::notification_failed(std::string_view channel) { notifications_fail
 void metrics::set_notification_outbox_depth(double pending) { notification_outbox_depth_->Set(pending); }
 
 void metrics::observe_request(std::string_view route, std::string_view method, unsigned status, double seconds) {
-  const std::string r(route);
-  requests_->Add({{"route", r}, {"method", std::string(method)}, {"code", std::to_string(status)}}).Increment();
-  latency_
-      ->Add({{"route", r}}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                     0.25, 0.5, 1, 2.5})
-      .Observe(seconds);
+  auto it = routes_.find(route);
+  if (it == routes_.end()) {
+    const std::string r(route);
+    auto& latency = latency_->Add({{"route", r}}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                                      0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    it = routes_.emplace(r, route_series{&latency, {}}).first;
+  }
+  auto& answered = it->second.answered;
+  auto counter = std::find_if(answered.begin(), answered.end(),
+                              [&](const auto& s) { return std::get<0>(s) == method && std::get<1>(s) == status; });
+  if (counter == answered.end()) {
+    auto& c = requests_->Add({{"route", it->first}, {"method", std::string(method)}, {"code", std::to_string(status)}});
+    counter = answered.emplace(answered.end(), std::string(method), status, &c);
+  }
+  std::get<2>(*counter)->Increment();
+  it->second.latency->Observe(seconds);
 }
 
 void metrics::door_event(std::string_view service, std::string_view kind) {

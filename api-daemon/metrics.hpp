@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "firewall.pb.h"
 
@@ -32,6 +34,7 @@ class metrics {
   metrics& operator=(const metrics&) = delete;
 
   // One answered HTTP request. `route` is a path of the route table or "unmatched" (bounded labels).
+  // On the I/O thread only: the series it finds are kept in an unlocked map.
   void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
   // A door event recorded in the audit trail: kind is opened, closed, expired, expired_while_down, ...
   void door_event(std::string_view service, std::string_view kind);
@@ -60,6 +63,13 @@ class metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
+  // Each route's series, found once: prometheus-cpp's Add() hashes a label map under a mutex,
+  // which on every request cost more than the counting. Bounded as the labels are.
+  struct route_series {
+    prometheus::Histogram* latency;
+    std::vector<std::tuple<std::string, unsigned, prometheus::Counter*>> answered;  // by method and code
+  };
+  std::map<std::string, route_series, std::less<>> routes_;
   prometheus::Family<prometheus::Counter>* door_events_;
   prometheus::Family<prometheus::Gauge>* open_doors_;
   prometheus::Gauge* helper_up_;

@@ -58,6 +58,9 @@ fastapi=$(measure "FastAPI + uvicorn (2 workers), def, asyncio + h11: as the ori
 tuned=$(measure "FastAPI + uvicorn (2 workers), async def, uvloop + httptools: the baseline" "http://127.0.0.1:18083/health")
 beast=$(measure "bare Boost.Beast, /health" "http://127.0.0.1:18082/health")
 health=$(measure "sms-bridge-api, /health" "http://127.0.0.1:18080/health")
+# Warmed like /health: a fresh daemon's first seconds of Basic reads are slow (p99 67.5 ms against
+# 2.7-3.1 ms in the runs after it, 2026-12-03), and they include the credentials' one argon2id check.
+in_ns wrk -t2 -c64 -d2s -H "$auth" "http://127.0.0.1:18080/admin/monitoring/port-status" >/dev/null
 status=$(measure "sms-bridge-api, GET /admin/monitoring/port-status (Basic), no door open" "http://127.0.0.1:18080/admin/monitoring/port-status" "$auth")
 # The same with a door open, so each answer carries a door (its URLs, deadline and kernel timeout).
 door() {  # open-port|close-port

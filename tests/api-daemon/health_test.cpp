@@ -141,3 +141,18 @@ TEST_CASE("/metrics exports the helper's counters and nft latency, the build and
   CHECK(down.find("sms_bridge_firewall_helper_up 0") != std::string::npos);
   CHECK(down.find("sms_bridge_firewall_helper_opens_total") == std::string::npos);
 }
+
+TEST_CASE("each answered request is counted in its route, method and code, and timed in its route") {
+  metrics stats;
+  stats.observe_request("/health", "GET", 200, 0.0002);
+  stats.observe_request("/health", "GET", 200, 0.003);
+  stats.observe_request("/health", "GET", 503, 0.0004);
+  stats.observe_request("/admin/login", "POST", 401, 0.2);
+  const std::string text = stats.render();
+  CHECK(text.find("sms_bridge_http_requests_total{code=\"200\",method=\"GET\",route=\"/health\"} 2") != std::string::npos);
+  CHECK(text.find("sms_bridge_http_requests_total{code=\"503\",method=\"GET\",route=\"/health\"} 1") != std::string::npos);
+  CHECK(text.find("sms_bridge_http_requests_total{code=\"401\",method=\"POST\",route=\"/admin/login\"} 1") != std::string::npos);
+  CHECK(text.find("sms_bridge_http_request_duration_seconds_count{route=\"/health\"} 3") != std::string::npos);
+  CHECK(text.find("sms_bridge_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.0005\"} 2") != std::string::npos);
+  CHECK(text.find("sms_bridge_http_request_duration_seconds_count{route=\"/admin/login\"} 1") != std::string::npos);
+}
