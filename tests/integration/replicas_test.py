@@ -5,6 +5,8 @@ Each scenario starts two sms-bridge-api processes on one throwaway cluster and d
 once: what one of them does, the other must see, and nothing either does may happen twice.
 - sms_*, delivery: the two api-daemons on this machine's loopback (no helper: the SMS paths do
   not need one), requests alternating or racing between them.
+- admins: the same two; a session made on one, ended on one, and a password changed by the CLI,
+  each seen at once by the other, which keeps admins and sessions in memory.
 - doors: two server namespaces, each with its own firewall helper and api-daemon, and a laptop
   namespace beside each; the shared audit trail tells the servers apart.
 - laptop: the same two servers, and one laptop whose Prometheus scrapes both through their doors.
@@ -12,6 +14,7 @@ once: what one of them does, the other must see, and nothing either does may hap
 Usage: replicas_test.py --build-dir DIR --scenario NAME
 Exit codes: 0 pass, 1 fail, 77 skipped (only outside CI; with CI=true a missing prerequisite fails).
 """
+import base64
 import json
 import os
 import re
@@ -209,6 +212,52 @@ def scenario_delivery(w):
     check(all(by.values()), f"one server delivered every account queued one at a time, so the test proved no sharing: {by}")
     attempts = w.pg.psql("SELECT sum(attempts) FROM sync_outbox").stdout.strip()
     check(attempts == "30", f"an item was attempted more than once: {attempts} attempts for 30 items")
+
+
+def admin_call(replica, method, path, body=None, cookie=None, user=None, csrf=None):
+    """An admin request to one server: (status, Set-Cookie, parsed body)."""
+    headers = {"Content-Type": "application/json"}
+    if csrf:
+        headers["X-CSRF-Token"] = csrf
+    if cookie:
+        headers["Cookie"] = cookie
+    if user:
+        headers["Authorization"] = "Basic " + base64.b64encode(user.encode()).decode()
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(f"http://127.0.0.1:{replica.port}{path}", data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status, r.headers.get("Set-Cookie", ""), json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, "", json.loads(e.read() or b"null")
+
+
+def scenario_admins(w):
+    """Each server keeps the admins and sessions it read in memory, and forgets them when
+    PostgreSQL announces a change from the other server or the CLI: a session made on one works on
+    the other, a logout on one ends it on both at once, and so does a password change."""
+    one, two = two_loopback(w)
+    add_admin(w.build_dir, w.pg.url, "alice", PASSWORD)
+    for server in (one, two):
+        check(admin_call(server, "GET", "/admin/session", user=f"alice:{PASSWORD}")[0] == 200, f"Basic on {server.name}")
+    status, cookie, body = admin_call(one, "POST", "/admin/login", {"username": "alice", "password": PASSWORD})
+    check(status == 200, f"login on one: {status} {body}")
+    session, csrf = cookie.split(";")[0], body["csrf_token"]
+    for _ in range(3):  # read, then kept
+        status, _, body = admin_call(two, "GET", "/admin/session", cookie=session)
+        check(status == 200 and body["username"] == "alice", f"one's session on two: {status} {body}")
+    status, _, body = admin_call(one, "POST", "/admin/logout", cookie=session, csrf=csrf)
+    check(status == 200, f"logout on one: {status} {body}")
+    status, _, _ = admin_call(two, "GET", "/admin/session", cookie=session)
+    check(status == 401, f"a session ended on one still works on two: {status}")
+    r = subprocess.run([w.api_bin, "admin", "passwd", "alice"], input="another long password\n", capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, SMS_BRIDGE_DATABASE_URL=w.pg.url))
+    check(r.returncode == 0, f"admin passwd: {r.returncode} {r.stderr}")
+    for server in (one, two):
+        status = admin_call(server, "GET", "/admin/session", user=f"alice:{PASSWORD}")[0]
+        check(status == 401, f"the old password still works on {server.name} after passwd: {status}")
+        status = admin_call(server, "GET", "/admin/session", user="alice:another long password")[0]
+        check(status == 200, f"the new password on {server.name}: {status}")
 
 
 class Server(sites.Site):
