@@ -43,10 +43,14 @@ start_server() {
   server_pid=$!
   for _ in $(seq 100); do ip netns exec "$ns" curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
 }
-load() { ip netns exec "$ns" python3 bench/sms/load.py 127.0.0.1 "$1" bench-api-key-0123456789 32 "$seconds" "$2"; }
+# The load generator's CPU time goes to $work/cpu-NAME, as a share of the machine (it shares the cores).
+load() {  # PORTS FIRST_NUMBER NAME
+  /usr/bin/time -f '%U %S' -o "$work/cpu-$3" ip netns exec "$ns" python3 bench/sms/load.py 127.0.0.1 "$1" bench-api-key-0123456789 32 "$seconds" "$2"
+}
+share() { awk -v s="$seconds" -v n="$(nproc)" '{printf "%.0f%%", 100 * ($1 + $2) / (s * n)}' "$work/cpu-$1"; }
 
 start_server one 18090 32
-api=$(load 18090 1)
+api=$(load 18090 1 one)
 stop_server() {  # ends the server last started, and forgets its pid (it may be reused)
   kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
   local kept=() pid
@@ -55,7 +59,7 @@ stop_server() {  # ends the server last started, and forgets its pid (it may be 
 }
 stop_server
 # -l logs each item's latency (µs, the third column), for pgbench's own p50 and p99.
-pgbench=$(runuser -u postgres -- "$pg_bin/pgbench" -h "$work/pg" -U postgres -n -c 32 -j 2 -T "$seconds" -r \
+pgbench=$(/usr/bin/time -f '%U %S' -o "$work/cpu-pgbench" runuser -u postgres -- "$pg_bin/pgbench" -h "$work/pg" -U postgres -n -c 32 -j 2 -T "$seconds" -r \
   -l --log-prefix="$work/pg/pgbench_log" -f bench/sms/flow.sql sms_bridge 2>&1)
 pg_percentiles=$(cat "$work"/pg/pgbench_log.* | python3 -c '
 import statistics, sys
@@ -65,25 +69,26 @@ print(f"{statistics.median(ms):.2f} {ms[int(0.99 * (len(ms) - 1))]:.2f}")')
 # above), the 32 client connections spread over them; other numbers than the first run's.
 start_server two-a 18091 16
 start_server two-b 18092 16
-replicas=$(load 18091,18092 100001)
+replicas=$(load 18091,18092 100001 two)
 pg_tps=$(awk '/^tps = / {print $3}' <<<"$pgbench")
 pg_latency=$(awk '/^latency average/ {print $4}' <<<"$pgbench")
 pg_failed=$(awk '/number of failed transactions/ {print $5}' <<<"$pgbench")
 
 echo "## SMS API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 32 connections, ${seconds} s, fsync and synchronous_commit on"
 echo
-python3 - "$api" "$pg_tps" "$pg_latency" "${pg_failed:-0}" "$replicas" $pg_percentiles <<'PY'
+python3 - "$api" "$pg_tps" "$pg_latency" "${pg_failed:-0}" "$replicas" $pg_percentiles "$(share one)" "$(share pgbench)" "$(share two)" <<'PY'
 import json, sys
 api, replicas = json.loads(sys.argv[1]), json.loads(sys.argv[5])
 pg_tps, pg_latency, pg_failed = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 pg_p50, pg_p99 = float(sys.argv[6]), float(sys.argv[7])
-print("| run | items/s (receive + pin-setup) | request p50 | request p99 | errors |")
-print("|---|---|---|---|---|")
-print(f"| sms-bridge-api over HTTP | {api['items_per_second']:.0f} | {api['p50_ms']:.2f} ms | {api['p99_ms']:.2f} ms | {api['errors']} |")
+share_one, share_pgbench, share_two = sys.argv[8:11]
+print("| run | items/s (receive + pin-setup) | request p50 | request p99 | errors | the load generator's share of the cores |")
+print("|---|---|---|---|---|---|")
+print(f"| sms-bridge-api over HTTP | {api['items_per_second']:.0f} | {api['p50_ms']:.2f} ms | {api['p99_ms']:.2f} ms | {api['errors']} | {share_one} (load.py) |")
 print(f"| pgbench, the same statements (ceiling); its latencies are per item, two commits | {pg_tps:.0f} | {pg_p50:.2f} ms | "
-      f"{pg_p99:.2f} ms | {pg_failed} |")
+      f"{pg_p99:.2f} ms | {pg_failed} | {share_pgbench} (pgbench) |")
 print(f"| two sms-bridge-api servers, one database, 16 + 16 database connections | {replicas['items_per_second']:.0f} | "
-      f"{replicas['p50_ms']:.2f} ms | {replicas['p99_ms']:.2f} ms | {replicas['errors']} |")
+      f"{replicas['p50_ms']:.2f} ms | {replicas['p99_ms']:.2f} ms | {replicas['errors']} | {share_two} (load.py) |")
 print()
 def errors(run):
     return f"**{run['errors']}**{' (first: ' + json.dumps(run['first_error']) + ')' if run['errors'] else ''}"
