@@ -29,12 +29,7 @@ boost::asio::awaitable<pg::db_result<std::optional<admin_record>>> cached_admin_
   const auto before = generation_;
   auto step = inner_.find_admin(name);
   auto found = co_await std::move(step);
-  // Only what was read with the feed live and no change since is kept; an unknown name is not,
-  // so made-up names cannot crowd out the admins.
-  if (live_ && generation_ == before && found && *found) {
-    if (admins_.size() >= limits_.entries) forget();
-    admins_[name] = admin_entry{**found, now};
-  }
+  keep(admins_, name, found, before, now);
   co_return found;
 }
 
@@ -58,10 +53,7 @@ boost::asio::awaitable<pg::db_result<std::optional<session_record>>> cached_admi
   const auto before = generation_;
   auto step = inner_.find_session(token);
   auto found = co_await std::move(step);
-  if (live_ && generation_ == before && found && *found) {
-    if (sessions_.size() >= limits_.entries) forget();
-    sessions_[key] = session_entry{**found, now};
-  }
+  keep(sessions_, key, found, before, now);
   co_return found;
 }
 

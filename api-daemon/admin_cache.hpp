@@ -57,14 +57,21 @@ class cached_admin_store final : public admin_store {
   boost::asio::awaitable<pg::db_result<bool>> spend_recovery_code(std::string name, std::string code_hash) override;
 
  private:
-  struct admin_entry {
-    admin_record record;
+  template <class T>
+  struct entry {
+    T record;
     std::chrono::steady_clock::time_point read_at;
   };
-  struct session_entry {
-    session_record record;
-    std::chrono::steady_clock::time_point read_at;
-  };
+  // Keeps what a lookup that began at generation `before` found, if the feed was live throughout
+  // and nothing changed since; an absence is never kept, so made-up names and tokens cannot
+  // crowd out the admins.
+  template <class T>
+  void keep(std::map<std::string, entry<T>>& kept, const std::string& key, const pg::db_result<std::optional<T>>& found,
+            std::uint64_t before, std::chrono::steady_clock::time_point read_at) {
+    if (!live_ || generation_ != before || !found || !*found) return;
+    if (kept.size() >= limits_.entries) forget();
+    kept[key] = entry<T>{**found, read_at};
+  }
   void forget();
 
   admin_store& inner_;
@@ -72,8 +79,8 @@ class cached_admin_store final : public admin_store {
   clock now_;
   bool live_ = false;
   std::uint64_t generation_ = 0;  // moves on every change and every change of the feed's state
-  std::map<std::string, admin_entry> admins_;      // by admin name
-  std::map<std::string, session_entry> sessions_;  // by a hash of the token, never the token
+  std::map<std::string, entry<admin_record>> admins_;      // by admin name
+  std::map<std::string, entry<session_record>> sessions_;  // by a hash of the token, never the token
 };
 
 }  // namespace smsbridge::api
