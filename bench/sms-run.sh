@@ -71,17 +71,16 @@ start_server two-a 18091 16
 start_server two-b 18092 16
 replicas=$(load 18091,18092 100001 two)
 pg_tps=$(awk '/^tps = / {print $3}' <<<"$pgbench")
-pg_latency=$(awk '/^latency average/ {print $4}' <<<"$pgbench")
 pg_failed=$(awk '/number of failed transactions/ {print $5}' <<<"$pgbench")
 
 echo "## SMS API benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, 32 connections, ${seconds} s, fsync and synchronous_commit on"
 echo
-python3 - "$api" "$pg_tps" "$pg_latency" "${pg_failed:-0}" "$replicas" $pg_percentiles "$(share one)" "$(share pgbench)" "$(share two)" <<'PY'
+python3 - "$api" "$pg_tps" "${pg_failed:-0}" "$replicas" $pg_percentiles "$(share one)" "$(share pgbench)" "$(share two)" <<'PY'
 import json, sys
-api, replicas = json.loads(sys.argv[1]), json.loads(sys.argv[5])
-pg_tps, pg_latency, pg_failed = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-pg_p50, pg_p99 = float(sys.argv[6]), float(sys.argv[7])
-share_one, share_pgbench, share_two = sys.argv[8:11]
+api, replicas = json.loads(sys.argv[1]), json.loads(sys.argv[4])
+pg_tps, pg_failed = float(sys.argv[2]), sys.argv[3]
+pg_p50, pg_p99 = float(sys.argv[5]), float(sys.argv[6])
+share_one, share_pgbench, share_two = sys.argv[7:10]
 print("| run | items/s (receive + pin-setup) | request p50 | request p99 | errors | the load generator's share of the cores |")
 print("|---|---|---|---|---|---|")
 print(f"| sms-bridge-api over HTTP | {api['items_per_second']:.0f} | {api['p50_ms']:.2f} ms | {api['p99_ms']:.2f} ms | {api['errors']} | {share_one} (load.py) |")
