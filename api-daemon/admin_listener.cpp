@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -31,6 +32,12 @@ pg::db_result<pg::connection> open_listening(const std::string& url, const std::
 }
 }  // namespace
 
+listener_retry next_listener_retry(std::optional<std::chrono::steady_clock::duration> lasted, std::chrono::seconds backoff) {
+  constexpr std::chrono::seconds first{1}, longest{30}, long_enough{10};
+  if (lasted && *lasted >= long_enough) return {std::chrono::seconds(0), first};
+  return {backoff, std::min(backoff * 2, longest)};
+}
+
 asio::awaitable<void> run_admin_listener(worker& connector, std::string url, std::string password, cached_admin_store& cache) {
   const auto executor = co_await asio::this_coro::executor;
   asio::steady_timer pause(executor);
@@ -41,33 +48,37 @@ asio::awaitable<void> run_admin_listener(worker& connector, std::string url, std
     auto opened = co_await std::move(opening);
     // The socket is watched through a duplicate, so Asio never closes the descriptor libpq owns.
     const int fd = opened ? ::fcntl(opened->socket(), F_DUPFD_CLOEXEC, 0) : -1;
+    std::optional<std::chrono::steady_clock::duration> lasted;
     if (!opened || fd < 0) {
       if (!lost) {
         log::warning("cannot listen for admin changes in PostgreSQL ({}); every admin lookup asks the database until it can.",
                      opened ? std::string(std::strerror(errno)) : opened.error().message);
         lost = true;
       }
-      pause.expires_after(backoff);
-      co_await pause.async_wait(asio::use_awaitable);
-      backoff = std::min(backoff * 2, std::chrono::seconds(30));
-      continue;
+    } else {
+      const auto since = std::chrono::steady_clock::now();
+      asio::posix::stream_descriptor socket(executor, fd);
+      cache.listening(true);
+      log::info("listening for admin changes{}: admin lookups are answered from memory until one changes.", lost ? " again" : "");
+      lost = false;
+      for (;;) {
+        const auto taken = opened->take_notifications();
+        if (!taken) break;
+        if (*taken > 0) cache.changed();
+        boost::system::error_code ec;
+        co_await socket.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      cache.listening(false);
+      log::warning("lost the connection that listens for admin changes; every admin lookup asks the database until it is back.");
+      lost = true;
+      lasted = std::chrono::steady_clock::now() - since;
     }
-    backoff = std::chrono::seconds(1);
-    asio::posix::stream_descriptor socket(executor, fd);
-    cache.listening(true);
-    log::info("listening for admin changes{}: admin lookups are answered from memory until one changes.", lost ? " again" : "");
-    lost = false;
-    for (;;) {
-      const auto taken = opened->take_notifications();
-      if (!taken) break;
-      if (*taken > 0) cache.changed();
-      boost::system::error_code ec;
-      co_await socket.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-    }
-    cache.listening(false);
-    log::warning("lost the connection that listens for admin changes; every admin lookup asks the database until it is back.");
-    lost = true;
+    const auto retry = next_listener_retry(lasted, backoff);
+    backoff = retry.backoff;
+    if (retry.pause.count() == 0) continue;
+    pause.expires_after(retry.pause);
+    co_await pause.async_wait(asio::use_awaitable);
   }
 }
 

@@ -1,8 +1,11 @@
 // The admin cache: lookups from memory only while the change feed is live, and never a row that
 // a change may have overtaken.
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "api-daemon/admin_cache.hpp"
+#include "api-daemon/admin_listener.hpp"
 #include "fakes.hpp"
 
 using namespace smsbridge::api;
@@ -159,4 +162,21 @@ TEST_CASE("a full cache forgets everything rather than grow") {
   for (const char* name : {"a", "b", "c"}) db.admins[name] = admin_record{"h", 1};
   for (const char* name : {"a", "b", "c", "a"}) REQUIRE(run(cache.find_admin(name)).has_value());
   CHECK(db.admin_lookups == 4);  // "c" found it full and cleared it, so "a" was read again
+}
+
+TEST_CASE("the admin listener retries a lasting feed at once, and backs off from one that keeps failing or ending early") {
+  using std::chrono::seconds;
+  auto lasting = next_listener_retry(seconds(600), seconds(16));
+  CHECK(lasting.pause == seconds(0));
+  CHECK(lasting.backoff == seconds(1));
+  // A connection that never opened, then ones ended within 10 s: 1, 2, 4 … 30 s, never more.
+  std::vector<long> pauses;
+  auto backoff = seconds(1);
+  for (int i = 0; i < 7; ++i) {
+    const auto retry = i == 0 ? next_listener_retry(std::nullopt, backoff) : next_listener_retry(seconds(3), backoff);
+    pauses.push_back(static_cast<long>(retry.pause.count()));
+    backoff = retry.backoff;
+  }
+  CHECK(pauses == std::vector<long>{1, 2, 4, 8, 16, 30, 30});
+  CHECK(next_listener_retry(seconds(10), seconds(30)).pause == seconds(0));  // 10 s is long enough
 }
