@@ -67,7 +67,8 @@ class World(sites.World):
 class Storm:
     def __init__(self, w, seconds):
         self.w, self.seconds = w, seconds
-        self.rng = random.Random(int(os.environ.get("FAULT_SEED", str(int(time.time())))))
+        self.seed = int(os.environ.get("FAULT_SEED", str(int(time.time()))))
+        self.rng = random.Random(self.seed)
         self.faults = {k: 0 for k in ("kill_helper", "kill_api", "restart_postgres", "flush_ruleset", "full_disk", "slow_loris")}
         self.ops = {k: 0 for k in ("open", "open_refused", "close", "sms_flow", "read")}
         self.violations = []
@@ -413,12 +414,25 @@ class Storm:
                 self.violations.append(f"grant {grant} is recorded {n} times for one action")
 
     def check_outbox(self):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            pending = self.w.pg.psql("SELECT count(*) FROM sync_outbox WHERE status <> 'delivered'").stdout.strip()
-            if pending == "0":
+        # The queue goes out one item at a time and in order, so a storm can leave a backlog: each
+        # SIGKILL of the api mid-delivery holds the head for the claim's lease (30 s). Loss is the
+        # invariant, not latency: wait while the backlog shrinks, and fail once it has not shrunk
+        # for longer than a lease and a delivery's timeout (or after 300 s in all).
+        began, stalled_after = time.monotonic(), 45
+        give_up = began + 300
+        backlog = last = None
+        last_change = time.monotonic()
+        while time.monotonic() < give_up:
+            pending = int(self.w.pg.psql("SELECT count(*) FROM sync_outbox WHERE status <> 'delivered'").stdout.strip())
+            backlog = pending if backlog is None else backlog
+            if pending == 0:
+                break
+            if pending != last:
+                last, last_change = pending, time.monotonic()
+            elif time.monotonic() - last_change > stalled_after:
                 break
             time.sleep(0.5)
+        self.outbox_drain = (backlog or 0, time.monotonic() - began)
         keys_by_mobile = {}
         for _, key, payload in self.backend.received:
             keys_by_mobile.setdefault(payload["mobile_number"], set()).add(key)
@@ -426,6 +440,13 @@ class Storm:
         twice = [m for m, keys in keys_by_mobile.items() if len(keys) > 1]
         if lost:
             self.violations.append(f"{len(lost)} outbox items never reached the backend: {lost[:5]}")
+            # Why they are still waiting: the queue's undelivered items, grouped.
+            waiting = self.w.pg.psql("SELECT status, attempts, coalesce(last_error, '-'), count(*), min(id), "
+                                     "round(extract(epoch FROM min(next_attempt_at) - now())) "
+                                     "FROM sync_outbox WHERE status <> 'delivered' GROUP BY 1, 2, 3 ORDER BY 5").stdout.strip()
+            for row in waiting.splitlines():
+                status, attempts, error, count, first, due = row.split("|")
+                self.violations.append(f"    {count} {status} after {attempts} attempts from id {first}, next due in {due} s: {error}")
         if twice:
             self.violations.append(f"{len(twice)} outbox items were delivered under two idempotency keys: {twice[:5]}")
         self.resends = len(self.backend.received) - len(keys_by_mobile)
@@ -477,10 +498,12 @@ class Storm:
               f"{self.ops['open_refused']} opens refused during faults, {self.ops['close']} closed, "
               f"{self.ops['sms_flow']} SMS onboardings delivered to the backend ({getattr(self, 'resends', 0)} re-sends under the same key), "
               f"{self.ops['read']} history reads")
+        if hasattr(self, "outbox_drain"):
+            print(f"the outbox's backlog after the storm: {self.outbox_drain[0]} items, {self.outbox_drain[1]:.0f} s until it was empty or stalled")
         print(f"with the state disk full: {len(self.full_disk_refusals)} opens refused"
               f"{' (' + repr(self.full_disk_refusals[0]) + ')' if self.full_disk_refusals else ''}, "
               f"{self.full_disk_kept} accepted and recorded (the journal's last page still had room)")
-        print(f"invariant violations: {len(self.violations)}")
+        print(f"invariant violations: {len(self.violations)} (FAULT_SEED={self.seed} replays this storm's choices)")
         for v in self.violations:
             print(f"  - {v}")
 
