@@ -418,35 +418,28 @@ class Storm:
         # SIGKILL of the api mid-delivery holds the head for the claim's lease (30 s). Loss is the
         # invariant, not latency: wait while the backlog shrinks, and fail once it has not shrunk
         # for longer than a lease and a delivery's timeout (or after 300 s in all).
-        began, stalled_after = time.monotonic(), 45
-        give_up = began + 300
-        backlog = last = None
-        last_change = time.monotonic()
-        while time.monotonic() < give_up:
-            pending = int(self.w.pg.psql("SELECT count(*) FROM sync_outbox WHERE status <> 'delivered'").stdout.strip())
-            backlog = pending if backlog is None else backlog
-            if pending == 0:
-                break
-            if pending != last:
-                last, last_change = pending, time.monotonic()
-            elif time.monotonic() - last_change > stalled_after:
-                break
+        count = "SELECT count(*) FROM sync_outbox WHERE status <> 'delivered'"
+        began = last_change = time.monotonic()
+        backlog = pending = int(self.w.pg.psql(count).stdout.strip())
+        while pending and time.monotonic() - last_change <= 45 and time.monotonic() - began < 300:
             time.sleep(0.5)
-        self.outbox_drain = (backlog or 0, time.monotonic() - began)
+            now_pending = int(self.w.pg.psql(count).stdout.strip())
+            if now_pending != pending:
+                pending, last_change = now_pending, time.monotonic()
+        self.outbox_drain = (backlog, pending, time.monotonic() - began)
         keys_by_mobile = {}
         for _, key, payload in self.backend.received:
             keys_by_mobile.setdefault(payload["mobile_number"], set()).add(key)
         lost = [m for m in self.completed_sms if m not in keys_by_mobile]
         twice = [m for m, keys in keys_by_mobile.items() if len(keys) > 1]
         if lost:
-            self.violations.append(f"{len(lost)} outbox items never reached the backend: {lost[:5]}")
-            # Why they are still waiting: the queue's undelivered items, grouped.
-            waiting = self.w.pg.psql("SELECT status, attempts, coalesce(last_error, '-'), count(*), min(id), "
-                                     "round(extract(epoch FROM min(next_attempt_at) - now())) "
-                                     "FROM sync_outbox WHERE status <> 'delivered' GROUP BY 1, 2, 3 ORDER BY 5").stdout.strip()
-            for row in waiting.splitlines():
-                status, attempts, error, count, first, due = row.split("|")
-                self.violations.append(f"    {count} {status} after {attempts} attempts from id {first}, next due in {due} s: {error}")
+            # One violation, with why its items still wait: the queue's undelivered items, grouped.
+            waiting = self.w.pg.psql("SELECT status, attempts, count(*), min(id), "
+                                     "round(extract(epoch FROM min(next_attempt_at) - now())), coalesce(last_error, '-') "
+                                     "FROM sync_outbox WHERE status <> 'delivered' GROUP BY 1, 2, 6 ORDER BY 4").stdout.strip()
+            why = [f"\n      {n} {status} after {attempts} attempts from id {first}, next due in {due} s: {error}"
+                   for status, attempts, n, first, due, error in (row.split("|", 5) for row in waiting.splitlines())]
+            self.violations.append(f"{len(lost)} outbox items never reached the backend: {lost[:5]}{''.join(why)}")
         if twice:
             self.violations.append(f"{len(twice)} outbox items were delivered under two idempotency keys: {twice[:5]}")
         self.resends = len(self.backend.received) - len(keys_by_mobile)
@@ -499,7 +492,9 @@ class Storm:
               f"{self.ops['sms_flow']} SMS onboardings delivered to the backend ({getattr(self, 'resends', 0)} re-sends under the same key), "
               f"{self.ops['read']} history reads")
         if hasattr(self, "outbox_drain"):
-            print(f"the outbox's backlog after the storm: {self.outbox_drain[0]} items, {self.outbox_drain[1]:.0f} s until it was empty or stalled")
+            backlog, left, waited = self.outbox_drain
+            print(f"the outbox's backlog after the storm: {backlog} items; " +
+                  (f"empty {waited:.0f} s later" if left == 0 else f"{left} still there after {waited:.0f} s (it stopped shrinking)"))
         print(f"with the state disk full: {len(self.full_disk_refusals)} opens refused"
               f"{' (' + repr(self.full_disk_refusals[0]) + ')' if self.full_disk_refusals else ''}, "
               f"{self.full_disk_kept} accepted and recorded (the journal's last page still had room)")
