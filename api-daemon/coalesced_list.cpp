@@ -37,6 +37,14 @@ boost::asio::awaitable<helper_result<v1::Grant>> coalescing_firewall_client::ope
   co_return r;
 }
 
+boost::asio::awaitable<helper_result<std::vector<helper_result<v1::Grant>>>> coalescing_firewall_client::open_many(
+    std::vector<open_request> requests) {
+  auto step = inner_.open_many(std::move(requests));
+  auto r = co_await std::move(step);
+  ++changes_;
+  co_return r;
+}
+
 boost::asio::awaitable<helper_result<v1::ExtendResult>> coalescing_firewall_client::extend(extend_request request) {
   auto step = inner_.extend(std::move(request));
   auto r = co_await std::move(step);

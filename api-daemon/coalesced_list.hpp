@@ -26,6 +26,7 @@ class coalescing_firewall_client final : public firewall_client {
   boost::asio::awaitable<helper_result<v1::ListResult>> list(std::string after_service) override;
 
   boost::asio::awaitable<helper_result<v1::Grant>> open(open_request request) override;
+  boost::asio::awaitable<helper_result<std::vector<helper_result<v1::Grant>>>> open_many(std::vector<open_request> requests) override;
   boost::asio::awaitable<helper_result<v1::ExtendResult>> extend(extend_request request) override;
   boost::asio::awaitable<helper_result<v1::Grant>> close(std::string service, std::string actor, std::string reason) override;
   boost::asio::awaitable<helper_result<v1::CloseAllResult>> close_all(std::string actor, std::string reason) override;

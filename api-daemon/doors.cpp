@@ -61,36 +61,57 @@ struct open_outcome {
   json::object body;
 };
 
-// Opens one door and describes the result, as open-port and open-all report it: one helper round
-// trip (the server's address is known from the last minute, the already-open case asks again).
-// Parameters by value: a coroutine outlives the full-expression that starts it, so a reference
-// parameter bound to a temporary (cidr->to_string()) would dangle (found by ASan).
+// The helper's limit per open-many request.
+constexpr std::size_t max_doors_per_request = 64;
+
+bool already_open(const helper_result<v1::Grant>& r) { return !r && r.error().code == v1::ALREADY_OPEN && !r.error().unreachable; }
+
+// Describes one door's opening as open-port and open-all report it. `live` is the helper's doors,
+// listed only when some door was already open (the original answered 200 with the live door; its
+// duration is not changed).
+open_outcome describe_opening(const api_config& config, const std::string& name, std::uint16_t port,
+                              const helper_result<v1::Grant>& opened, const std::string& ip, const std::vector<v1::Grant>* live) {
+  if (opened) {
+    json::object out = describe_grant(config, *opened, ip);
+    out["status"] = "opened";
+    return open_outcome{http::status::ok, std::move(out)};
+  }
+  if (already_open(opened)) {
+    json::object out{{"service", name}, {"port", port}};
+    for (const auto& g : live ? *live : std::vector<v1::Grant>{})
+      if (g.service() == name) out = describe_grant(config, g, ip);
+    out["status"] = "already_open";
+    out["message"] = "Port is already open";
+    return open_outcome{http::status::ok, std::move(out)};
+  }
+  log_refusal(opened.error());
+  return open_outcome{http_status_of(opened.error()), json::object{{"detail", public_sentence(opened.error())}}};
+}
+
+// The helper's doors, for describe_opening, when one of `openings` found its door already open.
+boost::asio::awaitable<std::optional<std::vector<v1::Grant>>> live_doors_if_needed(monitoring_context& m,
+                                                                                 const std::vector<helper_result<v1::Grant>>& openings) {
+  if (std::none_of(openings.begin(), openings.end(), already_open)) co_return std::nullopt;
+  auto listing = all_grants(m.helper);
+  auto grants = co_await std::move(listing);
+  if (!grants) co_return std::nullopt;
+  co_return std::move(*grants);
+}
+
+// Opens one door: one helper round trip (the server's address is known from the last minute, the
+// already-open case asks again). Parameters by value: a coroutine outlives the full-expression that
+// starts it, so a reference parameter bound to a temporary (cidr->to_string()) would dangle (found by ASan).
 boost::asio::awaitable<open_outcome> open_door(monitoring_context& m, std::string name, monitoring_port door, std::int64_t seconds,
                                                std::string source, std::string admin, std::string reason) {
   auto opening = m.helper.open(
       {name, door.port, std::move(source), static_cast<std::uint32_t>(seconds), std::move(admin), std::move(reason)});
-  const auto opened = co_await std::move(opening);
+  std::vector<helper_result<v1::Grant>> opened;
+  opened.push_back(co_await std::move(opening));
   auto addressing = m.address.get();
   const std::string ip = co_await std::move(addressing);
-  if (opened) {
-    json::object out = describe_grant(m.config, *opened, ip);
-    out["status"] = "opened";
-    co_return open_outcome{http::status::ok, std::move(out)};
-  }
-  if (opened.error().code == v1::ALREADY_OPEN && !opened.error().unreachable) {
-    // The original answered 200 with the live door; the duration is not changed.
-    json::object out{{"service", name}, {"port", door.port}};
-    auto listing = all_grants(m.helper);
-    if (const auto grants = co_await std::move(listing)) {
-      for (const auto& g : *grants)
-        if (g.service() == name) out = describe_grant(m.config, g, ip);
-    }
-    out["status"] = "already_open";
-    out["message"] = "Port is already open";
-    co_return open_outcome{http::status::ok, std::move(out)};
-  }
-  log_refusal(opened.error());
-  co_return open_outcome{http_status_of(opened.error()), json::object{{"detail", public_sentence(opened.error())}}};
+  auto listing = live_doors_if_needed(m, opened);
+  const auto live = co_await std::move(listing);
+  co_return describe_opening(m.config, name, door.port, opened.front(), ip, live ? &*live : nullptr);
 }
 
 // Looks a door up in the settings file: 404 (unknown), 400 (disabled) or 500 (unreadable).
@@ -152,17 +173,37 @@ boost::asio::awaitable<http_response> open_all(monitoring_context& m, const http
   if (!cidr) co_return error_response(request, http::status::unprocessable_entity, cidr.error().message);
   auto ports = read_ports(m);
   if (!ports) co_return settings_unreadable(request);
+  // Every enabled door in one helper request (one nft batch, one journal write), 64 at a time.
+  std::vector<std::pair<std::string, std::uint16_t>> doors;
+  std::vector<helper_result<v1::Grant>> opened;
+  for (const auto& [name, door] : *ports)
+    if (door.enabled) doors.emplace_back(name, door.port);
+  for (std::size_t first = 0; first < doors.size(); first += max_doors_per_request) {
+    std::vector<open_request> batch;
+    for (std::size_t i = first; i < std::min(doors.size(), first + max_doors_per_request); ++i) {
+      batch.push_back({doors[i].first, doors[i].second, cidr->to_string(), static_cast<std::uint32_t>(duration.seconds), admin, reason.reason});
+    }
+    const std::size_t asked = batch.size();
+    auto opening = m.helper.open_many(std::move(batch));
+    auto outcomes = co_await std::move(opening);
+    for (std::size_t i = 0; i < asked; ++i) {
+      if (outcomes) opened.push_back(std::move((*outcomes)[i]));
+      else opened.emplace_back(outcomes.error());  // the whole request failed: each door says why
+    }
+  }
+  auto addressing = m.address.get();
+  const std::string ip = co_await std::move(addressing);
+  auto listing = live_doors_if_needed(m, opened);
+  const auto live = co_await std::move(listing);
   json::object results;
-  for (const auto& [name, door] : *ports) {
-    if (!door.enabled) continue;
-    auto opening = open_door(m, name, door, duration.seconds, cidr->to_string(), admin, reason.reason);
-    auto outcome = co_await std::move(opening);
+  for (std::size_t i = 0; i < doors.size(); ++i) {
+    auto outcome = describe_opening(m.config, doors[i].first, doors[i].second, opened[i], ip, live ? &*live : nullptr);
     if (outcome.status != http::status::ok) {
       // The original's {error: sentence} for a door that did not open.
       const auto* detail = outcome.body.if_contains("detail");
       outcome.body = {{"status", "error"}, {"error", detail && detail->is_string() ? detail->as_string() : "The door did not open."}};
     }
-    results[name] = std::move(outcome.body);
+    results[doors[i].first] = std::move(outcome.body);
   }
   const auto executor = co_await boost::asio::this_coro::executor;
   m.audit.drain_soon(executor);

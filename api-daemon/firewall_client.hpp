@@ -62,6 +62,9 @@ class firewall_client {
   virtual ~firewall_client() = default;
 
   virtual boost::asio::awaitable<helper_result<v1::Grant>> open(open_request request) = 0;
+  // Several doors in one helper request (one nft batch, one journal write): an outcome per door,
+  // in order, or a refusal of the whole request (unreachable, or more than 64 doors).
+  virtual boost::asio::awaitable<helper_result<std::vector<helper_result<v1::Grant>>>> open_many(std::vector<open_request> requests) = 0;
   // NOT_OPEN when the service has no live door.
   virtual boost::asio::awaitable<helper_result<v1::ExtendResult>> extend(extend_request request) = 0;
   virtual boost::asio::awaitable<helper_result<v1::Grant>> close(std::string service, std::string actor, std::string reason) = 0;

@@ -154,20 +154,41 @@ helper_result<T> part(helper_result<v1::Response>&& r, Has has, Get get) {
   if (!has(*r)) return unreachable_refusal("the firewall helper answered another kind of response.");
   return std::move(get(*r));
 }
+
+void fill_open(v1::OpenRequest& out, open_request&& o) {
+  out.set_service(std::move(o.service));
+  out.set_external_port(o.external_port);
+  out.set_source(std::move(o.source));
+  out.set_duration_seconds(o.duration_seconds);
+  out.set_actor(std::move(o.actor));
+  out.set_reason(std::move(o.reason));
+}
 }  // namespace
 
 asio::awaitable<helper_result<v1::Grant>> socket_firewall_client::open(open_request o) {
   v1::Request request;
-  auto* open = request.mutable_open();
-  open->set_service(std::move(o.service));
-  open->set_external_port(o.external_port);
-  open->set_source(std::move(o.source));
-  open->set_duration_seconds(o.duration_seconds);
-  open->set_actor(std::move(o.actor));
-  open->set_reason(std::move(o.reason));
+  fill_open(*request.mutable_open(), std::move(o));
   auto step = call(std::move(request));
   auto r = co_await std::move(step);
   co_return part<v1::Grant>(std::move(r), [](auto& x) { return x.has_open(); }, [](auto& x) -> v1::Grant& { return *x.mutable_open()->mutable_grant(); });
+}
+
+asio::awaitable<helper_result<std::vector<helper_result<v1::Grant>>>> socket_firewall_client::open_many(std::vector<open_request> doors) {
+  const std::size_t asked = doors.size();
+  v1::Request request;
+  for (auto& o : doors) fill_open(*request.mutable_open_many()->add_doors(), std::move(o));
+  auto step = call(std::move(request));
+  auto r = co_await std::move(step);
+  if (!r) co_return r.error();
+  if (!r->has_open_many() || static_cast<std::size_t>(r->open_many().outcomes_size()) != asked) {
+    co_return unreachable_refusal("the firewall helper answered an open-many with another kind of response.");
+  }
+  std::vector<helper_result<v1::Grant>> out;
+  for (auto& outcome : *r->mutable_open_many()->mutable_outcomes()) {
+    if (outcome.has_grant()) out.emplace_back(std::move(*outcome.mutable_grant()));
+    else out.emplace_back(refusal{outcome.error().code(), outcome.error().message(), false});
+  }
+  co_return out;
 }
 
 asio::awaitable<helper_result<v1::ExtendResult>> socket_firewall_client::extend(extend_request e) {

@@ -101,6 +101,13 @@ fw::v1::Request open_request(int i, std::uint32_t seconds) {
   return r;
 }
 
+// An open-many of the doors first..first+count-1: what the api-daemon's open-all sends.
+fw::v1::Request open_many_request(int first, int count, std::uint32_t seconds) {
+  fw::v1::Request r;
+  for (int i = first; i < first + count; ++i) *r.mutable_open_many()->add_doors() = open_request(i, seconds).open();
+  return r;
+}
+
 fw::v1::Request close_request(int i) {
   fw::v1::Request r;
   r.mutable_close()->set_service(service_of(i));
@@ -271,6 +278,10 @@ int main(int argc, char** argv) {
     stats open, close, nft, append, both, rename;
     std::string rss, anon;
   };
+  // open-all of open_all_doors doors: one open-many against that many Opens, alternated, at the
+  // first level. The doors are the services after the loop's own (bench/run.sh configures them).
+  constexpr int open_all_doors = 8;
+  stats many_open, one_by_one;
   std::vector<level_result> results;
   std::string peak_rss;
   std::vector<std::pair<int, std::pair<stats, stats>>> nft_old, ipt_old;
@@ -303,6 +314,32 @@ int main(int argc, char** argv) {
       if (i % 100 == 99) ack_all(*client);
     }
     ack_all(*client);
+    if (level == o.levels.front()) {
+      std::vector<double> many_us, single_us;
+      const int first = bench_service + 1;
+      const auto close_them = [&] {
+        for (int k = first; k < first + open_all_doors; ++k) call(*client, close_request(k));
+        ack_all(*client);
+      };
+      for (int i = -5; i < std::max(10, o.iterations / 4); ++i) {
+        auto start = clock_type::now();
+        const auto answer = call(*client, open_many_request(first, open_all_doors, 3600));
+        const double many_time = since_us(start);
+        for (const auto& outcome : answer.open_many().outcomes())
+          if (!outcome.has_grant()) die("the open-many refused a door: " + outcome.error().message());
+        close_them();
+        start = clock_type::now();
+        for (int k = first; k < first + open_all_doors; ++k) call(*client, open_request(k, 3600));
+        const double single_time = since_us(start);
+        close_them();
+        if (i >= 0) {
+          many_us.push_back(many_time);
+          single_us.push_back(single_time);
+        }
+      }
+      many_open = summarize(many_us);
+      one_by_one = summarize(single_us);
+    }
     f.nft_us.erase(f.nft_us.begin(), f.nft_us.begin() + warmup);
     f.append_us.erase(f.append_us.begin(), f.append_us.begin() + warmup);
     f.both_us.erase(f.both_us.begin(), f.both_us.begin() + warmup);
@@ -347,6 +384,15 @@ int main(int argc, char** argv) {
   std::printf("\nFlatness, median at %d grants / median at %d: Open %.2f, Close %.2f\n\n", o.levels.back(), o.levels.front(),
               results.back().open.median_us / results.front().open.median_us,
               results.back().close.median_us / results.front().close.median_us);
+
+  std::printf("### open-all: %d doors in one open-many (one nft batch, one journal write) against %d Opens, alternated, at %d live grants\n\n",
+              open_all_doors, open_all_doors, o.levels.front());
+  std::printf("| way | median | p99 | per door |\n|---|---|---|---|\n");
+  std::printf("| one open-many | %s | %s | %s |\n", ms(many_open.median_us).c_str(), ms(many_open.p99_us).c_str(),
+              ms(many_open.median_us / open_all_doors).c_str());
+  std::printf("| %d Opens, one after the other | %s | %s | %s |\n", open_all_doors, ms(one_by_one.median_us).c_str(),
+              ms(one_by_one.p99_us).c_str(), ms(one_by_one.median_us / open_all_doors).c_str());
+  std::printf("\nopen-many faster by %.2f× (median)\n\n", many_open.median_us > 0 ? one_by_one.median_us / many_open.median_us : 0.0);
 
   std::printf("### The old ways, same change, same run\n\n");
   std::printf("Add and delete here change the kernel only; the helper's Open and Close also make the change durable.\n\n");

@@ -21,14 +21,15 @@ trap cleanup EXIT INT TERM
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 
-# 10,001 services s0..s10000 on external ports 20000..30000, all forwarding to one local target.
+# 10,009 services s0..s10008 on external ports 20000..30008, all forwarding to one local target
+# (s10001..s10008: the doors of the open-all comparison).
 python3 - "$work" <<'PY'
 import json, sys
 work = sys.argv[1]
 json.dump({
     "socket": f"{work}/fw.sock", "state_file": f"{work}/port_mappings.json", "table": "sms_bridge",
-    "services": {f"s{i}": {"target": "127.0.0.1:9"} for i in range(10001)},
-    "external_ports": {"min": 20000, "max": 30000, "forbidden": []},
+    "services": {f"s{i}": {"target": "127.0.0.1:9"} for i in range(10009)},
+    "external_ports": {"min": 20000, "max": 30008, "forbidden": []},
     "duration_seconds": {"min": 1, "max": 3600},
     "max_grants": 20000, "max_pending_events": 100000,
 }, open(f"{work}/helper.json", "w"))

@@ -24,6 +24,7 @@ constexpr std::size_t max_reason = 256;
 constexpr std::size_t max_door_reason = 200;  // an Open's or an Extend's reason, in characters
 constexpr std::size_t max_check_ports = 256;
 constexpr std::uint32_t max_scan_count = 100;
+constexpr std::size_t max_open_many = 64;  // doors per open-many: their grants fit one answer frame
 constexpr std::uint32_t default_events = 100, max_events = 1000;
 // Repeated fields of an answer stop growing at this many bytes, so it always fits one frame.
 constexpr std::size_t answer_budget = 56 * 1024;
@@ -100,6 +101,7 @@ const firewall_service::dispatch_entry firewall_service::dispatch_table[] = {
     {v1::Request::kEvents, "events", &firewall_service::answer_events},
     {v1::Request::kAck, "ack", &firewall_service::answer_ack},
     {v1::Request::kExtend, "extend", &firewall_service::answer_extend},
+    {v1::Request::kOpenMany, "open-many", &firewall_service::answer_open_many},
 };
 
 firewall_service::firewall_service(const helper_config& config, service_deps deps)
@@ -148,32 +150,29 @@ v1::Response firewall_service::handle(const v1::Request& request, const peer_ide
 
 // ---- verbs -------------------------------------------------------------------------------
 
-answer firewall_service::answer_open(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
-  const v1::OpenRequest& open = request.open();
+answer firewall_service::prepare_open(const v1::OpenRequest& open, const peer_identity& peer, std::size_t planned,
+                                      live_grant& g) {
   auto allowed = validate_open(config_, grant_request{open.service(), open.external_port(), open.source(), open.duration_seconds()});
   if (!allowed) return allowed.error();
   const service_config* svc = allowed->service;
   const std::uint16_t port = allowed->external_port;
-  const cidr& source = allowed->source;
   if (auto r = check_text("actor", open.actor(), max_actor); !r) return r;
   if (auto r = check_door_reason(open.reason()); !r) return r;
   if (grants_.count(svc->name)) {
     return refuse(v1::ALREADY_OPEN, fmt::format("Service '{}' already has an open door; close it first.", svc->name));
   }
-  if (grants_.size() >= config_.max_grants) {
+  if (grants_.size() + planned >= config_.max_grants) {
     return refuse(v1::RESOURCE_EXHAUSTED, fmt::format("The helper already holds its maximum of {} doors.", config_.max_grants));
   }
-  if (events_.size() >= config_.max_pending_events) {
+  if (events_.size() + planned >= config_.max_pending_events) {
     return refuse(v1::RESOURCE_EXHAUSTED, fmt::format("The event journal holds {} unacknowledged events; no door opens until "
                                                       "they are acknowledged, so that none goes unaudited.", events_.size()));
   }
   if (auto busy = port_unavailable(port, svc->name)) {
     return refuse(v1::PORT_IN_USE, fmt::format("External port {} is not free: {}.", port, *busy));
   }
-
   const std::int64_t now = deps_.now_ms();
-  live_grant g;
-  g.rule = grant_rule{source, port, svc->target};
+  g.rule = grant_rule{allowed->source, port, svc->target};
   g.expires_ms = now + std::int64_t{open.duration_seconds()} * 1000;
   g.deadline_steady_ms = deps_.steady_ms() + std::int64_t{open.duration_seconds()} * 1000;
   g.grant_id = deps_.new_grant_id();
@@ -181,49 +180,141 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
   g.opened_ms = now;
   g.opened_by = open.actor().empty() ? fmt::format("uid:{}", peer.uid) : open.actor();
   g.reason = open.reason();
-  const v1::Grant record = g.to_proto();
+  return {};
+}
 
-  // An Open answered OK is in the kernel and durable; its two halves run at once (netlink and the
-  // disk are different resources). A crash in between leaves one half, and start-up makes the two
-  // agree: a recorded door missing from a surviving table is closed (EXPIRED_WHILE_DOWN), one
-  // whose table is gone is re-applied with its deadline (its OPENED event is in the journal either
-  // way), and an element the state does not know goes with the table's re-installation
-  // (docs/decisions.md, "An Open's two halves").
-  const std::string batch = render_add_grant(config_.table, g.rule, milliseconds(std::int64_t{open.duration_seconds()} * 1000));
+// An Open answered OK is in the kernel and durable; its two halves run at once (netlink and the
+// disk are different resources). A crash in between leaves one half, and start-up makes the two
+// agree: a recorded door missing from a surviving table is closed (EXPIRED_WHILE_DOWN), one whose
+// table is gone is re-applied with its deadline (its OPENED event is in the journal either way),
+// and an element the state does not know goes with the table's re-installation (docs/decisions.md,
+// "An Open's two halves"). Several doors share one batch and one write: all open or none does.
+answer firewall_service::open_together(std::vector<live_grant>& doors, std::vector<v1::Grant>& records) {
+  std::string batch;
+  for (const auto& g : doors) {
+    records.push_back(g.to_proto());
+    batch += render_add_grant(config_.table, g.rule, milliseconds(g.expires_ms - g.opened_ms));
+  }
   std::string kernel_error;
-  auto outcome = open_both_halves(g, record, batch, kernel_error);
+  auto outcome = open_both_halves(doors, records, batch, kernel_error);
   if (outcome == open_outcome::kernel_refused) {
     // The reconciler sleeps while no door is open, so a table flushed meanwhile is found here:
     // repair it and try once more.
-    log::warning("nft refused to open {} ({}); reconciling and retrying", svc->name, kernel_error);
+    log::warning("nft refused to open {} ({}); reconciling and retrying", names_of(doors), kernel_error);
     reconcile();
-    outcome = open_both_halves(g, record, batch, kernel_error);
+    outcome = open_both_halves(doors, records, batch, kernel_error);
   }
   if (outcome == open_outcome::kernel_refused) {
     ++counters_.nft_failures;
-    log::error("nft refused to open {}: {}", svc->name, kernel_error);
-    return refuse(v1::NFT_FAILED, fmt::format("The kernel refused to open the door for '{}'; nothing was changed.", svc->name));
+    log::error("nft refused to open {}: {}", names_of(doors), kernel_error);
+    return refuse(v1::NFT_FAILED, doors.size() == 1 ? fmt::format("The kernel refused to open the door for '{}'; nothing was changed.",
+                                                                  doors.front().service)
+                                                    : fmt::format("The kernel refused to open the doors for {}; nothing was changed.",
+                                                                  names_of(doors)));
   }
   if (outcome == open_outcome::journal_failed) {
     return refuse(v1::STATE_WRITE_FAILED, "The helper could not write its state file; nothing was changed.");
   }
-  ++counters_.opens;
-  log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, g.reason),
-             fmt::format("opened door {} port {} -> {} for {} until {} by {}{}{}", svc->name, port, record.target(), record.source(),
-                         TimeUtil::ToString(record.expires_at()), g.opened_by, g.reason.empty() ? "" : ": ", g.reason));
-  *response.mutable_open()->mutable_grant() = record;
-  insert_live(std::move(g));
+  for (std::size_t i = 0; i < doors.size(); ++i) {
+    const live_grant& g = doors[i];
+    const v1::Grant& record = records[i];
+    ++counters_.opens;
+    log::event(log::level::notice, message_id_of(v1::OPENED), door_fields(v1::OPENED, record, g.opened_by, g.reason),
+               fmt::format("opened door {} port {} -> {} for {} until {} by {}{}{}", g.service, g.rule.external_port, record.target(),
+                           record.source(), TimeUtil::ToString(record.expires_at()), g.opened_by, g.reason.empty() ? "" : ": ",
+                           g.reason));
+    insert_live(g);
+  }
   maybe_compact();
   return {};
 }
 
-firewall_service::open_outcome firewall_service::open_both_halves(const live_grant& g, const v1::Grant& record,
-                                                                  const std::string& batch, std::string& kernel_error) {
-  // The number is used up even if the attempt fails: a voided event's number is not given again.
-  const v1::Event event = make_event(v1::OPENED, &record, g.opened_by, g.reason, "", next_seq_++);
-  state::JournalRecord opened;
-  *opened.mutable_opened() = record;
-  const std::vector<state::JournalRecord> records{opened, event_record(event)};
+answer firewall_service::answer_open(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
+  std::vector<live_grant> doors(1);
+  if (auto r = prepare_open(request.open(), peer, 0, doors.front()); !r) return r;
+  std::vector<v1::Grant> records;
+  if (auto r = open_together(doors, records); !r) return r;
+  *response.mutable_open()->mutable_grant() = std::move(records.front());
+  return {};
+}
+
+answer firewall_service::answer_open_many(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
+  const auto& asked = request.open_many().doors();
+  if (asked.empty() || static_cast<std::size_t>(asked.size()) > max_open_many) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("Open-many takes 1 to {} doors, not {}.", max_open_many, asked.size()));
+  }
+  // Each door is judged as an Open alone would be, with the doors before it in this request
+  // counted as opening: a service or port named twice opens once.
+  std::vector<std::optional<refusal>> refused(static_cast<std::size_t>(asked.size()));
+  std::vector<live_grant> doors;
+  std::vector<std::size_t> position;  // doors[k] answers asked[position[k]]
+  std::set<std::string> services;
+  std::set<std::uint32_t> ports;
+  for (int i = 0; i < asked.size(); ++i) {
+    const auto& open = asked[i];
+    answer judged;
+    live_grant g;
+    if (services.count(open.service())) {
+      judged = refuse(v1::ALREADY_OPEN, fmt::format("Service '{}' is named twice in one open-many.", open.service()));
+    } else if (ports.count(open.external_port())) {
+      judged = refuse(v1::PORT_IN_USE, fmt::format("External port {} is named twice in one open-many.", open.external_port()));
+    } else {
+      judged = prepare_open(open, peer, doors.size(), g);
+    }
+    if (!judged) {
+      ++counters_.refusals;
+      log::notice("refused open of '{}' (one of an open-many) from uid {}: {}", open.service(), peer.uid, judged.error().message);
+      refused[static_cast<std::size_t>(i)] = judged.error();
+      continue;
+    }
+    services.insert(open.service());
+    ports.insert(open.external_port());
+    position.push_back(static_cast<std::size_t>(i));
+    doors.push_back(std::move(g));
+  }
+  std::vector<v1::Grant> records;
+  bool opened = false;
+  if (!doors.empty()) {
+    auto r = open_together(doors, records);
+    opened = r.has_value();
+    if (!r) {
+      counters_.refusals += doors.size();
+      for (std::size_t k = 0; k < doors.size(); ++k) refused[position[k]] = r.error();
+    }
+  }
+  auto* result = response.mutable_open_many();
+  for (int i = 0; i < asked.size(); ++i) result->add_outcomes();
+  for (std::size_t i = 0; i < refused.size(); ++i) {
+    if (!refused[i]) continue;
+    auto* e = result->mutable_outcomes(static_cast<int>(i))->mutable_error();
+    e->set_code(refused[i]->code);
+    e->set_message(refused[i]->message);
+  }
+  for (std::size_t k = 0; opened && k < records.size(); ++k) {
+    *result->mutable_outcomes(static_cast<int>(position[k]))->mutable_grant() = std::move(records[k]);
+  }
+  return {};
+}
+
+std::string firewall_service::names_of(const std::vector<live_grant>& doors) {
+  std::string out;
+  for (const auto& g : doors) out += fmt::format("{}'{}'", out.empty() ? "" : ", ", g.service);
+  return out;
+}
+
+firewall_service::open_outcome firewall_service::open_both_halves(const std::vector<live_grant>& doors,
+                                                                  const std::vector<v1::Grant>& grants, const std::string& batch,
+                                                                  std::string& kernel_error) {
+  // The numbers are used up even if the attempt fails: a voided event's number is not given again.
+  std::vector<v1::Event> events;
+  std::vector<state::JournalRecord> records;
+  for (std::size_t i = 0; i < doors.size(); ++i) {
+    events.push_back(make_event(v1::OPENED, &grants[i], doors[i].opened_by, doors[i].reason, "", next_seq_++));
+    state::JournalRecord opened;
+    *opened.mutable_opened() = grants[i];
+    records.push_back(std::move(opened));
+    records.push_back(event_record(events.back()));
+  }
 
   const auto crash_at = deps_.crash_open ? deps_.crash_open->at : open_crash_point::none;  // none but in test builds
   if (crash_at != open_crash_point::kernel_changed) deps_.store.begin_append(records);
@@ -236,24 +327,29 @@ firewall_service::open_outcome firewall_service::open_both_halves(const live_gra
   auto written = deps_.store.finish_append();
 
   if (added && written) {
-    events_.push_back(event);
+    for (auto& e : events) events_.push_back(std::move(e));
     return open_outcome::done;
   }
-  if (!written) log::error("cannot record the opening of '{}' in the state journal: {}", g.service, written.error());
+  if (!written) log::error("cannot record the opening of {} in the state journal: {}", names_of(doors), written.error());
   if (!added) kernel_error = added.error().message;  // the caller logs it, once it gives up
-  if (added) remove_from_kernel(g);
+  if (added)
+    for (const auto& g : doors) remove_from_kernel(g);
   if (written) {
-    state::JournalRecord voided;
-    voided.mutable_voided()->set_service(g.service);
-    voided.mutable_voided()->set_grant_id(g.grant_id);
-    voided.mutable_voided()->set_event_seq(event.seq());
-    if (auto v = deps_.store.append({voided}); !v) {
-      // The journal still says the door opened; a snapshot from memory (which has no such door)
-      // replaces it, or the next start re-applies a door whose Open was refused.
-      log::error("cannot void the refused opening of '{}' in the state journal ({}); writing a snapshot instead", g.service, v.error());
+    std::vector<state::JournalRecord> voids;
+    for (std::size_t i = 0; i < doors.size(); ++i) {
+      state::JournalRecord voided;
+      voided.mutable_voided()->set_service(doors[i].service);
+      voided.mutable_voided()->set_grant_id(doors[i].grant_id);
+      voided.mutable_voided()->set_event_seq(events[i].seq());
+      voids.push_back(std::move(voided));
+    }
+    if (auto v = deps_.store.append(voids); !v) {
+      // The journal still says the doors opened; a snapshot from memory (which has no such door)
+      // replaces it, or the next start re-applies doors whose Open was refused.
+      log::error("cannot void the refused opening of {} in the state journal ({}); writing a snapshot instead", names_of(doors), v.error());
       if (auto snap = deps_.store.write_snapshot(snapshot()); !snap) {
-        log::error("cannot write the state snapshot either ({}): the next start may re-open the door of '{}' until its deadline",
-                   snap.error(), g.service);
+        log::error("cannot write the state snapshot either ({}): the next start may re-open the door of {} until its deadline",
+                   snap.error(), names_of(doors));
       }
     }
   }

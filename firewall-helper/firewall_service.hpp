@@ -156,6 +156,7 @@ class firewall_service {
   answer answer_events(const v1::Request& request, const peer_identity& peer, v1::Response& response);
   answer answer_ack(const v1::Request& request, const peer_identity& peer, v1::Response& response);
   answer answer_extend(const v1::Request& request, const peer_identity& peer, v1::Response& response);
+  answer answer_open_many(const v1::Request& request, const peer_identity& peer, v1::Response& response);
 
   using answer_fn = answer (firewall_service::*)(const v1::Request&, const peer_identity&, v1::Response&);
   struct dispatch_entry {
@@ -167,11 +168,18 @@ class firewall_service {
 
   // Why a port is not free, or nullopt if it is.
   std::optional<std::string> port_unavailable(std::uint32_t port, std::string_view for_service);
-  // Both halves of an Open at once: the nft batch on this thread, the journal append (the grant
-  // and its OPENED event, numbered here) on the store's disk thread. An attempt that fails leaves
-  // neither half behind: the kernel element is removed, or the records voided.
+  // Judges one door of an Open (or an open-many, with `planned` doors of it ahead) and fills `g`.
+  answer prepare_open(const v1::OpenRequest& open, const peer_identity& peer, std::size_t planned, live_grant& g);
+  // Opens the prepared doors together (one batch, one journal write) and fills `records` with
+  // their grants, in order; on a refusal none opened.
+  answer open_together(std::vector<live_grant>& doors, std::vector<v1::Grant>& records);
+  // Both halves at once: the nft batch on this thread, the journal append (each grant and its
+  // OPENED event, numbered here) on the store's disk thread. An attempt that fails leaves neither
+  // half behind: the kernel elements are removed, or the records voided.
   enum class open_outcome { done, kernel_refused, journal_failed };
-  open_outcome open_both_halves(const live_grant& g, const v1::Grant& record, const std::string& batch, std::string& kernel_error);
+  open_outcome open_both_halves(const std::vector<live_grant>& doors, const std::vector<v1::Grant>& grants, const std::string& batch,
+                                std::string& kernel_error);
+  static std::string names_of(const std::vector<live_grant>& doors);  // "'a', 'b'", for sentences
   answer close_grant(const std::string& service, v1::EventKind kind, std::string_view actor, std::string_view reason,
                      v1::Grant* closed = nullptr, std::string_view detail = {});
   void remove_from_kernel(const live_grant& g);

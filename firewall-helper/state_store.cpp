@@ -182,6 +182,7 @@ fallible<void> state_store::write_durably(const std::string& text) {
     return fail(err);
   }
   journal_bytes_ += text.size();
+  journal_syncs_.fetch_add(1, std::memory_order_relaxed);
   return {};
 }
 

@@ -1,6 +1,7 @@
 // The state file on disk: an atomically replaced snapshot plus an fdatasync'd append-only journal.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,9 @@ class state_store {
 
   const std::string& path() const { return snapshot_path_; }
 
+  // Journal appends made durable so far (each one write and one fdatasync): what an open-many saves.
+  std::uint64_t journal_syncs() const { return journal_syncs_.load(std::memory_order_relaxed); }
+
  private:
   fallible<void> open_journal();
   fallible<void> write_durably(const std::string& text);
@@ -73,6 +77,7 @@ class state_store {
   int journal_fd_ = -1;
   std::size_t journal_bytes_ = 0;
   std::size_t snapshot_bytes_ = 0;
+  std::atomic<std::uint64_t> journal_syncs_{0};  // written on the disk thread too
 
   // The disk thread, started by the first begin_append; it sleeps on disk_wake_ between appends.
   std::thread disk_;

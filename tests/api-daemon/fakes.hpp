@@ -90,10 +90,19 @@ class fake_firewall final : public firewall_client {
 
   boost::asio::awaitable<helper_result<v1::Grant>> open(open_request o) override {
     if (auto r = gate("open")) co_return *r;
+    co_return open_door(std::move(o));
+  }
+  boost::asio::awaitable<helper_result<std::vector<helper_result<v1::Grant>>>> open_many(std::vector<open_request> asked) override {
+    if (auto r = gate("open-many")) co_return *r;
+    std::vector<helper_result<v1::Grant>> out;
+    for (auto& o : asked) out.push_back(open_door(std::move(o)));
+    co_return out;
+  }
+  helper_result<v1::Grant> open_door(open_request o) {
     if (std::find(services.begin(), services.end(), o.service) == services.end()) {
-      co_return refusal{v1::UNKNOWN_SERVICE, "The helper has no service '" + o.service + "'.", false};
+      return refusal{v1::UNKNOWN_SERVICE, "The helper has no service '" + o.service + "'.", false};
     }
-    if (doors.count(o.service)) co_return refusal{v1::ALREADY_OPEN, "'" + o.service + "' is already open.", false};
+    if (doors.count(o.service)) return refusal{v1::ALREADY_OPEN, "'" + o.service + "' is already open.", false};
     v1::Grant g;
     g.set_grant_id(std::string(32, static_cast<char>('a' + doors.size())));
     g.set_service(o.service);
@@ -107,7 +116,7 @@ class fake_firewall final : public firewall_client {
     g.set_reason(o.reason);
     doors[o.service] = g;
     record(v1::OPENED, g, o.actor, o.reason);
-    co_return g;
+    return g;
   }
   boost::asio::awaitable<helper_result<v1::ExtendResult>> extend(extend_request e) override {
     if (auto r = gate("extend")) co_return *r;

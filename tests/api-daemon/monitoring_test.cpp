@@ -175,6 +175,9 @@ TEST_CASE("close-port closes with the reason given, 404 for a closed door; open-
   CHECK(opened.at("results").at("metrics").at("status") == "opened");
   CHECK(opened.at("results").at("postgres").at("status") == "opened");
   CHECK(!opened.at("results").as_object().contains("redis"));  // disabled doors are not opened
+  // Both doors in one helper request: one nft batch and one journal write, not one per door.
+  CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "open-many") == 1);
+  CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "open") == 0);
   CHECK(s.post("/admin/monitoring/close-port", R"({"service": "metrics", "reason": "done here"})").result() == http::status::ok);
   CHECK(s.helper.journal.empty());
   CHECK(s.trail.recorded.back().reason() == "done here");
@@ -190,6 +193,12 @@ TEST_CASE("close-port closes with the reason given, 404 for a closed door; open-
   auto partly = object_of(s.post("/admin/monitoring/open-all", R"({"duration_minutes": 15})"));
   CHECK(partly.at("results").at("metrics").at("status") == "already_open");
   CHECK(partly.at("results").at("postgres").at("status") == "opened");
+  // A helper that cannot be reached: every door says so, and the answer is still the per-door report.
+  s.helper.doors.clear();
+  s.helper.down = true;
+  auto away = object_of(s.post("/admin/monitoring/open-all", R"({"duration_minutes": 15})"));
+  CHECK(away.at("results").at("metrics").at("status") == "error");
+  CHECK(away.at("results").at("postgres").at("status") == "error");
 }
 
 TEST_CASE("port-config: read, refused while a door is open or when wrong, written when right, reset to the defaults") {

@@ -118,6 +118,24 @@ struct harness {
     return call(r);
   }
 
+  // An open-many of (service, port) doors from one source, for `seconds`.
+  v1::Response open_many(const std::vector<std::pair<std::string, std::uint32_t>>& doors, const std::string& source,
+                         std::uint32_t seconds) {
+    v1::Request r;
+    r.set_request_id(11);
+    auto* many = r.mutable_open_many();  // set even with no doors: the verb is named
+    for (const auto& [name, port] : doors) {
+      auto* o = many->add_doors();
+      o->set_service(name);
+      o->set_external_port(port);
+      o->set_source(source);
+      o->set_duration_seconds(seconds);
+      o->set_actor("alice");
+      o->set_reason("incident 7");
+    }
+    return call(r);
+  }
+
   std::vector<v1::Event> events() {
     v1::Request r;
     r.mutable_events()->set_max(1000);
@@ -262,6 +280,81 @@ TEST_CASE("a kernel refusal is NFT_FAILED and leaves no state") {
   // The journal spells numbers this way (else the search below could never match and prove nothing).
   REQUIRE(journal.find("\"seq\":\"") != std::string::npos);
   CHECK(journal.find(fmt::format("\"seq\":\"{}\"", events[0].seq())) == std::string::npos);
+}
+
+TEST_CASE("an open-many opens its doors with one nft batch and one journal write, and answers each in order") {
+  harness h;
+  h.config.max_grants = 3;
+  const auto batches = h.nft.batches.size();
+  const auto syncs = h.store->journal_syncs();
+  const auto r = h.open_many({{"metrics", 9100}, {"postgres", 5433}}, "10.0.0.2", 60);
+  REQUIRE(r.has_open_many());
+  REQUIRE(r.open_many().outcomes_size() == 2);
+  CHECK(r.open_many().outcomes(0).grant().service() == "metrics");
+  CHECK(r.open_many().outcomes(1).grant().service() == "postgres");
+  CHECK(r.open_many().outcomes(1).grant().reason() == "incident 7");
+  CHECK(h.nft.batches.size() == batches + 1);
+  CHECK(h.nft.batches.back() ==
+        "add element inet sms_bridge fwd4 { 9100 : 127.0.0.1 . 8080 }\n"
+        "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 9100 timeout 60s }\n"
+        "add element inet sms_bridge fwd4 { 5433 : 10.9.0.2 . 5432 }\n"
+        "add element inet sms_bridge grant_hosts4 { 10.0.0.2 . 5433 timeout 60s }\n");
+  CHECK(h.store->journal_syncs() == syncs + 1);
+  CHECK(h.event_kinds() == std::vector<v1::EventKind>{v1::OPENED, v1::OPENED});
+  CHECK(h.service->live_grants() == 2);
+  // Durable: a restart re-applies both.
+  h.restart();
+  CHECK(h.service->live_grants() == 2);
+}
+
+TEST_CASE("an open-many refuses each bad door with the code an Open would give and opens the rest") {
+  harness h;  // max_grants 2
+  REQUIRE_FALSE(h.open("metrics", 9100, "10.0.0.2", 60).has_error());
+  const auto r = h.open_many({{"metrics", 9101},      // already open
+                              {"nosuch", 9102},       // not in the config
+                              {"postgres", 9100},     // metrics holds the port
+                              {"postgres", 5433},     // opens
+                              {"redis", 5433},        // the port is named twice
+                              {"postgres", 5434},     // the service is named twice
+                              {"redis", 6380}},       // past the grant cap with postgres counted
+                             "10.0.0.2", 60);
+  REQUIRE(r.open_many().outcomes_size() == 7);
+  const auto code = [&](int i) { return r.open_many().outcomes(i).error().code(); };
+  CHECK(code(0) == v1::ALREADY_OPEN);
+  CHECK(code(1) == v1::UNKNOWN_SERVICE);
+  CHECK(code(2) == v1::PORT_IN_USE);
+  CHECK(r.open_many().outcomes(3).grant().external_port() == 5433);
+  CHECK(code(4) == v1::PORT_IN_USE);
+  CHECK(code(5) == v1::ALREADY_OPEN);
+  CHECK(code(6) == v1::RESOURCE_EXHAUSTED);
+  CHECK(h.service->live_grants() == 2);
+  CHECK(h.lines(log::level::notice, "one of an open-many") == 6);
+}
+
+TEST_CASE("an open-many the kernel refuses opens none of its doors and says so for each") {
+  harness h;
+  h.nft.refuse_changes = true;
+  const auto r = h.open_many({{"metrics", 9100}, {"postgres", 5433}}, "10.0.0.2", 60);
+  REQUIRE(r.open_many().outcomes_size() == 2);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(r.open_many().outcomes(i).error().code() == v1::NFT_FAILED);
+    CHECK(r.open_many().outcomes(i).error().message() == "The kernel refused to open the doors for 'metrics', 'postgres'; nothing was changed.");
+  }
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.events().empty());
+  h.nft.refuse_changes = false;
+  h.restart();  // the journal's records were voided: nothing comes back
+  CHECK(h.service->live_grants() == 0);
+  CHECK(h.events().empty());
+}
+
+TEST_CASE("an open-many of no doors, or of more than 64, is INVALID_ARGUMENT") {
+  harness h;
+  CHECK(code_of(h.open_many({}, "10.0.0.2", 60)) == v1::INVALID_ARGUMENT);
+  std::vector<std::pair<std::string, std::uint32_t>> many(65, {"metrics", 9100});
+  const auto r = h.open_many(many, "10.0.0.2", 60);
+  CHECK(code_of(r) == v1::INVALID_ARGUMENT);
+  CHECK(r.error().message() == "Open-many takes 1 to 64 doors, not 65.");
 }
 
 TEST_CASE("a close deletes the element and the map entry, cuts the flows and records who and why") {
@@ -804,8 +897,8 @@ TEST_CASE("a kernel refusal is logged once as an error, with nft's detail, and n
   h.logged.clear();
   REQUIRE(code_of(h.open("metrics", 9100, "10.0.0.2", 60)) == v1::NFT_FAILED);
   // (The reconcile it tries in between is an event of its own: here, a failed table rebuild.)
-  CHECK(h.lines(log::level::error, "open metrics") == 1);
-  CHECK(h.lines(log::level::error, "nft refused to open metrics: Error: Could not process rule") == 1);
+  CHECK(h.lines(log::level::error, "open 'metrics'") == 1);
+  CHECK(h.lines(log::level::error, "nft refused to open 'metrics': Error: Could not process rule") == 1);
   CHECK(h.lines(log::level::notice, "refused") == 0);
 }
 
