@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -54,23 +55,40 @@ boost::asio::awaitable<void> report_status(health_monitor& health, service_state
   }
 }
 
+std::string health_body(bool database_up, bool helper_up, std::string_view backend_sync, std::time_t now) {
+  // unhealthy (503): no database, so neither API can work; degraded (200): the helper or the
+  // backend is away, which must not take the public API offline.
+  const char* status = !database_up ? "unhealthy" : (!helper_up || backend_sync != "ok") ? "degraded" : "healthy";
+  const boost::json::object body{{"status", status},
+                                 {"checks", boost::json::object{{"database", database_up ? "up" : "down"},
+                                                                {"firewall_helper", helper_up ? "up" : "down"},
+                                                                {"backend_sync", backend_sync}}},
+                                 {"database", database_up ? "up" : "down"},
+                                 {"firewall_helper", helper_up ? "up" : "down"},
+                                 {"version", SMS_BRIDGE_VERSION},
+                                 {"timestamp", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(now))}};
+  return boost::json::serialize(body);
+}
+
 handler health_endpoint(health_monitor& health) {
-  return [&health](const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
+  // The body changes at most once a second (its timestamp, and the checks, refreshed at most that
+  // often): it is kept and served again until then, rather than built and serialized for every
+  // probe (a load balancer's or a benchmark's).
+  struct kept {
+    std::time_t second = -1;
+    bool database_up = false, helper_up = false;
+    std::string backend_sync, body;
+  };
+  return [&health, last = std::make_shared<kept>()](const http_request& request,
+                                                     const request_context&) -> boost::asio::awaitable<http_response> {
     auto refreshing = health.refresh();
     co_await std::move(refreshing);
     const bool db_up = health.database_up(), helper_up = health.helper_up();
-    // unhealthy (503): no database, so neither API can work; degraded (200): the helper or the
-    // backend is away, which must not take the public API offline.
-    const char* status = !db_up ? "unhealthy" : (!helper_up || health.backend_sync() != "ok") ? "degraded" : "healthy";
-    boost::json::object body{{"status", status},
-                             {"checks", boost::json::object{{"database", db_up ? "up" : "down"},
-                                                            {"firewall_helper", helper_up ? "up" : "down"},
-                                                            {"backend_sync", health.backend_sync()}}},
-                             {"database", db_up ? "up" : "down"},
-                             {"firewall_helper", helper_up ? "up" : "down"},
-                             {"version", SMS_BRIDGE_VERSION},
-                             {"timestamp", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)))}};
-    co_return json_response(request, db_up ? http::status::ok : http::status::service_unavailable, body);
+    const std::time_t now = std::time(nullptr);
+    if (last->second != now || last->database_up != db_up || last->helper_up != helper_up || last->backend_sync != health.backend_sync()) {
+      *last = kept{now, db_up, helper_up, health.backend_sync(), health_body(db_up, helper_up, health.backend_sync(), now)};
+    }
+    co_return json_response(request, db_up ? http::status::ok : http::status::service_unavailable, last->body);
   };
 }
 

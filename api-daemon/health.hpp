@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -53,6 +55,8 @@ boost::asio::awaitable<void> report_status(health_monitor& health, service_state
 // backend_sync}, "database", "firewall_helper", "version", "timestamp"}; 503 only when unhealthy
 // (no database).
 handler health_endpoint(health_monitor& health);
+// That body, for these checks at `now` (UTC). Pure.
+std::string health_body(bool database_up, bool helper_up, std::string_view backend_sync, std::time_t now);
 
 // GET /metrics (metrics listener only): the Prometheus text format, with the gauges of doors,
 // the helper, the database and the SMS tables read first (the helper's and the database's

@@ -7,11 +7,15 @@
 namespace smsbridge::api {
 
 http_response json_response(const http_request& request, http::status status, const boost::json::value& body) {
+  return json_response(request, status, boost::json::serialize(body));
+}
+
+http_response json_response(const http_request& request, http::status status, std::string serialized) {
   http_response r{status, request.version()};
   r.set(http::field::content_type, "application/json");
   r.set(http::field::cache_control, "no-store");
   r.keep_alive(request.keep_alive());
-  r.body() = boost::json::serialize(body);
+  r.body() = std::move(serialized);
   r.prepare_payload();
   return r;
 }

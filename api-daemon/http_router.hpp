@@ -21,6 +21,8 @@ using http_response = http::response<http::string_body>;
 
 // A JSON answer; keep-alive and version follow the request.
 http_response json_response(const http_request& request, http::status status, const boost::json::value& body);
+// The same with the body already serialized (an answer kept between requests).
+http_response json_response(const http_request& request, http::status status, std::string serialized);
 
 // The error shape of every endpoint: {"detail": "..."}. `detail` is written for the caller and
 // never carries internal error text.

@@ -63,6 +63,26 @@ TEST_CASE("/health asks the helper and the database at most once a second") {
   CHECK(std::count(s.helper.calls.begin(), s.helper.calls.end(), "status") == 1);
 }
 
+TEST_CASE("/health's body: the checks and the second it describes, in the original's shape") {
+  CHECK(health_body(true, false, "ok", 1'800'000'000) ==
+        R"({"status":"degraded","checks":{"database":"up","firewall_helper":"down","backend_sync":"ok"},"database":"up",)"
+        R"("firewall_helper":"down","version":")" SMS_BRIDGE_VERSION R"(","timestamp":"2027-01-15T08:00:00Z"})");
+  CHECK(boost::json::parse(health_body(false, true, "unknown", 0)).at("status") == "unhealthy");
+  CHECK(boost::json::parse(health_body(true, true, "failing", 0)).at("status") == "degraded");
+}
+
+TEST_CASE("/health's kept body follows the checks once they are refreshed") {
+  health_site s;
+  CHECK(s.status_of() == "healthy");
+  s.helper.down = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the checks are refreshed at most once a second
+  const auto r = call(s.routes, http::verb::get, "/health");
+  const auto body = boost::json::parse(r.body());
+  CHECK(body.at("status") == "degraded");
+  CHECK(body.at("firewall_helper") == "down");
+  CHECK(r[http::field::content_length] == std::to_string(r.body().size()));
+}
+
 TEST_CASE("/metrics serves the doors per service, the helper and the SMS gauges") {
   health_site s;
   run(s.helper.open({"metrics", 9100, "10.0.0.2/32", 900, "alice", ""})).value();
