@@ -58,8 +58,9 @@ boost::asio::awaitable<pg::db_result<std::optional<session_record>>> cached_admi
 }
 
 boost::asio::awaitable<pg::db_result<void>> cached_admin_store::record_auth_event(std::string name, std::string source,
-                                                                                 std::string method, std::string outcome) {
-  auto step = inner_.record_auth_event(std::move(name), std::move(source), std::move(method), std::move(outcome));
+                                                                                 std::string method, std::string outcome,
+                                                                                 std::string announce) {
+  auto step = inner_.record_auth_event(std::move(name), std::move(source), std::move(method), std::move(outcome), std::move(announce));
   co_return co_await std::move(step);
 }
 

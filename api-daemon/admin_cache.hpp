@@ -48,7 +48,7 @@ class cached_admin_store final : public admin_store {
   // Writes go to the database; those that change what is kept also forget it here at once, before
   // this server's own notification comes back.
   boost::asio::awaitable<pg::db_result<void>> record_auth_event(std::string name, std::string source, std::string method,
-                                                               std::string outcome) override;
+                                                               std::string outcome, std::string announce) override;
   boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t password_version,
                                                                    bool otp_verified) override;
   boost::asio::awaitable<pg::db_result<void>> delete_session(std::string token) override;

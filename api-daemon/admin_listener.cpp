@@ -28,6 +28,7 @@ pg::db_result<pg::connection> open_listening(const std::string& url, const std::
   auto c = pg::connection::open_waiting(url, password, "sms-bridge-api admin listener");
   if (!c) return c.error();
   if (auto r = c->exec("LISTEN sms_bridge_admins"); !r) return r.error();
+  if (auto r = c->exec("LISTEN sms_bridge_logins"); !r) return r.error();
   return c;
 }
 }  // namespace
@@ -38,7 +39,8 @@ listener_retry next_listener_retry(std::optional<std::chrono::steady_clock::dura
   return {backoff, std::min(backoff * 2, longest)};
 }
 
-asio::awaitable<void> run_admin_listener(worker& connector, std::string url, std::string password, cached_admin_store& cache) {
+asio::awaitable<void> run_admin_listener(worker& connector, std::string url, std::string password, cached_admin_store& cache,
+                                         std::function<void(std::string_view)> on_login) {
   const auto executor = co_await asio::this_coro::executor;
   asio::steady_timer pause(executor);
   std::chrono::seconds backoff{1};
@@ -64,7 +66,12 @@ asio::awaitable<void> run_admin_listener(worker& connector, std::string url, std
       for (;;) {
         const auto taken = opened->take_notifications();
         if (!taken) break;
-        if (*taken > 0) cache.changed();
+        bool admins_changed = false;
+        for (const auto& n : *taken) {
+          if (n.channel == "sms_bridge_logins") on_login(n.payload);
+          else admins_changed = true;
+        }
+        if (admins_changed) cache.changed();
         boost::system::error_code ec;
         co_await socket.async_wait(asio::posix::stream_descriptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;

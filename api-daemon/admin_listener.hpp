@@ -1,10 +1,13 @@
 // The change feed of cached_admin_store: a PostgreSQL connection of its own that LISTENs on
-// sms_bridge_admins (sql/013) and passes every notification on.
+// sms_bridge_admins (sql/013) and passes every notification on; and on sms_bridge_logins, where
+// the api-daemons on one database share their login outcomes (basic_auth::take_shared).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -25,8 +28,9 @@ listener_retry next_listener_retry(std::optional<std::chrono::steady_clock::dura
 
 // Runs until cancelled, on the I/O thread; connects (blocking libpq) on `connector`. Tells `cache`
 // listening(true) once LISTEN is in place and listening(false) when the connection is lost, then
-// reconnects as next_listener_retry says. Logs the loss once and the return once.
+// reconnects as next_listener_retry says. Logs the loss once and the return once. Each payload on
+// sms_bridge_logins goes to `on_login`; while the feed is lost, logins are counted per server.
 boost::asio::awaitable<void> run_admin_listener(worker& connector, std::string url, std::string password,
-                                                cached_admin_store& cache);
+                                                cached_admin_store& cache, std::function<void(std::string_view)> on_login);
 
 }  // namespace smsbridge::api

@@ -12,8 +12,11 @@ boost::asio::awaitable<pg::db_result<std::optional<admin_record>>> pg_admin_stor
 }
 
 boost::asio::awaitable<pg::db_result<void>> pg_admin_store::record_auth_event(std::string name, std::string source,
-                                                                             std::string method, std::string outcome) {
-  auto step = db_.call([name, source, method, outcome](pg::connection& c) { return api::record_auth_event(c, name, source, method, outcome); });
+                                                                             std::string method, std::string outcome,
+                                                                             std::string announce) {
+  auto step = db_.call([name, source, method, outcome, announce](pg::connection& c) {
+    return api::record_auth_event(c, name, source, method, outcome, announce);
+  });
   co_return co_await std::move(step);
 }
 

@@ -18,9 +18,10 @@ class admin_store {
  public:
   virtual ~admin_store() = default;
   virtual boost::asio::awaitable<pg::db_result<std::optional<admin_record>>> find_admin(std::string name) = 0;
-  // method: basic|session|cli; outcome: success|failure|throttled|changed.
+  // method: basic|session|cli; outcome: success|failure|throttled|changed. `announce`: what the
+  // other api-daemons on the database are told with it (an encode_shared_login payload), or "".
   virtual boost::asio::awaitable<pg::db_result<void>> record_auth_event(std::string name, std::string source, std::string method,
-                                                                       std::string outcome) = 0;
+                                                                       std::string outcome, std::string announce) = 0;
   virtual boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t password_version,
                                                                            bool otp_verified) = 0;
   virtual boost::asio::awaitable<pg::db_result<std::optional<session_record>>> find_session(std::string token) = 0;
@@ -36,7 +37,7 @@ class pg_admin_store final : public admin_store {
   explicit pg_admin_store(database& db) : db_(db) {}
   boost::asio::awaitable<pg::db_result<std::optional<admin_record>>> find_admin(std::string name) override;
   boost::asio::awaitable<pg::db_result<void>> record_auth_event(std::string name, std::string source, std::string method,
-                                                               std::string outcome) override;
+                                                               std::string outcome, std::string announce) override;
   boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t password_version,
                                                                    bool otp_verified) override;
   boost::asio::awaitable<pg::db_result<std::optional<session_record>>> find_session(std::string token) override;

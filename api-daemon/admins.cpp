@@ -124,10 +124,15 @@ pg::db_result<bool> remove_admin(pg::connection& db, std::string_view name) {
 }
 
 pg::db_result<void> record_auth_event(pg::connection& db, std::string_view name, std::string_view source,
-                                      std::string_view method, std::string_view outcome) {
-  auto r = db.exec("INSERT INTO admin_auth_events (username, source, method, outcome) VALUES ($1, $2, $3, $4)",
-                   {std::string(name.substr(0, 64)), std::string(source.substr(0, 64)), std::string(method),
-                    std::string(outcome)});
+                                      std::string_view method, std::string_view outcome, std::string_view announce) {
+  std::vector<std::optional<std::string>> params{std::string(name.substr(0, 64)), std::string(source.substr(0, 64)),
+                                                 std::string(method), std::string(outcome)};
+  if (!announce.empty()) params.emplace_back(std::string(announce));
+  // A data-modifying WITH runs whatever the SELECT reads: one statement, one round trip.
+  auto r = db.exec(announce.empty() ? "INSERT INTO admin_auth_events (username, source, method, outcome) VALUES ($1, $2, $3, $4)"
+                                    : "WITH event AS (INSERT INTO admin_auth_events (username, source, method, outcome) "
+                                      "VALUES ($1, $2, $3, $4)) SELECT pg_notify('sms_bridge_logins', $5)",
+                   params);
   if (!r) return r.error();
   return {};
 }

@@ -59,7 +59,9 @@ pg::db_result<bool> set_admin_password(pg::connection& db, std::string_view name
 pg::db_result<bool> remove_admin(pg::connection& db, std::string_view name);
 
 // Appends to admin_auth_events. method: basic|session|cli; outcome: success|failure|throttled|changed.
+// A non-empty `announce` (encode_shared_login) is sent on sms_bridge_logins in the same statement,
+// so the other api-daemons on this database count the attempt too.
 pg::db_result<void> record_auth_event(pg::connection& db, std::string_view name, std::string_view source,
-                                      std::string_view method, std::string_view outcome);
+                                      std::string_view method, std::string_view outcome, std::string_view announce = {});
 
 }  // namespace smsbridge::api

@@ -74,7 +74,8 @@ basic_auth::basic_auth(admin_store& admins, limits l, std::string totp_key, unix
       hashers_(l.parallel_hashes),
       cache_key_secret_(random_bytes(32)),
       totp_key_(std::move(totp_key)),
-      unix_now_(std::move(unix_now)) {}
+      unix_now_(std::move(unix_now)),
+      origin_(to_hex(random_bytes(8))) {}
 
 boost::asio::awaitable<auth_result> basic_auth::check(std::string_view authorization, std::string source) {
   auto credentials = parse_basic_authorization(authorization);
@@ -135,7 +136,7 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
                                                        std::string source, const char* method) {
   const auto now = std::chrono::steady_clock::now();
   if (const long wait = throttle_.admit(source, user, now); wait > 0) {
-    auto record_step = admins_.record_auth_event(user, source, method, "throttled");
+    auto record_step = admins_.record_auth_event(user, source, method, "throttled", "");
     (void)co_await std::move(record_step);
     co_return auth_result{auth_outcome::throttled, {}, wait};
   }
@@ -152,10 +153,16 @@ boost::asio::awaitable<auth_result> basic_auth::verify(std::string user, std::st
   // trusts the source only once the code is right too (verify_otp), or a known password would
   // reset the count of wrong codes at every try.
   const bool enrolled = admin && admin->totp_sealed_secret.has_value();
-  if (verified && !enrolled) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
-  else if (!verified) throttle_.failed(source, user, admin.has_value(), std::chrono::steady_clock::now());
+  std::string announce;  // what the other api-daemons' throttles are told: what this one's was
+  if (verified && !enrolled) {
+    throttle_.succeeded(source, user, std::chrono::steady_clock::now());
+    announce = encode_shared_login(origin_, {false, source, user, true});
+  } else if (!verified) {
+    throttle_.failed(source, user, admin.has_value(), std::chrono::steady_clock::now());
+    announce = encode_shared_login(origin_, {true, source, user, admin.has_value()});
+  }
   const char* outcome = verified ? "success" : "failure";
-  auto record_step = admins_.record_auth_event(user, source, method, outcome);
+  auto record_step = admins_.record_auth_event(user, source, method, outcome, std::move(announce));
   (void)co_await std::move(record_step);
   if (!verified) co_return auth_result{auth_outcome::denied, {}};
   co_return auth_result{auth_outcome::ok, user, 0, admin->password_version, enrolled, true};
@@ -165,7 +172,7 @@ boost::asio::awaitable<otp_result> basic_auth::verify_otp(std::string user, std:
                                                           bool after_password) {
   const auto now = std::chrono::steady_clock::now();
   if (const long wait = throttle_.admit(source, user, now, !after_password); wait > 0) {
-    auto record_step = admins_.record_auth_event(user, source, "totp", "throttled");
+    auto record_step = admins_.record_auth_event(user, source, "totp", "throttled", "");
     (void)co_await std::move(record_step);
     co_return otp_result{otp_outcome::throttled, wait};
   }
@@ -201,9 +208,18 @@ boost::asio::awaitable<otp_result> basic_auth::verify_otp(std::string user, std:
   }
   if (accepted) throttle_.succeeded(source, user, std::chrono::steady_clock::now());
   else throttle_.failed(source, user, found->has_value(), std::chrono::steady_clock::now());
-  auto record_step = admins_.record_auth_event(user, source, "totp", accepted ? "success" : "failure");
+  auto record_step = admins_.record_auth_event(user, source, "totp", accepted ? "success" : "failure",
+                                               encode_shared_login(origin_, {!accepted, source, user, found->has_value()}));
   (void)co_await std::move(record_step);
   co_return otp_result{accepted ? otp_outcome::ok : otp_outcome::wrong};
+}
+
+void basic_auth::take_shared(std::string_view payload) {
+  const auto outcome = parse_shared_login(payload, origin_);
+  if (!outcome) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (outcome->failed) throttle_.failed(outcome->source, outcome->user, outcome->user_exists, now);
+  else throttle_.succeeded(outcome->source, outcome->user, now);
 }
 
 }  // namespace smsbridge::api

@@ -82,6 +82,12 @@ class basic_auth {
   // throttle slot; the code is the second half of that attempt, not another one.
   boost::asio::awaitable<otp_result> verify_otp(std::string user, std::string otp, std::string source, bool after_password);
 
+  // Another api-daemon's login outcome, as it announced it on sms_bridge_logins (its payload):
+  // counted in this one's throttle as if it had happened here. This daemon's own are skipped.
+  void take_shared(std::string_view payload);
+  // What this daemon's announcements are signed with: random, one per process.
+  const std::string& origin() const { return origin_; }
+
  private:
   // Throttle, argon2id, audit: the part every password check shares.
   boost::asio::awaitable<auth_result> verify(std::string user, std::string password, std::optional<admin_record> admin,
@@ -104,6 +110,7 @@ class basic_auth {
   std::string cache_key_secret_;
   std::string totp_key_;
   unix_clock unix_now_;
+  std::string origin_;
 };
 
 }  // namespace smsbridge::api

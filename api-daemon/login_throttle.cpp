@@ -31,6 +31,34 @@ long seconds_until(clock::time_point t, clock::time_point now) {
 std::string pair_key(const std::string& user, const std::string& source) { return user + '\0' + source; }
 }  // namespace
 
+namespace {
+std::string field(std::string_view s) {
+  std::string out(s.substr(0, 64));
+  for (char& c : out)
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  return out;
+}
+}  // namespace
+
+std::string encode_shared_login(std::string_view origin, const shared_login& outcome) {
+  return "1\t" + field(origin) + (outcome.failed ? "\tf\t" : "\ts\t") + (outcome.user_exists ? "1\t" : "0\t") + field(outcome.user) +
+         "\t" + field(outcome.source);
+}
+
+std::optional<shared_login> parse_shared_login(std::string_view payload, std::string_view own_origin) {
+  std::string_view parts[6];
+  for (std::size_t i = 0; i < 6; ++i) {
+    const auto tab = payload.find('\t');
+    if ((tab == std::string_view::npos) != (i == 5)) return std::nullopt;  // exactly six fields
+    parts[i] = payload.substr(0, tab);
+    payload = tab == std::string_view::npos ? std::string_view{} : payload.substr(tab + 1);
+  }
+  if (parts[0] != "1" || parts[1].empty() || parts[1] == own_origin) return std::nullopt;
+  if ((parts[2] != "f" && parts[2] != "s") || (parts[3] != "0" && parts[3] != "1")) return std::nullopt;
+  if (parts[4].empty() || parts[4].size() > 64 || parts[5].empty() || parts[5].size() > 64) return std::nullopt;
+  return shared_login{parts[2] == "f", std::string(parts[5]), std::string(parts[4]), parts[3] == "1"};
+}
+
 std::string login_throttle::source_key(const std::string& address) {
   auto ip = firewall::parse_ip_address(address);
   if (!ip || ip->family == firewall::ip_family::v4) return address;

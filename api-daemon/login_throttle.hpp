@@ -20,9 +20,28 @@
 #include <cstddef>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace smsbridge::api {
+
+// A failed or successful login one api-daemon shares with the others on the same database
+// (NOTIFY sms_bridge_logins, sent with the attempt's row in admin_auth_events), so that servers
+// behind one load balancer count a guesser's attempts together: each feeds the others' outcomes
+// into its own throttle. A daemon that is not listening (PostgreSQL away) counts its own only.
+struct shared_login {
+  bool failed = true;        // false: succeeded
+  std::string source;        // the client address, as failed() and succeeded() take it
+  std::string user;
+  bool user_exists = false;  // for a failure: the name is an admin's
+};
+// "1\t<origin>\t<f|s>\t<0|1>\t<user>\t<source>"; origin names the daemon that sent it. Fields
+// are cut to 64 bytes and tabs and newlines in them replaced, so a payload always parses back.
+std::string encode_shared_login(std::string_view origin, const shared_login& outcome);
+// nullopt for this daemon's own outcome (`own_origin`: already counted) and for anything that is
+// not a payload encode_shared_login wrote.
+std::optional<shared_login> parse_shared_login(std::string_view payload, std::string_view own_origin);
 
 class login_throttle {
  public:

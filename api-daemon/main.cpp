@@ -271,7 +271,8 @@ int main(int argc, char** argv) {
   // Its own thread for the blocking connect, so a slow database never holds a request's thread.
   api::worker listener_connector(1);
   api::supervise(executor, "admin listener", [&] {
-    return api::run_admin_listener(listener_connector, config.database_url, config.database_password, admins);
+    return api::run_admin_listener(listener_connector, config.database_url, config.database_password, admins,
+                                   [&auth](std::string_view payload) { auth.take_shared(payload); });
   });
   api::supervise(executor, "PIN retention", [&] { return api::wipe_stale_pins(outbox_store, config.pin_retention_seconds); });
   api::supervise(executor, "retention", [&] { return api::apply_retention(db, config.retention_days); });

@@ -103,15 +103,15 @@ db_result<connection> connection::open_with(const char* const* keys, const char*
 
 int connection::socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
 
-db_result<int> connection::take_notifications() {
+db_result<std::vector<connection::notification>> connection::take_notifications() {
   if (!usable() || PQconsumeInput(conn_.get()) == 0) return db_error{error_kind::connection, "", error_from(conn_.get(), nullptr).message};
-  int count = 0;
+  std::vector<notification> taken;
   while (PGnotify* n = PQnotifies(conn_.get())) {
+    taken.push_back({n->relname ? n->relname : "", n->extra ? n->extra : ""});
     PQfreemem(n);
-    ++count;
   }
   if (PQstatus(conn_.get()) != CONNECTION_OK) return db_error{error_kind::connection, "", error_from(conn_.get(), nullptr).message};
-  return count;
+  return taken;
 }
 
 db_result<rows> connection::exec(std::string_view sql, const std::vector<std::optional<std::string>>& params) {

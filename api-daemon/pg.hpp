@@ -88,9 +88,13 @@ class connection {
 
   // The socket to wait on for notifications (after a LISTEN); -1 without a connection.
   int socket() const;
-  // Reads what the server sent without blocking and takes the notifications that arrived: their
-  // number, 0 if none. A connection error when the connection broke.
-  db_result<int> take_notifications();
+  // Reads what the server sent without blocking and takes the notifications that arrived (none:
+  // empty), in order. A connection error when the connection broke.
+  struct notification {
+    std::string channel;
+    std::string payload;
+  };
+  db_result<std::vector<notification>> take_notifications();
 
  private:
   static db_result<connection> open_with(const char* const* keys, const char* const* values);

@@ -145,6 +145,35 @@ TEST_CASE("login_throttle: repeated failures from one source are refused with Re
   CHECK(std::count(s.admins.events.begin(), s.admins.events.end(), "alice 198.51.100.7 basic throttled") >= 1);
 }
 
+TEST_CASE("login_throttle across servers: each failure is announced, and another server's failures count here") {
+  gate_site s;
+  const std::pair<std::string, std::string> wrong{"Authorization", "Basic YWxpY2U6d3Jvbmc="};
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {wrong}).result() == http::status::unauthorized);
+  REQUIRE(s.admins.announced.size() == 1);
+  const auto mine = parse_shared_login(s.admins.announced.back(), "another server");
+  REQUIRE(mine);
+  CHECK(mine->failed);
+  CHECK(mine->user == "alice");
+  CHECK(mine->source == "198.51.100.7");
+  CHECK(mine->user_exists);
+  // Its own announcement, coming back from PostgreSQL, is not counted twice: with four replays of
+  // it, the pair (limit 5) has still had only its own failures, so four more are answered 401.
+  for (int i = 0; i < 4; ++i) s.auth.take_shared(s.admins.announced.back());
+  for (int i = 0; i < 4; ++i) CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {wrong}).result() == http::status::unauthorized);
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {wrong}).result() == http::status::too_many_requests);
+}
+
+TEST_CASE("login_throttle across servers: five failures of a pair on another server refuse the right password here") {
+  gate_site s;
+  for (int i = 0; i < 5; ++i) s.auth.take_shared(encode_shared_login("another server", {true, "198.51.100.7", "alice", true}));
+  CHECK(call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic}).result() == http::status::too_many_requests);
+  // A success there clears the pair here, as one here would.
+  s.auth.take_shared(encode_shared_login("another server", {false, "198.51.100.7", "alice", true}));
+  const auto ok = call(s.routes, http::verb::get, "/admin/thing", "", {alice_basic});
+  CHECK(ok.result() == http::status::ok);
+  CHECK(s.admins.announced.back() == encode_shared_login(s.auth.origin(), {false, "198.51.100.7", "alice", true}));
+}
+
 TEST_CASE("form_decode: '+' is a space, %XX a byte, a broken escape is refused") {
   CHECK(form_decode("a+b%20c%2B%25") == std::optional<std::string>("a b c+%"));
   CHECK(form_decode("") == std::optional<std::string>(""));

@@ -251,6 +251,7 @@ class fake_admin_store final : public admin_store {
   std::map<std::string, admin_record> admins;
   std::map<std::string, session_record> sessions;  // by token
   std::vector<std::string> events;                 // "name source method outcome"
+  std::vector<std::string> announced;              // each event's announce ("" when none), in the same order
   int admin_lookups = 0, session_lookups = 0;      // queries that reached the "database"
   std::function<void()> during_lookup;             // runs inside a lookup, before its answer
 
@@ -263,9 +264,10 @@ class fake_admin_store final : public admin_store {
     co_return read;
   }
   boost::asio::awaitable<pg::db_result<void>> record_auth_event(std::string name, std::string source, std::string method,
-                                                               std::string outcome) override {
+                                                               std::string outcome, std::string announce) override {
     if (down) co_return db_down();
     events.push_back(name + " " + source + " " + method + " " + outcome);
+    announced.push_back(std::move(announce));
     co_return pg::db_result<void>{};
   }
   boost::asio::awaitable<pg::db_result<new_session>> create_session(std::string name, std::int32_t, bool otp_verified) override {

@@ -106,3 +106,32 @@ TEST_CASE("memory is bounded and eviction never frees a blocking key") {
   guess(full, "10.9.9.9", "admin", 5, t0);
   for (int i = 0; i < 100; ++i) CHECK(full.admit(fmt::format("10.0.{}.{}", i / 250, i % 250), "admin", t0 + 1s) > 0);
 }
+
+TEST_CASE("a shared login outcome reads back as it was written, and a daemon's own is skipped") {
+  const shared_login failed{true, "203.0.113.9", "alice", true};
+  const auto payload = encode_shared_login("server-a", failed);
+  CHECK(payload == "1\tserver-a\tf\t1\talice\t203.0.113.9");
+  const auto read = parse_shared_login(payload, "server-b");
+  REQUIRE(read);
+  CHECK(read->failed);
+  CHECK(read->source == "203.0.113.9");
+  CHECK(read->user == "alice");
+  CHECK(read->user_exists);
+  CHECK_FALSE(parse_shared_login(payload, "server-a"));  // its own: already counted
+  const auto ok = parse_shared_login(encode_shared_login("a", {false, "::1", "bob", false}), "b");
+  REQUIRE(ok);
+  CHECK_FALSE(ok->failed);
+  // A name with a tab or newline, or an over-long one, still makes one readable payload.
+  const auto odd = parse_shared_login(encode_shared_login("a", {true, "10.0.0.1", "x\ty\nz" + std::string(100, 'q'), false}), "b");
+  REQUIRE(odd);
+  CHECK(odd->user.size() == 64);
+  CHECK(odd->user.rfind("x y z", 0) == 0);
+}
+
+TEST_CASE("anything else on the channel is not a shared login outcome") {
+  for (const char* bad : {"", "1", "2\ta\tf\t1\talice\t10.0.0.1", "1\ta\tx\t1\talice\t10.0.0.1", "1\ta\tf\t2\talice\t10.0.0.1",
+                          "1\ta\tf\t1\t\t10.0.0.1", "1\ta\tf\t1\talice\t", "1\ta\tf\t1\talice\t10.0.0.1\textra", "1\t\tf\t1\talice\t10.0.0.1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_shared_login(bad, "own"));
+  }
+}

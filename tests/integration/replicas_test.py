@@ -6,7 +6,8 @@ once: what one of them does, the other must see, and nothing either does may hap
 - sms_*, delivery: the two api-daemons on this machine's loopback (no helper: the SMS paths do
   not need one), requests alternating or racing between them.
 - admins: the same two; a session made on one, ended on one, and a password changed by the CLI,
-  each seen at once by the other, which keeps admins and sessions in memory.
+  each seen at once by the other, which keeps admins and sessions in memory; and failed logins
+  on one counted by the other's login throttle.
 - doors: two server namespaces, each with its own firewall helper and api-daemon, and a laptop
   namespace beside each; the shared audit trail tells the servers apart.
 - laptop: the same two servers, and one laptop whose Prometheus scrapes both through their doors.
@@ -258,6 +259,15 @@ def scenario_admins(w):
         check(status == 401, f"the old password still works on {server.name} after passwd: {status}")
         status = admin_call(server, "GET", "/admin/session", user="alice:another long password")[0]
         check(status == 200, f"the new password on {server.name}: {status}")
+    # One login throttle for both: a guesser's failures on one count on two. Two has seen one failure
+    # of this pair itself (the old password above), below the limit of five; with one's five more
+    # it refuses even the right password (a login form: no cached verification skips the check).
+    for _ in range(5):
+        status = admin_call(one, "GET", "/admin/session", user="alice:a wrong guess")[0]
+        check(status in (401, 429), f"a wrong password on one: {status}")
+    time.sleep(1)  # NOTIFY reaches two within milliseconds
+    status, _, body = admin_call(two, "POST", "/admin/login", {"username": "alice", "password": "another long password"})
+    check(status == 429, f"two let the pair log in after five failures on one: {status} {body}")
 
 
 class Server(sites.Site):
