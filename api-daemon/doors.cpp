@@ -12,6 +12,7 @@
 #include "api-daemon/monitoring_shapes.hpp"
 #include "api-daemon/pg.hpp"
 #include "common/log.hpp"
+#include "proto/framing.hpp"
 #include "proto/net_types.hpp"
 
 namespace smsbridge::api {
@@ -61,14 +62,11 @@ struct open_outcome {
   json::object body;
 };
 
-// The helper's limit per open-many request.
-constexpr std::size_t max_doors_per_request = 64;
-
 bool already_open(const helper_result<v1::Grant>& r) { return !r && r.error().code == v1::ALREADY_OPEN && !r.error().unreachable; }
 
 // Describes one door's opening as open-port and open-all report it. `live` is the helper's doors,
 // listed only when some door was already open (the original answered 200 with the live door; its
-// duration is not changed).
+// duration is not changed). A refusal is logged by the caller, once per helper answer.
 open_outcome describe_opening(const api_config& config, const std::string& name, std::uint16_t port,
                               const helper_result<v1::Grant>& opened, const std::string& ip, const std::vector<v1::Grant>* live) {
   if (opened) {
@@ -84,14 +82,12 @@ open_outcome describe_opening(const api_config& config, const std::string& name,
     out["message"] = "Port is already open";
     return open_outcome{http::status::ok, std::move(out)};
   }
-  log_refusal(opened.error());
   return open_outcome{http_status_of(opened.error()), json::object{{"detail", public_sentence(opened.error())}}};
 }
 
-// The helper's doors, for describe_opening, when one of `openings` found its door already open.
-boost::asio::awaitable<std::optional<std::vector<v1::Grant>>> live_doors_if_needed(monitoring_context& m,
-                                                                                 const std::vector<helper_result<v1::Grant>>& openings) {
-  if (std::none_of(openings.begin(), openings.end(), already_open)) co_return std::nullopt;
+// The helper's doors, for describe_opening, when a door was already open (`needed`).
+boost::asio::awaitable<std::optional<std::vector<v1::Grant>>> live_doors_if(bool needed, monitoring_context& m) {
+  if (!needed) co_return std::nullopt;
   auto listing = all_grants(m.helper);
   auto grants = co_await std::move(listing);
   if (!grants) co_return std::nullopt;
@@ -105,13 +101,13 @@ boost::asio::awaitable<open_outcome> open_door(monitoring_context& m, std::strin
                                                std::string source, std::string admin, std::string reason) {
   auto opening = m.helper.open(
       {name, door.port, std::move(source), static_cast<std::uint32_t>(seconds), std::move(admin), std::move(reason)});
-  std::vector<helper_result<v1::Grant>> opened;
-  opened.push_back(co_await std::move(opening));
+  const auto opened = co_await std::move(opening);
+  if (!opened && !already_open(opened)) log_refusal(opened.error());
   auto addressing = m.address.get();
   const std::string ip = co_await std::move(addressing);
-  auto listing = live_doors_if_needed(m, opened);
+  auto listing = live_doors_if(already_open(opened), m);
   const auto live = co_await std::move(listing);
-  co_return describe_opening(m.config, name, door.port, opened.front(), ip, live ? &*live : nullptr);
+  co_return describe_opening(m.config, name, door.port, opened, ip, live ? &*live : nullptr);
 }
 
 // Looks a door up in the settings file: 404 (unknown), 400 (disabled) or 500 (unreadable).
@@ -178,22 +174,27 @@ boost::asio::awaitable<http_response> open_all(monitoring_context& m, const http
   std::vector<helper_result<v1::Grant>> opened;
   for (const auto& [name, door] : *ports)
     if (door.enabled) doors.emplace_back(name, door.port);
-  for (std::size_t first = 0; first < doors.size(); first += max_doors_per_request) {
+  for (std::size_t first = 0; first < doors.size(); first += proto::max_open_many_doors) {
     std::vector<open_request> batch;
-    for (std::size_t i = first; i < std::min(doors.size(), first + max_doors_per_request); ++i) {
+    for (std::size_t i = first; i < std::min(doors.size(), first + proto::max_open_many_doors); ++i) {
       batch.push_back({doors[i].first, doors[i].second, cidr->to_string(), static_cast<std::uint32_t>(duration.seconds), admin, reason.reason});
     }
     const std::size_t asked = batch.size();
     auto opening = m.helper.open_many(std::move(batch));
     auto outcomes = co_await std::move(opening);
+    if (!outcomes) log_refusal(outcomes.error());
     for (std::size_t i = 0; i < asked; ++i) {
-      if (outcomes) opened.push_back(std::move((*outcomes)[i]));
-      else opened.emplace_back(outcomes.error());  // the whole request failed: each door says why
+      if (!outcomes) {
+        opened.emplace_back(outcomes.error());  // the whole request failed: each door says why
+        continue;
+      }
+      if (!(*outcomes)[i] && !already_open((*outcomes)[i])) log_refusal((*outcomes)[i].error());
+      opened.push_back(std::move((*outcomes)[i]));
     }
   }
   auto addressing = m.address.get();
   const std::string ip = co_await std::move(addressing);
-  auto listing = live_doors_if_needed(m, opened);
+  auto listing = live_doors_if(std::any_of(opened.begin(), opened.end(), already_open), m);
   const auto live = co_await std::move(listing);
   json::object results;
   for (std::size_t i = 0; i < doors.size(); ++i) {

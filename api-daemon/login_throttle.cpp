@@ -29,9 +29,8 @@ long seconds_until(clock::time_point t, clock::time_point now) {
 }
 
 std::string pair_key(const std::string& user, const std::string& source) { return user + '\0' + source; }
-}  // namespace
 
-namespace {
+// One field of a shared login payload: at most 64 bytes, no tab or line break.
 std::string field(std::string_view s) {
   std::string out(s.substr(0, 64));
   for (char& c : out)

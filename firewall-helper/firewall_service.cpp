@@ -12,6 +12,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "common/log.hpp"
+#include "proto/framing.hpp"
 
 namespace smsbridge::firewall {
 
@@ -24,7 +25,6 @@ constexpr std::size_t max_reason = 256;
 constexpr std::size_t max_door_reason = 200;  // an Open's or an Extend's reason, in characters
 constexpr std::size_t max_check_ports = 256;
 constexpr std::uint32_t max_scan_count = 100;
-constexpr std::size_t max_open_many = 64;  // doors per open-many: their grants fit one answer frame
 constexpr std::uint32_t default_events = 100, max_events = 1000;
 // Repeated fields of an answer stop growing at this many bytes, so it always fits one frame.
 constexpr std::size_t answer_budget = 56 * 1024;
@@ -240,8 +240,8 @@ answer firewall_service::answer_open(const v1::Request& request, const peer_iden
 
 answer firewall_service::answer_open_many(const v1::Request& request, const peer_identity& peer, v1::Response& response) {
   const auto& asked = request.open_many().doors();
-  if (asked.empty() || static_cast<std::size_t>(asked.size()) > max_open_many) {
-    return refuse(v1::INVALID_ARGUMENT, fmt::format("Open-many takes 1 to {} doors, not {}.", max_open_many, asked.size()));
+  if (asked.empty() || static_cast<std::size_t>(asked.size()) > proto::max_open_many_doors) {
+    return refuse(v1::INVALID_ARGUMENT, fmt::format("Open-many takes 1 to {} doors, not {}.", proto::max_open_many_doors, asked.size()));
   }
   // Each door is judged as an Open alone would be, with the doors before it in this request
   // counted as opening: a service or port named twice opens once.

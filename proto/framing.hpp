@@ -17,6 +17,8 @@ namespace smsbridge::proto {
 // The largest payload either side will send or accept.
 inline constexpr std::size_t max_frame_payload = 64 * 1024;
 inline constexpr std::size_t frame_header_size = 4;
+// The most doors one OpenManyRequest may carry: their grants fit one answer frame.
+inline constexpr std::size_t max_open_many_doors = 64;
 
 enum class frame_error {
   oversize,   // the length prefix (or the message to send) exceeds max_frame_payload
