@@ -70,7 +70,7 @@ std::string health_body(bool database_up, bool helper_up, std::string_view backe
   return boost::json::serialize(body);
 }
 
-handler health_endpoint(health_monitor& health) {
+handler health_endpoint(health_monitor& health, std::function<std::time_t()> wall_now) {
   // The body changes at most once a second (its timestamp, and the checks, refreshed at most that
   // often): it is kept and served again until then, rather than built and serialized for every
   // probe (a load balancer's or a benchmark's).
@@ -79,12 +79,12 @@ handler health_endpoint(health_monitor& health) {
     bool database_up = false, helper_up = false;
     std::string backend_sync, body;
   };
-  return [&health, last = std::make_shared<kept>()](const http_request& request,
-                                                     const request_context&) -> boost::asio::awaitable<http_response> {
+  return [&health, wall_now = std::move(wall_now), last = std::make_shared<kept>()](
+             const http_request& request, const request_context&) -> boost::asio::awaitable<http_response> {
     auto refreshing = health.refresh();
     co_await std::move(refreshing);
     const bool db_up = health.database_up(), helper_up = health.helper_up();
-    const std::time_t now = std::time(nullptr);
+    const std::time_t now = wall_now();
     if (last->second != now || last->database_up != db_up || last->helper_up != helper_up || last->backend_sync != health.backend_sync()) {
       *last = kept{now, db_up, helper_up, health.backend_sync(), health_body(db_up, helper_up, health.backend_sync(), now)};
     }

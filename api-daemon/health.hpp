@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -54,7 +55,8 @@ boost::asio::awaitable<void> report_status(health_monitor& health, service_state
 // GET /health: {"status": healthy|degraded|unhealthy, "checks": {database, firewall_helper,
 // backend_sync}, "database", "firewall_helper", "version", "timestamp"}; 503 only when unhealthy
 // (no database).
-handler health_endpoint(health_monitor& health);
+// `wall_now`: the clock of the body's timestamp (a parameter so that tests can hold the second).
+handler health_endpoint(health_monitor& health, std::function<std::time_t()> wall_now = [] { return std::time(nullptr); });
 // That body, for these checks at `now` (UTC). Pure.
 std::string health_body(bool database_up, bool helper_up, std::string_view backend_sync, std::time_t now);
 
